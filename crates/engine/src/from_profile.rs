@@ -1,0 +1,404 @@
+//! FromProfile (spec §5.4, defects 3 and 4), engine name `FromProfile`,
+//! priority 4.
+//!
+//! A subject's genre profile for a kind mixes two normalised parts:
+//! * history: `Σ preference × genre flag` over the items of that kind it
+//!   interacted with, where a preference is in -1..1 (1-2 stars count
+//!   against a genre) and negative totals are cut to 0;
+//! * interests: its declared genres of that kind, uniformly.
+//!
+//! Each present part sums to 1 and they are averaged, so a subject with
+//! interests and no history (cold start) still gets recommendations.
+//! An item's score is `(1-β)·cos(item genres, profile) + β·popularity`, in
+//! 0..1: the cosine says how well the item's genres fit, the popularity
+//! prior ranks items with the same genres. Consumed and flagged items are
+//! excluded, items sharing no genre with the profile are not recommended.
+
+use crate::popularity;
+use crate::text::FxMap;
+use crate::topk::top_k;
+use crate::{ContentKind, Dataset, EngineName, Group, Recommendation, interaction_preference};
+use rayon::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProfileParams {
+    /// Items kept per subject and kind (the original kept up to 200).
+    pub n: usize,
+    /// Weight β of the popularity prior in the score.
+    pub popularity_weight: f32,
+    /// Share of the declared interests when a subject also has history.
+    pub interest_share: f32,
+}
+
+impl Default for ProfileParams {
+    fn default() -> Self {
+        ProfileParams {
+            n: 50,
+            popularity_weight: 0.7,
+            interest_share: 0.5,
+        }
+    }
+}
+
+/// What a subject (user, group member, sandbox profile) brings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Subject {
+    /// (item index, preference in -1..1).
+    pub interactions: Vec<(u32, f32)>,
+    /// Declared genre ids.
+    pub liked: Vec<i64>,
+    /// Item indices never to recommend, sorted.
+    pub excluded: Vec<u32>,
+}
+
+impl Subject {
+    pub(crate) fn of_user(ds: &Dataset, row: usize) -> Subject {
+        let m = &ds.matrix;
+        let r = m.row(row);
+        Subject {
+            interactions: r
+                .map(|e| {
+                    (
+                        m.indices[e],
+                        interaction_preference(m.ratings[e], m.counts[e]),
+                    )
+                })
+                .collect(),
+            liked: ds.interests[row].clone(),
+            excluded: ds.excluded(row),
+        }
+    }
+
+    /// Members merged into one subject: all interactions, all interests, the
+    /// union of exclusions (a group wants something new to everyone).
+    pub(crate) fn of_group(ds: &Dataset, members: &[i64]) -> Vec<Subject> {
+        ds.user_rows(Some(members))
+            .into_iter()
+            .map(|r| Subject::of_user(ds, r))
+            .collect()
+    }
+}
+
+/// Dense genre ids and per-item genre lists of a dataset.
+pub(crate) struct Genres {
+    pos: FxMap<i64, u32>,
+    kind: Vec<ContentKind>,
+    item_genres: Vec<Vec<u32>>,
+}
+
+impl Genres {
+    pub(crate) fn new(ds: &Dataset) -> Genres {
+        let mut pos: FxMap<i64, u32> = FxMap::default();
+        let mut kind = Vec::new();
+        let item_genres = ds
+            .items
+            .iter()
+            .map(|it| {
+                let mut g: Vec<u32> = it
+                    .genres
+                    .iter()
+                    .map(|&id| {
+                        *pos.entry(id).or_insert_with(|| {
+                            kind.push(it.kind);
+                            (kind.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                g.sort_unstable();
+                g.dedup();
+                g
+            })
+            .collect();
+        Genres {
+            pos,
+            kind,
+            item_genres,
+        }
+    }
+
+    /// Normalised genre weights of one subject for one kind (sums to 1), or
+    /// `None` when it has no usable signal for that kind.
+    pub(crate) fn profile(
+        &self,
+        ds: &Dataset,
+        s: &Subject,
+        kind: ContentKind,
+        interest_share: f32,
+    ) -> Option<Vec<f32>> {
+        let n = self.kind.len();
+        let mut hist = vec![0f32; n];
+        for &(i, p) in &s.interactions {
+            if ds.items[i as usize].kind != kind {
+                continue;
+            }
+            for &g in &self.item_genres[i as usize] {
+                hist[g as usize] += p;
+            }
+        }
+        let hsum: f32 = hist.iter().map(|x| x.max(0.0)).sum();
+        let mut liked = vec![0f32; n];
+        let mut lcount = 0;
+        for g in &s.liked {
+            if let Some(&p) = self.pos.get(g)
+                && self.kind[p as usize] == kind
+            {
+                liked[p as usize] = 1.0;
+                lcount += 1;
+            }
+        }
+        let share = match (hsum > 0.0, lcount > 0) {
+            (false, false) => return None,
+            (true, false) => 0.0,
+            (false, true) => 1.0,
+            (true, true) => interest_share,
+        };
+        Some(
+            (0..n)
+                .map(|g| {
+                    let h = if hsum > 0.0 {
+                        hist[g].max(0.0) / hsum
+                    } else {
+                        0.0
+                    };
+                    let l = if lcount > 0 {
+                        liked[g] / lcount as f32
+                    } else {
+                        0.0
+                    };
+                    (1.0 - share) * h + share * l
+                })
+                .collect(),
+        )
+    }
+
+    /// Top-`n` items of `kind` for a genre profile `w`.
+    pub(crate) fn score(
+        &self,
+        ds: &Dataset,
+        kind: ContentKind,
+        w: &[f32],
+        excluded: &[u32],
+        pop: &[f32],
+        params: &ProfileParams,
+    ) -> Vec<(u32, f32)> {
+        let norm = w.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm == 0.0 {
+            return Vec::new();
+        }
+        let beta = params.popularity_weight;
+        let mut cands = Vec::new();
+        for &i in &ds.kind_items[kind.index()] {
+            let g = &self.item_genres[i as usize];
+            if g.is_empty() || excluded.binary_search(&i).is_ok() {
+                continue;
+            }
+            let dot: f32 = g.iter().map(|&g| w[g as usize]).sum();
+            if dot <= 0.0 {
+                continue;
+            }
+            let cos = (dot / (norm * (g.len() as f32).sqrt())).min(1.0);
+            cands.push((i, cos.powf(1.0 - beta) * pop[i as usize].powf(beta)));
+        }
+        top_k(&mut cands, params.n);
+        cands
+    }
+}
+
+/// Popularity prior of every dataset item, by item index, in 0..1: the mean
+/// of the Bayesian rating (quality, [`popularity`]) and of the log number of
+/// users who interacted with the item relative to the most consumed item of
+/// its kind (audience). Either alone misranks: quality ignores what people
+/// actually consume, audience ignores how they liked it.
+pub(crate) fn popularity_prior(ds: &Dataset) -> Vec<f32> {
+    let quality = popularity::compute(&ds.items).scores;
+    let degree = ds.matrix.item_degrees();
+    let mut max_log = [0f32; 6];
+    for (i, it) in ds.items.iter().enumerate() {
+        let l = (1.0 + degree[i] as f32).ln();
+        max_log[it.kind.index()] = max_log[it.kind.index()].max(l);
+    }
+    ds.items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let m = max_log[it.kind.index()];
+            let audience = if m > 0.0 {
+                (1.0 + degree[i] as f32).ln() / m
+            } else {
+                0.0
+            };
+            0.5 * quality[i].score as f32 + 0.5 * audience
+        })
+        .collect()
+}
+
+fn recommend_subject(
+    ds: &Dataset,
+    genres: &Genres,
+    pop: &[f32],
+    subject_id: i64,
+    members: &[Subject],
+    params: &ProfileParams,
+) -> Vec<Recommendation> {
+    let mut excluded: Vec<u32> = members.iter().flat_map(|m| m.excluded.clone()).collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    let mut out = Vec::new();
+    for kind in ContentKind::ALL {
+        // Every member with a signal counts equally.
+        let profiles: Vec<Vec<f32>> = members
+            .iter()
+            .filter_map(|m| genres.profile(ds, m, kind, params.interest_share))
+            .collect();
+        let Some(first) = profiles.first() else {
+            continue;
+        };
+        let mut w = vec![0f32; first.len()];
+        for p in &profiles {
+            w.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        }
+        for (i, s) in genres.score(ds, kind, &w, &excluded, pop, params) {
+            out.push(Recommendation {
+                subject: subject_id,
+                item: ds.items[i as usize].id,
+                kind,
+                score: s as f64,
+                engine: EngineName::FromProfile,
+            });
+        }
+    }
+    out
+}
+
+/// Recommendations for every user (`users = None`) or for the given user ids,
+/// per kind best first. Results for a user depend only on the dataset, not
+/// on which other users are computed.
+pub fn for_users(
+    ds: &Dataset,
+    users: Option<&[i64]>,
+    params: &ProfileParams,
+) -> Vec<Recommendation> {
+    let genres = Genres::new(ds);
+    let pop = popularity_prior(ds);
+    ds.user_rows(users)
+        .par_iter()
+        .flat_map_iter(|&r| {
+            let s = [Subject::of_user(ds, r)];
+            recommend_subject(ds, &genres, &pop, ds.matrix.users.id(r), &s, params)
+        })
+        .collect()
+}
+
+/// Recommendations for groups; `subject` is the group id. Every member
+/// counts, with or without declared interests (defect 4).
+pub fn for_groups(ds: &Dataset, groups: &[Group], params: &ProfileParams) -> Vec<Recommendation> {
+    let genres = Genres::new(ds);
+    let pop = popularity_prior(ds);
+    groups
+        .par_iter()
+        .flat_map_iter(|g| {
+            let members = Subject::of_group(ds, &g.members);
+            recommend_subject(ds, &genres, &pop, g.id, &members, params)
+        })
+        .collect()
+}
+
+/// One synthetic subject (sandbox).
+pub(crate) fn for_subject(
+    ds: &Dataset,
+    subject: &Subject,
+    params: &ProfileParams,
+) -> Vec<Recommendation> {
+    let genres = Genres::new(ds);
+    let pop = popularity_prior(ds);
+    recommend_subject(ds, &genres, &pop, 0, std::slice::from_ref(subject), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Interaction, Item};
+
+    fn movie(id: i64, genres: &[i64], rating: f64, count: i64) -> Item {
+        Item {
+            id,
+            kind: ContentKind::Movie,
+            title: String::new(),
+            text: vec![],
+            genres: genres.to_vec(),
+            rating: Some(rating),
+            rating_count: count,
+        }
+    }
+
+    fn catalogue() -> Vec<Item> {
+        vec![
+            movie(1, &[10], 4.0, 10),
+            movie(2, &[10], 4.5, 100),
+            movie(3, &[20], 5.0, 1000),
+            movie(4, &[10, 20], 3.0, 10),
+            movie(5, &[30], 3.0, 10),
+        ]
+    }
+
+    #[test]
+    fn history_drives_genres_and_low_ratings_count_against() {
+        let inter = [
+            Interaction {
+                user: 1,
+                item: 1,
+                rating: Some(5.0),
+                count: 0,
+            },
+            Interaction {
+                user: 1,
+                item: 3,
+                rating: Some(1.0),
+                count: 0,
+            },
+        ];
+        let ds = Dataset::new(catalogue(), &inter, &[], &[(1, 4)]);
+        let r = for_users(&ds, None, &ProfileParams::default());
+        let items: Vec<i64> = r.iter().map(|x| x.item).collect();
+        // Genre 10 liked, genre 20 disliked: consumed 1 and flagged 4 excluded.
+        assert_eq!(items, vec![2]);
+        assert!(r.iter().all(|x| (0.0..=1.0).contains(&x.score)));
+        assert_eq!(r[0].engine.priority(), Some(4));
+    }
+
+    #[test]
+    fn cold_start_uses_declared_interests() {
+        let ds = Dataset::new(catalogue(), &[], &[(7, 30)], &[]);
+        let r = for_users(&ds, Some(&[7]), &ProfileParams::default());
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].subject, r[0].item), (7, 5));
+    }
+
+    #[test]
+    fn popularity_breaks_ties_between_equal_genres() {
+        let ds = Dataset::new(catalogue(), &[], &[(7, 10)], &[]);
+        let r = for_users(&ds, None, &ProfileParams::default());
+        let items: Vec<i64> = r.iter().map(|x| x.item).collect();
+        assert_eq!(items, vec![2, 1, 4]);
+    }
+
+    #[test]
+    fn group_includes_members_without_interests() {
+        let inter = [Interaction {
+            user: 2,
+            item: 3,
+            rating: Some(5.0),
+            count: 0,
+        }];
+        let ds = Dataset::new(catalogue(), &inter, &[(1, 30)], &[]);
+        let g = Group {
+            id: 99,
+            members: vec![1, 2, 404],
+        };
+        let r = for_groups(&ds, &[g], &ProfileParams::default());
+        let items: Vec<i64> = r.iter().map(|x| x.item).collect();
+        assert!(items.contains(&5) && items.contains(&4));
+        assert!(!items.contains(&3), "consumed by a member");
+        assert!(r.iter().all(|x| x.subject == 99));
+    }
+}
