@@ -1,0 +1,293 @@
+//! Request extractors whose rejections use the API's envelope: JSON bodies
+//! checked field by field (every failed rule is reported, as the client
+//! expects an `errors` array), path parameters (a malformed one is a 404 like
+//! the original's typed routes) and the lenient `page` query parameter.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::AppError;
+
+/// JSON type a body field must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    /// A JSON array (its items are checked by the body's own rules).
+    Array,
+    /// Anything, including null.
+    Any,
+}
+
+/// One declared field of a request body.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+impl Field {
+    pub const fn required(name: &'static str, ty: FieldType) -> Self {
+        Field {
+            name,
+            ty,
+            required: true,
+        }
+    }
+    pub const fn optional(name: &'static str, ty: FieldType) -> Self {
+        Field {
+            name,
+            ty,
+            required: false,
+        }
+    }
+}
+
+/// A request body: its declared fields (checked before deserialising, so
+/// every problem is reported at once) and its application rules.
+pub trait BodySchema: DeserializeOwned {
+    const FIELDS: &'static [Field];
+    /// Whether undeclared fields are accepted (most bodies reject them).
+    const ALLOW_UNKNOWN: bool = false;
+    /// Application rules (lengths, formats); push one message per failure.
+    fn check(&self, _errors: &mut Vec<String>) {}
+}
+
+/// A body that passed its schema and rules.
+pub struct Valid<T>(pub T);
+
+/// Largest string we accept in any JSON field before looking further.
+const MAX_FIELD_CHARS: usize = 65_536;
+
+impl<S: Send + Sync, T: BodySchema> FromRequest<S> for Valid<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let value = json_value(req, state).await?;
+        let object = match value {
+            Value::Object(map) => map,
+            _ => {
+                return Err(AppError::validation(
+                    "The request body must be a JSON object.",
+                ));
+            }
+        };
+        let mut errors = check_fields(&object, T::FIELDS, T::ALLOW_UNKNOWN);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let body: T = serde_json::from_value(Value::Object(object))
+            .map_err(|e| AppError::validation(format!("Invalid body: {e}")))?;
+        body.check(&mut errors);
+        if errors.is_empty() {
+            Ok(Valid(body))
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+}
+
+/// Reads the body as JSON, mapping every failure to a 4xx envelope.
+async fn json_value<S: Send + Sync>(req: Request, state: &S) -> Result<Value, AppError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if let Some(ct) = &content_type
+        && !(ct.starts_with("application/json") || ct.contains("+json"))
+    {
+        return Err(AppError::Status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected a request with Content-Type: application/json".into(),
+        ));
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "The request body is too large.".to_string()
+        } else {
+            "The request body could not be read.".to_string()
+        };
+        AppError::Status(status, message)
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::validation(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|_| {
+        AppError::Status(
+            StatusCode::BAD_REQUEST,
+            "The browser (or proxy) sent a request that this server could not understand.".into(),
+        )
+    })
+}
+
+fn type_name(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::String => "Not a valid string.",
+        FieldType::Integer => "Not a valid integer.",
+        FieldType::Number => "Not a valid number.",
+        FieldType::Boolean => "Not a valid boolean.",
+        FieldType::Array => "Not a valid list.",
+        FieldType::Any => "",
+    }
+}
+
+fn check_fields(object: &Map<String, Value>, fields: &[Field], allow_unknown: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    if !allow_unknown {
+        for key in object.keys() {
+            if !fields.iter().any(|f| f.name == key) {
+                errors.push(format!("{}: Unknown field.", truncate(key)));
+            }
+        }
+    }
+    for field in fields {
+        match object.get(field.name) {
+            None if field.required => {
+                errors.push(format!("{}: Missing data for required field.", field.name))
+            }
+            None => {}
+            Some(Value::Null) if field.ty == FieldType::Any => {}
+            Some(Value::Null) if field.required => {
+                errors.push(format!("{}: Field may not be null.", field.name))
+            }
+            Some(Value::Null) => {}
+            Some(value) => {
+                let ok = match field.ty {
+                    FieldType::String => value
+                        .as_str()
+                        .is_some_and(|s| s.chars().count() <= MAX_FIELD_CHARS),
+                    FieldType::Integer => value.as_i64().is_some(),
+                    FieldType::Number => value.as_f64().is_some(),
+                    FieldType::Boolean => value.is_boolean(),
+                    FieldType::Array => value.is_array(),
+                    FieldType::Any => true,
+                };
+                if !ok {
+                    let message = match (field.ty, value.as_str()) {
+                        (FieldType::String, Some(_)) => "Longer than maximum length 65536.",
+                        _ => type_name(field.ty),
+                    };
+                    errors.push(format!("{}: {message}", field.name));
+                }
+            }
+        }
+    }
+    errors
+}
+
+fn truncate(key: &str) -> String {
+    key.chars().take(64).collect()
+}
+
+/// A path parameter; a value of the wrong shape is a 404, as the original's
+/// typed routes answered, but in the JSON envelope.
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| PathParam(v))
+            .map_err(|_| AppError::not_found("Not found"))
+    }
+}
+
+/// A path parameter that must be a UUID; returns it in canonical lower case.
+pub fn parse_uuid(value: &str) -> Option<String> {
+    uuid::Uuid::parse_str(value)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// Number of items on every page of every list.
+pub const PAGE_SIZE: i64 = 24;
+
+/// The `page` query parameter: missing, malformed or below 1 means 1 (D26);
+/// huge values are clamped so offsets never overflow.
+#[derive(Clone, Copy, Debug)]
+pub struct Page(pub i64);
+
+impl Page {
+    pub fn offset(self) -> i64 {
+        (self.0 - 1) * PAGE_SIZE
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let page = parts
+            .uri
+            .query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "page")
+            .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 100_000_000);
+        Ok(Page(page))
+    }
+}
+
+/// Total pages for `total` matching rows.
+pub fn total_pages(total: i64) -> i64 {
+    (total + PAGE_SIZE - 1) / PAGE_SIZE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FIELDS: &[Field] = &[
+        Field::required("email", FieldType::String),
+        Field::optional("rating", FieldType::Integer),
+    ];
+
+    fn errors(v: Value) -> Vec<String> {
+        check_fields(v.as_object().unwrap(), FIELDS, false)
+    }
+
+    #[test]
+    fn every_field_problem_is_reported() {
+        assert!(errors(json!({"email": "a@b.c"})).is_empty());
+        assert_eq!(
+            errors(json!({"rating": "five", "x": 1})),
+            vec![
+                "x: Unknown field.",
+                "email: Missing data for required field.",
+                "rating: Not a valid integer."
+            ]
+        );
+        assert_eq!(
+            errors(json!({"email": null})),
+            vec!["email: Field may not be null."]
+        );
+        assert_eq!(
+            errors(json!({"email": 5})),
+            vec!["email: Not a valid string."]
+        );
+    }
+
+    #[test]
+    fn pages_round_up() {
+        assert_eq!(total_pages(0), 0);
+        assert_eq!(total_pages(24), 1);
+        assert_eq!(total_pages(25), 2);
+    }
+}

@@ -1,0 +1,32 @@
+//! The OpenAPI document (served at `/api/swagger.json`) and its security
+//! scheme: `Bearer Auth`, the `Authorization` header, as in the original.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "RecoFinement API", version = "1.0", description = "Main routes."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Authenticate and receive tokens."),
+        (name = "user", description = "User related operations."),
+        (name = "health", description = "Service health."),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "Bearer Auth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Type 'Bearer <token>'",
+            ))),
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! `/api/auth`: register, login, logout, forgotten password, reset (spec §6).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::validate;
+use recofinement_store::StoreError;
+
+use crate::auth::AuthUser;
+use crate::auth::throttle::LoginThrottle;
+use crate::error::{AppError, AppResult};
+use crate::extract::{BodySchema, Field, FieldType, Valid};
+use crate::mail::{Mail, Template};
+use crate::routes::schema::{ErrorBody, Message, UserBase};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(forget))
+        .routes(routes!(reset))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    #[schema(example = "alice")]
+    pub username: String,
+    #[schema(example = "goodPassword!123")]
+    pub password: String,
+}
+
+impl BodySchema for RegisterBody {
+    const FIELDS: &'static [Field] = &[
+        Field::required("email", FieldType::String),
+        Field::required("username", FieldType::String),
+        Field::required("password", FieldType::String),
+    ];
+    fn check(&self, errors: &mut Vec<String>) {
+        validate::email(&validate::normalise_email(&self.email), errors);
+        validate::username(&self.username, errors);
+        validate::password(&self.password, errors);
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+impl BodySchema for LoginBody {
+    const FIELDS: &'static [Field] = &[
+        Field::required("email", FieldType::String),
+        Field::required("password", FieldType::String),
+    ];
+    fn check(&self, errors: &mut Vec<String>) {
+        validate::email(&validate::normalise_email(&self.email), errors);
+        validate::login_password(&self.password, errors);
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ForgetBody {
+    pub email: String,
+}
+
+impl BodySchema for ForgetBody {
+    const FIELDS: &'static [Field] = &[Field::required("email", FieldType::String)];
+    fn check(&self, errors: &mut Vec<String>) {
+        validate::email(&validate::normalise_email(&self.email), errors);
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The secret of the reset link (64 hexadecimal characters).
+    pub reset_password_token: String,
+    pub password: String,
+}
+
+impl BodySchema for ResetBody {
+    const FIELDS: &'static [Field] = &[
+        Field::required("reset_password_token", FieldType::String),
+        Field::required("password", FieldType::String),
+    ];
+    fn check(&self, errors: &mut Vec<String>) {
+        if self.reset_password_token.chars().count() < 50 {
+            errors.push("Shorter than minimum length 50.".into());
+        }
+        validate::password(&self.password, errors);
+    }
+}
+
+/// Answer of register and login.
+#[derive(Serialize, ToSchema)]
+pub struct SessionAnswer {
+    pub status: bool,
+    pub message: String,
+    pub user: UserBase,
+    pub access_token: String,
+}
+
+/// The client's address, for per-client login throttling.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(addr))
+    }
+}
+
+async fn issue_session(
+    state: &AppState,
+    user: &recofinement_store::users::User,
+) -> AppResult<String> {
+    let permissions = state.db.permissions(user.user_id).await?;
+    state.jwt.issue(&user.uuid, permissions, user.token_version)
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody)))]
+async fn register(
+    State(state): State<AppState>,
+    Valid(body): Valid<RegisterBody>,
+) -> AppResult<impl IntoResponse> {
+    let email = validate::normalise_email(&body.email);
+    let taken = || AppError::validation("Email is already being used.");
+    if state.db.user_by_email(&email).await?.is_some() {
+        return Err(taken());
+    }
+    let hash = state.hasher.hash(&body.password).await?;
+    let user = match state
+        .db
+        .create_user(&email, &body.username, &hash, "user")
+        .await
+    {
+        Err(StoreError::Conflict(_)) => return Err(taken()),
+        other => other?,
+    };
+    let access_token = issue_session(&state, &user).await?;
+    state
+        .mailer
+        .send_logged(Mail {
+            template: Template::Welcome,
+            to_email: email,
+            to_name: user.username.clone(),
+            link: state.config.url_front.clone(),
+        })
+        .await;
+    let answer = SessionAnswer {
+        status: true,
+        message: "User has been registered.".into(),
+        user: UserBase::seen_by(&user, user.user_id),
+        access_token,
+    };
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Open a session. Failed attempts are throttled per account and per client.
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = SessionAnswer), (status = 400, body = ErrorBody),
+        (status = 401, body = Message), (status = 429, body = Message)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Valid(body): Valid<LoginBody>,
+) -> AppResult<Json<SessionAnswer>> {
+    let email = validate::normalise_email(&body.email);
+    let throttle = LoginThrottle::new(&state, &email, &client);
+    throttle.check().await?;
+    let user = state.db.user_by_email(&email).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.as_str());
+    let verified = state.hasher.verify(&body.password, stored).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        throttle.failed().await?;
+        return Err(AppError::unauthorized("Failed to log in."));
+    };
+    throttle.succeeded().await?;
+    let access_token = issue_session(&state, &user).await?;
+    Ok(Json(SessionAnswer {
+        status: true,
+        message: "Successfully logged in.".into(),
+        user: UserBase::seen_by(&user, user.user_id),
+        access_token,
+    }))
+}
+
+/// Revoke the current access token.
+#[utoipa::path(post, path = "/logout", tag = "auth", security(("Bearer Auth" = [])),
+    responses((status = 204), (status = 401, body = Message)))]
+async fn logout(State(state): State<AppState>, caller: AuthUser) -> AppResult<StatusCode> {
+    let expires = chrono::DateTime::from_timestamp(caller.exp, 0)
+        .map(|d| d.naive_utc())
+        .unwrap_or_else(recofinement_store::now);
+    state.db.revoke_token(&caller.jti, expires).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// SHA-256 of a reset secret: only this is stored.
+fn reset_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+const FORGET_MESSAGE: &str =
+    "If your account exist, you will find an email to recover your password in your mailbox";
+
+/// Request a password-reset mail. Answers the same whether the account exists or not.
+#[utoipa::path(post, path = "/forget", tag = "auth", request_body = ForgetBody,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+async fn forget(
+    State(state): State<AppState>,
+    Valid(body): Valid<ForgetBody>,
+) -> AppResult<Json<Message>> {
+    let email = validate::normalise_email(&body.email);
+    if let Some(user) = state.db.user_by_email(&email).await? {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let ttl =
+            chrono::Duration::from_std(state.config.reset_token_ttl).map_err(AppError::internal)?;
+        state
+            .db
+            .create_password_reset(
+                user.user_id,
+                &reset_hash(&token),
+                recofinement_store::now() + ttl,
+            )
+            .await?;
+        let link = format!(
+            "{}{}{}",
+            state.config.url_front, state.config.reset_path, token
+        );
+        state
+            .mailer
+            .send_logged(Mail {
+                template: Template::ForgottenPassword,
+                to_email: email,
+                to_name: user.username,
+                link,
+            })
+            .await;
+    }
+    Ok(Json(Message::ok(FORGET_MESSAGE)))
+}
+
+/// Set a new password with the secret of a reset mail (single use; ends every session).
+#[utoipa::path(post, path = "/reset", tag = "auth", request_body = ResetBody,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = Message)))]
+async fn reset(
+    State(state): State<AppState>,
+    Valid(body): Valid<ResetBody>,
+) -> AppResult<Json<Message>> {
+    let invalid = || AppError::unauthorized("Invalid token.");
+    let token_hash = reset_hash(&body.reset_password_token);
+    // Look the secret up before spending a bcrypt computation on it.
+    state
+        .db
+        .reset_target(&token_hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let new_hash = state.hasher.hash(&body.password).await?;
+    let user_id = state
+        .db
+        .reset_password(&token_hash, &new_hash)
+        .await?
+        .ok_or_else(invalid)?;
+    if let Some(user) = state.db.user_by_id(user_id).await?
+        && let Some(email) = user.email
+    {
+        state
+            .mailer
+            .send_logged(Mail {
+                template: Template::ResetConfirmation,
+                to_email: email,
+                to_name: user.username,
+                link: state.config.url_front.clone(),
+            })
+            .await;
+    }
+    Ok(Json(Message::ok("Password reset successfully")))
+}

@@ -1,0 +1,103 @@
+//! JSON objects shared by several endpoints (spec §5), used both to answer
+//! and to document the answers.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
+use recofinement_store::users::User;
+
+/// `{"status": true|false, "message": …}`: the envelope of every answer.
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    pub status: bool,
+    pub message: String,
+}
+
+impl Message {
+    pub fn ok(message: impl Into<String>) -> Self {
+        Message {
+            status: true,
+            message: message.into(),
+        }
+    }
+}
+
+/// An error answer; `errors` lists every failed rule on a 400.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub status: bool,
+    pub message: String,
+    pub errors: Option<Vec<String>>,
+}
+
+/// Always `{}` in the original (D10); kept for strict compatibility.
+#[derive(Serialize, ToSchema, Default)]
+pub struct EmptyObject {}
+
+/// The compact user object. `email` is only shown to its owner (D3).
+#[derive(Serialize, ToSchema)]
+pub struct UserBase {
+    pub uuid: String,
+    pub email: Option<String>,
+    pub username: String,
+    pub preferences_defined: bool,
+    pub role: EmptyObject,
+}
+
+impl UserBase {
+    /// The user as seen by `viewer_id`: strangers do not see the e-mail.
+    pub fn seen_by(user: &User, viewer_id: i64) -> Self {
+        UserBase {
+            uuid: user.uuid.clone(),
+            email: (user.user_id == viewer_id)
+                .then(|| user.email.clone())
+                .flatten(),
+            username: user.username.clone(),
+            preferences_defined: user.preferences_defined,
+            role: EmptyObject {},
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupBase {
+    pub group_id: i64,
+    pub name: String,
+}
+
+impl From<GroupRow> for GroupBase {
+    fn from(g: GroupRow) -> Self {
+        GroupBase {
+            group_id: g.group_id,
+            name: g.name,
+        }
+    }
+}
+
+/// The caller's own account (U1).
+#[derive(Serialize, ToSchema)]
+pub struct UserObject {
+    pub uuid: String,
+    pub email: Option<String>,
+    pub username: String,
+    pub preferences_defined: bool,
+    pub groups: Vec<GroupBase>,
+    pub invitations: Vec<GroupBase>,
+    pub owned_groups: Vec<GroupBase>,
+}
+
+impl UserObject {
+    pub fn new(user: User, groups: UserGroups) -> Self {
+        let conv = |v: Vec<GroupRow>| v.into_iter().map(GroupBase::from).collect();
+        UserObject {
+            uuid: user.uuid,
+            email: user.email,
+            username: user.username,
+            preferences_defined: user.preferences_defined,
+            groups: conv(groups.groups),
+            invitations: conv(groups.invitations),
+            owned_groups: conv(groups.owned_groups),
+        }
+    }
+}

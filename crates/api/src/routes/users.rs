@@ -1,0 +1,185 @@
+//! `/api/user/{uuid}`: read, change and delete one's own account (spec §7).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::{Permission, validate};
+use recofinement_store::StoreError;
+use recofinement_store::users::{User, UserChanges};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::routes::schema::{ErrorBody, Message, UserObject};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_user, patch_user, delete_user))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserAnswer {
+    pub status: bool,
+    pub message: String,
+    pub user: UserObject,
+}
+
+/// Loads the user named in the path; a malformed or unknown uuid is 404.
+async fn path_user(state: &AppState, uuid: &str) -> AppResult<User> {
+    let uuid = parse_uuid(uuid).ok_or_else(AppError::user_not_found)?;
+    state
+        .db
+        .user_by_uuid(&uuid)
+        .await?
+        .ok_or_else(AppError::user_not_found)
+}
+
+/// Read one's own account (another user's is 403, D3).
+#[utoipa::path(get, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
+    params(("uuid" = String, Path, description = "the caller's uuid")),
+    responses((status = 200, body = UserAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn get_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+) -> AppResult<Json<UserAnswer>> {
+    let user = path_user(&state, &uuid).await?;
+    if user.user_id != caller.user_id {
+        return Err(AppError::forbidden(
+            "Unable to read an account which is not your's",
+        ));
+    }
+    let groups = state.db.user_groups(user.user_id).await?;
+    Ok(Json(UserAnswer {
+        status: true,
+        message: "User data sent".into(),
+        user: UserObject::new(user, groups),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+impl BodySchema for UserPatch {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("username", FieldType::String),
+        Field::optional("email", FieldType::String),
+        Field::optional("password", FieldType::String),
+    ];
+    fn check(&self, errors: &mut Vec<String>) {
+        if let Some(u) = &self.username {
+            validate::username(u, errors);
+        }
+        if let Some(e) = &self.email {
+            validate::email(&validate::normalise_email(e), errors);
+        }
+        if let Some(p) = &self.password {
+            validate::password(p, errors);
+        }
+    }
+}
+
+/// Answer of a change; a password change ends every session, so it carries
+/// a fresh token for the caller.
+#[derive(Serialize, ToSchema)]
+pub struct PatchAnswer {
+    pub status: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+}
+
+/// Change one's username, e-mail and/or password.
+#[utoipa::path(patch, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])), request_body = UserPatch,
+    params(("uuid" = String, Path, description = "the caller's uuid")),
+    responses((status = 201, body = PatchAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
+        (status = 404, body = Message)))]
+async fn patch_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+    Valid(body): Valid<UserPatch>,
+) -> AppResult<(StatusCode, Json<PatchAnswer>)> {
+    let user = path_user(&state, &uuid).await?;
+    caller.require(&state, Permission::ModifyUserProfil).await?;
+    if user.user_id != caller.user_id {
+        return Err(AppError::forbidden(
+            "Unable to update an account which is not your's",
+        ));
+    }
+    let email = body.email.as_deref().map(validate::normalise_email);
+    let taken = || AppError::validation("Email is already being used.");
+    if let Some(email) = &email
+        && let Some(other) = state.db.user_by_email(email).await?
+        && other.user_id != user.user_id
+    {
+        return Err(taken());
+    }
+    let password_hash = match &body.password {
+        Some(p) => Some(state.hasher.hash(p).await?),
+        None => None,
+    };
+    let changes = UserChanges {
+        username: body.username,
+        email,
+        password_hash,
+    };
+    match state.db.update_user(user.user_id, &changes).await {
+        Err(StoreError::Conflict(_)) => return Err(taken()),
+        other => other?,
+    }
+    let access_token = match changes.password_hash {
+        Some(_) => {
+            let fresh = state
+                .db
+                .user_by_id(user.user_id)
+                .await?
+                .ok_or_else(AppError::user_not_found)?;
+            let permissions = state.db.permissions(fresh.user_id).await?;
+            Some(
+                state
+                    .jwt
+                    .issue(&fresh.uuid, permissions, fresh.token_version)?,
+            )
+        }
+        None => None,
+    };
+    let answer = PatchAnswer {
+        status: true,
+        message: "User updated successfully".into(),
+        access_token,
+    };
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Delete one's account and everything that is the user's.
+#[utoipa::path(delete, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
+    params(("uuid" = String, Path, description = "the caller's uuid")),
+    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let user = path_user(&state, &uuid).await?;
+    caller.require(&state, Permission::ModifyUserProfil).await?;
+    if user.user_id != caller.user_id {
+        return Err(AppError::forbidden(
+            "Unable to delete an account which is not your's",
+        ));
+    }
+    state.db.delete_user(user.user_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("User account deleted successfully")),
+    ))
+}

@@ -1,0 +1,98 @@
+//! Shared state of the running API and its settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use recofinement_store::Db;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::mail::Mailer;
+
+/// Settings the API reads at run time (the binary fills them from flags and
+/// environment variables).
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// HMAC key of the access tokens. Never printed.
+    pub secret_key: Secret,
+    /// Public base URL of the web client, used in mails.
+    pub url_front: String,
+    /// Client path of the reset page; the token is appended (D31).
+    pub reset_path: String,
+    pub access_token_ttl: Duration,
+    pub reset_token_ttl: Duration,
+    pub bcrypt_cost: u32,
+    /// How many bcrypt computations may run at once.
+    pub bcrypt_concurrency: usize,
+    /// Allowed CORS origins; empty means any origin (the original's behaviour).
+    pub cors_origins: Vec<String>,
+    pub login_window: Duration,
+    pub login_max_failures_per_account: i64,
+    pub login_max_failures_per_client: i64,
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            secret_key: Secret::new("change-me"),
+            url_front: "http://localhost:4200".into(),
+            reset_path: "/app/reset/".into(),
+            access_token_ttl: Duration::from_secs(43_200),
+            reset_token_ttl: Duration::from_secs(24 * 3600),
+            bcrypt_cost: 12,
+            bcrypt_concurrency: 1,
+            cors_origins: Vec::new(),
+            login_window: Duration::from_secs(15 * 60),
+            login_max_failures_per_account: 10,
+            login_max_failures_per_client: 100,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A secret string whose `Debug` does not show it.
+#[derive(Clone)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<ApiConfig>,
+    pub jwt: Arc<JwtKeys>,
+    pub hasher: PasswordHasher,
+    pub mailer: Mailer,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: ApiConfig, mailer: Mailer) -> Self {
+        let jwt = Arc::new(JwtKeys::new(
+            config.secret_key.expose(),
+            config.access_token_ttl,
+        ));
+        let hasher = PasswordHasher::new(config.bcrypt_cost, config.bcrypt_concurrency);
+        AppState {
+            db,
+            config: Arc::new(config),
+            jwt,
+            hasher,
+            mailer,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Types every layer shares. No I/O.
+
+pub mod kind;
+pub mod permission;
+pub mod validate;
+
+pub use kind::ContentKind;
+pub use permission::Permission;

@@ -1,0 +1,201 @@
+//! Every setting, as a flag and an environment variable (`--help` lists
+//! them). Secrets are hidden from `--help` values and from `Debug`.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "recofinement",
+    version,
+    about = "RecoFinement: API, recommendation engine and tooling in one program"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API (the default when no command is given).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Give a role (default `admin`) to an existing account.
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Create an administrator account directly.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum MailTransportKind {
+    Log,
+    Smtp,
+    Mailjet,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct Settings {
+    /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://recofinement.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub db_max_connections: u32,
+    /// Address to listen on.
+    #[arg(long, env = "SERVICE_HOST", default_value = "127.0.0.1", global = true)]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "SERVICE_PORT", default_value_t = 4040, global = true)]
+    pub port: u16,
+    /// HMAC key of the access tokens. When unset, one is generated once and
+    /// kept in the database, shared by every instance.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+    /// Public base URL of the web client (links in mails).
+    #[arg(
+        long,
+        env = "URL_FRONT",
+        default_value = "http://localhost:4200",
+        global = true
+    )]
+    pub url_front: String,
+    /// Client path of the password-reset page; the token is appended.
+    #[arg(long, env = "RESET_PATH", default_value = "/app/reset/", global = true)]
+    pub reset_path: String,
+    /// bcrypt cost of new password hashes.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, global = true)]
+    pub bcrypt_cost: u32,
+    /// bcrypt computations at once (default: cores - 1, at least 1).
+    #[arg(long, env = "BCRYPT_CONCURRENCY", global = true)]
+    pub bcrypt_concurrency: Option<usize>,
+    /// Allowed CORS origins, comma separated; empty allows any origin.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// Failed logins per account within the window before 429.
+    #[arg(
+        long,
+        env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_max_failures_per_account: i64,
+    /// Failed logins per client address within the window before 429.
+    #[arg(
+        long,
+        env = "LOGIN_MAX_FAILURES_PER_CLIENT",
+        default_value_t = 100,
+        global = true
+    )]
+    pub login_max_failures_per_client: i64,
+    /// Length of the login throttling window, in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub login_window_secs: u64,
+    /// Seconds after which a request is abandoned with 503.
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+    /// Log level or filter (e.g. `info`, `recofinement=debug`).
+    #[arg(
+        long,
+        env = "LOGGING_LEVEL_ROOT",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+    /// Log format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// How mails leave: `log` writes them to the log (offline default).
+    #[arg(
+        long,
+        env = "MAIL_TRANSPORT",
+        value_enum,
+        default_value = "log",
+        global = true
+    )]
+    pub mail_transport: MailTransportKind,
+    /// With the log transport, also append whole mails (links included) to this file.
+    #[arg(long, env = "MAIL_OUTBOX", global = true)]
+    pub mail_outbox: Option<std::path::PathBuf>,
+    #[arg(long, env = "SMTP_HOST", default_value = "localhost", global = true)]
+    pub smtp_host: String,
+    #[arg(long, env = "SMTP_PORT", default_value_t = 587, global = true)]
+    pub smtp_port: u16,
+    #[arg(long, env = "SMTP_USERNAME", global = true)]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true, global = true)]
+    pub smtp_password: Option<String>,
+    /// Use STARTTLS (off only for a local relay).
+    #[arg(long, env = "SMTP_TLS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub smtp_tls: bool,
+    #[arg(long, env = "MJ_APIKEY_PUBLIC", global = true)]
+    pub mailjet_public_key: Option<String>,
+    #[arg(long, env = "MJ_APIKEY_PRIVATE", hide_env_values = true, global = true)]
+    pub mailjet_private_key: Option<String>,
+    #[arg(
+        long,
+        env = "MAILJET_BASE_URL",
+        default_value = "https://api.mailjet.com",
+        global = true
+    )]
+    pub mailjet_base_url: String,
+}
+
+impl Settings {
+    pub fn bcrypt_concurrency(&self) -> usize {
+        self.bcrypt_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get().saturating_sub(1))
+                .unwrap_or(1)
+                .max(1)
+        })
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+}

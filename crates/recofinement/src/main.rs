@@ -1,0 +1,235 @@
+//! The `recofinement` binary: wiring of configuration, database, API and
+//! the command-line tools.
+
+mod config;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use recofinement_api::mail::{LogTransport, Mailer, MailjetTransport, SmtpTransport};
+use recofinement_api::{ApiConfig, AppState, Secret};
+use recofinement_domain::validate;
+use recofinement_store::Db;
+
+use config::{AdminCommand, Cli, Command, LogFormat, MailTransportKind, Settings};
+
+fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logging(&cli.settings);
+    // reqwest is built without a default TLS provider; pick ring once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
+    db.migrate().await.context("applying migrations")?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(db, &settings).await,
+        Command::Migrate => {
+            println!(
+                "migrations applied to {}",
+                redact_url(&settings.database_url)
+            );
+            Ok(())
+        }
+        Command::Admin(command) => admin(db, &settings, command).await,
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let credentials = &url[start + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..start + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
+    let secret = match &settings.secret_key {
+        Some(key) if key.len() >= 16 => key.clone(),
+        Some(_) => bail!("SECRET_KEY must be at least 16 characters long"),
+        None => {
+            let (key, created) = db
+                .setting_or_insert("jwt_secret", || hex::encode(rand::random::<[u8; 32]>()))
+                .await?;
+            if created {
+                tracing::warn!(
+                    "no SECRET_KEY configured: generated one for this installation and stored it in the database"
+                );
+            } else {
+                tracing::warn!(
+                    "no SECRET_KEY configured: using the one generated for this installation"
+                );
+            }
+            key
+        }
+    };
+    Ok(ApiConfig {
+        secret_key: Secret::new(secret),
+        url_front: settings.url_front.trim_end_matches('/').to_string(),
+        reset_path: settings.reset_path.clone(),
+        bcrypt_cost: settings.bcrypt_cost.clamp(4, 31),
+        bcrypt_concurrency: settings.bcrypt_concurrency(),
+        cors_origins: settings
+            .cors_origins
+            .iter()
+            .filter(|o| !o.is_empty())
+            .cloned()
+            .collect(),
+        login_window: std::time::Duration::from_secs(settings.login_window_secs.max(1)),
+        login_max_failures_per_account: settings.login_max_failures_per_account,
+        login_max_failures_per_client: settings.login_max_failures_per_client,
+        request_timeout: settings.request_timeout(),
+        ..ApiConfig::default()
+    })
+}
+
+fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
+    Ok(match settings.mail_transport {
+        MailTransportKind::Log => Mailer::new(LogTransport {
+            outbox: settings.mail_outbox.clone(),
+        }),
+        MailTransportKind::Smtp => Mailer::new(SmtpTransport::new(
+            &settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username.clone(),
+            settings.smtp_password.clone().map(Secret::new),
+            settings.smtp_tls,
+        )?),
+        MailTransportKind::Mailjet => {
+            let (Some(public_key), Some(private_key)) =
+                (&settings.mailjet_public_key, &settings.mailjet_private_key)
+            else {
+                bail!("MAIL_TRANSPORT=mailjet needs MJ_APIKEY_PUBLIC and MJ_APIKEY_PRIVATE");
+            };
+            Mailer::new(MailjetTransport {
+                client: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()?,
+                base_url: settings.mailjet_base_url.clone(),
+                public_key: public_key.clone(),
+                private_key: Secret::new(private_key.as_str()),
+            })
+        }
+    })
+}
+
+async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
+    let state = AppState::new(
+        db.clone(),
+        api_config(&db, settings).await?,
+        mailer(settings)?,
+    );
+    let purge_db = db.clone();
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(error) = purge_db.purge_expired_tokens().await {
+                tracing::warn!(%error, "purging expired tokens failed");
+            }
+        }
+    });
+    let address = format!("{}:{}", settings.host, settings.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, database = %redact_url(&settings.database_url), "serving the API");
+    let app = recofinement_api::router(state);
+    recofinement_api::serve(listener, app, shutdown_signal()).await?;
+    purge.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: draining in-flight requests");
+}
+
+async fn admin(db: Db, settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Grant { email, role } => {
+            let email = validate::normalise_email(&email);
+            match db.grant_role(&email, &role).await {
+                Ok(()) => println!("{email} now has the role {role}"),
+                Err(recofinement_store::StoreError::NotFound) => {
+                    bail!("no account with the e-mail {email}")
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        AdminCommand::Create {
+            email,
+            username,
+            password,
+        } => {
+            let email = validate::normalise_email(&email);
+            let mut errors = Vec::new();
+            validate::email(&email, &mut errors);
+            validate::username(&username, &mut errors);
+            validate::password(&password, &mut errors);
+            if !errors.is_empty() {
+                bail!("invalid account: {}", errors.join("; "));
+            }
+            let hasher = recofinement_api::auth::password::PasswordHasher::new(
+                settings.bcrypt_cost.clamp(4, 31),
+                1,
+            );
+            let hash = hasher
+                .hash(&password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            match db.create_user(&email, &username, &hash, "user").await {
+                Err(recofinement_store::StoreError::Conflict(_)) => {
+                    bail!("an account with the e-mail {email} exists already; use `admin grant`")
+                }
+                other => other?,
+            };
+            db.grant_role(&email, "admin").await?;
+            println!("administrator {username} <{email}> created");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The database layer. One SQL code path serves SQLite and PostgreSQL: every
+//! query is written once in the dialect both accept (`$1` placeholders,
+//! `RETURNING`, `ON CONFLICT`) and run on whichever pool [`Db`] holds through
+//! the [`on_db!`] macro; the few real differences live in [`dialect`].
+
+pub mod dialect;
+pub mod error;
+pub mod groups;
+pub mod tokens;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use error::StoreError;
+
+/// Result of every store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The current time as the naive UTC wall-clock value the schema stores.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// A connection pool on one of the two supported backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool `$db` holds. The body is compiled
+/// once per backend, so a query is written once and checked for both.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Which backend a database URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Reads the scheme of a database URL; anything else is refused so that a
+    /// typo never silently creates an empty database somewhere.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(StoreError::Config(format!(
+                "unsupported database URL scheme {other:?}: use sqlite://FILE or postgres://USER@HOST/DB"
+            ))),
+        }
+    }
+}
+
+impl Db {
+    /// Connects to `url`. A SQLite file is created when missing, but only in
+    /// a directory that exists.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        match Backend::from_url(url)? {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Config(format!("cannot open SQLite database {url}: {e}"))
+                    })?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Config(format!("cannot connect to PostgreSQL: {e}"))
+                    })?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend (idempotent; the seed
+    /// rows of roles and permissions use `ON CONFLICT DO NOTHING`).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Cheap reachability probe for `/health`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+impl Db {
+    /// Returns the installation setting `name`, storing `generate()` first if
+    /// it has none; concurrent first starts agree on one value.
+    pub async fn setting_or_insert(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+    ) -> StoreResult<(String, bool)> {
+        let candidate = generate();
+        on_db!(self, pool => {
+            let inserted = sqlx::query("INSERT INTO app_setting (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(&candidate)
+                .execute(pool)
+                .await?
+                .rows_affected() == 1;
+            let (value,): (String,) = sqlx::query_as("SELECT value FROM app_setting WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+            Ok((value, inserted))
+        })
+    }
+}

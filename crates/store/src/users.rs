@@ -1,0 +1,220 @@
+//! Accounts, their roles and permissions.
+
+use sqlx::FromRow;
+
+use crate::dialect::BeginWrite;
+use crate::{Db, StoreError, StoreResult, on_db};
+
+/// Marker of accounts imported from the public datasets: they never log in.
+pub const NO_PASSWORD: &str = "no_pwd";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct User {
+    pub user_id: i64,
+    pub uuid: String,
+    pub email: Option<String>,
+    pub username: String,
+    pub password_hash: String,
+    pub preferences_defined: bool,
+    pub token_version: i64,
+}
+
+/// What the authentication extractor needs per request, read in one query.
+#[derive(Clone, Debug, FromRow)]
+pub struct Session {
+    pub user_id: i64,
+    pub token_version: i64,
+    pub revoked: bool,
+}
+
+const USER_COLUMNS: &str =
+    "user_id, uuid, email, username, password_hash, preferences_defined, token_version";
+
+/// Fields of an account update; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+impl Db {
+    /// Creates an account and gives it the role named `role` (when it exists),
+    /// in one transaction. A taken e-mail is a `Conflict`.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+    ) -> StoreResult<User> {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let user: User = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO \"user\" (uuid, email, username, password_hash, preferences_defined) \
+                 VALUES ($1, $2, $3, $4, FALSE) RETURNING {USER_COLUMNS}"
+            )))
+            .bind(&uuid)
+            .bind(email)
+            .bind(username)
+            .bind(password_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO user_role (user_id, role_id) SELECT $1, role_id FROM role WHERE name = $2 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(user.user_id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(user)
+        })
+    }
+
+    pub async fn user_by_uuid(&self, uuid: &str) -> StoreResult<Option<User>> {
+        self.user_where("uuid = $1", uuid).await
+    }
+
+    pub async fn user_by_id(&self, user_id: i64) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM \"user\" WHERE user_id = $1");
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_optional(pool).await?))
+    }
+
+    /// E-mails are stored lower-cased, so callers pass the normalised form.
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.user_where("email = $1", email).await
+    }
+
+    async fn user_where(&self, condition: &'static str, value: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM \"user\" WHERE {condition}");
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(pool).await?))
+    }
+
+    /// The per-request check of an access token: does the user exist, which
+    /// token version is current, and is this token id revoked.
+    pub async fn session(&self, uuid: &str, jti: &str) -> StoreResult<Option<Session>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT u.user_id, u.token_version, \
+                    EXISTS (SELECT 1 FROM revoked_token r WHERE r.jti = $2) AS revoked \
+             FROM \"user\" u WHERE u.uuid = $1",
+        )
+        .bind(uuid)
+        .bind(jti)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Permission names of every role of the user, in database order (a
+    /// permission held through two roles appears twice, as in the original).
+    pub async fn permissions(&self, user_id: i64) -> StoreResult<Vec<String>> {
+        on_db!(self, pool => {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT rp.permission FROM user_role ur \
+                 JOIN role_permission rp ON rp.role_id = ur.role_id \
+                 WHERE ur.user_id = $1 ORDER BY ur.role_id, rp.permission",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|(p,)| p).collect())
+        })
+    }
+
+    /// Whether the user currently holds `permission` (read from the database,
+    /// not from the token, so a demotion takes effect at once).
+    pub async fn has_permission(&self, user_id: i64, permission: &str) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let row: (bool,) = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM user_role ur \
+                 JOIN role_permission rp ON rp.role_id = ur.role_id \
+                 WHERE ur.user_id = $1 AND rp.permission = $2)",
+            )
+            .bind(user_id)
+            .bind(permission)
+            .fetch_one(pool)
+            .await?;
+            Ok(row.0)
+        })
+    }
+
+    /// Applies the given changes. A new password bumps the token version, which
+    /// ends every session issued before it.
+    pub async fn update_user(&self, user_id: i64, changes: &UserChanges) -> StoreResult<()> {
+        on_db!(self, pool => {
+            let result = sqlx::query(
+                "UPDATE \"user\" SET username = COALESCE($2, username), email = COALESCE($3, email), \
+                 password_hash = COALESCE($4, password_hash), \
+                 token_version = token_version + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END \
+                 WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .bind(changes.username.as_deref())
+            .bind(changes.email.as_deref())
+            .bind(changes.password_hash.as_deref())
+            .execute(pool)
+            .await?;
+            if result.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    pub async fn set_preferences_defined(&self, user_id: i64) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE \"user\" SET preferences_defined = TRUE WHERE user_id = $1")
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes an account; the schema's cascades remove everything that is
+    /// the user's, in the same statement.
+    pub async fn delete_user(&self, user_id: i64) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(pool).await?;
+            Ok(())
+        })
+    }
+
+    /// Gives the role named `role` to the account with this e-mail.
+    pub async fn grant_role(&self, email: &str, role: &str) -> StoreResult<()> {
+        let user = self
+            .user_by_email(email)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        on_db!(self, pool => {
+            let result = sqlx::query(
+                "INSERT INTO user_role (user_id, role_id) SELECT $1, role_id FROM role WHERE name = $2 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(user.user_id)
+            .bind(role)
+            .execute(pool)
+            .await?;
+            if result.rows_affected() == 0 && !self.has_role(user.user_id, role).await? {
+                return Err(StoreError::Invalid(format!("unknown role {role:?}")));
+            }
+            Ok(())
+        })
+    }
+
+    async fn has_role(&self, user_id: i64, role: &str) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let row: (bool,) = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM user_role ur JOIN role r ON r.role_id = ur.role_id \
+                 WHERE ur.user_id = $1 AND r.name = $2)",
+            )
+            .bind(user_id)
+            .bind(role)
+            .fetch_one(pool)
+            .await?;
+            Ok(row.0)
+        })
+    }
+}
