@@ -169,7 +169,7 @@ fn truth(ds: &Dataset, test: &[Interaction]) -> Truth {
 fn score_lists(
     ds: &Dataset,
     truth: &Truth,
-    lists: &HashMap<(usize, ContentKind), Vec<u32>>,
+    lists: &BTreeMap<(usize, ContentKind), Vec<u32>>,
     degree: &[u32],
 ) -> Metrics {
     let mut m = Metrics::default();
@@ -219,8 +219,8 @@ fn score_lists(
     m
 }
 
-fn lists_of(ds: &Dataset, recs: &[Recommendation]) -> HashMap<(usize, ContentKind), Vec<u32>> {
-    let mut by: HashMap<(usize, ContentKind), Vec<(u32, f32)>> = HashMap::new();
+fn lists_of(ds: &Dataset, recs: &[Recommendation]) -> BTreeMap<(usize, ContentKind), Vec<u32>> {
+    let mut by: BTreeMap<(usize, ContentKind), Vec<(u32, f32)>> = BTreeMap::new();
     for r in recs {
         let (Some(u), Some(i)) = (
             ds.matrix.users.position(r.subject),
@@ -245,9 +245,9 @@ fn baseline_lists(
     truth: &Truth,
     degree: &[u32],
     seed: u64,
-) -> [HashMap<(usize, ContentKind), Vec<u32>>; 2] {
-    let mut popular = HashMap::new();
-    let mut random = HashMap::new();
+) -> [BTreeMap<(usize, ContentKind), Vec<u32>>; 2] {
+    let mut popular = BTreeMap::new();
+    let mut random = BTreeMap::new();
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut keys: Vec<&(usize, ContentKind)> = truth.relevant.keys().collect();
     keys.sort();
@@ -292,14 +292,48 @@ fn timed<T>(timings: &mut BTreeMap<String, f64>, name: &str, f: impl FnOnce() ->
     v
 }
 
+/// Engine parameters used by an evaluation run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineParams {
+    pub als: AlsParams,
+    pub profile: ProfileParams,
+    pub similarity: SimilarityParams,
+    pub links: LinkParams,
+}
+
+impl EngineParams {
+    /// The defaults with lists cut at [`N`], the ALS seed set to `seed` and
+    /// 16 factors: twice the planted latent dimension; 64 factors overfit
+    /// the small scales.
+    pub fn for_seed(seed: u64) -> Self {
+        EngineParams {
+            als: AlsParams {
+                seed,
+                factors: 16,
+                ..AlsParams::default()
+            },
+            profile: ProfileParams {
+                n: N,
+                ..ProfileParams::default()
+            },
+            similarity: SimilarityParams::default(),
+            links: LinkParams::default(),
+        }
+    }
+}
+
 /// Generates data for `seed` and `scale`, runs every engine and returns the
 /// quality metrics and timings.
 pub fn run(seed: u64, scale: Scale) -> Report {
-    run_with(seed, &GenParams::for_scale(scale))
+    run_with(
+        seed,
+        &GenParams::for_scale(scale),
+        &EngineParams::for_seed(seed),
+    )
 }
 
-/// [`run`] with explicit generator parameters.
-pub fn run_with(seed: u64, params: &GenParams) -> Report {
+/// [`run`] with explicit generator and engine parameters.
+pub fn run_with(seed: u64, params: &GenParams, engine: &EngineParams) -> Report {
     let mut timings = BTreeMap::new();
     let planted = timed(&mut timings, "generate", || generate(seed, params));
     let (train, test) = split(&planted.events);
@@ -313,31 +347,20 @@ pub fn run_with(seed: u64, params: &GenParams) -> Report {
     });
     debug_assert_eq!(pop.scores.len(), ds.items.len());
     let sims = timed(&mut timings, "ContentSimilarities", || {
-        similarity::content_similarities(&ds.items, None, &SimilarityParams::default())
+        similarity::content_similarities(&ds.items, None, &engine.similarity)
     });
     let found_links = timed(&mut timings, "LinkBetweenItems", || {
-        links::link_items(&ds.items, &LinkParams::default())
+        links::link_items(&ds.items, &engine.links)
     });
     let nb = Neighbours::from_pairs(&ds, &sims);
-    let profile = ProfileParams {
-        n: N,
-        ..ProfileParams::default()
-    };
     let fp = timed(&mut timings, "FromProfile", || {
-        from_profile::for_users(&ds, None, &profile)
+        from_profile::for_users(&ds, None, &engine.profile)
     });
     let fs = timed(&mut timings, "FromSimilarContent", || {
         from_similar_content::for_users(&ds, &nb, None, &SimilarContentParams { n: N })
     });
     let cf = timed(&mut timings, "CollaborativeFiltering", || {
-        als::recommend(
-            &ds,
-            None,
-            &AlsParams {
-                seed,
-                ..AlsParams::default()
-            },
-        )
+        als::recommend(&ds, None, &engine.als)
     });
 
     let mut engines = BTreeMap::new();

@@ -9,9 +9,11 @@
 //!
 //! Each present part sums to 1 and they are averaged, so a subject with
 //! interests and no history (cold start) still gets recommendations.
-//! An item's score is `(1-β)·cos(item genres, profile) + β·popularity`, in
-//! 0..1: the cosine says how well the item's genres fit, the popularity
-//! prior ranks items with the same genres. Consumed and flagged items are
+//! An item's score is the weighted geometric mean
+//! `cos(item genres, profile)^(1-β) · prior^β`, in 0..1: the cosine says how
+//! well the item's genres fit, the prior (see [`popularity_prior`]) ranks
+//! items of similar genres, and a product (rather than a sum) keeps an item
+//! that misses the profile low however popular it is. Consumed and flagged items are
 //! excluded, items sharing no genre with the profile are not recommended.
 
 use crate::popularity;
@@ -24,7 +26,8 @@ use rayon::prelude::*;
 pub struct ProfileParams {
     /// Items kept per subject and kind (the original kept up to 200).
     pub n: usize,
-    /// Weight β of the popularity prior in the score.
+    /// Exponent β of the popularity prior in the score (tuned on planted
+    /// data, `examples/evaluate.rs`).
     pub popularity_weight: f32,
     /// Share of the declared interests when a subject also has history.
     pub interest_share: f32,

@@ -56,7 +56,7 @@ impl GenParams {
         let base = GenParams {
             users: 600,
             items_per_kind: 150,
-            genres_per_kind: 12,
+            genres_per_kind: 20,
             latent_dim: 8,
             clusters: 8,
             min_activity: 10,
@@ -74,7 +74,7 @@ impl GenParams {
                 users: 20_000,
                 items_per_kind: 3_000,
                 clusters: 20,
-                genres_per_kind: 25,
+                genres_per_kind: 50,
                 mean_activity: 50,
                 groups: 500,
                 ..base
@@ -83,7 +83,7 @@ impl GenParams {
                 users: 100_000,
                 items_per_kind: 10_000,
                 clusters: 40,
-                genres_per_kind: 40,
+                genres_per_kind: 100,
                 mean_activity: 60,
                 groups: 2_000,
                 ..base
@@ -215,7 +215,7 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
                 .iter()
                 .map(|m| m + p.item_noise * normal(&mut rng))
                 .collect();
-            // Cluster c owns genres c, c + 1 (mod G) of each kind.
+            // Cluster c owns genres 2c and 2c + 1 (mod G) of each kind.
             let mut genres = Vec::new();
             let n_genres = match kind {
                 ContentKind::Book => 0,
@@ -224,7 +224,7 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
             };
             while genres.len() < n_genres {
                 let local = if rng.random::<f64>() < 0.8 {
-                    (c as i64 + rng.random_range(0..2)) % g
+                    (2 * c as i64 + rng.random_range(0..2)) % g
                 } else {
                     rng.random_range(0..g)
                 };
@@ -352,7 +352,7 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
             if kind != ContentKind::Book {
                 for j in 0..2 {
                     if rng.random::<f64>() < 0.5 {
-                        interests.push((u, gb + (c1 as i64 + j) % g));
+                        interests.push((u, gb + (2 * c1 as i64 + j) % g));
                     }
                 }
                 if rng.random::<f64>() < 0.1 {
