@@ -79,9 +79,14 @@ impl<S: Send + Sync, T: BodySchema> FromRequest<S> for Valid<T> {
                 ));
             }
         };
-        let mut errors = check_fields(&object, T::FIELDS, T::ALLOW_UNKNOWN);
-        if !errors.is_empty() {
+        let (mut errors, unknown) = check_fields(&object, T::FIELDS, T::ALLOW_UNKNOWN);
+        if errors.len() > unknown.len() {
             return Err(AppError::Validation(errors));
+        }
+        // Only unknown fields so far: still report the rules of the known ones.
+        let mut object = object;
+        for key in &unknown {
+            object.remove(key);
         }
         let body: T = serde_json::from_value(Value::Object(object))
             .map_err(|e| AppError::validation(format!("Invalid body: {e}")))?;
@@ -142,12 +147,20 @@ fn type_name(ty: FieldType) -> &'static str {
     }
 }
 
-fn check_fields(object: &Map<String, Value>, fields: &[Field], allow_unknown: bool) -> Vec<String> {
+/// Checks presence and JSON types; returns every message and, separately,
+/// the unknown keys (which do not prevent checking the rest).
+fn check_fields(
+    object: &Map<String, Value>,
+    fields: &[Field],
+    allow_unknown: bool,
+) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
+    let mut unknown = Vec::new();
     if !allow_unknown {
         for key in object.keys() {
             if !fields.iter().any(|f| f.name == key) {
                 errors.push(format!("{}: Unknown field.", truncate(key)));
+                unknown.push(key.clone());
             }
         }
     }
@@ -183,7 +196,7 @@ fn check_fields(object: &Map<String, Value>, fields: &[Field], allow_unknown: bo
             }
         }
     }
-    errors
+    (errors, unknown)
 }
 
 fn truncate(key: &str) -> String {
@@ -260,7 +273,7 @@ mod tests {
     ];
 
     fn errors(v: Value) -> Vec<String> {
-        check_fields(v.as_object().unwrap(), FIELDS, false)
+        check_fields(v.as_object().unwrap(), FIELDS, false).0
     }
 
     #[test]

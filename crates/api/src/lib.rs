@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -57,7 +58,9 @@ pub fn router(state: AppState) -> Router {
             AppError::Status(StatusCode::METHOD_NOT_ALLOWED, "The method is not allowed for the requested URL.".into())
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -108,7 +111,27 @@ pub async fn serve(
     .await
 }
 
-/// Renders a response for a status the framework produced on its own.
-pub fn envelope(status: StatusCode, message: &str) -> Response {
-    AppError::Status(status, message.to_string()).into_response()
+/// Error answers produced by middleware (body limit, timeout) carry no JSON:
+/// give them the envelope so that every rejection has the same shape.
+async fn envelope_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
+            StatusCode::SERVICE_UNAVAILABLE => "The request took too long.",
+            _ => status.canonical_reason().unwrap_or("Error"),
+        };
+        let mut replaced = AppError::Status(status, message.to_string()).into_response();
+        for name in [header::RETRY_AFTER, HeaderName::from_static("x-request-id")] {
+            if let Some(value) = response.headers().get(&name) {
+                replaced.headers_mut().insert(name, value.clone());
+            }
+        }
+        return replaced;
+    }
+    response
 }

@@ -1,0 +1,161 @@
+//! Cross-cutting behaviour: envelopes for every rejection, CORS, health,
+//! OpenAPI and Swagger UI.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::support::assert_error;
+
+db_test!(every_rejection_is_a_json_envelope, |app| {
+    let (status, body) = app.get("/api/nothing/here", "x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"status": false, "message": "Not found"}));
+    let (status, body) = app.call(Method::GET, "/api/auth/login", None, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&body);
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let response = send("application/json", b"{not json".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_error(&response.json::<Value>().await.unwrap());
+    let response = send("text/plain", b"hello".to_vec()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&response.json::<Value>().await.unwrap());
+    let response = send("application/json", b"[1, 2]".to_vec()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A body over 1 MiB is refused from its Content-Length, before it is read.
+    let raw = raw_request(
+        app.address,
+        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("\"status\":false"), "{raw}");
+    // SQL metacharacters are data, nothing more.
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "x'; DROP TABLE \"user\"; --@example.com", "password": "abcdefgh"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "a'--@example.com", "password": "abcdefgh1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+db_test!(authentication_comes_before_body_validation, |app| {
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/user/{}", uuid::Uuid::new_v4()),
+            None,
+            Some(json!(5)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+db_test!(cors_echoes_the_origin_by_default, |app| {
+    let response = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/auth/login"))
+        .header("Origin", "http://client.test")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://client.test"
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+});
+
+db_test!(health_and_documentation_are_served, |app| {
+    let response = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["database"], "ok");
+    let response = app
+        .client
+        .get(app.url("/api/swagger.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["info"]["title"], "RecoFinement API");
+    for path in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/auth/forget",
+        "/api/auth/reset",
+        "/api/user/{uuid}",
+    ] {
+        assert!(
+            document["paths"].get(path).is_some(),
+            "{path} missing from the document"
+        );
+    }
+    assert!(
+        document["components"]["securitySchemes"]
+            .get("Bearer Auth")
+            .is_some()
+    );
+    let response = app.client.get(app.url("/swaggerui/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("swagger"));
+    let response = app.client.get(app.url("/api/")).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the UI is reached from /api/"
+    );
+});
+
+db_test!(responses_carry_a_request_id, |app| {
+    let response = app.client.get(app.url("/health")).send().await.unwrap();
+    assert!(response.headers().contains_key("x-request-id"));
+});
+
+/// Sends raw request bytes and returns what the server answered first.
+async fn raw_request(address: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let mut answer = String::new();
+    while !answer.contains("\"status\"") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    answer
+}

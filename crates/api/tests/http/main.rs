@@ -1,0 +1,9 @@
+//! HTTP tests: each starts the real router on port 0 with a fresh database.
+//! Every test runs on SQLite, and again on PostgreSQL when
+//! `TEST_DATABASE_URL` names a PostgreSQL server (one fresh schema per test).
+
+mod support;
+
+mod auth;
+mod conventions;
+mod users;

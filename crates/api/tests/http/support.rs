@@ -1,0 +1,238 @@
+//! `spawn_app()`: a real server on 127.0.0.1:0 over a fresh database, with
+//! mails captured in memory, and small helpers to call it.
+
+use std::net::SocketAddr;
+
+use recofinement_api::mail::{Mailer, MemoryTransport};
+use recofinement_api::{ApiConfig, AppState, Secret};
+use recofinement_store::Db;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Declares a test that runs once per backend: `name::sqlite` always and
+/// `name::postgres` when TEST_DATABASE_URL points at PostgreSQL.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn scenario($app: $crate::support::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                scenario($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::spawn_postgres().await {
+                    scenario(app).await;
+                }
+            }
+        }
+    };
+}
+
+#[derive(Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub mails: MemoryTransport,
+    _dir: Option<tempdir::TempDir>,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn test_config() -> ApiConfig {
+    ApiConfig {
+        secret_key: Secret::new("test-secret-key-of-some-length"),
+        url_front: "http://front.test".into(),
+        bcrypt_cost: 4,
+        bcrypt_concurrency: 2,
+        ..ApiConfig::default()
+    }
+}
+
+/// The PostgreSQL URL of the test server, if tests should run there.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, test_config(), None).await
+    }
+
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        postgres_url()?;
+        Some(Self::spawn(Backend::Postgres).await)
+    }
+
+    /// A fresh database of the backend, migrated.
+    pub async fn fresh_db(backend: Backend) -> (Db, Option<tempdir::TempDir>) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("recofinement-test-{id}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}/test.db", dir.display());
+                let db = Db::connect(&url, 8).await.unwrap();
+                db.migrate().await.unwrap();
+                (db, Some(tempdir::TempDir(dir)))
+            }
+            Backend::Postgres => {
+                let base = postgres_url().expect("TEST_DATABASE_URL");
+                let schema = format!("test_{id}");
+                let admin = Db::connect(&base, 1).await.unwrap();
+                if let Db::Postgres(pool) = &admin {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                        .execute(pool)
+                        .await
+                        .unwrap();
+                }
+                admin.close().await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                let db = Db::connect(&url, 8).await.unwrap();
+                db.migrate().await.unwrap();
+                (db, None)
+            }
+        }
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        config: ApiConfig,
+        transport: Option<Mailer>,
+    ) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (db, dir) = Self::fresh_db(backend).await;
+        let mails = MemoryTransport::default();
+        let mailer = transport.unwrap_or_else(|| Mailer::new(mails.clone()));
+        let state = AppState::new(db.clone(), config, mailer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = recofinement_api::router(state);
+        tokio::spawn(recofinement_api::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
+        TestApp {
+            backend,
+            address,
+            client: reqwest::Client::new(),
+            db,
+            mails,
+            _dir: dir,
+        }
+    }
+
+    /// A new app on the same backend with other settings or mail transport.
+    pub async fn respawn(self, config: ApiConfig, transport: Option<Mailer>) -> TestApp {
+        let backend = self.backend;
+        drop(self);
+        Self::spawn_with(backend, config, transport).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null if none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Registers an account; returns (token, uuid).
+    pub async fn register(&self, username: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({"email": format!("{username}@example.com"), "username": username, "password": "goodPassword!123"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["access_token"].as_str().unwrap().to_string(),
+            body["user"]["uuid"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[allow(dead_code)] // used by the catalogue and people tests
+    /// Registers an account and makes it an administrator; returns a fresh
+    /// token (permissions are read at login) and the uuid.
+    pub async fn register_admin(&self, username: &str) -> (String, String) {
+        let (_, uuid) = self.register(username).await;
+        self.db
+            .grant_role(&format!("{username}@example.com"), "admin")
+            .await
+            .unwrap();
+        let token = self
+            .login(&format!("{username}@example.com"), "goodPassword!123")
+            .await;
+        (token, uuid)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// Asserts the error envelope: `status: false` and a message.
+pub fn assert_error(body: &Value) {
+    assert_eq!(body["status"], json!(false), "{body}");
+    assert!(body["message"].is_string(), "{body}");
+}

@@ -1,0 +1,180 @@
+//! `GET/PATCH/DELETE /api/user/{uuid}` (spec §7, D3, D5, D6, D12).
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::db_test;
+use crate::support::assert_error;
+
+db_test!(a_user_reads_only_their_own_account, |app| {
+    let (alice, alice_uuid) = app.register("alice").await;
+    let (_, bob_uuid) = app.register("bobby").await;
+    let (status, body) = app.get(&format!("/api/user/{alice_uuid}"), &alice).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "User data sent");
+    assert_eq!(body["user"]["uuid"], alice_uuid.as_str());
+    assert_eq!(body["user"]["email"], "alice@example.com");
+    assert_eq!(body["user"]["groups"], json!([]));
+    assert_eq!(body["user"]["invitations"], json!([]));
+    assert_eq!(body["user"]["owned_groups"], json!([]));
+    let (status, body) = app.get(&format!("/api/user/{bob_uuid}"), &alice).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body);
+    let (status, body) = app
+        .get(&format!("/api/user/{}", uuid::Uuid::new_v4()), &alice)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "User not found!");
+    let (status, _) = app.get("/api/user/not-a-uuid", &alice).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
+
+db_test!(a_user_changes_their_account, |app| {
+    let (token, uuid) = app.register("alice").await;
+    let path = format!("/api/user/{uuid}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"username": "alice.b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"], "User updated successfully");
+    let (_, body) = app.get(&path, &token).await;
+    assert_eq!(body["user"]["username"], "alice.b");
+    let (status, _) = app
+        .call(Method::PATCH, &path, Some(&token), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"email": "bad", "nick": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let errors = body["errors"].as_array().unwrap();
+    assert!(errors.contains(&json!("nick: Unknown field.")), "{body}");
+    assert!(
+        errors.contains(&json!("Not a valid email address.")),
+        "{body}"
+    );
+});
+
+db_test!(changing_to_a_taken_email_is_a_400_not_a_500, |app| {
+    let (token, uuid) = app.register("alice").await;
+    app.register("bobby").await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/user/{uuid}"),
+            Some(&token),
+            Some(json!({"email": "Bobby@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"], json!(["Email is already being used."]));
+});
+
+db_test!(
+    a_password_change_ends_other_sessions_and_returns_a_new_token,
+    |app| {
+        let (token, uuid) = app.register("alice").await;
+        let other = app.login("alice@example.com", "goodPassword!123").await;
+        let path = format!("/api/user/{uuid}");
+        let (status, body) = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(json!({"password": "NewPassword!42"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let fresh = body["access_token"].as_str().unwrap().to_string();
+        assert_eq!(app.get(&path, &other).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get(&path, &token).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get(&path, &fresh).await.0, StatusCode::OK);
+        app.login("alice@example.com", "NewPassword!42").await;
+    }
+);
+
+db_test!(nobody_changes_or_deletes_another_account, |app| {
+    let (alice, _) = app.register("alice").await;
+    let (bob, bob_uuid) = app.register("bobby").await;
+    let path = format!("/api/user/{bob_uuid}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&alice),
+            Some(json!({"username": "hacked"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["message"],
+        "Unable to update an account which is not your's"
+    );
+    let (status, body) = app.call(Method::DELETE, &path, Some(&alice), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["message"],
+        "Unable to delete an account which is not your's"
+    );
+    let (_, body) = app.get(&path, &bob).await;
+    assert_eq!(body["user"]["username"], "bobby");
+});
+
+db_test!(a_deleted_users_token_is_refused, |app| {
+    let (token, uuid) = app.register("alice").await;
+    let path = format!("/api/user/{uuid}");
+    let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["message"], "User account deleted successfully");
+    let (status, body) = app.get(&path, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body);
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "alice@example.com", "password": "goodPassword!123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+db_test!(a_demoted_user_loses_permissions_at_once, |app| {
+    let (token, uuid) = app.register("alice").await;
+    // Remove every role behind the token's back: permissions are read from
+    // the database at each request, not frozen in the token.
+    match &app.db {
+        recofinement_store::Db::Sqlite(pool) => {
+            sqlx::query("DELETE FROM user_role")
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        recofinement_store::Db::Postgres(pool) => {
+            sqlx::query("DELETE FROM user_role")
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/user/{uuid}"),
+            Some(&token),
+            Some(json!({"username": "other"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["message"], "Permission missing");
+});
