@@ -210,18 +210,130 @@ struct Scratch {
     ap: Vec<f32>,
 }
 
-/// `out = G · v` for the dense symmetric `f × f` matrix `G`.
+/// How many rows of factors ahead the solver prefetches.
+const PREFETCH: usize = 4;
+
+/// One row's data for the solver.
+struct Row<'a> {
+    idx: &'a [u32],
+    val: &'a [f32],
+}
+
+/// Conjugate-gradient update of one row `xu` (benfred/implicit's
+/// `least_squares_cg`): `A = YᵀY + λI + Σ (c−1)·y yᵀ`, `b = Σ c·p·y`.
 #[inline(always)]
-fn gemv<K: Kernels>(k: K, g: &[f32], v: &[f32], out: &mut [f32]) {
-    let f = v.len();
-    for (a, o) in out.iter_mut().enumerate() {
-        *o = k.dot(&g[a * f..(a + 1) * f], v);
+fn solve_row<K: Kernels>(
+    k: K,
+    yty: &[f32],
+    y: &[f32],
+    row: Row<'_>,
+    xu: &mut [f32],
+    s: &mut Scratch,
+    cg_steps: usize,
+) {
+    let f = xu.len();
+    // r = b − A·x
+    k.gemv(yty, xu, &mut s.r);
+    s.r.iter_mut().for_each(|v| *v = -*v);
+    // The factors of a row's items are scattered: fetch a few ahead so
+    // the first pass is not bound by memory latency.
+    for &i in row.idx.iter().take(PREFETCH) {
+        k.prefetch(&y[i as usize * f..(i as usize + 1) * f]);
+    }
+    for (n, (&i, &cv)) in row.idx.iter().zip(row.val).enumerate() {
+        if let Some(&next) = row.idx.get(n + PREFETCH) {
+            k.prefetch(&y[next as usize * f..(next as usize + 1) * f]);
+        }
+        let yi = &y[i as usize * f..(i as usize + 1) * f];
+        let (conf, pref) = if cv > 0.0 { (cv, cv) } else { (-cv, 0.0) };
+        let t = pref - (conf - 1.0) * k.dot(yi, xu);
+        k.axpy(t, yi, &mut s.r);
+    }
+    s.p.copy_from_slice(&s.r);
+    let mut rsold = k.dot(&s.r, &s.r);
+    if rsold < 1e-20 {
+        return;
+    }
+    for _ in 0..cg_steps {
+        k.gemv(yty, &s.p, &mut s.ap);
+        for (n, (&i, &cv)) in row.idx.iter().zip(row.val).enumerate() {
+            if let Some(&next) = row.idx.get(n + PREFETCH) {
+                k.prefetch(&y[next as usize * f..(next as usize + 1) * f]);
+            }
+            let yi = &y[i as usize * f..(i as usize + 1) * f];
+            let t = (cv.abs() - 1.0) * k.dot(yi, &s.p);
+            k.axpy(t, yi, &mut s.ap);
+        }
+        let pap = k.dot(&s.p, &s.ap);
+        if pap <= 0.0 {
+            break;
+        }
+        let a = rsold / pap;
+        k.axpy(a, &s.p, xu);
+        k.axpy(-a, &s.ap, &mut s.r);
+        let rsnew = k.dot(&s.r, &s.r);
+        if rsnew < 1e-20 {
+            break;
+        }
+        let beta = rsnew / rsold;
+        for (pv, rv) in s.p.iter_mut().zip(&s.r) {
+            *pv = rv + beta * *pv;
+        }
+        rsold = rsnew;
+    }
+}
+
+/// Kernels that can run a whole row solve. The AVX2 version enters a
+/// `#[target_feature]` function once per row so that its dot/axpy calls
+/// inline (closures do not inherit target features).
+trait Solver: Kernels {
+    fn solve(
+        self,
+        yty: &[f32],
+        y: &[f32],
+        row: Row<'_>,
+        xu: &mut [f32],
+        s: &mut Scratch,
+        cg: usize,
+    ) {
+        solve_row(self, yty, y, row, xu, s, cg)
+    }
+}
+
+impl Solver for Portable {}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn solve_row_avx2(
+    k: crate::simd::x86::Avx2Fma,
+    yty: &[f32],
+    y: &[f32],
+    row: Row<'_>,
+    xu: &mut [f32],
+    s: &mut Scratch,
+    cg: usize,
+) {
+    solve_row(k, yty, y, row, xu, s, cg)
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Solver for crate::simd::x86::Avx2Fma {
+    fn solve(
+        self,
+        yty: &[f32],
+        y: &[f32],
+        row: Row<'_>,
+        xu: &mut [f32],
+        s: &mut Scratch,
+        cg: usize,
+    ) {
+        // SAFETY: a value of this type exists only when the CPU has the features.
+        unsafe { solve_row_avx2(self, yty, y, row, xu, s, cg) }
     }
 }
 
 /// Updates every row of `x` given the fixed factors `y` (one half-sweep).
-#[inline(always)]
-fn sweep_with<K: Kernels>(
+fn sweep_with<K: Solver>(
     k: K,
     c: &ConfidenceMatrix,
     x: &mut [f32],
@@ -239,71 +351,20 @@ fn sweep_with<K: Kernels>(
         },
         |s, (u, xu)| {
             let range = c.indptr[u]..c.indptr[u + 1];
-            let idx = &c.indices[range.clone()];
-            let val = &c.values[range];
-            // r = b − A·x
-            gemv(k, &yty, xu, &mut s.r);
-            s.r.iter_mut().for_each(|v| *v = -*v);
-            for (&i, &cv) in idx.iter().zip(val) {
-                let yi = &y[i as usize * f..(i as usize + 1) * f];
-                let (conf, pref) = if cv > 0.0 { (cv, cv) } else { (-cv, 0.0) };
-                let t = pref - (conf - 1.0) * k.dot(yi, xu);
-                k.axpy(t, yi, &mut s.r);
-            }
-            s.p.copy_from_slice(&s.r);
-            let mut rsold = k.dot(&s.r, &s.r);
-            if rsold < 1e-20 {
-                return;
-            }
-            for _ in 0..cg_steps {
-                gemv(k, &yty, &s.p, &mut s.ap);
-                for (&i, &cv) in idx.iter().zip(val) {
-                    let yi = &y[i as usize * f..(i as usize + 1) * f];
-                    let t = (cv.abs() - 1.0) * k.dot(yi, &s.p);
-                    k.axpy(t, yi, &mut s.ap);
-                }
-                let pap = k.dot(&s.p, &s.ap);
-                if pap <= 0.0 {
-                    break;
-                }
-                let a = rsold / pap;
-                k.axpy(a, &s.p, xu);
-                k.axpy(-a, &s.ap, &mut s.r);
-                let rsnew = k.dot(&s.r, &s.r);
-                if rsnew < 1e-20 {
-                    break;
-                }
-                let beta = rsnew / rsold;
-                for (pv, rv) in s.p.iter_mut().zip(&s.r) {
-                    *pv = rv + beta * *pv;
-                }
-                rsold = rsnew;
-            }
+            let row = Row {
+                idx: &c.indices[range.clone()],
+                val: &c.values[range],
+            };
+            k.solve(&yty, y, row, xu, s, cg_steps);
         },
     );
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sweep_avx2(
-    k: crate::simd::x86::Avx2Fma,
-    c: &ConfidenceMatrix,
-    x: &mut [f32],
-    y: &[f32],
-    f: usize,
-    reg: f32,
-    cg: usize,
-) {
-    sweep_with(k, c, x, y, f, reg, cg)
 }
 
 /// One half-sweep with the best kernels this CPU has.
 pub fn sweep(c: &ConfidenceMatrix, x: &mut [f32], y: &[f32], f: usize, reg: f32, cg_steps: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = crate::simd::x86::Avx2Fma::detect() {
-        // SAFETY: the kernels value proves the CPU supports AVX2 and FMA.
-        unsafe { sweep_avx2(k, c, x, y, f, reg, cg_steps) };
-        return;
+        return sweep_with(k, c, x, y, f, reg, cg_steps);
     }
     sweep_with(Portable, c, x, y, f, reg, cg_steps)
 }

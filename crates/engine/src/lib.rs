@@ -12,6 +12,7 @@
 //! [`sandbox`] (8.2) and [`evaluate`] (11).
 
 pub mod als;
+pub mod benchdata;
 pub mod evaluate;
 pub mod from_profile;
 pub mod from_similar_content;

@@ -6,6 +6,8 @@
 //! a few (new or edited) items gives exactly the rows a full run gives.
 
 use crate::text::{self, SparseRows};
+use crate::topk::TopK;
+#[cfg(test)]
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, Item};
 use rayon::prelude::*;
@@ -80,6 +82,7 @@ impl InvertedIndex {
 struct Acc {
     sums: Vec<f32>,
     touched: Vec<u32>,
+    best: TopK,
 }
 
 /// Exact top-`k` cosine neighbours (dot products of L2-normalised rows) of
@@ -112,29 +115,49 @@ where
             || Acc {
                 sums: vec![0.0; n],
                 touched: Vec::new(),
+                best: TopK::new(k),
             },
             |acc, &r| {
                 let (ix, v) = m.row(r);
-                for (&t, &x) in ix.iter().zip(v) {
-                    let s = index.indptr[t as usize]..index.indptr[t as usize + 1];
-                    for (&r2, &y) in index.rows[s.clone()].iter().zip(&index.values[s]) {
-                        let cell = &mut acc.sums[r2 as usize];
-                        if *cell == 0.0 {
-                            acc.touched.push(r2);
+                let work: usize = ix
+                    .iter()
+                    .map(|&t| index.indptr[t as usize + 1] - index.indptr[t as usize])
+                    .sum();
+                if work * 4 >= n {
+                    // Dense mode: most rows get touched anyway, so skip the
+                    // branchy bookkeeping and scan the accumulator once.
+                    for (&t, &x) in ix.iter().zip(v) {
+                        let s = index.indptr[t as usize]..index.indptr[t as usize + 1];
+                        for (&r2, &y) in index.rows[s.clone()].iter().zip(&index.values[s]) {
+                            acc.sums[r2 as usize] += x * y;
                         }
-                        *cell += x * y;
                     }
-                }
-                let mut cands = Vec::with_capacity(acc.touched.len().min(4 * k + 16));
-                for &r2 in &acc.touched {
-                    let s = std::mem::take(&mut acc.sums[r2 as usize]);
-                    if r2 as usize != r && s >= min_similarity && accept(r, r2 as usize) {
-                        cands.push((r2, s.min(1.0)));
+                    for (r2, cell) in acc.sums.iter_mut().enumerate() {
+                        let s = std::mem::take(cell);
+                        if s > 0.0 && r2 != r && s >= min_similarity && accept(r, r2) {
+                            acc.best.push((r2 as u32, s.min(1.0)));
+                        }
                     }
+                } else {
+                    for (&t, &x) in ix.iter().zip(v) {
+                        let s = index.indptr[t as usize]..index.indptr[t as usize + 1];
+                        for (&r2, &y) in index.rows[s.clone()].iter().zip(&index.values[s]) {
+                            let cell = &mut acc.sums[r2 as usize];
+                            if *cell == 0.0 {
+                                acc.touched.push(r2);
+                            }
+                            *cell += x * y;
+                        }
+                    }
+                    for &r2 in &acc.touched {
+                        let s = std::mem::take(&mut acc.sums[r2 as usize]);
+                        if r2 as usize != r && s >= min_similarity && accept(r, r2 as usize) {
+                            acc.best.push((r2, s.min(1.0)));
+                        }
+                    }
+                    acc.touched.clear();
                 }
-                acc.touched.clear();
-                top_k(&mut cands, k);
-                cands
+                acc.best.take()
             },
         )
         .collect()

@@ -21,6 +21,52 @@ pub(crate) fn top_k(cands: &mut Vec<(u32, f32)>, k: usize) {
     cands.sort_unstable_by(order);
 }
 
+/// Bounded best-first list for streaming candidates: a rejected candidate
+/// costs one comparison, which matters when most candidates lose.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopK {
+    k: usize,
+    items: Vec<(u32, f32)>,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> Self {
+        TopK {
+            k,
+            items: Vec::with_capacity(k + 1),
+        }
+    }
+
+    /// Offers a candidate; a loser costs one comparison (the insertion is
+    /// kept out of line so this check inlines into hot loops).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, e: (u32, f32)) {
+        if self.items.len() == self.k {
+            match self.items.last() {
+                Some(last) if order(&e, last) == Ordering::Less => {}
+                _ => return,
+            }
+        }
+        self.insert(e);
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, e: (u32, f32)) {
+        let at = self
+            .items
+            .partition_point(|x| order(x, &e) == Ordering::Less);
+        self.items.insert(at, e);
+        self.items.truncate(self.k);
+    }
+
+    /// The kept candidates, best first; leaves the list empty for reuse.
+    pub(crate) fn take(&mut self) -> Vec<(u32, f32)> {
+        let out = self.items.clone();
+        self.items.clear();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +76,12 @@ mod tests {
         let mut v = vec![(5, 0.5), (1, 0.9), (3, 0.5), (2, 0.1), (4, 0.9)];
         top_k(&mut v, 3);
         assert_eq!(v, vec![(1, 0.9), (4, 0.9), (3, 0.5)]);
+        let mut t = TopK::new(3);
+        for e in [(5, 0.5), (1, 0.9), (3, 0.5), (2, 0.1), (4, 0.9)] {
+            t.push(e);
+        }
+        assert_eq!(t.take(), v);
+        assert!(t.take().is_empty());
         let mut w = v.clone();
         top_k(&mut w, 0);
         assert!(w.is_empty());

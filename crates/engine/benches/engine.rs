@@ -1,0 +1,90 @@
+//! Kernel benchmarks (spec §11.3). Default sizes are a fifth of the
+//! reference shape so `cargo bench` stays short on a shared 2-core machine;
+//! `ENGINE_BENCH_FULL=1` runs the reference shape (100k users × 20k items ×
+//! 1.84 M interactions, 20k documents).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use recofinement_engine::als::{AlsModel, AlsParams};
+use recofinement_engine::evaluate::{GenParams, Scale, generate};
+use recofinement_engine::from_profile::{self, ProfileParams};
+use recofinement_engine::similarity::{InvertedIndex, top_k_cosine};
+use recofinement_engine::{Dataset, Interaction, benchdata, text};
+use std::hint::black_box;
+
+fn divisor() -> usize {
+    if std::env::var_os("ENGINE_BENCH_FULL").is_some() {
+        1
+    } else {
+        5
+    }
+}
+
+fn als_sweep(c: &mut Criterion) {
+    let d = divisor();
+    let m = benchdata::interactions(
+        1,
+        benchdata::FULL_USERS / d,
+        benchdata::FULL_ITEMS / d,
+        benchdata::FULL_NNZ / d,
+    );
+    let ct = m.transpose();
+    let params = AlsParams {
+        factors: 64,
+        ..AlsParams::default()
+    };
+    let mut model = AlsModel::init(m.n_rows, m.n_cols, 64, 1);
+    model.iterate(&m, &ct, &params);
+    let mut g = c.benchmark_group("als");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(m.nnz() as u64));
+    g.bench_function(
+        format!("iteration_64f_{}x{}_{}nnz", m.n_rows, m.n_cols, m.nnz()),
+        |b| b.iter(|| model.iterate(black_box(&m), &ct, &params)),
+    );
+    g.finish();
+}
+
+fn tfidf(c: &mut Criterion) {
+    let docs = benchdata::corpus(2, benchdata::FULL_DOCS / divisor());
+    let refs: Vec<&String> = docs.iter().collect();
+    let bytes: usize = docs.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("tfidf");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function(format!("fit_transform_{}docs", docs.len()), |b| {
+        b.iter(|| text::fit_transform(black_box(&refs)))
+    });
+    g.finish();
+
+    let (_, m) = text::fit_transform(&refs);
+    let index = InvertedIndex::new(&m);
+    let mut g = c.benchmark_group("neighbours");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(m.n_rows() as u64));
+    g.bench_function(format!("top10_cosine_{}items", m.n_rows()), |b| {
+        b.iter(|| top_k_cosine(black_box(&m), &index, None, 10, 0.0, |_, _| true))
+    });
+    g.finish();
+}
+
+fn profile(c: &mut Criterion) {
+    let p = GenParams {
+        users: 2_000,
+        items_per_kind: 2_000,
+        ..GenParams::for_scale(Scale::S)
+    };
+    let planted = generate(3, &p);
+    let inter: Vec<Interaction> = planted.events.iter().map(|e| e.interaction).collect();
+    let ds = Dataset::new(planted.items, &inter, &planted.interests, &[]);
+    let mut g = c.benchmark_group("from_profile");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ds.matrix.n_users() as u64));
+    g.bench_function(
+        format!("users_{}x{}items", ds.matrix.n_users(), ds.items.len()),
+        |b| b.iter(|| from_profile::for_users(black_box(&ds), None, &ProfileParams::default())),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, als_sweep, tfidf, profile);
+criterion_main!(benches);
