@@ -115,6 +115,17 @@ impl<T: Document + ?Sized> Document for &T {
 /// Calls `f` with every lower-cased, non-stop-word token of `text`.
 /// `buf` is scratch space reused across calls.
 pub fn tokenize(text: &str, buf: &mut String, f: &mut dyn FnMut(&str)) {
+    tokenize_all(text, buf, &mut |t| {
+        if !is_stop_word(t) {
+            f(t)
+        }
+    })
+}
+
+/// [`tokenize`] without the stop-word filter (callers that cache per-term
+/// decisions check stop words once per distinct term).
+#[inline]
+fn tokenize_all(text: &str, buf: &mut String, f: &mut dyn FnMut(&str)) {
     let bytes = text.as_bytes();
     let mut i = 0;
     let n = bytes.len();
@@ -156,7 +167,7 @@ pub fn tokenize(text: &str, buf: &mut String, f: &mut dyn FnMut(&str)) {
                 }
             }
         }
-        if chars >= 2 && !is_stop_word(buf) {
+        if chars >= 2 {
             f(buf);
         }
     }
@@ -195,31 +206,50 @@ struct ChunkCounts {
     docs: Vec<Vec<(u32, u32)>>,
 }
 
+/// Local id reserved for stop words, so each token costs one hash lookup.
+const STOP: u32 = u32::MAX;
+
 fn count_chunk<D: Document + ?Sized>(docs: &[&D]) -> ChunkCounts {
     let mut local: FxMap<String, u32> = FxMap::default();
     let mut terms = Vec::new();
     let mut out = Vec::with_capacity(docs.len());
     let mut buf = String::new();
-    let mut tf: FxMap<u32, u32> = FxMap::default();
+    // Dense term counts of the current document, indexed by local id.
+    let mut tf: Vec<u32> = Vec::new();
+    let mut seen: Vec<u32> = Vec::new();
     for d in docs {
-        tf.clear();
         d.for_each_field(&mut |field| {
-            tokenize(field, &mut buf, &mut |tok| {
+            tokenize_all(field, &mut buf, &mut |tok| {
                 let id = match local.get(tok) {
                     Some(&id) => id,
                     None => {
-                        let id = terms.len() as u32;
-                        terms.push(tok.to_owned());
+                        let id = if is_stop_word(tok) {
+                            STOP
+                        } else {
+                            terms.push(tok.to_owned());
+                            tf.push(0);
+                            (terms.len() - 1) as u32
+                        };
                         local.insert(tok.to_owned(), id);
                         id
                     }
                 };
-                *tf.entry(id).or_insert(0) += 1;
+                if id != STOP {
+                    let c = &mut tf[id as usize];
+                    if *c == 0 {
+                        seen.push(id);
+                    }
+                    *c += 1;
+                }
             });
         });
-        let mut row: Vec<(u32, u32)> = tf.iter().map(|(&k, &v)| (k, v)).collect();
-        row.sort_unstable();
-        out.push(row);
+        seen.sort_unstable();
+        out.push(
+            seen.iter()
+                .map(|&id| (id, std::mem::take(&mut tf[id as usize])))
+                .collect(),
+        );
+        seen.clear();
     }
     ChunkCounts { terms, docs: out }
 }
@@ -232,22 +262,35 @@ const CHUNK: usize = 512;
 /// Deterministic: the vocabulary is sorted, whatever the thread count.
 pub fn fit_transform<D: Document + Sync + ?Sized>(docs: &[&D]) -> (TfIdf, SparseRows) {
     let chunks: Vec<ChunkCounts> = docs.par_chunks(CHUNK).map(count_chunk).collect();
-    // Global sorted vocabulary.
-    let mut vocab: Vec<&str> = chunks
+    // Global vocabulary: distinct terms first (hashing is cheaper than
+    // sorting every chunk's copy), then sorted so ids are deterministic.
+    let mut provisional: FxMap<&str, u32> = FxMap::default();
+    let mut vocab: Vec<&str> = Vec::new();
+    let prov_maps: Vec<Vec<u32>> = chunks
         .iter()
-        .flat_map(|c| c.terms.iter().map(String::as_str))
+        .map(|c| {
+            c.terms
+                .iter()
+                .map(|t| {
+                    *provisional.entry(t.as_str()).or_insert_with(|| {
+                        vocab.push(t.as_str());
+                        (vocab.len() - 1) as u32
+                    })
+                })
+                .collect()
+        })
         .collect();
-    vocab.par_sort_unstable();
-    vocab.dedup();
-    let global: FxMap<&str, u32> = vocab
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| (t, i as u32))
+    let mut order: Vec<u32> = (0..vocab.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| vocab[a as usize].cmp(vocab[b as usize]));
+    let mut rank = vec![0u32; vocab.len()];
+    for (r, &p) in order.iter().enumerate() {
+        rank[p as usize] = r as u32;
+    }
+    let maps: Vec<Vec<u32>> = prov_maps
+        .into_iter()
+        .map(|m| m.into_iter().map(|p| rank[p as usize]).collect())
         .collect();
-    let maps: Vec<Vec<u32>> = chunks
-        .par_iter()
-        .map(|c| c.terms.iter().map(|t| global[t.as_str()]).collect())
-        .collect();
+    let vocab: Vec<&str> = order.iter().map(|&p| vocab[p as usize]).collect();
     let n_docs = docs.len();
     let mut df = vec![0u32; vocab.len()];
     for (c, map) in chunks.iter().zip(&maps) {
