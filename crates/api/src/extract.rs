@@ -149,7 +149,7 @@ fn type_name(ty: FieldType) -> &'static str {
 
 /// Checks presence and JSON types; returns every message and, separately,
 /// the unknown keys (which do not prevent checking the rest).
-fn check_fields(
+pub fn check_fields(
     object: &Map<String, Value>,
     fields: &[Field],
     allow_unknown: bool,
@@ -201,6 +201,23 @@ fn check_fields(
 
 fn truncate(key: &str) -> String {
     key.chars().take(64).collect()
+}
+
+/// A JSON object body checked by the handler against fields known only at
+/// run time (the media kinds).
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match json_value(req, state).await? {
+            Value::Object(map) => Ok(JsonObject(map)),
+            _ => Err(AppError::validation(
+                "The request body must be a JSON object.",
+            )),
+        }
+    }
 }
 
 /// A path parameter; a value of the wrong shape is a 404, as the original's

@@ -40,6 +40,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/auth", routes::auth::router())
         .nest("/api/user", routes::users::router())
+        .merge(routes::events::router())
+        .merge(routes::media::router())
         .merge(routes::health::router())
 }
 

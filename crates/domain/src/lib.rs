@@ -1,6 +1,7 @@
 //! Types every layer shares. No I/O.
 
 pub mod kind;
+pub mod media;
 pub mod permission;
 pub mod validate;
 

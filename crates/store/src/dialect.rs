@@ -41,6 +41,32 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Extra condition that lets the search use an index. PostgreSQL's
+    /// trigram index serves the `LIKE` itself; SQLite's FTS5 trigram table
+    /// is asked with `MATCH` (bound as `$5`) for terms of three or more
+    /// characters, shorter ones scan.
+    pub fn search_index_filter(
+        &self,
+        spec: &recofinement_domain::media::MediaSpec,
+        term: &str,
+    ) -> String {
+        match self {
+            Db::Postgres(_) => String::new(),
+            Db::Sqlite(_) if term.chars().count() >= 3 => format!(
+                " AND m.content_id IN (SELECT rowid FROM {0}_search WHERE {0}_search MATCH $5)",
+                spec.table
+            ),
+            Db::Sqlite(_) => String::new(),
+        }
+    }
+}
+
+/// An FTS5 phrase matching `term` literally.
+pub fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
 /// Escapes `%`, `_` and `\` so user text matches literally in `LIKE … ESCAPE '\'`.
 pub fn escape_like(term: &str) -> String {
     let mut out = String::with_capacity(term.len() + 2);

@@ -3,9 +3,14 @@
 //! `RETURNING`, `ON CONFLICT`) and run on whichever pool [`Db`] holds through
 //! the [`on_db!`] macro; the few real differences live in [`dialect`].
 
+pub mod catalogue;
 pub mod dialect;
 pub mod error;
+pub mod events;
 pub mod groups;
+pub mod interactions;
+pub mod submissions;
+pub mod timefmt;
 pub mod tokens;
 pub mod users;
 
@@ -22,9 +27,13 @@ pub use error::StoreError;
 /// Result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The current time as the naive UTC wall-clock value the schema stores.
+/// The current time as the naive UTC wall-clock value the schema stores,
+/// at the microsecond precision both databases keep.
 pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 /// A connection pool on one of the two supported backends.

@@ -2,6 +2,8 @@
 //! documented routes.
 
 pub mod auth;
+pub mod events;
 pub mod health;
+pub mod media;
 pub mod schema;
 pub mod users;

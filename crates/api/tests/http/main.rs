@@ -5,5 +5,6 @@
 mod support;
 
 mod auth;
+mod content;
 mod conventions;
 mod users;

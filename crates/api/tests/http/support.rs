@@ -104,6 +104,20 @@ impl TestApp {
                 let schema = format!("test_{id}");
                 let admin = Db::connect(&base, 1).await.unwrap();
                 if let Db::Postgres(pool) = &admin {
+                    // Extensions are per database: install pg_trgm once, in
+                    // `public`, before parallel tests race to create it.
+                    static EXTENSION: tokio::sync::OnceCell<()> =
+                        tokio::sync::OnceCell::const_new();
+                    EXTENSION
+                        .get_or_init(|| async {
+                            sqlx::query(
+                                "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+                            )
+                            .execute(pool)
+                            .await
+                            .unwrap();
+                        })
+                        .await;
                     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                         .execute(pool)
                         .await
@@ -203,7 +217,6 @@ impl TestApp {
         )
     }
 
-    #[allow(dead_code)] // used by the catalogue and people tests
     /// Registers an account and makes it an administrator; returns a fresh
     /// token (permissions are read at login) and the uuid.
     pub async fn register_admin(&self, username: &str) -> (String, String) {
@@ -216,6 +229,113 @@ impl TestApp {
             .login(&format!("{username}@example.com"), "goodPassword!123")
             .await;
         (token, uuid)
+    }
+
+    /// Runs a statement on the test database (fixtures the API cannot create).
+    pub async fn sql(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_string());
+        match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::raw_sql(statement).execute(pool).await.unwrap();
+            }
+            Db::Postgres(pool) => {
+                sqlx::raw_sql(statement).execute(pool).await.unwrap();
+            }
+        }
+    }
+
+    /// Creates a genre directly (there is no endpoint for it); returns its id.
+    pub async fn genre(&self, id: i64, name: &str, label: &str, count: i64) -> i64 {
+        self.sql(&format!(
+            "INSERT INTO genre (genre_id, name, count, content_type) VALUES ({id}, '{name}', {count}, '{label}')"
+        ))
+        .await;
+        id
+    }
+
+    /// Proposes an item with an admin token and accepts it; returns its content id.
+    pub async fn add_item(&self, admin: &str, media: &str, body: Value) -> i64 {
+        let (status, answer) = self.post(&format!("/api/{media}"), Some(admin), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let id = answer["content"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_i64()
+            .unwrap();
+        let (status, answer) = self
+            .call(
+                Method::PUT,
+                &format!("/api/{media}/additional/{id}"),
+                Some(admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        self.newest_content_id().await
+    }
+
+    pub async fn newest_content_id(&self) -> i64 {
+        let sql = "SELECT MAX(content_id) FROM content WHERE content_type <> 'EPISODE'";
+        match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as::<_, (i64,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as::<_, (i64,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        }
+    }
+
+    /// One number read from the database.
+    pub async fn scalar_f64(&self, sql: &str) -> Option<f64> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as::<_, (Option<f64>,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as::<_, (Option<f64>,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        }
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as::<_, (i64,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as::<_, (i64,)>(sql)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        }
     }
 
     pub async fn login(&self, email: &str, password: &str) -> String {

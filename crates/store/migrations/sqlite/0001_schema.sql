@@ -290,7 +290,10 @@ CREATE TABLE submission (
     content_type VARCHAR(16) NOT NULL,
     payload TEXT NOT NULL,
     submitted_by INTEGER REFERENCES "user"(user_id) ON DELETE SET NULL,
-    submitted_at TIMESTAMP NOT NULL
+    submitted_at TIMESTAMP NOT NULL,
+    -- The value that must stay unique per kind (application name, book isbn).
+    unique_key TEXT,
+    UNIQUE (content_type, unique_key)
 );
 CREATE INDEX ix_submission_type ON submission (content_type, submission_id);
 

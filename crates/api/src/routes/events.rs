@@ -1,0 +1,59 @@
+//! `GET /api/events`: the event log, for administrators and tools.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::Permission;
+use recofinement_store::events::Event;
+
+use crate::auth::AuthUser;
+use crate::error::AppResult;
+use crate::routes::schema::Message;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_events))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Return events with an id greater than this (default 0).
+    pub after: Option<i64>,
+    /// At most this many events (1 to 1000, default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<Event>,
+    /// Pass this as `after` to read on; equals `after` when nothing is new.
+    pub next_after: i64,
+}
+
+/// Events after an id, oldest first (administrators only). Paginated by id, not offset.
+#[utoipa::path(get, path = "/api/events", tag = "events", security(("Bearer Auth" = [])), params(EventQuery),
+    responses((status = 200, body = EventPage), (status = 403, body = Message)))]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(query): Query<EventQuery>,
+) -> AppResult<Json<EventPage>> {
+    caller.require(&state, Permission::ModifyContent).await?;
+    let after = query.after.unwrap_or(0).max(0);
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let content = state.db.events_after(after, limit).await?;
+    let next_after = content.last().map_or(after, |e| e.id);
+    Ok(Json(EventPage {
+        status: true,
+        message: "Events sent".into(),
+        content,
+        next_after,
+    }))
+}

@@ -1,0 +1,776 @@
+//! The content API of the six media kinds, written once: every handler
+//! reads the kind from the `{media}` path segment and its `MediaSpec`
+//! (columns, search field, popular order, reasons, messages). `/api/movie`,
+//! `/api/track`… are all served by these handlers.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec};
+use recofinement_domain::{ContentKind, Permission};
+use recofinement_store::StoreError;
+use recofinement_store::catalogue::{Genre, ItemPage, RecoTarget};
+use recofinement_store::interactions::{Meta, MetaPatch};
+use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{Field, FieldType, JsonObject, Page, PathParam, check_fields, total_pages};
+use crate::routes::schema::{ErrorBody, Message};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(popular, submit))
+        .routes(routes!(search))
+        .routes(routes!(for_user))
+        .routes(routes!(for_groups))
+        .routes(routes!(genres))
+        .routes(routes!(episodes))
+        .routes(routes!(history))
+        .routes(routes!(view_meta, patch_meta))
+        .routes(routes!(bad_recommendation))
+        .routes(routes!(list_additional))
+        .routes(routes!(accept_additional, decline_additional))
+}
+
+/// The media kind named by the `{media}` path segment; anything else is 404.
+pub struct Media(pub &'static MediaSpec);
+
+impl<S: Send + Sync> FromRequestParts<S> for Media {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::not_found("Not found"))?;
+        params
+            .iter()
+            .find(|(name, _)| *name == "media")
+            .and_then(|(_, value)| ContentKind::parse(value).filter(|k| k.as_str() == value))
+            .map(|kind| Media(media::spec(kind)))
+            .ok_or_else(|| AppError::not_found("Not found"))
+    }
+}
+
+/// Path of one item.
+#[derive(Deserialize)]
+pub struct ItemPath {
+    #[allow(dead_code)]
+    media: String,
+    content_id: i64,
+}
+
+/// Path of one pending item.
+#[derive(Deserialize)]
+pub struct PendingPath {
+    #[allow(dead_code)]
+    media: String,
+    id: i64,
+}
+
+#[derive(Deserialize)]
+pub struct SearchPath {
+    #[allow(dead_code)]
+    media: String,
+    term: String,
+}
+
+/// A page of items in the original's envelope.
+#[derive(Serialize, ToSchema)]
+pub struct PageAnswer {
+    pub status: bool,
+    pub message: String,
+    #[schema(value_type = Vec<Object>)]
+    pub content: Vec<Value>,
+    pub number_of_elements: usize,
+    pub page: i64,
+    pub total_pages: i64,
+}
+
+impl PageAnswer {
+    fn new(
+        message: impl Into<String>,
+        content: Vec<Value>,
+        page: Page,
+        total: i64,
+    ) -> Json<PageAnswer> {
+        Json(PageAnswer {
+            status: true,
+            message: message.into(),
+            number_of_elements: content.len(),
+            content,
+            page: page.0,
+            total_pages: total_pages(total),
+        })
+    }
+
+    fn items(message: impl Into<String>, items: ItemPage, page: Page) -> Json<PageAnswer> {
+        Self::new(
+            message,
+            items.items.into_iter().map(Value::Object).collect(),
+            page,
+            items.total,
+        )
+    }
+}
+
+/// `{"status", "message", "content"}` with one kind of content.
+macro_rules! content_answer {
+    ($name:ident, $ty:ty, $schema:ty) => {
+        #[derive(Serialize, ToSchema)]
+        pub struct $name {
+            pub status: bool,
+            pub message: String,
+            #[schema(value_type = $schema)]
+            pub content: $ty,
+        }
+    };
+}
+content_answer!(GenresAnswer, Vec<Genre>, Vec<Genre>);
+content_answer!(EpisodesAnswer, Vec<Value>, Vec<Object>);
+content_answer!(MetaAnswer, Meta, Meta);
+
+/// Which media kind: `application`, `book`, `game`, `movie`, `serie` or `track`.
+#[derive(Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MediaParam {
+    /// The media kind.
+    #[param(inline)]
+    pub media: ContentKind,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number (24 items a page); missing, malformed or below 1 means 1.
+    #[allow(dead_code)]
+    pub page: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecoQuery {
+    /// Page number (24 items a page).
+    #[allow(dead_code)]
+    pub page: Option<String>,
+    /// Keep only the recommendations of this engine (`FromProfile`, `FromSimilarContent`, `CollaborativeFiltering`…).
+    pub reco_engine: Option<String>,
+}
+
+/// E1: the most popular items of a kind.
+#[utoipa::path(get, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer), (status = 401, body = Message)))]
+async fn popular(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Media(spec): Media,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let items = state.db.popular_items(spec, page.offset()).await?;
+    Ok(PageAnswer::items(
+        format!("Most popular {} data sent", spec.table),
+        items,
+        page,
+    ))
+}
+
+/// Longest search term accepted (AC-24).
+const MAX_TERM_CHARS: usize = 255;
+
+/// E2: items whose search field contains the term (case-insensitive, literal), prefix matches first.
+#[utoipa::path(get, path = "/api/{media}/search/{term}", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("term" = String, Path, description = "text to look for"), PageQuery),
+    responses((status = 200, body = PageAnswer), (status = 400, body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<SearchPath>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    if path.term.chars().count() > MAX_TERM_CHARS {
+        return Err(AppError::validation(format!(
+            "term: Longer than maximum length {MAX_TERM_CHARS}."
+        )));
+    }
+    let items = state
+        .db
+        .search_items(spec, &path.term, page.offset())
+        .await?;
+    Ok(PageAnswer::items(
+        format!("{} data sent", spec.title),
+        items,
+        page,
+    ))
+}
+
+/// E3: the caller's recommendations of a kind, best first (flagged and consumed items left out).
+#[utoipa::path(get, path = "/api/{media}/user", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, RecoQuery), responses((status = 200, body = PageAnswer)))]
+async fn for_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    page: Page,
+    Query(query): Query<RecoQuery>,
+) -> AppResult<Json<PageAnswer>> {
+    let items = state
+        .db
+        .recommended_items(
+            spec,
+            RecoTarget::User(caller.user_id),
+            query.reco_engine.as_deref(),
+            page.offset(),
+        )
+        .await?;
+    Ok(PageAnswer::items(
+        format!("Most popular {} data sent", spec.table),
+        items,
+        page,
+    ))
+}
+
+/// E4: recommendations for the groups the caller owns or belongs to, one entry per item.
+#[utoipa::path(get, path = "/api/{media}/groups", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, RecoQuery), responses((status = 200, body = PageAnswer)))]
+async fn for_groups(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    page: Page,
+    Query(query): Query<RecoQuery>,
+) -> AppResult<Json<PageAnswer>> {
+    let items = state
+        .db
+        .recommended_items(
+            spec,
+            RecoTarget::Groups(caller.user_id),
+            query.reco_engine.as_deref(),
+            page.offset(),
+        )
+        .await?;
+    Ok(PageAnswer::items(
+        format!("Most popular {} data sent", spec.table),
+        items,
+        page,
+    ))
+}
+
+/// E5: the genres of a kind, most popular first (not for books).
+#[utoipa::path(get, path = "/api/{media}/genres", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam), responses((status = 200, body = GenresAnswer), (status = 403, body = Message),
+        (status = 404, body = Message)))]
+async fn genres(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+) -> AppResult<Json<GenresAnswer>> {
+    let needs_permission = spec
+        .genres_route
+        .ok_or_else(|| AppError::not_found("Not found"))?;
+    if needs_permission {
+        caller.require(&state, Permission::IndicateInterest).await?;
+    }
+    let content = state.db.kind_genres(spec).await?;
+    Ok(Json(GenresAnswer {
+        status: true,
+        message: spec.genres_message.into(),
+        content,
+    }))
+}
+
+/// E6: the episodes of a serie, in season order (series only).
+#[utoipa::path(get, path = "/api/{media}/{content_id}/episodes", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("content_id" = i64, Path)),
+    responses((status = 200, body = EpisodesAnswer), (status = 404, body = Message)))]
+async fn episodes(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<ItemPath>,
+) -> AppResult<Json<EpisodesAnswer>> {
+    if spec.kind != ContentKind::Serie {
+        return Err(AppError::not_found("Not found"));
+    }
+    let episodes = state
+        .db
+        .episodes(path.content_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Serie not found!"))?;
+    Ok(Json(EpisodesAnswer {
+        status: true,
+        message: "Series episodes data sent".into(),
+        content: episodes.into_iter().map(Value::Object).collect(),
+    }))
+}
+
+/// E7: the caller's listening history, last played first (tracks only).
+#[utoipa::path(get, path = "/api/{media}/history", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+async fn history(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    if spec.kind != ContentKind::Track {
+        return Err(AppError::not_found("Not found"));
+    }
+    let (entries, total) = state
+        .db
+        .track_history(spec, caller.user_id, page.offset())
+        .await?;
+    Ok(PageAnswer::new(
+        "History of listened track data successfully updated",
+        entries,
+        page,
+        total,
+    ))
+}
+
+/// Checks that the content exists and is of the path's kind.
+async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> AppResult<()> {
+    match state.db.content_type_of(content_id).await? {
+        Some(label) if label == spec.kind.label() => Ok(()),
+        _ => Err(AppError::not_found("Item not found!")),
+    }
+}
+
+/// E8: the caller's interaction with an item; reading it counts a view.
+#[utoipa::path(get, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("content_id" = i64, Path)),
+    responses((status = 200, body = MetaAnswer), (status = 404, body = Message)))]
+async fn view_meta(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<ItemPath>,
+) -> AppResult<Json<MetaAnswer>> {
+    item_of_kind(&state, spec, path.content_id).await?;
+    let meta = state
+        .db
+        .view_item(caller.user_id, path.content_id, spec.kind.label())
+        .await?;
+    Ok(Json(MetaAnswer {
+        status: true,
+        message: "Meta successfully sent".into(),
+        content: meta,
+    }))
+}
+
+/// Body of a rating or consumption (undeclared legacy fields are ignored).
+#[derive(Deserialize, ToSchema)]
+pub struct MetaBody {
+    /// 0 to 5.
+    pub rating: Option<i64>,
+    /// How much was consumed (plays, episodes, hours); at least 0.
+    pub additional_count: Option<f64>,
+}
+
+const META_FIELDS: &[Field] = &[
+    Field::optional("rating", FieldType::Integer),
+    Field::optional("additional_count", FieldType::Number),
+];
+
+/// E9: rate the item and/or count a consumption.
+#[utoipa::path(patch, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("content_id" = i64, Path)), request_body = MetaBody,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+async fn patch_meta(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<ItemPath>,
+    JsonObject(body): JsonObject,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let (mut errors, _) = check_fields(&body, META_FIELDS, true);
+    let rating = body.get("rating").and_then(Value::as_i64);
+    if let Some(r) = rating
+        && !(0..=5).contains(&r)
+    {
+        errors.push(format!("rating: {r} is not between 0 and 5."));
+    }
+    let additional = body.get("additional_count").and_then(Value::as_f64);
+    if let Some(a) = additional
+        && !(0.0..=1e9).contains(&a)
+    {
+        errors.push(format!(
+            "additional_count: {a} is not between 0 and 1000000000."
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    item_of_kind(&state, spec, path.content_id).await?;
+    let patch = MetaPatch {
+        rating,
+        additional_count: additional.map(|a| a.round() as i64),
+    };
+    state
+        .db
+        .patch_item(caller.user_id, path.content_id, spec.kind.label(), patch)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Meta successfully updated")),
+    ))
+}
+
+/// Most values accepted in one bad-recommendation body (AC-24).
+const MAX_FLAGS: usize = 100;
+
+/// E10: flag values the caller does not want (`{"actors": ["…"], "year": ["1994"]}`).
+#[utoipa::path(post, path = "/api/{media}/{content_id}/bad_recommendation", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("content_id" = i64, Path)), request_body = Object,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+async fn bad_recommendation(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<ItemPath>,
+    JsonObject(body): JsonObject,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let mut errors = Vec::new();
+    let mut flags = Vec::new();
+    for category in spec.reasons {
+        match body.get(*category) {
+            None => {}
+            Some(Value::Array(values)) => {
+                for value in values {
+                    match value.as_str() {
+                        Some(v) if v.chars().count() <= 255 => {
+                            flags.push((category.to_string(), v.to_string()))
+                        }
+                        Some(_) => {
+                            errors.push(format!("{category}: Longer than maximum length 255."))
+                        }
+                        None => errors.push(format!("{category}: Not a valid string.")),
+                    }
+                }
+            }
+            Some(_) => errors.push(format!("{category}: Not a valid list.")),
+        }
+    }
+    if flags.len() > MAX_FLAGS {
+        errors.push(format!(
+            "At most {MAX_FLAGS} values may be flagged at once."
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    if !state.db.item_exists(spec.table, path.content_id).await? {
+        return Err(AppError::not_found(format!("{} not found!", spec.title)));
+    }
+    state
+        .db
+        .flag_bad_recommendation(caller.user_id, path.content_id, &flags)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Bad recommendation has been registered.")),
+    ))
+}
+
+/// Most episodes in one proposal (AC-24).
+const MAX_EPISODES: usize = 1000;
+
+/// Checks one column value; returns it normalised (text or integer).
+fn column_value(
+    column: &media::Column,
+    value: &Value,
+    errors: &mut Vec<String>,
+    prefix: &str,
+) -> Option<Value> {
+    let name = column.name;
+    let text = |max: usize, s: &str, errors: &mut Vec<String>| {
+        if s.chars().count() > max {
+            errors.push(format!("{prefix}{name}: Longer than maximum length {max}."));
+            None
+        } else if column.url && !media::url_is_safe(s) {
+            errors.push(format!(
+                "{prefix}{name}: Only http and https links are accepted."
+            ));
+            None
+        } else {
+            Some(Value::String(s.to_string()))
+        }
+    };
+    match (column.ty, value) {
+        (_, Value::Null) => None,
+        (ColumnType::Integer, v) => match v.as_i64() {
+            Some(i) if i.abs() < i64::from(i32::MAX) => Some(i.into()),
+            _ => {
+                errors.push(format!("{prefix}{name}: Not a valid integer."));
+                None
+            }
+        },
+        (ColumnType::Text(max), Value::String(s)) => text(max, s, errors),
+        (ColumnType::TextOrNumber(max), Value::String(s)) => text(max, s, errors),
+        (ColumnType::TextOrNumber(max), Value::Number(n)) => text(max, &n.to_string(), errors),
+        (ColumnType::Uuid, Value::String(s)) => match uuid::Uuid::parse_str(s) {
+            Ok(u) => Some(Value::String(u.hyphenated().to_string())),
+            Err(_) => {
+                errors.push(format!("{prefix}{name}: Not a valid UUID."));
+                None
+            }
+        },
+        _ => {
+            errors.push(format!("{prefix}{name}: Not a valid string."));
+            None
+        }
+    }
+}
+
+fn genre_ids(value: Option<&Value>, errors: &mut Vec<String>, prefix: &str) -> Vec<i64> {
+    match value {
+        None => Vec::new(),
+        Some(Value::Array(items)) if items.len() <= 100 => {
+            let ids: Vec<i64> = items.iter().filter_map(Value::as_i64).collect();
+            if ids.len() != items.len() {
+                errors.push(format!("{prefix}genres: Not a valid list of integers."));
+            }
+            ids
+        }
+        Some(_) => {
+            errors.push(format!("{prefix}genres: Not a valid list of integers."));
+            Vec::new()
+        }
+    }
+}
+
+/// Reads and checks a proposal of this kind.
+fn read_proposal(spec: &MediaSpec, body: &Map<String, Value>) -> Result<Proposal, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut fields = Map::new();
+    for column in spec.submitted_columns() {
+        if let Some(v) = body
+            .get(column.name)
+            .and_then(|value| column_value(column, value, &mut errors, ""))
+        {
+            fields.insert(column.name.into(), v);
+        }
+    }
+    for required in spec.required {
+        if !fields.contains_key(*required)
+            && !errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{required}:")))
+        {
+            errors.push(format!("{required}: Missing data for required field."));
+        }
+    }
+    let genres = if spec.has_genres {
+        if !body.contains_key("genres") {
+            errors.push("genres: Missing data for required field.".into());
+        }
+        genre_ids(body.get("genres"), &mut errors, "")
+    } else {
+        Vec::new()
+    };
+    let mut episodes = Vec::new();
+    if spec.kind == ContentKind::Serie {
+        match body.get("episodes") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) if items.len() <= MAX_EPISODES => {
+                for (i, item) in items.iter().enumerate() {
+                    let prefix = format!("episodes[{i}].");
+                    let Value::Object(object) = item else {
+                        errors.push(format!("{prefix}: Not a valid object."));
+                        continue;
+                    };
+                    let mut fields = Map::new();
+                    for column in EPISODE_COLUMNS {
+                        if let Some(v) = object
+                            .get(column.name)
+                            .and_then(|v| column_value(column, v, &mut errors, &prefix))
+                        {
+                            fields.insert(column.name.into(), v);
+                        }
+                    }
+                    let genres = genre_ids(object.get("genres"), &mut errors, &prefix);
+                    episodes.push(ProposedEpisode { fields, genres });
+                }
+            }
+            Some(_) => errors.push(format!(
+                "episodes: Not a valid list of at most {MAX_EPISODES} episodes."
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Proposal {
+            fields,
+            genres,
+            episodes,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Answer of a proposal: the message, and the new pending id.
+#[derive(Serialize, ToSchema)]
+pub struct SubmitAnswer {
+    pub status: bool,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub content: Map<String, Value>,
+}
+
+/// E11: propose a new item (series may carry their episodes); validators accept or decline it.
+#[utoipa::path(post, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam), request_body = Object,
+    responses((status = 201, body = SubmitAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
+        (status = 404, body = Message), (status = 409, body = Message)))]
+async fn submit(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    JsonObject(body): JsonObject,
+) -> AppResult<(StatusCode, Json<SubmitAnswer>)> {
+    caller.require(&state, Permission::AddContent).await?;
+    let proposal = read_proposal(spec, &body).map_err(AppError::Validation)?;
+    let mut all_genres = proposal.genres.clone();
+    all_genres.extend(
+        proposal
+            .episodes
+            .iter()
+            .flat_map(|e| e.genres.iter().copied()),
+    );
+    if let Some(missing) = state.db.missing_genres(&all_genres).await?.first() {
+        return Err(AppError::not_found(format!("Genre {missing} not found!")));
+    }
+    let id = match state.db.submit(spec, &proposal, caller.user_id).await {
+        Err(StoreError::Conflict(_)) => {
+            let field = spec.unique.unwrap_or("item");
+            return Err(AppError::Status(
+                StatusCode::CONFLICT,
+                format!("{field} already submitted"),
+            ));
+        }
+        other => other?,
+    };
+    let mut content = Map::new();
+    content.insert(spec.pending_id.into(), id.into());
+    let message = format!("{} have been added to validation.", spec.title);
+    Ok((
+        StatusCode::CREATED,
+        Json(SubmitAnswer {
+            status: true,
+            message,
+            content,
+        }),
+    ))
+}
+
+/// E12: pending proposals of a kind, oldest first.
+#[utoipa::path(get, path = "/api/{media}/additional", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer), (status = 403, body = Message)))]
+async fn list_additional(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    caller.require(&state, Permission::AddContent).await?;
+    let (proposals, total) = state.db.list_submissions(spec, page.offset()).await?;
+    let content = proposals
+        .into_iter()
+        .map(|(id, proposal)| {
+            let mut item = Map::new();
+            item.insert(spec.pending_id.into(), id.into());
+            for column in spec.submitted_columns() {
+                item.insert(
+                    column.name.into(),
+                    proposal
+                        .fields
+                        .get(column.name)
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                );
+            }
+            Value::Object(item)
+        })
+        .collect();
+    Ok(PageAnswer::new(
+        spec.additional_list_message,
+        content,
+        page,
+        total,
+    ))
+}
+
+/// E13: accept a proposal into the catalogue (with its genres and episodes).
+#[utoipa::path(put, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("id" = i64, Path, description = "the pending item's id")),
+    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message),
+        (status = 409, body = Message)))]
+async fn accept_additional(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<PendingPath>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    caller
+        .require(&state, Permission::ValidateAddedContent)
+        .await?;
+    match state
+        .db
+        .accept_submission(spec, path.id, caller.user_id)
+        .await
+    {
+        Ok(_) => Ok((
+            StatusCode::CREATED,
+            Json(Message::ok(format!(
+                "Additional {} data successfully validated",
+                spec.pending_name
+            ))),
+        )),
+        Err(AcceptError::NotFound) => Err(AppError::not_found(format!(
+            "Additional {} not found!",
+            spec.pending_name
+        ))),
+        Err(AcceptError::Duplicate) => Err(AppError::Status(
+            StatusCode::CONFLICT,
+            format!(
+                "This {} is already in the catalogue",
+                spec.unique.unwrap_or("item")
+            ),
+        )),
+        Err(AcceptError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// E14: decline a proposal.
+#[utoipa::path(delete, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
+    params(MediaParam, ("id" = i64, Path, description = "the pending item's id")),
+    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn decline_additional(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Media(spec): Media,
+    PathParam(path): PathParam<PendingPath>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    caller.require(&state, Permission::DeleteContent).await?;
+    if !state.db.decline_submission(spec, path.id).await? {
+        return Err(AppError::not_found(format!(
+            "Additional {} not found!",
+            spec.pending_name
+        )));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok(format!(
+            "Additional {} successfully deleted",
+            spec.pending_name
+        ))),
+    ))
+}

@@ -1,0 +1,595 @@
+//! The content API of the six media kinds (api-content.md E1–E14).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::support::{TestApp, assert_error};
+
+/// An admin, a plain user, and a few movies: "The Matrix" (genre 1),
+/// "Matrix Reloaded", "Before the Matrix 50% Off" and "Amelie".
+async fn movies(app: &TestApp) -> (String, String, Vec<i64>) {
+    let (admin, _) = app.register_admin("admin").await;
+    let (user, _) = app.register("alice").await;
+    app.genre(1, "Action", "MOVIE", 50).await;
+    app.genre(2, "Drama", "MOVIE", 80).await;
+    let mut ids = Vec::new();
+    for (title, genres) in [
+        ("The Matrix", json!([1])),
+        ("Matrix Reloaded", json!([1, 2])),
+        ("Before the Matrix 50% Off", json!([2])),
+        ("Amelie", json!([])),
+    ] {
+        ids.push(
+            app.add_item(
+                &admin,
+                "movie",
+                json!({"title": title, "genres": genres, "year": "1999"}),
+            )
+            .await,
+        );
+    }
+    (admin, user, ids)
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+db_test!(popular_lists_are_paginated_in_a_stable_order, |app| {
+    let (_, user, ids) = movies(&app).await;
+    app.sql(&format!(
+        "UPDATE content SET popularity_score = 9 WHERE content_id = {}",
+        ids[3]
+    ))
+    .await;
+    let (status, body) = app.get("/api/movie", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Most popular movie data sent");
+    assert_eq!(body["total_pages"], 1);
+    assert_eq!(body["number_of_elements"], 4);
+    assert_eq!(body["page"], 1);
+    let first = &body["content"][0];
+    assert_eq!(first["title"], "Amelie");
+    assert_eq!(first["movie_id"], first["content_id"]);
+    assert_eq!(first["year"], "1999");
+    assert!(
+        first["genres"].is_array(),
+        "movies carry genres in the popular list"
+    );
+    // Ties are broken by content id.
+    assert_eq!(
+        titles(&body)[1..],
+        ["The Matrix", "Matrix Reloaded", "Before the Matrix 50% Off"]
+    );
+    let reloaded = &body["content"][2];
+    assert_eq!(
+        reloaded["genres"],
+        json!([{"genre_id": 1, "name": "Action", "count": 50}, {"genre_id": 2, "name": "Drama", "count": 80}])
+    );
+    for page in ["2", "0", "-3", "abc"] {
+        let (status, body) = app.get(&format!("/api/movie?page={page}"), &user).await;
+        assert_eq!(status, StatusCode::OK);
+        let expected = if page == "2" { 0 } else { 4 };
+        assert_eq!(body["number_of_elements"], expected, "page={page}");
+    }
+    let (status, body) = app.get("/api/movie?page=99999999999999999999", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["number_of_elements"], 4,
+        "an unparsable page is page 1"
+    );
+    let (status, body) = app.get("/api/book", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total_pages"], 0);
+    let (status, _) = app.get("/api/podcast", &user).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
+
+db_test!(search_is_literal_case_insensitive_and_prefix_first, |app| {
+    let (_, user, _) = movies(&app).await;
+    let (status, body) = app.get("/api/movie/search/MATRIX", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Movie data sent");
+    assert_eq!(
+        titles(&body),
+        ["Matrix Reloaded", "The Matrix", "Before the Matrix 50% Off"]
+    );
+    assert!(
+        body["content"][0].get("genres").is_none(),
+        "movie search items are Base items"
+    );
+    let (_, body) = app.get("/api/movie/search/50%25", &user).await;
+    assert_eq!(titles(&body), ["Before the Matrix 50% Off"]);
+    let (_, body) = app.get("/api/movie/search/M_trix", &user).await;
+    assert_eq!(body["total_pages"], 0, "underscore is not a wildcard");
+    let (_, body) = app.get("/api/movie/search/am", &user).await;
+    assert_eq!(titles(&body), ["Amelie"]);
+    let (_, body) = app.get("/api/movie/search/x'%20OR%201=1--", &user).await;
+    assert_eq!(body["total_pages"], 0);
+    let long = "a".repeat(300);
+    let (status, body) = app.get(&format!("/api/movie/search/{long}"), &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body);
+});
+
+db_test!(genres_are_listed_per_kind, |app| {
+    let (_, user, _) = movies(&app).await;
+    let (status, body) = app.get("/api/movie/genres", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Movie genres data sent");
+    assert_eq!(body["content"][0]["name"], "Drama", "most popular first");
+    assert_eq!(
+        app.get("/api/book/genres", &user).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = app.get("/api/application/genres", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["content"], json!([]));
+});
+
+db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
+    let (admin, user, ids) = movies(&app).await;
+    let item = ids[0];
+    let (status, body) = app.get(&format!("/api/movie/{item}/meta"), &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["content"]["review_see_count"], 1);
+    assert_eq!(body["content"]["rating"], Value::Null);
+    let (_, body) = app.get(&format!("/api/movie/{item}/meta"), &user).await;
+    assert_eq!(body["content"]["review_see_count"], 2);
+    let meta = format!("/api/movie/{item}/meta");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &meta,
+            Some(&user),
+            Some(json!({"rating": 4, "purchase": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"], "Meta successfully updated");
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &meta,
+            Some(&admin),
+            Some(json!({"rating": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let average = format!("SELECT rating FROM content WHERE content_id = {item}");
+    assert_eq!(app.scalar_f64(&average).await, Some(3.0));
+    // Re-rating replaces the contribution; a 0 is a real rating.
+    app.call(
+        Method::PATCH,
+        &meta,
+        Some(&user),
+        Some(json!({"rating": 0})),
+    )
+    .await;
+    assert_eq!(app.scalar_f64(&average).await, Some(1.0));
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT rating_count FROM content WHERE content_id = {item}"
+        ))
+        .await,
+        2
+    );
+    app.call(
+        Method::PATCH,
+        &meta,
+        Some(&user),
+        Some(json!({"additional_count": 24.0})),
+    )
+    .await;
+    let (_, body) = app.get(&meta, &user).await;
+    assert_eq!(body["content"]["count"], 24);
+    assert!(body["content"]["last_count_increment"].is_string());
+    for bad in [
+        json!({"rating": 6}),
+        json!({"rating": -1}),
+        json!({"rating": "five"}),
+        json!({"rating": 4.5}),
+        json!({"additional_count": -2}),
+    ] {
+        let (status, body) = app
+            .call(Method::PATCH, &meta, Some(&user), Some(bad.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(body["errors"].is_array());
+    }
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/api/movie/999999/meta",
+            Some(&user),
+            Some(json!({"rating": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Item not found!");
+    assert_eq!(
+        app.get(&format!("/api/book/{item}/meta"), &user).await.0,
+        StatusCode::NOT_FOUND,
+        "wrong kind"
+    );
+    assert_eq!(
+        app.get("/api/movie/abc/meta", &user).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Events: first view of each user is meta_added; the rest are changes.
+    let (status, body) = app.get("/api/events?after=0&limit=1000", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let events: Vec<&Value> = body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["object_id"] == item)
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "meta_added").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["attribute_name"] == "rating" && e["new_value"] == "0")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["attribute_name"] == "count" && e["new_value"] == "24")
+    );
+    let ids: Vec<i64> = body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let after = ids[ids.len() - 2];
+    let (_, body) = app.get(&format!("/api/events?after={after}"), &admin).await;
+    assert_eq!(body["content"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/api/events", &user).await.0, StatusCode::FORBIDDEN);
+});
+
+db_test!(concurrent_raters_leave_the_average_exact, |app| {
+    let (admin, _, ids) = movies(&app).await;
+    let item = ids[1];
+    let mut tokens = Vec::new();
+    for i in 0..64 {
+        let (token, _) = app.register(&format!("rater{i:02}")).await;
+        tokens.push(token);
+    }
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let rating = (i % 6) as i64;
+            let (status, body) = app
+                .call(
+                    Method::PATCH,
+                    &format!("/api/movie/{item}/meta"),
+                    Some(&token),
+                    Some(json!({"rating": rating})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            rating
+        }));
+    }
+    let mut sum = 0;
+    for task in tasks {
+        sum += task.await.unwrap();
+    }
+    let count = app
+        .scalar_i64(&format!(
+            "SELECT rating_count FROM content WHERE content_id = {item}"
+        ))
+        .await;
+    assert_eq!(count, 64);
+    let average = app
+        .scalar_f64(&format!(
+            "SELECT rating FROM content WHERE content_id = {item}"
+        ))
+        .await
+        .unwrap();
+    assert!(
+        (average - sum as f64 / 64.0).abs() < 1e-9,
+        "{average} vs {}",
+        sum as f64 / 64.0
+    );
+    let _ = admin;
+});
+
+db_test!(bad_recommendations_are_stored_once_per_value, |app| {
+    let (_, user, ids) = movies(&app).await;
+    let path = format!("/api/movie/{}/bad_recommendation", ids[0]);
+    let body =
+        json!({"actors": ["Keanu Reeves", "Carrie-Anne Moss"], "year": ["1999"], "unknown": 5});
+    for _ in 0..2 {
+        let (status, answer) = app.post(&path, Some(&user), body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(answer["message"], "Bad recommendation has been registered.");
+    }
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM bad_recommendation_content")
+            .await,
+        3
+    );
+    let (status, _) = app
+        .post(&path, Some(&user), json!({"actors": "Keanu"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app.post(&path, Some(&user), json!({"actors": [1]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .post(
+            "/api/movie/424242/bad_recommendation",
+            Some(&user),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Movie not found!");
+});
+
+db_test!(submissions_are_checked_and_listed, |app| {
+    let (admin, user, _) = movies(&app).await;
+    let (status, body) = app
+        .post("/api/movie", Some(&user), json!({"genres": [1]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["errors"],
+        json!(["title: Missing data for required field."])
+    );
+    let (status, body) = app
+        .post(
+            "/api/movie",
+            Some(&user),
+            json!({"title": "t".repeat(300), "genres": [1], "cover": "javascript:alert(1)"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/movie",
+            Some(&user),
+            json!({"title": "X", "genres": [77]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Genre 77 not found!");
+    let (status, body) = app
+        .post("/api/track", Some(&user), json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [1], "recording_mbid": "nope"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"], json!(["recording_mbid: Not a valid UUID."]));
+    let (status, body) = app
+        .post(
+            "/api/track",
+            Some(&user),
+            json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [1]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["message"], "Track have been added to validation.");
+    let (status, body) = app.get("/api/track/additional", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Additional track data sent");
+    assert_eq!(body["content"][0]["spotify_id"], "-1");
+    assert_eq!(body["content"][0]["title"], "New song");
+    assert!(body["content"][0]["track_id"].is_i64());
+    // Plain users cannot validate or decline.
+    let id = body["content"][0]["track_id"].as_i64().unwrap();
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/track/additional/{id}"),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/track/additional/{id}"),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/track/additional/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["message"], "Additional track successfully deleted");
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/track/additional/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Additional track not found!");
+    // Unique values: one application per name.
+    let (status, _) = app
+        .post(
+            "/api/application",
+            Some(&user),
+            json!({"name": "Chess", "genres": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .post(
+            "/api/application",
+            Some(&user),
+            json!({"name": "Chess", "genres": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error(&body);
+});
+
+db_test!(accepted_series_keep_their_episodes, |app| {
+    let (admin, user) = (
+        app.register_admin("admin").await.0,
+        app.register("alice").await.0,
+    );
+    app.genre(5, "Crime", "SERIE", 10).await;
+    let body = json!({
+        "title": "Detectives", "start_year": 2010, "genres": [5], "plot_outline": "Two detectives.",
+        "episodes": [
+            {"title": "Pilot", "season_number": 1, "episode_number": 1, "genres": [5]},
+            {"title": "Second", "season_number": 1, "episode_number": 2},
+            {"title": "Finale", "season_number": 2, "episode_number": 1}
+        ]
+    });
+    let serie = app.add_item(&admin, "serie", body).await;
+    let (status, answer) = app
+        .get(&format!("/api/serie/{serie}/episodes"), &user)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["message"], "Series episodes data sent");
+    let episodes = answer["content"].as_array().unwrap();
+    let names: Vec<&str> = episodes
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Pilot", "Second", "Finale"]);
+    assert_eq!(episodes[0]["serie_id"], serie);
+    assert_eq!(episodes[0]["episode_id"], episodes[0]["content_id"]);
+    let (_, answer) = app.get("/api/serie", &user).await;
+    assert_eq!(answer["content"][0]["plot_outline"], "Two detectives.");
+    let (status, answer) = app.get("/api/serie/987654/episodes", &user).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["message"], "Serie not found!");
+    assert_eq!(
+        app.get(&format!("/api/movie/{serie}/episodes"), &user)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let added = app
+        .scalar_i64("SELECT COUNT(*) FROM event WHERE kind = 'added' AND model_name = 'episode'")
+        .await;
+    assert_eq!(added, 3);
+});
+
+db_test!(listening_history_lists_played_tracks, |app| {
+    let (admin, user) = (
+        app.register_admin("admin").await.0,
+        app.register("alice").await.0,
+    );
+    let first = app
+        .add_item(&admin, "track", json!({"title": "One", "genres": []}))
+        .await;
+    let second = app
+        .add_item(&admin, "track", json!({"title": "Two", "genres": []}))
+        .await;
+    for id in [first, second, first] {
+        app.call(
+            Method::PATCH,
+            &format!("/api/track/{id}/meta"),
+            Some(&user),
+            Some(json!({"additional_count": 1})),
+        )
+        .await;
+    }
+    let (status, body) = app.get("/api/track/history", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["message"],
+        "History of listened track data successfully updated"
+    );
+    let played: Vec<&str> = body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(played, ["One", "Two"]);
+    assert!(body["content"][0]["last_played_date"].is_string());
+    assert_eq!(
+        app.get("/api/movie/history", &user).await.0,
+        StatusCode::NOT_FOUND
+    );
+});
+
+db_test!(
+    recommendation_lists_filter_by_engine_and_hide_consumed_items,
+    |app| {
+        let (_, user, ids) = movies(&app).await;
+        let user_id = app
+            .scalar_i64("SELECT user_id FROM \"user\" WHERE username = 'alice'")
+            .await;
+        for (id, engine, priority, score) in [
+            (ids[0], "FromProfile", 4, 0.9),
+            (ids[1], "CollaborativeFiltering", 5, 0.5),
+            (ids[2], "FromProfile", 4, 0.4),
+        ] {
+            app.sql(&format!(
+            "INSERT INTO recommended_content (user_id, content_id, score, engine, engine_priority, content_type) \
+             VALUES ({user_id}, {id}, {score}, '{engine}', {priority}, 'MOVIE')"
+        ))
+        .await;
+        }
+        let (status, body) = app
+            .get("/api/movie/user?reco_engine=FromProfile", &user)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(titles(&body), ["The Matrix", "Before the Matrix 50% Off"]);
+        assert_eq!(body["content"][0]["reco_engine"], "FromProfile");
+        assert_eq!(body["content"][0]["reco_score"], 0.9);
+        let (_, body) = app.get("/api/movie/user", &user).await;
+        assert_eq!(
+            titles(&body)[0],
+            "Matrix Reloaded",
+            "higher engine priority first"
+        );
+        app.call(
+            Method::PATCH,
+            &format!("/api/movie/{}/meta", ids[0]),
+            Some(&user),
+            Some(json!({"rating": 5})),
+        )
+        .await;
+        app.post(
+            &format!("/api/movie/{}/bad_recommendation", ids[2]),
+            Some(&user),
+            json!({"year": ["1999"]}),
+        )
+        .await;
+        let (_, body) = app
+            .get("/api/movie/user?reco_engine=FromProfile", &user)
+            .await;
+        assert_eq!(
+            body["total_pages"], 0,
+            "rated and flagged items are not recommended: {body}"
+        );
+        let (status, body) = app
+            .get("/api/movie/groups?reco_engine=FromProfile", &user)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["content"], json!([]));
+    }
+);

@@ -1,0 +1,124 @@
+//! The event log the engine consumes. Every catalogue change and every
+//! interaction writes its event inside the transaction of the change; ids
+//! only grow, so "everything after id N" is a complete cursor.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::{Db, StoreResult, on_db};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Added,
+    Changed,
+    Deletion,
+    MetaAdded,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Added => "added",
+            EventKind::Changed => "changed",
+            EventKind::Deletion => "deletion",
+            EventKind::MetaAdded => "meta_added",
+        }
+    }
+}
+
+/// An event to write.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub kind: EventKind,
+    pub occured_by: Option<i64>,
+    pub object_id: i64,
+    pub model_name: &'a str,
+    pub attribute_name: Option<&'a str>,
+    pub new_value: Option<String>,
+    /// Upper-case media label of the object, when known.
+    pub content_type: Option<&'a str>,
+    /// JSON of the inserted values for `added` and `meta_added`.
+    pub payload: Option<String>,
+}
+
+/// A stored event.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Event {
+    pub id: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String)]
+    pub occured_at: NaiveDateTime,
+    pub occured_by: Option<i64>,
+    pub object_id: i64,
+    pub kind: String,
+    pub model_name: String,
+    pub attribute_name: Option<String>,
+    pub new_value: Option<String>,
+    pub content_type: Option<String>,
+    #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
+    #[schema(value_type = Object)]
+    pub payload: Option<String>,
+}
+
+/// Writes one event on the given connection, inside the caller's
+/// transaction (a macro so that one text serves both backends).
+#[macro_export]
+macro_rules! write_event {
+    ($conn:expr, $event:expr) => {{
+        let event: &$crate::events::NewEvent = $event;
+        sqlx::query(
+            "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind($crate::now())
+        .bind(event.occured_by)
+        .bind(event.object_id)
+        .bind(event.kind.as_str())
+        .bind(event.model_name)
+        .bind(event.attribute_name)
+        .bind(event.new_value.clone())
+        .bind(event.content_type)
+        .bind(event.payload.clone())
+        .execute($conn)
+        .await
+    }};
+}
+
+impl Db {
+    /// Events with an id greater than `after`, oldest first.
+    pub async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Event>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT id, occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload \
+             FROM event WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The id of the newest event (0 when there is none).
+    pub async fn last_event_id(&self) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM event").fetch_one(pool).await?;
+            Ok(id.unwrap_or(0))
+        })
+    }
+}
+
+/// Python's `str()` rendering of a timestamp, as the original's
+/// `changed_event.new_value` (space separator, micros only when non-zero).
+pub fn render_time(t: NaiveDateTime) -> String {
+    use chrono::Timelike;
+    if t.nanosecond() == 0 {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        format!(
+            "{}.{:06}",
+            t.format("%Y-%m-%d %H:%M:%S"),
+            t.nanosecond() / 1000
+        )
+    }
+}

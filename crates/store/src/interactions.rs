@@ -1,0 +1,259 @@
+//! A user's interactions with items ("meta"), and negative feedback. Each
+//! change and its events commit in one transaction; counters and averages
+//! are updated in SQL, never read-modify-written in memory.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::dialect::BeginWrite;
+use crate::events::{EventKind, NewEvent, render_time};
+use crate::{Db, StoreResult, now, on_db, write_event};
+
+/// One user's interaction with one item (NULL counters read as 0).
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Meta {
+    pub rating: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    #[schema(value_type = Option<String>)]
+    pub last_rating_date: Option<NaiveDateTime>,
+    pub review_see_count: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    #[schema(value_type = Option<String>)]
+    pub last_review_see_date: Option<NaiveDateTime>,
+    pub count: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    #[schema(value_type = Option<String>)]
+    pub last_count_increment: Option<NaiveDateTime>,
+}
+
+const META_COLUMNS: &str = "rating, last_rating_date, COALESCE(review_see_count, 0) AS review_see_count, \
+    last_review_see_date, COALESCE(count, 0) AS count, last_count_increment";
+
+/// What a PATCH of an interaction asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetaPatch {
+    pub rating: Option<i64>,
+    pub additional_count: Option<i64>,
+}
+
+fn meta_payload(meta: &Meta) -> String {
+    serde_json::json!({"rating": meta.rating, "review_see_count": meta.review_see_count, "count": meta.count}).to_string()
+}
+
+fn changed<'a>(
+    user_id: i64,
+    content_id: i64,
+    label: &'a str,
+    attribute: &'a str,
+    value: Option<String>,
+) -> NewEvent<'a> {
+    NewEvent {
+        kind: EventKind::Changed,
+        occured_by: Some(user_id),
+        object_id: content_id,
+        model_name: "meta_user_content",
+        attribute_name: Some(attribute),
+        new_value: value,
+        content_type: Some(label),
+        payload: None,
+    }
+}
+
+impl Db {
+    /// E8: counts a view of the item and returns the interaction.
+    pub async fn view_item(&self, user_id: i64, content_id: i64, label: &str) -> StoreResult<Meta> {
+        let now = now();
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
+                 ON CONFLICT (user_id, content_id) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(content_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let meta: Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE meta_user_content SET review_see_count = COALESCE(review_see_count, 0) + 1, last_review_see_date = $3 \
+                 WHERE user_id = $1 AND content_id = $2 RETURNING {META_COLUMNS}"
+            )))
+            .bind(user_id)
+            .bind(content_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            if inserted {
+                let event = NewEvent {
+                    kind: EventKind::MetaAdded,
+                    occured_by: Some(user_id),
+                    object_id: content_id,
+                    model_name: "meta_user_content",
+                    attribute_name: None,
+                    new_value: None,
+                    content_type: Some(label),
+                    payload: Some(meta_payload(&meta)),
+                };
+                write_event!(&mut *tx, &event)?;
+            } else {
+                let count = changed(user_id, content_id, label, "review_see_count", Some(meta.review_see_count.to_string()));
+                write_event!(&mut *tx, &count)?;
+                let date = changed(user_id, content_id, label, "last_review_see_date", Some(render_time(now)));
+                write_event!(&mut *tx, &date)?;
+            }
+            tx.commit().await?;
+            Ok(meta)
+        })
+    }
+
+    /// E9: rates and/or counts a consumption. The item's average and rating
+    /// count follow in the same transaction, computed from the stored row.
+    pub async fn patch_item(
+        &self,
+        user_id: i64,
+        content_id: i64,
+        label: &str,
+        patch: MetaPatch,
+    ) -> StoreResult<Meta> {
+        let now = now();
+        let lock = self.for_update();
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
+                 ON CONFLICT (user_id, content_id) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(content_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let (old_rating,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
+            )))
+            .bind(user_id)
+            .bind(content_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(rating) = patch.rating {
+                let new = rating as f64;
+                match old_rating {
+                    None => sqlx::query(
+                        "UPDATE content SET \
+                           rating = (COALESCE(rating, 0) * COALESCE(rating_count, 0) + $2) / (COALESCE(rating_count, 0) + 1), \
+                           rating_count = COALESCE(rating_count, 0) + 1 \
+                         WHERE content_id = $1",
+                    )
+                    .bind(content_id)
+                    .bind(new)
+                    .execute(&mut *tx)
+                    .await?,
+                    Some(old) => sqlx::query(
+                        "UPDATE content SET \
+                           rating = CASE WHEN COALESCE(rating_count, 0) = 0 THEN $2 \
+                                         ELSE (COALESCE(rating, 0) * rating_count - $3 + $2) / rating_count END, \
+                           rating_count = CASE WHEN COALESCE(rating_count, 0) = 0 THEN 1 ELSE rating_count END \
+                         WHERE content_id = $1",
+                    )
+                    .bind(content_id)
+                    .bind(new)
+                    .bind(old as f64)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+                sqlx::query("UPDATE meta_user_content SET rating = $3, last_rating_date = $4 WHERE user_id = $1 AND content_id = $2")
+                    .bind(user_id)
+                    .bind(content_id)
+                    .bind(rating)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(add) = patch.additional_count {
+                sqlx::query(
+                    "UPDATE meta_user_content SET count = COALESCE(count, 0) + $3, last_count_increment = $4 \
+                     WHERE user_id = $1 AND content_id = $2",
+                )
+                .bind(user_id)
+                .bind(content_id)
+                .bind(add)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let meta: Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {META_COLUMNS} FROM meta_user_content WHERE user_id = $1 AND content_id = $2"
+            )))
+            .bind(user_id)
+            .bind(content_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if inserted {
+                let event = NewEvent {
+                    kind: EventKind::MetaAdded,
+                    occured_by: Some(user_id),
+                    object_id: content_id,
+                    model_name: "meta_user_content",
+                    attribute_name: None,
+                    new_value: None,
+                    content_type: Some(label),
+                    payload: Some(meta_payload(&meta)),
+                };
+                write_event!(&mut *tx, &event)?;
+            } else {
+                if let Some(rating) = patch.rating {
+                    if old_rating != Some(rating) {
+                        write_event!(&mut *tx, &changed(user_id, content_id, label, "rating", Some(rating.to_string())))?;
+                    }
+                    write_event!(&mut *tx, &changed(user_id, content_id, label, "last_rating_date", Some(render_time(now))))?;
+                }
+                if let Some(add) = patch.additional_count {
+                    if add != 0 {
+                        write_event!(&mut *tx, &changed(user_id, content_id, label, "count", Some(meta.count.to_string())))?;
+                    }
+                    write_event!(&mut *tx, &changed(user_id, content_id, label, "last_count_increment", Some(render_time(now))))?;
+                }
+            }
+            tx.commit().await?;
+            Ok(meta)
+        })
+    }
+
+    /// E10: stores (category, value) flags; repeating one is harmless.
+    pub async fn flag_bad_recommendation(
+        &self,
+        user_id: i64,
+        content_id: i64,
+        flags: &[(String, String)],
+    ) -> StoreResult<()> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (category, reason) in flags {
+                sqlx::query(
+                    "INSERT INTO bad_recommendation_content (user_id, content_id, reason_categorie, reason) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(content_id)
+                .bind(category)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Whether an item of this media table has this id.
+    pub async fn item_exists(&self, table: &'static str, content_id: i64) -> StoreResult<bool> {
+        let sql = format!("SELECT content_id FROM {table} WHERE content_id = $1");
+        on_db!(self, pool => {
+            let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(content_id).fetch_optional(pool).await?;
+            Ok(row.is_some())
+        })
+    }
+}

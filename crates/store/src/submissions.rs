@@ -1,0 +1,258 @@
+//! Proposed items awaiting validation. A proposal is one row holding its
+//! media fields, genres and episodes as JSON, with who proposed it and when;
+//! accepting it creates the catalogue rows and their events in one
+//! transaction, episodes included.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use recofinement_domain::media::{Column, ColumnType, EPISODE_COLUMNS, MediaSpec};
+
+use crate::dialect::BeginWrite;
+use crate::events::{EventKind, NewEvent};
+use crate::{Db, StoreError, StoreResult, now, on_db, write_event};
+
+/// One proposed episode of a proposed serie.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProposedEpisode {
+    pub fields: Map<String, Value>,
+    pub genres: Vec<i64>,
+}
+
+/// A proposal as stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Media columns, already validated and typed (strings or integers).
+    pub fields: Map<String, Value>,
+    pub genres: Vec<i64>,
+    #[serde(default)]
+    pub episodes: Vec<ProposedEpisode>,
+}
+
+/// What went wrong accepting a proposal.
+#[derive(Debug)]
+pub enum AcceptError {
+    NotFound,
+    /// The unique value is already in the catalogue.
+    Duplicate,
+    Store(StoreError),
+}
+
+impl From<StoreError> for AcceptError {
+    fn from(e: StoreError) -> Self {
+        AcceptError::Store(e)
+    }
+}
+impl From<sqlx::Error> for AcceptError {
+    fn from(e: sqlx::Error) -> Self {
+        match StoreError::from(e) {
+            StoreError::Conflict(_) => AcceptError::Duplicate,
+            other => AcceptError::Store(other),
+        }
+    }
+}
+
+fn unique_key(spec: &MediaSpec, proposal: &Proposal) -> Option<String> {
+    spec.unique
+        .and_then(|c| proposal.fields.get(c))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// `INSERT INTO table (content_id, cols…) VALUES ($1, $2…)` for these columns.
+fn insert_sql(table: &str, columns: &[&Column], extra: &[&str]) -> String {
+    let mut names = vec!["content_id"];
+    names.extend(columns.iter().map(|c| c.name));
+    names.extend(extra);
+    let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+/// Binds column values from a JSON object in column order.
+macro_rules! bind_columns {
+    ($query:expr, $columns:expr, $fields:expr) => {{
+        let mut query = $query;
+        for column in $columns {
+            let value = $fields.get(column.name);
+            query = match column.ty {
+                ColumnType::Integer => query.bind(value.and_then(Value::as_i64)),
+                _ => query.bind(value.and_then(Value::as_str).map(str::to_string)),
+            };
+        }
+        query
+    }};
+}
+
+impl Db {
+    /// Genre ids among `ids` that do not exist.
+    pub async fn missing_genres(&self, ids: &[i64]) -> StoreResult<Vec<i64>> {
+        let mut missing = Vec::new();
+        for id in ids {
+            if self.genre(*id).await?.is_none() && !missing.contains(id) {
+                missing.push(*id);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// E11: stores a proposal. A unique value already proposed or in the
+    /// catalogue is a `Conflict`.
+    pub async fn submit(
+        &self,
+        spec: &MediaSpec,
+        proposal: &Proposal,
+        user_id: i64,
+    ) -> StoreResult<i64> {
+        let key = unique_key(spec, proposal);
+        if let (Some(column), Some(value)) = (spec.unique, &key) {
+            let sql = format!("SELECT content_id FROM {} WHERE {column} = $1", spec.table);
+            let taken: Option<(i64,)> = on_db!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(pool).await?);
+            if taken.is_some() {
+                return Err(StoreError::Conflict(column.to_string()));
+            }
+        }
+        let payload =
+            serde_json::to_string(proposal).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        on_db!(self, pool => {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO submission (content_type, payload, submitted_by, submitted_at, unique_key) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING submission_id",
+            )
+            .bind(spec.kind.label())
+            .bind(payload)
+            .bind(user_id)
+            .bind(now())
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
+            Ok(id)
+        })
+    }
+
+    /// E12: a page of proposals of a kind, oldest first.
+    pub async fn list_submissions(
+        &self,
+        spec: &MediaSpec,
+        offset: i64,
+    ) -> StoreResult<(Vec<(i64, Proposal)>, i64)> {
+        let label = spec.kind.label();
+        let (rows, total): (Vec<(i64, String)>, (i64,)) = on_db!(self, pool => (
+            sqlx::query_as(
+                "SELECT submission_id, payload FROM submission WHERE content_type = $1 ORDER BY submission_id LIMIT $2 OFFSET $3",
+            )
+            .bind(label)
+            .bind(crate::catalogue::PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?,
+            sqlx::query_as("SELECT COUNT(*) FROM submission WHERE content_type = $1").bind(label).fetch_one(pool).await?,
+        ));
+        let proposals = rows
+            .into_iter()
+            .map(|(id, payload)| (id, serde_json::from_str(&payload).unwrap_or_default()))
+            .collect();
+        Ok((proposals, total.0))
+    }
+
+    /// E14: removes a proposal; false when there was none of this kind.
+    pub async fn decline_submission(&self, spec: &MediaSpec, id: i64) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let result = sqlx::query("DELETE FROM submission WHERE submission_id = $1 AND content_type = $2")
+                .bind(id)
+                .bind(spec.kind.label())
+                .execute(pool)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+    }
+
+    /// E13: turns a proposal into catalogue rows (content, media row, genre
+    /// links, episodes) with their `added` events, and removes it. Returns
+    /// the new content id.
+    pub async fn accept_submission(
+        &self,
+        spec: &MediaSpec,
+        id: i64,
+        validator: i64,
+    ) -> Result<i64, AcceptError> {
+        let media_columns: Vec<&Column> = spec.submitted_columns().collect();
+        let media_sql = insert_sql(spec.table, &media_columns, &[]);
+        let episode_columns: Vec<&Column> = EPISODE_COLUMNS.iter().collect();
+        let episode_sql = insert_sql("episode", &episode_columns, &["serie_id"]);
+        let label = spec.kind.label();
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(String,)> = sqlx::query_as(
+                "DELETE FROM submission WHERE submission_id = $1 AND content_type = $2 RETURNING payload",
+            )
+            .bind(id)
+            .bind(label)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((payload,)) = row else { return Err(AcceptError::NotFound) };
+            let proposal: Proposal =
+                serde_json::from_str(&payload).map_err(|e| AcceptError::Store(StoreError::Invalid(e.to_string())))?;
+            let (content_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, $1) RETURNING content_id",
+            )
+            .bind(label)
+            .fetch_one(&mut *tx)
+            .await?;
+            let query = sqlx::query(sqlx::AssertSqlSafe(media_sql.clone())).bind(content_id);
+            bind_columns!(query, &media_columns, proposal.fields).execute(&mut *tx).await?;
+            for genre in &proposal.genres {
+                sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(content_id)
+                    .bind(genre)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let added = NewEvent {
+                kind: EventKind::Added,
+                occured_by: Some(validator),
+                object_id: content_id,
+                model_name: spec.table,
+                attribute_name: None,
+                new_value: None,
+                content_type: Some(label),
+                payload: Some(Value::Object(proposal.fields.clone()).to_string()),
+            };
+            write_event!(&mut *tx, &added)?;
+            for episode in &proposal.episodes {
+                let (episode_id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, 'EPISODE') RETURNING content_id",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let query = sqlx::query(sqlx::AssertSqlSafe(episode_sql.clone())).bind(episode_id);
+                bind_columns!(query, &episode_columns, episode.fields).bind(content_id).execute(&mut *tx).await?;
+                for genre in &episode.genres {
+                    sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(episode_id)
+                        .bind(genre)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut fields = episode.fields.clone();
+                fields.insert("serie_id".into(), content_id.into());
+                let added = NewEvent {
+                    kind: EventKind::Added,
+                    occured_by: Some(validator),
+                    object_id: episode_id,
+                    model_name: "episode",
+                    attribute_name: None,
+                    new_value: None,
+                    content_type: Some("EPISODE"),
+                    payload: Some(Value::Object(fields).to_string()),
+                };
+                write_event!(&mut *tx, &added)?;
+            }
+            tx.commit().await?;
+            Ok(content_id)
+        })
+    }
+}
