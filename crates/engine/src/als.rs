@@ -181,16 +181,12 @@ pub struct AlsModel {
 /// does not depend on the number of threads.
 const GRAM_CHUNK: usize = 1024;
 
-fn gram<K: Kernels>(k: K, y: &[f32], f: usize, reg: f32) -> Vec<f32> {
+fn gram<K: Solver>(k: K, y: &[f32], f: usize, reg: f32) -> Vec<f32> {
     let partials: Vec<Vec<f32>> = y
         .par_chunks(GRAM_CHUNK * f)
         .map(|chunk| {
             let mut g = vec![0f32; f * f];
-            for row in chunk.chunks_exact(f) {
-                for a in 0..f {
-                    k.axpy(row[a], row, &mut g[a * f..(a + 1) * f]);
-                }
-            }
+            k.gram_chunk(chunk, f, &mut g);
             g
         })
         .collect();
@@ -283,10 +279,23 @@ fn solve_row<K: Kernels>(
     }
 }
 
+#[inline(always)]
+fn gram_rows<K: Kernels>(k: K, chunk: &[f32], f: usize, g: &mut [f32]) {
+    for row in chunk.chunks_exact(f) {
+        for (a, &ra) in row.iter().enumerate() {
+            k.axpy(ra, row, &mut g[a * f..(a + 1) * f]);
+        }
+    }
+}
+
 /// Kernels that can run a whole row solve. The AVX2 version enters a
 /// `#[target_feature]` function once per row so that its dot/axpy calls
 /// inline (closures do not inherit target features).
 trait Solver: Kernels {
+    /// `g += Σ row rowᵀ` over the rows of `chunk`.
+    fn gram_chunk(self, chunk: &[f32], f: usize, g: &mut [f32]) {
+        gram_rows(self, chunk, f, g)
+    }
     fn solve(
         self,
         yty: &[f32],
@@ -317,7 +326,17 @@ fn solve_row_avx2(
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gram_rows_avx2(k: crate::simd::x86::Avx2Fma, chunk: &[f32], f: usize, g: &mut [f32]) {
+    gram_rows(k, chunk, f, g)
+}
+
+#[cfg(target_arch = "x86_64")]
 impl Solver for crate::simd::x86::Avx2Fma {
+    fn gram_chunk(self, chunk: &[f32], f: usize, g: &mut [f32]) {
+        // SAFETY: a value of this type exists only when the CPU has the features.
+        unsafe { gram_rows_avx2(self, chunk, f, g) }
+    }
     fn solve(
         self,
         yty: &[f32],
