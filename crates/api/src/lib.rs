@@ -39,7 +39,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/auth", routes::auth::router())
-        .nest("/api/user", routes::users::router())
+        .nest(
+            "/api/user",
+            routes::users::router().merge(routes::people::router()),
+        )
+        .nest("/api/group", routes::groups::router())
+        .nest("/api/profile", routes::profiles::router())
         .merge(routes::events::router())
         .merge(routes::media::router())
         .merge(routes::health::router())

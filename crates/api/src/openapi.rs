@@ -11,6 +11,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "auth", description = "Authenticate and receive tokens."),
         (name = "user", description = "User related operations."),
+        (name = "group", description = "Group related operations."),
+        (name = "profile", description = "Profile related operations."),
         (name = "content", description = "The six media kinds: application, book, game, movie, serie, track."),
         (name = "events", description = "The event log the engine consumes."),
         (name = "health", description = "Service health."),

@@ -70,6 +70,22 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// What the API tells the recommendation engine, which runs beside it in
+/// the binary (the API never depends on the engine itself).
+pub trait EngineHooks: Send + Sync {
+    /// A user's declared interests changed: recompute their profile-based
+    /// recommendations soon (cold start).
+    fn user_changed(&self, user_id: i64);
+}
+
+/// No engine attached (tests, `serve --no-engine`): the scheduler of another
+/// instance picks changes up from the event log and the interests tables.
+pub struct NoEngine;
+
+impl EngineHooks for NoEngine {
+    fn user_changed(&self, _user_id: i64) {}
+}
+
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -78,6 +94,7 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
+    pub engine_hooks: Arc<dyn EngineHooks>,
 }
 
 impl AppState {
@@ -93,6 +110,13 @@ impl AppState {
             jwt,
             hasher,
             mailer,
+            engine_hooks: Arc::new(NoEngine),
         }
+    }
+
+    /// Attaches the engine that should hear about changes.
+    pub fn with_engine(mut self, hooks: Arc<dyn EngineHooks>) -> Self {
+        self.engine_hooks = hooks;
+        self
     }
 }

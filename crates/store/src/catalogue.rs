@@ -96,6 +96,10 @@ where
             "reco_score".into(),
             row.try_get::<Option<f64>, _>(index + 1)?.into(),
         );
+        item.insert(
+            "reason".into(),
+            row.try_get::<Option<String>, _>(index + 2)?.into(),
+        );
     }
     Ok(item)
 }
@@ -134,9 +138,8 @@ impl Db {
             items: fetch_items!(pool, sql, spec, false, [label, PAGE_SIZE, offset]),
             total: fetch_count!(pool, count, [label]),
         });
-        if spec.popular_shape == Shape::WithGenres {
-            self.attach_genres(&mut page.items).await?;
-        }
+        self.shape_items(spec, spec.popular_shape, &mut page.items)
+            .await?;
         Ok(page)
     }
 
@@ -180,9 +183,8 @@ impl Db {
                 }
             }
         });
-        if spec.search_shape == Shape::WithGenres {
-            self.attach_genres(&mut page.items).await?;
-        }
+        self.shape_items(spec, spec.search_shape, &mut page.items)
+            .await?;
         Ok(page)
     }
 
@@ -203,7 +205,7 @@ impl Db {
             ),
             // One row per content: the best score among the user's groups.
             RecoTarget::Groups(_) => (
-                "(SELECT g.content_id, g.engine, g.score, g.engine_priority, \
+                "(SELECT g.content_id, g.engine, g.score, g.engine_priority, g.reason, \
                     ROW_NUMBER() OVER (PARTITION BY g.content_id ORDER BY g.score DESC NULLS LAST, g.group_id) AS rank \
                   FROM recommended_content_for_group g \
                   WHERE g.group_id IN (SELECT group_id FROM \"group\" WHERE owner_id = $1 \
@@ -226,7 +228,7 @@ impl Db {
         );
         let order = popular_order(spec);
         let sql = format!(
-            "SELECT {}, r.engine, r.score FROM {from} JOIN content c ON c.content_id = r.content_id \
+            "SELECT {}, r.engine, r.score, r.reason FROM {from} JOIN content c ON c.content_id = r.content_id \
              JOIN {} m ON m.content_id = c.content_id WHERE {where_clause} \
              ORDER BY r.engine_priority DESC NULLS LAST, r.score DESC NULLS LAST, {order} LIMIT $3 OFFSET $4",
             select_list(spec),
@@ -242,13 +244,78 @@ impl Db {
             items: fetch_items!(pool, sql, spec, true, [user_id, engine, PAGE_SIZE, offset]),
             total: fetch_count!(pool, count, [user_id, engine]),
         });
-        if spec.popular_shape == Shape::WithGenres {
-            self.attach_genres(&mut page.items).await?;
-        }
+        self.shape_items(spec, spec.popular_shape, &mut page.items)
+            .await?;
         Ok(page)
     }
 
-    /// Adds `genres` (and `categorie` for applications) to items, in one query.
+    /// Cold start: popular items of the kind carrying one of the genres the
+    /// user declared, not consumed nor flagged, with the genre as reason.
+    pub async fn cold_start_items(
+        &self,
+        spec: &MediaSpec,
+        user_id: i64,
+        offset: i64,
+    ) -> StoreResult<ItemPage> {
+        let filter = "EXISTS (SELECT 1 FROM content_genres cg JOIN liked_genres l ON l.genre_id = cg.genre_id \
+                WHERE cg.content_id = c.content_id AND l.user_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM bad_recommendation_content b WHERE b.user_id = $1 AND b.content_id = c.content_id) \
+             AND NOT EXISTS (SELECT 1 FROM meta_user_content u WHERE u.user_id = $1 AND u.content_id = c.content_id \
+                             AND (u.rating IS NOT NULL OR COALESCE(u.count, 0) > 0))";
+        let reason = "(SELECT 'Popular in ' || MIN(g.name) FROM content_genres cg JOIN liked_genres l ON l.genre_id = cg.genre_id \
+                JOIN genre g ON g.genre_id = cg.genre_id WHERE cg.content_id = c.content_id AND l.user_id = $1)";
+        let sql = format!(
+            "SELECT {}, 'Popularity', NULL, {reason} FROM content c JOIN {} m ON m.content_id = c.content_id \
+             WHERE c.content_type = $2 AND {filter} ORDER BY {} LIMIT $3 OFFSET $4",
+            select_list(spec),
+            spec.table,
+            popular_order(spec)
+        );
+        let count =
+            format!("SELECT COUNT(*) FROM content c WHERE c.content_type = $2 AND {filter}");
+        let label = spec.kind.label();
+        let mut page = on_db!(self, pool => ItemPage {
+            items: fetch_items!(pool, sql, spec, true, [user_id, label, PAGE_SIZE, offset]),
+            total: fetch_count!(pool, count, [user_id, label]),
+        });
+        self.shape_items(spec, spec.popular_shape, &mut page.items)
+            .await?;
+        Ok(page)
+    }
+
+    /// Completes items for their shape: `genres` for the "with genres"
+    /// shape, `categorie` (the first genre) for applications.
+    pub async fn shape_items(
+        &self,
+        spec: &MediaSpec,
+        shape: Shape,
+        items: &mut [Map<String, Value>],
+    ) -> StoreResult<()> {
+        if shape == Shape::WithGenres {
+            self.attach_genres(items).await?;
+        }
+        if spec.kind == recofinement_domain::ContentKind::Application {
+            let ids: Vec<i64> = items
+                .iter()
+                .filter_map(|i| i.get("content_id").and_then(Value::as_i64))
+                .collect();
+            let mut genres = self.genres_of(&ids).await?;
+            for item in items.iter_mut() {
+                let id = item
+                    .get("content_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or_default();
+                let first = genres.remove(&id).and_then(|g| g.into_iter().next());
+                item.insert(
+                    "categorie".into(),
+                    serde_json::to_value(first).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `genres` to items, in one query.
     pub async fn attach_genres(&self, items: &mut [Map<String, Value>]) -> StoreResult<()> {
         let ids: Vec<i64> = items
             .iter()
@@ -422,5 +489,38 @@ impl RecoTarget {
         match self {
             RecoTarget::User(id) | RecoTarget::Groups(id) => id,
         }
+    }
+}
+
+impl Db {
+    /// Items of a kind by id (Base shape), for lists that hold ids of
+    /// several kinds: ids of other kinds are simply absent from the map.
+    pub async fn items_by_ids(
+        &self,
+        spec: &MediaSpec,
+        ids: &[i64],
+    ) -> StoreResult<HashMap<i64, Map<String, Value>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM content c JOIN {} m ON m.content_id = c.content_id WHERE c.content_id IN ({})",
+            select_list(spec),
+            spec.table,
+            placeholders.join(", ")
+        );
+        let items = on_db!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter().map(|r| decode_item(r, spec, false)).collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(items
+            .into_iter()
+            .filter_map(|item| Some((item.get("content_id")?.as_i64()?, item)))
+            .collect())
     }
 }

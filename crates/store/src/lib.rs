@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod groups;
 pub mod interactions;
+pub mod profiles;
 pub mod submissions;
 pub mod timefmt;
 pub mod tokens;

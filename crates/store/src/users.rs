@@ -218,3 +218,136 @@ impl Db {
         })
     }
 }
+
+/// One interaction of the export (spec §5, `meta_user_content`).
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct ExportedMeta {
+    pub content_id: i64,
+    pub rating: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_rating_date: Option<chrono::NaiveDateTime>,
+    pub review_see_count: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_review_see_date: Option<chrono::NaiveDateTime>,
+    pub count: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_count_increment: Option<chrono::NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct ExportedFlag {
+    pub content_id: i64,
+    pub reason_categorie: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct LinkedService {
+    pub service_id: i64,
+    pub service_name: String,
+}
+
+impl Db {
+    /// Users whose name contains `term` (case-insensitive, literal), dataset
+    /// accounts left out, ordered by name then uuid.
+    pub async fn search_users(&self, term: &str, offset: i64) -> StoreResult<(Vec<User>, i64)> {
+        let pattern = format!("%{}%", crate::dialect::escape_like(&term.to_lowercase()));
+        let filter = "lower(username) LIKE $1 ESCAPE '\\' AND password_hash <> 'no_pwd'";
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM \"user\" WHERE {filter} ORDER BY username, uuid LIMIT $2 OFFSET $3"
+        );
+        let count = format!("SELECT COUNT(*) FROM \"user\" WHERE {filter}");
+        on_db!(self, pool => {
+            let users = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&pattern)
+                .bind(crate::catalogue::PAGE_SIZE)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(&pattern).fetch_one(pool).await?;
+            Ok((users, total))
+        })
+    }
+
+    /// Genres the user declared liking, by id.
+    pub async fn liked_genres(&self, user_id: i64) -> StoreResult<Vec<crate::catalogue::Genre>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT g.genre_id, g.name, g.count FROM liked_genres l JOIN genre g ON g.genre_id = l.genre_id \
+             WHERE l.user_id = $1 ORDER BY g.genre_id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Likes a genre (idempotent).
+    pub async fn like_genre(&self, user_id: i64, genre_id: i64) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("INSERT INTO liked_genres (user_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(user_id)
+                .bind(genre_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Unlikes a genre; false when it was not liked.
+    pub async fn unlike_genre(&self, user_id: i64, genre_id: i64) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let result = sqlx::query("DELETE FROM liked_genres WHERE user_id = $1 AND genre_id = $2")
+                .bind(user_id)
+                .bind(genre_id)
+                .execute(pool)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+    }
+
+    /// Every interaction of the user, for the export.
+    pub async fn user_metas(&self, user_id: i64) -> StoreResult<Vec<ExportedMeta>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT content_id, rating, last_rating_date, COALESCE(review_see_count, 0) AS review_see_count, \
+             last_review_see_date, COALESCE(count, 0) AS count, last_count_increment \
+             FROM meta_user_content WHERE user_id = $1 ORDER BY content_id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    pub async fn user_flags(&self, user_id: i64) -> StoreResult<Vec<ExportedFlag>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT content_id, reason_categorie, reason FROM bad_recommendation_content WHERE user_id = $1 \
+             ORDER BY content_id, reason_categorie, reason",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Linked services, without their tokens.
+    pub async fn linked_services(&self, user_id: i64) -> StoreResult<Vec<LinkedService>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT service_id, service_name FROM external_service WHERE user_id = $1 ORDER BY service_id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+}
+
+impl Db {
+    /// Names of the roles the user holds.
+    pub async fn role_names(&self, user_id: i64) -> StoreResult<Vec<String>> {
+        on_db!(self, pool => {
+            let rows: Vec<(Option<String>,)> = sqlx::query_as(
+                "SELECT r.name FROM user_role ur JOIN role r ON r.role_id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.role_id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().filter_map(|(n,)| n).collect())
+        })
+    }
+}

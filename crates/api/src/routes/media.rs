@@ -222,15 +222,20 @@ async fn for_user(
     page: Page,
     Query(query): Query<RecoQuery>,
 ) -> AppResult<Json<PageAnswer>> {
-    let items = state
+    let engine = query.reco_engine.as_deref();
+    let target = RecoTarget::User(caller.user_id);
+    let mut items = state
         .db
-        .recommended_items(
-            spec,
-            RecoTarget::User(caller.user_id),
-            query.reco_engine.as_deref(),
-            page.offset(),
-        )
+        .recommended_items(spec, target, engine, page.offset())
         .await?;
+    // Cold start: nothing computed yet for this person, so the popular
+    // items of their declared genres stand in for the profile-based list.
+    if items.total == 0 && matches!(engine, None | Some("FromProfile")) {
+        items = state
+            .db
+            .cold_start_items(spec, caller.user_id, page.offset())
+            .await?;
+    }
     Ok(PageAnswer::items(
         format!("Most popular {} data sent", spec.table),
         items,

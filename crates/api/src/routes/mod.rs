@@ -3,7 +3,10 @@
 
 pub mod auth;
 pub mod events;
+pub mod groups;
 pub mod health;
 pub mod media;
+pub mod people;
+pub mod profiles;
 pub mod schema;
 pub mod users;

@@ -7,4 +7,7 @@ mod support;
 mod auth;
 mod content;
 mod conventions;
+mod groups;
+mod people;
+mod profiles;
 mod users;

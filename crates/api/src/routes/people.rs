@@ -1,0 +1,237 @@
+//! The rest of `/api/user`: onboarding, search, liked genres, export (spec §7 U4–U9).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::Permission;
+use recofinement_store::catalogue::Genre;
+use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{Page, PathParam, total_pages};
+use crate::routes::schema::{EmptyObject, GroupBase, Message, UserBase};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(preferences_defined))
+        .routes(routes!(search_users))
+        .routes(routes!(liked_genres))
+        .routes(routes!(like_genre, unlike_genre))
+        .routes(routes!(export))
+}
+
+/// U4: the caller finished choosing their interests.
+#[utoipa::path(put, path = "/preferences_defined", tag = "user", security(("Bearer Auth" = [])),
+    responses((status = 201, body = Message), (status = 403, body = Message)))]
+async fn preferences_defined(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    caller.require(&state, Permission::ModifyUserProfil).await?;
+    state.db.set_preferences_defined(caller.user_id).await?;
+    state.engine_hooks.user_changed(caller.user_id);
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("User updated successfully")),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<UserBase>,
+    pub number_of_elements: usize,
+    pub page: i64,
+    pub total_pages: i64,
+}
+
+/// U5: users whose name contains the term (e-mails of others are not shown).
+#[utoipa::path(get, path = "/search/{search_term}", tag = "user", security(("Bearer Auth" = [])),
+    params(("search_term" = String, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = UserPage)))]
+async fn search_users(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(term): PathParam<String>,
+    page: Page,
+) -> AppResult<Json<UserPage>> {
+    if term.chars().count() > 255 {
+        return Err(AppError::validation(
+            "search_term: Longer than maximum length 255.",
+        ));
+    }
+    let (users, total) = state.db.search_users(&term, page.offset()).await?;
+    let content: Vec<UserBase> = users
+        .iter()
+        .map(|u| UserBase::seen_by(u, caller.user_id))
+        .collect();
+    Ok(Json(UserPage {
+        status: true,
+        message: "User data sent".into(),
+        number_of_elements: content.len(),
+        content,
+        page: page.0,
+        total_pages: total_pages(total),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GenreList {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<Genre>,
+}
+
+/// U6: the genres the caller likes.
+#[utoipa::path(get, path = "/genre", tag = "user", security(("Bearer Auth" = [])),
+    responses((status = 200, body = GenreList)))]
+async fn liked_genres(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> AppResult<Json<GenreList>> {
+    let content = state.db.liked_genres(caller.user_id).await?;
+    Ok(Json(GenreList {
+        status: true,
+        message: "User liked genre sent".into(),
+        content,
+    }))
+}
+
+async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
+    state
+        .db
+        .genre(genre_id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("Genre not found!"))
+}
+
+/// U7: like a genre (liking twice is harmless).
+#[utoipa::path(put, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
+    params(("genre_id" = i64, Path)),
+    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn like_genre(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(genre_id): PathParam<i64>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    caller.require(&state, Permission::ModifyUserProfil).await?;
+    known_genre(&state, genre_id).await?;
+    state.db.like_genre(caller.user_id, genre_id).await?;
+    state.engine_hooks.user_changed(caller.user_id);
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("User liked this genre")),
+    ))
+}
+
+/// U8: unlike a genre.
+#[utoipa::path(delete, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
+    params(("genre_id" = i64, Path)),
+    responses((status = 201, body = Message), (status = 400, body = Message), (status = 403, body = Message),
+        (status = 404, body = Message)))]
+async fn unlike_genre(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(genre_id): PathParam<i64>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    caller.require(&state, Permission::ModifyUserProfil).await?;
+    known_genre(&state, genre_id).await?;
+    if !state.db.unlike_genre(caller.user_id, genre_id).await? {
+        return Err(AppError::bad_request("You didn't like this genre"));
+    }
+    state.engine_hooks.user_changed(caller.user_id);
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("User unliked this genre")),
+    ))
+}
+
+/// Everything the service holds about a user (U9).
+#[derive(Serialize, ToSchema)]
+pub struct UserExport {
+    pub uuid: String,
+    pub email: Option<String>,
+    pub username: String,
+    pub preferences_defined: bool,
+    pub role: EmptyObject,
+    /// Names of the roles the account holds.
+    pub roles: Vec<String>,
+    pub groups: Vec<GroupBase>,
+    pub invitations: Vec<GroupBase>,
+    pub owned_groups: Vec<GroupBase>,
+    pub liked_genres: Vec<Genre>,
+    #[schema(value_type = Vec<Object>)]
+    pub linked_services: Vec<LinkedService>,
+    #[schema(value_type = Vec<Object>)]
+    pub meta_user_content: Vec<ExportedMeta>,
+    #[schema(value_type = Vec<Object>)]
+    pub bad_recommendations: Vec<ExportedFlag>,
+    /// Sandbox profiles the user owns (name and uuid).
+    #[schema(value_type = Vec<Object>)]
+    pub profiles: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExportAnswer {
+    pub status: bool,
+    pub message: String,
+    pub user: UserExport,
+}
+
+/// U9: export one's data (account, roles, interests, interactions, groups, flags, linked services without secrets).
+#[utoipa::path(get, path = "/export", tag = "user", security(("Bearer Auth" = [])),
+    responses((status = 200, body = ExportAnswer)))]
+async fn export(State(state): State<AppState>, caller: AuthUser) -> AppResult<Json<ExportAnswer>> {
+    let db = &state.db;
+    let user = db
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(AppError::user_not_found)?;
+    let groups = db.user_groups(user.user_id).await?;
+    let conv = |v: Vec<recofinement_store::groups::GroupBase>| {
+        v.into_iter().map(GroupBase::from).collect()
+    };
+    let mut profiles = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (page, total) = db.profiles_of(user.user_id, offset).await?;
+        profiles.extend(
+            page.into_iter()
+                .map(|p| serde_json::json!({"uuid": p.uuid, "profilename": p.profilename})),
+        );
+        offset += recofinement_store::catalogue::PAGE_SIZE;
+        if offset >= total {
+            break;
+        }
+    }
+    let export = UserExport {
+        roles: db.role_names(user.user_id).await?,
+        groups: conv(groups.groups),
+        invitations: conv(groups.invitations),
+        owned_groups: conv(groups.owned_groups),
+        liked_genres: db.liked_genres(user.user_id).await?,
+        linked_services: db.linked_services(user.user_id).await?,
+        meta_user_content: db.user_metas(user.user_id).await?,
+        bad_recommendations: db.user_flags(user.user_id).await?,
+        profiles,
+        uuid: user.uuid,
+        email: user.email,
+        username: user.username,
+        preferences_defined: user.preferences_defined,
+        role: EmptyObject {},
+    };
+    Ok(Json(ExportAnswer {
+        status: true,
+        message: "User data exported".into(),
+        user: export,
+    }))
+}

@@ -1,0 +1,596 @@
+//! `/api/profile`: administrators' sandbox profiles, their genres and
+//! interactions, and the history of engine runs for them (spec §9). Every
+//! endpoint needs `access_sandbox` and ownership; another administrator's
+//! profile is "Profile not found!" (D4).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::media::{self, MediaSpec};
+use recofinement_domain::{ContentKind, Permission};
+use recofinement_store::StoreError;
+use recofinement_store::catalogue::Genre;
+use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{
+    BodySchema, Field, FieldType, Page, PathParam, Valid, parse_uuid, total_pages,
+};
+use crate::routes::media::PageAnswer;
+use crate::routes::schema::{ErrorBody, Message};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_profiles, create_profile))
+        .routes(routes!(get_profile, rename_profile, delete_profile))
+        .routes(routes!(profile_genres))
+        .routes(routes!(like_genre, unlike_genre))
+        .routes(routes!(set_meta))
+        .routes(routes!(list_metas))
+        .routes(routes!(history))
+        .routes(routes!(history_genres))
+        .routes(routes!(history_results))
+        .routes(routes!(history_metas))
+}
+
+/// The caller's profile named by the path, after the permission check.
+pub async fn owned_profile(state: &AppState, caller: &AuthUser, uuid: &str) -> AppResult<Profile> {
+    let not_found = || AppError::not_found("Profile not found!");
+    let uuid = parse_uuid(uuid).ok_or_else(not_found)?;
+    let profile = state
+        .db
+        .owned_profile(caller.user_id, &uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    caller.require(state, Permission::AccessSandbox).await?;
+    Ok(profile)
+}
+
+fn kind_spec(name: &str) -> AppResult<&'static MediaSpec> {
+    ContentKind::parse(name)
+        .filter(|k| k.as_str() == name)
+        .map(media::spec)
+        .ok_or_else(|| AppError::not_found("Not found"))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileBase {
+    pub uuid: String,
+    pub profilename: String,
+}
+
+impl From<&Profile> for ProfileBase {
+    fn from(p: &Profile) -> Self {
+        ProfileBase {
+            uuid: p.uuid.clone(),
+            profilename: p.profilename.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileList {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<ProfileBase>,
+    pub number_of_elements: usize,
+    pub page: i64,
+    pub total_pages: i64,
+}
+
+/// P1: the caller's profiles.
+#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<i64>, Query)),
+    responses((status = 200, body = ProfileList), (status = 403, body = Message)))]
+async fn list_profiles(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    page: Page,
+) -> AppResult<Json<ProfileList>> {
+    caller.require(&state, Permission::AccessSandbox).await?;
+    let (profiles, total) = state.db.profiles_of(caller.user_id, page.offset()).await?;
+    let content: Vec<ProfileBase> = profiles.iter().map(ProfileBase::from).collect();
+    Ok(Json(ProfileList {
+        status: true,
+        message: "Profile data sent".into(),
+        number_of_elements: content.len(),
+        content,
+        page: page.0,
+        total_pages: total_pages(total),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// 1 to 45 characters, unique among the caller's profiles.
+    pub profilename: String,
+}
+
+impl BodySchema for ProfileBody {
+    const FIELDS: &'static [Field] = &[Field::required("profilename", FieldType::String)];
+    fn check(&self, errors: &mut Vec<String>) {
+        let n = self.profilename.trim().chars().count();
+        if !(1..=45).contains(&n) {
+            errors.push("Length must be between 1 and 45.".into());
+        }
+    }
+}
+
+const DUPLICATE_NAME: &str = "You have already created a profile with this name!";
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileAnswer {
+    pub status: bool,
+    pub message: String,
+    pub profile: ProfileBase,
+}
+
+/// P2: create a profile.
+#[utoipa::path(post, path = "", tag = "profile", security(("Bearer Auth" = [])), request_body = ProfileBody,
+    responses((status = 201, body = ProfileAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message)))]
+async fn create_profile(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Valid(body): Valid<ProfileBody>,
+) -> AppResult<(StatusCode, Json<ProfileAnswer>)> {
+    caller.require(&state, Permission::AccessSandbox).await?;
+    let profile = match state
+        .db
+        .create_profile(caller.user_id, body.profilename.trim())
+        .await
+    {
+        Err(StoreError::Conflict(_)) => return Err(AppError::bad_request(DUPLICATE_NAME)),
+        other => other?,
+    };
+    let answer = ProfileAnswer {
+        status: true,
+        message: "Profile created".into(),
+        profile: (&profile).into(),
+    };
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileObject {
+    pub uuid: String,
+    pub profilename: String,
+    pub liked_genres: Vec<Genre>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileObjectAnswer {
+    pub status: bool,
+    pub message: String,
+    pub profile: ProfileObject,
+}
+
+/// P3: read a profile with its genres.
+#[utoipa::path(get, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path)),
+    responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn get_profile(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+) -> AppResult<Json<ProfileObjectAnswer>> {
+    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let liked_genres = state.db.profile_genres(profile.profile_id).await?;
+    Ok(Json(ProfileObjectAnswer {
+        status: true,
+        message: "Profile data sent".into(),
+        profile: ProfileObject {
+            uuid: profile.uuid,
+            profilename: profile.profilename,
+            liked_genres,
+        },
+    }))
+}
+
+/// P4: rename a profile.
+#[utoipa::path(patch, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path)), request_body = ProfileBody,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+async fn rename_profile(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+    Valid(body): Valid<ProfileBody>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let profile = owned_profile(&state, &caller, &uuid).await?;
+    match state
+        .db
+        .rename_profile(profile.profile_id, body.profilename.trim())
+        .await
+    {
+        Err(StoreError::Conflict(_)) => return Err(AppError::bad_request(DUPLICATE_NAME)),
+        other => other?,
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Profile updated successfully")),
+    ))
+}
+
+/// P5: delete a profile and its whole history.
+#[utoipa::path(delete, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path)),
+    responses((status = 201, body = Message), (status = 404, body = Message)))]
+async fn delete_profile(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let profile = owned_profile(&state, &caller, &uuid).await?;
+    state.db.delete_profile(profile.profile_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Profile deleted successfully")),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GenreList {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<Genre>,
+}
+
+/// P6: the profile's liked genres.
+#[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path)),
+    responses((status = 200, body = GenreList), (status = 404, body = Message)))]
+async fn profile_genres(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+) -> AppResult<Json<GenreList>> {
+    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let content = state.db.profile_genres(profile.profile_id).await?;
+    Ok(Json(GenreList {
+        status: true,
+        message: "Profile liked genre sent".into(),
+        content,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct GenrePath {
+    profile_uuid: String,
+    genre_id: i64,
+}
+
+async fn profile_and_genre(
+    state: &AppState,
+    caller: &AuthUser,
+    path: &GenrePath,
+) -> AppResult<Profile> {
+    let profile = owned_profile(state, caller, &path.profile_uuid).await?;
+    state
+        .db
+        .genre(path.genre_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Genre not found!"))?;
+    Ok(profile)
+}
+
+/// P7: the profile likes a genre (idempotent).
+#[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    responses((status = 201, body = Message), (status = 404, body = Message)))]
+async fn like_genre(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<GenrePath>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let profile = profile_and_genre(&state, &caller, &path).await?;
+    state
+        .db
+        .like_profile_genre(profile.profile_id, path.genre_id)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Profile liked this genre")),
+    ))
+}
+
+/// P8: the profile unlikes a genre.
+#[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
+async fn unlike_genre(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<GenrePath>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let profile = profile_and_genre(&state, &caller, &path).await?;
+    if !state
+        .db
+        .unlike_profile_genre(profile.profile_id, path.genre_id)
+        .await?
+    {
+        return Err(AppError::bad_request("You didn't like this genre"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Profile unliked this genre")),
+    ))
+}
+
+/// The six values of a profile's interaction (P9). Dates are ISO 8601.
+#[derive(Deserialize, ToSchema)]
+pub struct ProfileMetaBody {
+    /// 0 to 5, or null for no rating.
+    pub rating: Option<i64>,
+    pub last_rating_date: String,
+    pub review_see_count: i64,
+    pub last_review_see_date: String,
+    pub count: i64,
+    pub last_count_increment: String,
+}
+
+impl BodySchema for ProfileMetaBody {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("rating", FieldType::Integer),
+        Field::required("last_rating_date", FieldType::String),
+        Field::required("review_see_count", FieldType::Integer),
+        Field::required("last_review_see_date", FieldType::String),
+        Field::required("count", FieldType::Integer),
+        Field::required("last_count_increment", FieldType::String),
+    ];
+    const ALLOW_UNKNOWN: bool = true;
+    fn check(&self, errors: &mut Vec<String>) {
+        if let Some(r) = self.rating
+            && !(0..=5).contains(&r)
+        {
+            errors.push(format!("rating: {r} is not between 0 and 5."));
+        }
+        for (name, value) in [
+            ("review_see_count", self.review_see_count),
+            ("count", self.count),
+        ] {
+            if !(0..=i64::from(i32::MAX)).contains(&value) {
+                errors.push(format!("{name}: Must be at least 0."));
+            }
+        }
+        for (name, value) in [
+            ("last_rating_date", &self.last_rating_date),
+            ("last_review_see_date", &self.last_review_see_date),
+            ("last_count_increment", &self.last_count_increment),
+        ] {
+            if parse_time(value).is_none() {
+                errors.push(format!("{name}: Not a valid datetime."));
+            }
+        }
+    }
+}
+
+/// ISO 8601 with or without an offset, converted to naive UTC.
+pub fn parse_time(value: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.naive_utc())
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f").ok())
+}
+
+#[derive(Deserialize)]
+pub struct ContentPath {
+    profile_uuid: String,
+    content_id: i64,
+}
+
+/// P9: set the profile's interaction with an item.
+#[utoipa::path(put, path = "/{profile_uuid}/content/{content_id}/meta", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("content_id" = i64, Path)), request_body = ProfileMetaBody,
+    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+async fn set_meta(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<ContentPath>,
+    Valid(body): Valid<ProfileMetaBody>,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
+    state
+        .db
+        .content_type_of(path.content_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Content not found!"))?;
+    let meta = ProfileMeta {
+        rating: body.rating,
+        last_rating_date: parse_time(&body.last_rating_date),
+        review_see_count: Some(body.review_see_count),
+        last_review_see_date: parse_time(&body.last_review_see_date),
+        count: Some(body.count),
+        last_count_increment: parse_time(&body.last_count_increment),
+    };
+    state
+        .db
+        .set_profile_meta(profile.profile_id, path.content_id, &meta)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Message::ok("Meta successfully updated")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct KindPath {
+    profile_uuid: String,
+    ptype: String,
+}
+
+/// P10: the profile's interactions with items of one kind.
+#[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+async fn list_metas(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<KindPath>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let spec = kind_spec(&path.ptype)?;
+    let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
+    let (content, total) = state
+        .db
+        .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page.offset())
+        .await?;
+    Ok(page_answer(
+        format!("Profile's meta {} data sent", spec.table),
+        content,
+        page,
+        total,
+    ))
+}
+
+fn page_answer(message: String, content: Vec<Value>, page: Page, total: i64) -> Json<PageAnswer> {
+    Json(PageAnswer {
+        status: true,
+        message,
+        number_of_elements: content.len(),
+        content,
+        page: page.0,
+        total_pages: total_pages(total),
+    })
+}
+
+/// P11: the profile's runs, newest first.
+#[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+async fn history(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(uuid): PathParam<String>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (runs, total) = state.db.runs(profile.profile_id, page.offset()).await?;
+    let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
+    let content = runs
+        .into_iter()
+        .map(|run| {
+            json!({
+                "id": run.id,
+                "occured_at": recofinement_store::timefmt::format(&run.occured_at),
+                "status": run.status,
+                "profile": base,
+            })
+        })
+        .collect();
+    Ok(page_answer(
+        "Recommendation history data sent".into(),
+        content,
+        page,
+        total,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RunPath {
+    profile_uuid: String,
+    id: i64,
+}
+
+#[derive(Deserialize)]
+pub struct RunKindPath {
+    profile_uuid: String,
+    id: i64,
+    ptype: String,
+}
+
+/// The run `id` of the caller's profile.
+async fn owned_run(
+    state: &AppState,
+    caller: &AuthUser,
+    profile_uuid: &str,
+    id: i64,
+) -> AppResult<i64> {
+    let profile = owned_profile(state, caller, profile_uuid).await?;
+    let run = state
+        .db
+        .run(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Event not found!"))?;
+    if run.profile_id != Some(profile.profile_id) {
+        return Err(AppError::forbidden("Can not access to an not owned event!"));
+    }
+    Ok(run.id)
+}
+
+/// P12: the genres the profile liked when the run was launched.
+#[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn history_genres(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<RunPath>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
+    let (rows, total) = state.db.run_genres(run, page.offset()).await?;
+    let content = rows
+        .into_iter()
+        .map(|(name, kind)| json!({"name": name, "content_type": kind.map(|k| k.to_lowercase())}))
+        .collect();
+    Ok(page_answer(
+        "Recommendation history liked genres data sent".into(),
+        content,
+        page,
+        total,
+    ))
+}
+
+/// P13: what the run recommended, of one kind, best first.
+#[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn history_results(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<RunKindPath>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let spec = kind_spec(&path.ptype)?;
+    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
+    let (content, total) = state.db.run_results(spec, run, page.offset()).await?;
+    Ok(page_answer(
+        "Recommendation history data sent".into(),
+        content,
+        page,
+        total,
+    ))
+}
+
+/// P14: the profile's interactions of one kind when the run was launched.
+#[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
+    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+async fn history_metas(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(path): PathParam<RunKindPath>,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
+    let spec = kind_spec(&path.ptype)?;
+    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
+    let (content, total) = state
+        .db
+        .profile_meta_page(spec, MetaSource::Run(run), page.offset())
+        .await?;
+    Ok(page_answer(
+        "Recommendation history data sent".into(),
+        content,
+        page,
+        total,
+    ))
+}

@@ -1,0 +1,273 @@
+//! Groups and invitations (spec §8, D3, D19, D34).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::db_test;
+
+db_test!(a_group_lives_from_creation_to_deletion, |app| {
+    let (owner, owner_uuid) = app.register("owner").await;
+    let (friend, friend_uuid) = app.register("friend").await;
+    let (stranger, _) = app.register("stranger").await;
+    let (status, body) = app
+        .post("/api/group", Some(&owner), json!({"name": "friends"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"], "Group data created");
+    assert_eq!(body["group"]["owner"]["uuid"], owner_uuid.as_str());
+    assert_eq!(body["group"]["members"], json!([]));
+    let id = body["group"]["group_id"].as_i64().unwrap();
+    let group = format!("/api/group/{id}");
+    // Only the owner invites.
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&friend),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["message"],
+        "Unable to invite member to a not owned group"
+    );
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "User invited to group");
+    assert_eq!(
+        body["group"]["invitations"][0]["uuid"],
+        friend_uuid.as_str()
+    );
+    assert_eq!(
+        body["group"]["invitations"][0]["email"],
+        Value::Null,
+        "strangers' e-mails are hidden"
+    );
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["message"], "Invitation already sended !");
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": owner_uuid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["message"],
+        "You can not invite yourself to your group !"
+    );
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"], json!(["Not a valid UUID."]));
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": uuid::Uuid::new_v4().to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Member not found!");
+    // The invitee sees the group; a stranger does not.
+    assert_eq!(app.get(&group, &friend).await.0, StatusCode::OK);
+    assert_eq!(app.get(&group, &stranger).await.0, StatusCode::FORBIDDEN);
+    // Only the invitee accepts.
+    let accept = format!("{group}/invitations/{friend_uuid}");
+    let (status, body) = app.call(Method::PUT, &accept, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["message"],
+        "Unable to accept an invitation that is not intended to you"
+    );
+    let (status, body) = app.call(Method::PUT, &accept, Some(&friend), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Member add to group");
+    assert_eq!(body["group"]["members"][0]["uuid"], friend_uuid.as_str());
+    let (status, body) = app.call(Method::PUT, &accept, Some(&friend), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Invitation not found !");
+    let (_, body) = app.get(&format!("/api/user/{friend_uuid}"), &friend).await;
+    assert_eq!(body["user"]["groups"][0]["group_id"], id);
+    let (status, body) = app
+        .post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["message"], "User is already a member of this group !");
+    // A stranger cannot leave what they are not in (no 500, D19).
+    let (status, body) = app
+        .call(Method::DELETE, &group, Some(&stranger), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["message"], "You are not a member of this group");
+    // The member leaves; the owner deletes.
+    assert_eq!(
+        app.call(Method::DELETE, &group, Some(&friend), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call(Method::DELETE, &group, Some(&owner), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = app.get(&group, &owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Group not found!");
+});
+
+db_test!(
+    invitations_are_declined_or_withdrawn_and_members_removed,
+    |app| {
+        let (owner, _) = app.register("owner").await;
+        let (friend, friend_uuid) = app.register("friend").await;
+        let (stranger, _) = app.register("stranger").await;
+        let (_, body) = app
+            .post("/api/group", Some(&owner), json!({"name": "club"}))
+            .await;
+        let group = format!("/api/group/{}", body["group"]["group_id"]);
+        app.post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+        let invitation = format!("{group}/invitations/{friend_uuid}");
+        assert_eq!(
+            app.call(Method::DELETE, &invitation, Some(&stranger), None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.call(Method::DELETE, &invitation, Some(&owner), None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            app.call(Method::DELETE, &invitation, Some(&friend), None)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.call(
+                Method::DELETE,
+                &format!("{group}/invitations/not-a-uuid"),
+                Some(&owner),
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        app.post(
+            &format!("{group}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+        app.call(Method::PUT, &invitation, Some(&friend), None)
+            .await;
+        let member = format!("{group}/members/{friend_uuid}");
+        assert_eq!(
+            app.call(Method::DELETE, &member, Some(&friend), None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.call(Method::DELETE, &member, Some(&owner), None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(app.get(&group, &friend).await.0, StatusCode::FORBIDDEN);
+        let (status, body) = app
+            .post("/api/group", Some(&owner), json!({"name": "a b"}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"], json!(["Invalid name!"]));
+    }
+);
+
+db_test!(group_recommendations_keep_the_best_row_per_item, |app| {
+    let (admin, _) = app.register_admin("admin").await;
+    let (owner, _) = app.register("owner").await;
+    let (friend, friend_uuid) = app.register("friend").await;
+    let a = app
+        .add_item(&admin, "book", json!({"isbn": "111", "title": "Alpha"}))
+        .await;
+    let b = app
+        .add_item(&admin, "book", json!({"isbn": "222", "title": "Beta"}))
+        .await;
+    let mut groups = Vec::new();
+    for name in ["one", "two"] {
+        let (_, body) = app
+            .post("/api/group", Some(&owner), json!({"name": name}))
+            .await;
+        let id = body["group"]["group_id"].as_i64().unwrap();
+        app.post(
+            &format!("/api/group/{id}/invitations"),
+            Some(&owner),
+            json!({"uuid": friend_uuid}),
+        )
+        .await;
+        app.call(
+            Method::PUT,
+            &format!("/api/group/{id}/invitations/{friend_uuid}"),
+            Some(&friend),
+            None,
+        )
+        .await;
+        groups.push(id);
+    }
+    for (group, item, score) in [
+        (groups[0], a, 0.2),
+        (groups[1], a, 0.7),
+        (groups[1], b, 0.5),
+    ] {
+        app.sql(&format!(
+            "INSERT INTO recommended_content_for_group (group_id, content_id, score, engine, engine_priority, content_type) \
+             VALUES ({group}, {item}, {score}, 'FromProfile', 4, 'BOOK')"
+        ))
+        .await;
+    }
+    for token in [&owner, &friend] {
+        let (status, body) = app
+            .get("/api/book/groups?reco_engine=FromProfile", token)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let items = body["content"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{body}");
+        assert_eq!(items[0]["content_id"], a);
+        assert_eq!(items[0]["reco_score"], 0.7);
+        assert_eq!(items[1]["content_id"], b);
+    }
+    let (_, body) = app.get("/api/book/groups", &admin).await;
+    assert_eq!(body["content"], json!([]), "no group, no recommendation");
+});

@@ -1,0 +1,459 @@
+//! Administrators' sandbox profiles: fictitious users with genres and
+//! interactions, and the recorded runs of the engine for them.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::FromRow;
+
+use recofinement_domain::media::MediaSpec;
+
+use crate::catalogue::{Genre, PAGE_SIZE};
+use crate::dialect::BeginWrite;
+use crate::{Db, StoreResult, now, on_db};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Profile {
+    pub profile_id: i64,
+    pub uuid: String,
+    pub profilename: String,
+    pub user_id: i64,
+}
+
+/// The six values of an interaction, as a profile stores them.
+#[derive(Clone, Debug, Default, FromRow, Serialize)]
+pub struct ProfileMeta {
+    pub rating: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_rating_date: Option<NaiveDateTime>,
+    pub review_see_count: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_review_see_date: Option<NaiveDateTime>,
+    pub count: Option<i64>,
+    #[serde(serialize_with = "crate::timefmt::serialize_option")]
+    pub last_count_increment: Option<NaiveDateTime>,
+}
+
+/// One recorded run.
+#[derive(Clone, Debug, FromRow)]
+pub struct Run {
+    pub id: i64,
+    pub occured_at: NaiveDateTime,
+    pub profile_id: Option<i64>,
+    pub status: String,
+}
+
+/// One result line of a run, to store.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub content_id: i64,
+    pub score: f64,
+    pub engine: String,
+}
+
+const PROFILE_COLUMNS: &str = "profile_id, uuid, profilename, user_id";
+
+/// Items of `spec` among `rows` (content id first), each as
+/// `{"<kind>": item, …values}` in row order.
+async fn with_items<T: Serialize>(
+    db: &Db,
+    spec: &MediaSpec,
+    rows: Vec<(i64, T)>,
+) -> StoreResult<Vec<Value>> {
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let mut items = db.items_by_ids(spec, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, values)| {
+            let item = items.remove(&id)?;
+            let mut entry = match serde_json::to_value(values) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            entry.insert(spec.table.into(), Value::Object(item));
+            Some(Value::Object(entry))
+        })
+        .collect())
+}
+
+impl Db {
+    /// Creates a profile; a name the owner already uses is a `Conflict`.
+    pub async fn create_profile(&self, user_id: i64, name: &str) -> StoreResult<Profile> {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO profile (uuid, profilename, user_id) VALUES ($1, $2, $3) RETURNING {PROFILE_COLUMNS}"
+        )))
+        .bind(uuid)
+        .bind(name)
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?))
+    }
+
+    pub async fn profiles_of(&self, user_id: i64, offset: i64) -> StoreResult<(Vec<Profile>, i64)> {
+        on_db!(self, pool => {
+            let profiles = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {PROFILE_COLUMNS} FROM profile WHERE user_id = $1 ORDER BY profile_id LIMIT $2 OFFSET $3"
+            )))
+            .bind(user_id)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM profile WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?;
+            Ok((profiles, total))
+        })
+    }
+
+    /// The profile with this uuid if `user_id` owns it.
+    pub async fn owned_profile(&self, user_id: i64, uuid: &str) -> StoreResult<Option<Profile>> {
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROFILE_COLUMNS} FROM profile WHERE uuid = $1 AND user_id = $2"
+        )))
+        .bind(uuid)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    pub async fn profile_by_id(&self, profile_id: i64) -> StoreResult<Option<Profile>> {
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROFILE_COLUMNS} FROM profile WHERE profile_id = $1"
+        )))
+        .bind(profile_id)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Renames a profile; a name the owner already uses is a `Conflict`.
+    pub async fn rename_profile(&self, profile_id: i64, name: &str) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE profile SET profilename = $2 WHERE profile_id = $1")
+                .bind(profile_id)
+                .bind(name)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn delete_profile(&self, profile_id: i64) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("DELETE FROM profile WHERE profile_id = $1").bind(profile_id).execute(pool).await?;
+            Ok(())
+        })
+    }
+
+    pub async fn profile_genres(&self, profile_id: i64) -> StoreResult<Vec<Genre>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT g.genre_id, g.name, g.count FROM liked_genres_profile l JOIN genre g ON g.genre_id = l.genre_id \
+             WHERE l.profile_id = $1 ORDER BY g.genre_id",
+        )
+        .bind(profile_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    pub async fn like_profile_genre(&self, profile_id: i64, genre_id: i64) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("INSERT INTO liked_genres_profile (profile_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(profile_id)
+                .bind(genre_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn unlike_profile_genre(&self, profile_id: i64, genre_id: i64) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let result = sqlx::query("DELETE FROM liked_genres_profile WHERE profile_id = $1 AND genre_id = $2")
+                .bind(profile_id)
+                .bind(genre_id)
+                .execute(pool)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
+    }
+
+    /// P9: sets all six values of a profile's interaction with an item.
+    pub async fn set_profile_meta(
+        &self,
+        profile_id: i64,
+        content_id: i64,
+        meta: &ProfileMeta,
+    ) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query(
+                "INSERT INTO meta_profile_content (profile_id, content_id, rating, last_rating_date, review_see_count, \
+                   last_review_see_date, count, last_count_increment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (profile_id, content_id) DO UPDATE SET rating = $3, last_rating_date = $4, \
+                   review_see_count = $5, last_review_see_date = $6, count = $7, last_count_increment = $8",
+            )
+            .bind(profile_id)
+            .bind(content_id)
+            .bind(meta.rating)
+            .bind(meta.last_rating_date)
+            .bind(meta.review_see_count)
+            .bind(meta.last_review_see_date)
+            .bind(meta.count)
+            .bind(meta.last_count_increment)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Every interaction of a profile (for the engine's sandbox run).
+    pub async fn profile_metas_all(&self, profile_id: i64) -> StoreResult<Vec<(i64, ProfileMeta)>> {
+        let rows: Vec<ProfileMetaRow> = on_db!(self, pool => sqlx::query_as(
+            "SELECT content_id, rating, last_rating_date, review_see_count, last_review_see_date, count, last_count_increment \
+             FROM meta_profile_content WHERE profile_id = $1 ORDER BY content_id",
+        )
+        .bind(profile_id)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().map(ProfileMetaRow::split).collect())
+    }
+
+    /// P10 / P14: a page of interactions of one kind, from a profile's
+    /// current metas or from a run's snapshot.
+    pub async fn profile_meta_page(
+        &self,
+        spec: &MediaSpec,
+        source: MetaSource,
+        offset: i64,
+    ) -> StoreResult<(Vec<Value>, i64)> {
+        let (table, key, id) = match source {
+            MetaSource::Profile(id) => ("meta_profile_content", "profile_id", id),
+            MetaSource::Run(id) => ("recommendation_launched_meta", "event_id", id),
+        };
+        let sql = format!(
+            "SELECT x.content_id, x.rating, x.last_rating_date, x.review_see_count, x.last_review_see_date, x.count, \
+               x.last_count_increment FROM {table} x JOIN {} m ON m.content_id = x.content_id WHERE x.{key} = $1 \
+             ORDER BY x.content_id LIMIT $2 OFFSET $3",
+            spec.table
+        );
+        let count = format!(
+            "SELECT COUNT(*) FROM {table} x JOIN {} m ON m.content_id = x.content_id WHERE x.{key} = $1",
+            spec.table
+        );
+        let (rows, total): (Vec<ProfileMetaRow>, (i64,)) = on_db!(self, pool => (
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?,
+            sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(id).fetch_one(pool).await?,
+        ));
+        let rows = rows.into_iter().map(ProfileMetaRow::split).collect();
+        Ok((with_items(self, spec, rows).await?, total.0))
+    }
+
+    /// Records a run: the event and snapshots of the profile's genres and
+    /// metas, in one transaction. Returns the run id.
+    pub async fn snapshot_profile(&self, profile_id: i64) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO recommendation_launched_for_profile_event (occured_at, profile_id, status) \
+                 VALUES ($1, $2, 'running') RETURNING id",
+            )
+            .bind(now())
+            .bind(profile_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO recommendation_launched_liked_genre (event_id, genre_id, name, content_type) \
+                 SELECT $1, g.genre_id, g.name, g.content_type FROM liked_genres_profile l \
+                 JOIN genre g ON g.genre_id = l.genre_id WHERE l.profile_id = $2",
+            )
+            .bind(id)
+            .bind(profile_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO recommendation_launched_meta (event_id, content_id, rating, last_rating_date, review_see_count, \
+                   last_review_see_date, count, last_count_increment) \
+                 SELECT $1, content_id, rating, last_rating_date, review_see_count, last_review_see_date, count, \
+                   last_count_increment FROM meta_profile_content WHERE profile_id = $2",
+            )
+            .bind(id)
+            .bind(profile_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Stores a run's results and marks it done (or failed), in one transaction.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        results: &[RunResult],
+        status: &str,
+    ) -> StoreResult<()> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for result in results {
+                sqlx::query(
+                    "INSERT INTO recommendation_launched_result (event_id, content_id, score, engine) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(run_id)
+                .bind(result.content_id)
+                .bind(result.score)
+                .bind(&result.engine)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE recommendation_launched_for_profile_event SET status = $2 WHERE id = $1")
+                .bind(run_id)
+                .bind(status)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The genres snapshot of a run: (genre id, name, upper-case kind).
+    pub async fn run_genres_all(
+        &self,
+        run_id: i64,
+    ) -> StoreResult<Vec<(i64, Option<String>, Option<String>)>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT genre_id, name, content_type FROM recommendation_launched_liked_genre WHERE event_id = $1 ORDER BY genre_id",
+        )
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    pub async fn run(&self, run_id: i64) -> StoreResult<Option<Run>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT id, occured_at, profile_id, status FROM recommendation_launched_for_profile_event WHERE id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// P11: a profile's runs, newest first.
+    pub async fn runs(&self, profile_id: i64, offset: i64) -> StoreResult<(Vec<Run>, i64)> {
+        on_db!(self, pool => {
+            let runs = sqlx::query_as(
+                "SELECT id, occured_at, profile_id, status FROM recommendation_launched_for_profile_event \
+                 WHERE profile_id = $1 ORDER BY occured_at DESC, id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(profile_id)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let (total,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE profile_id = $1")
+                    .bind(profile_id)
+                    .fetch_one(pool)
+                    .await?;
+            Ok((runs, total))
+        })
+    }
+
+    /// P12: a page of a run's genres snapshot.
+    pub async fn run_genres(
+        &self,
+        run_id: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<(Option<String>, Option<String>)>, i64)> {
+        on_db!(self, pool => {
+            let rows = sqlx::query_as(
+                "SELECT name, content_type FROM recommendation_launched_liked_genre WHERE event_id = $1 \
+                 ORDER BY genre_id LIMIT $2 OFFSET $3",
+            )
+            .bind(run_id)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recommendation_launched_liked_genre WHERE event_id = $1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await?;
+            Ok((rows, total))
+        })
+    }
+
+    /// P13: a page of a run's results of one kind, best first.
+    pub async fn run_results(
+        &self,
+        spec: &MediaSpec,
+        run_id: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<Value>, i64)> {
+        let sql = format!(
+            "SELECT r.content_id, r.score, r.engine FROM recommendation_launched_result r \
+             JOIN {} m ON m.content_id = r.content_id JOIN content c ON c.content_id = r.content_id \
+             WHERE r.event_id = $1 ORDER BY r.score DESC NULLS LAST, c.popularity_score DESC NULLS LAST, r.content_id, r.engine \
+             LIMIT $2 OFFSET $3",
+            spec.table
+        );
+        let count = format!(
+            "SELECT COUNT(*) FROM recommendation_launched_result r JOIN {} m ON m.content_id = r.content_id WHERE r.event_id = $1",
+            spec.table
+        );
+        let (rows, total): (Vec<ResultRow>, (i64,)) = on_db!(self, pool => (
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?,
+            sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(run_id).fetch_one(pool).await?,
+        ));
+        let rows: Vec<(i64, HashMap<&str, Value>)> = rows
+            .into_iter()
+            .map(|(id, score, engine)| {
+                (
+                    id,
+                    HashMap::from([("score", score.into()), ("engine", engine.into())]),
+                )
+            })
+            .collect();
+        Ok((with_items(self, spec, rows).await?, total.0))
+    }
+}
+
+/// A result line as read: content id, score, engine.
+type ResultRow = (i64, Option<f64>, String);
+
+/// Where interactions come from: a profile now, or a run's snapshot.
+#[derive(Clone, Copy, Debug)]
+pub enum MetaSource {
+    Profile(i64),
+    Run(i64),
+}
+
+#[derive(FromRow)]
+struct ProfileMetaRow {
+    content_id: i64,
+    rating: Option<i64>,
+    last_rating_date: Option<NaiveDateTime>,
+    review_see_count: Option<i64>,
+    last_review_see_date: Option<NaiveDateTime>,
+    count: Option<i64>,
+    last_count_increment: Option<NaiveDateTime>,
+}
+
+impl ProfileMetaRow {
+    fn split(self) -> (i64, ProfileMeta) {
+        (
+            self.content_id,
+            ProfileMeta {
+                rating: self.rating,
+                last_rating_date: self.last_rating_date,
+                review_see_count: self.review_see_count,
+                last_review_see_date: self.last_review_see_date,
+                count: self.count,
+                last_count_increment: self.last_count_increment,
+            },
+        )
+    }
+}
