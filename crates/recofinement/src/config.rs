@@ -27,6 +27,53 @@ pub enum Command {
     /// Manage administrators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Load a RecoFinement-Datasets directory (the CSV files of spec §13)
+    /// into the database; a re-run adds nothing twice.
+    Import {
+        /// Directory holding genres.csv, content.csv, … meta_user_content_*.csv.
+        dir: std::path::PathBuf,
+    },
+    /// Write a synthetic dataset in the same CSV layout.
+    Generate {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        size: DatasetSize,
+    },
+    /// Generate a small dataset, import it when the catalogue is empty, then serve.
+    Demo {
+        #[command(flatten)]
+        size: DatasetSize,
+    },
+}
+
+/// Size and seed of a generated dataset (defaults: the demo's small set).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct DatasetSize {
+    /// Users.
+    #[arg(long, default_value_t = 200)]
+    pub users: usize,
+    /// Items over the six kinds (episodes come on top).
+    #[arg(long, default_value_t = 2_000)]
+    pub items: usize,
+    /// User-item interactions.
+    #[arg(long, default_value_t = 20_000)]
+    pub interactions: usize,
+    /// Random seed: the same seed writes the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl DatasetSize {
+    pub fn options(self) -> recofinement::generate::GenerateOptions {
+        recofinement::generate::GenerateOptions {
+            users: self.users,
+            items: self.items,
+            interactions: self.interactions,
+            seed: self.seed,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

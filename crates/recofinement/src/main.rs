@@ -2,6 +2,7 @@
 //! the command-line tools.
 
 mod config;
+mod dataset;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -39,6 +40,10 @@ fn init_logging(settings: &Settings) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
+    // Generating needs no database.
+    if let Some(Command::Generate { out, size }) = &cli.command {
+        return dataset::generate_command(out, &size.options());
+    }
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await.context("applying migrations")?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -51,6 +56,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(command) => admin(db, &settings, command).await,
+        Command::Import { dir } => {
+            dataset::import(&db, &dir).await?;
+            db.close().await;
+            Ok(())
+        }
+        Command::Generate { .. } => unreachable!("handled before connecting"),
+        Command::Demo { size } => {
+            dataset::demo_data(&db, &size.options()).await?;
+            serve(db, &settings).await
+        }
     }
 }
 

@@ -1,0 +1,4 @@
+//! The library half of the `recofinement` binary: tooling that tests use
+//! directly (the dataset generator).
+
+pub mod generate;

@@ -1,0 +1,482 @@
+//! Dataset import and generation, on SQLite and (when TEST_DATABASE_URL
+//! names PostgreSQL) on PostgreSQL, each test in a fresh database/schema.
+
+use std::path::{Path, PathBuf};
+
+use recofinement::generate::{GenerateOptions, GenerateSummary, generate};
+use recofinement_store::Db;
+use recofinement_store::dataset::{DatasetError, Quiet};
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "recofinement-{label}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct TestDb {
+    db: Db,
+    _dir: Option<TempDir>,
+    /// PostgreSQL: the base URL and the schema to drop at the end.
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn fresh(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = TempDir::new("import-test");
+                let url = format!("sqlite://{}/test.db", dir.0.display());
+                let db = Db::connect(&url, 4).await.unwrap();
+                db.migrate().await.unwrap();
+                Some(TestDb {
+                    db,
+                    _dir: Some(dir),
+                    schema: None,
+                })
+            }
+            Backend::Postgres => {
+                let base = std::env::var("TEST_DATABASE_URL")
+                    .ok()
+                    .filter(|u| u.starts_with("postgres"))?;
+                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&base).await.unwrap();
+                static EXTENSION: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+                EXTENSION
+                    .get_or_init(|| async {
+                        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                            .execute(&admin)
+                            .await
+                            .unwrap();
+                    })
+                    .await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                let db = Db::connect(&url, 4).await.unwrap();
+                db.migrate().await.unwrap();
+                Some(TestDb {
+                    db,
+                    _dir: None,
+                    schema: Some((base, schema)),
+                })
+            }
+        }
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT count(*) FROM {table}")).await
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    async fn text(&self, sql: &str) -> Option<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    async fn drop_schema(self) {
+        self.db.close().await;
+        if let Some((base, schema)) = self.schema {
+            let admin = sqlx::PgPool::connect(&base).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
+}
+
+/// Runs a scenario on SQLite, and on PostgreSQL when configured.
+macro_rules! db_test {
+    ($name:ident, |$db:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn scenario($db: &TestDb) $body
+
+            async fn run(backend: Backend) {
+                if let Some(db) = TestDb::fresh(backend).await {
+                    scenario(&db).await;
+                    db.drop_schema().await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+const SMALL: GenerateOptions = GenerateOptions {
+    users: 40,
+    items: 150,
+    interactions: 800,
+    seed: 7,
+};
+
+fn small_set() -> (TempDir, GenerateSummary) {
+    let dir = TempDir::new("dataset");
+    let summary = generate(&dir.0, &SMALL).unwrap();
+    (dir, summary)
+}
+
+fn rows_of(summary: &GenerateSummary, file: &str) -> i64 {
+    summary
+        .files
+        .iter()
+        .find(|(name, _)| name == file)
+        .map(|(_, rows)| *rows as i64)
+        .unwrap_or_else(|| panic!("{file} not generated"))
+}
+
+/// The second line of a CSV file, split naively (no quotes in these files).
+fn first_row(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+db_test!(
+    imports_a_generated_set_keeping_ids_and_advancing_sequences,
+    |t| {
+        let (dir, summary) = small_set();
+        let reports = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+        assert_eq!(reports.len(), 18, "every file of the layout");
+        for report in &reports {
+            assert_eq!(
+                report.rows_read as i64,
+                rows_of(&summary, &report.file),
+                "{}",
+                report.file
+            );
+        }
+
+        let items = (summary.items + summary.episodes) as i64;
+        assert_eq!(t.count("content").await, items);
+        assert_eq!(t.count("episode").await, summary.episodes as i64);
+        assert_eq!(t.count("\"user\"").await, summary.users as i64);
+        assert_eq!(
+            t.count("meta_user_content").await,
+            summary.interactions as i64
+        );
+        assert_eq!(summary.interactions, SMALL.interactions);
+        assert_eq!(t.count("genre").await, rows_of(&summary, "genres.csv"));
+        assert_eq!(
+            t.count("content_genres").await,
+            rows_of(&summary, "content_genres.csv")
+        );
+        assert_eq!(t.count("role").await, 2);
+        assert_eq!(t.count("role_permission").await, 14);
+        assert_eq!(t.count("user_role").await, 0, "dataset users get no role");
+        assert_eq!(t.count("event").await, 0, "the import writes no events");
+
+        // Ids are kept.
+        assert_eq!(t.scalar("SELECT max(content_id) FROM content").await, items);
+        let user = first_row(&dir.0.join("user.csv"));
+        let uuid = t.text("SELECT uuid FROM \"user\" WHERE user_id = 1").await;
+        assert_eq!(uuid.as_deref(), Some(user[1].as_str()));
+        let movie = first_row(&dir.0.join("movie.csv"));
+        let title = t
+            .text(&format!(
+                "SELECT title FROM movie WHERE content_id = {}",
+                movie[0]
+            ))
+            .await;
+        assert_eq!(title.as_deref(), Some(movie[1].as_str()));
+
+        // content_type follows the media table.
+        assert_eq!(t.count("content WHERE content_type IS NULL").await, 0);
+        assert_eq!(
+            t.count("content WHERE content_type = 'EPISODE'").await,
+            summary.episodes as i64
+        );
+        assert_eq!(
+        t.count("content c JOIN movie m ON m.content_id = c.content_id WHERE c.content_type = 'MOVIE'")
+            .await,
+        rows_of(&summary, "movie.csv")
+    );
+
+        // Sequences are past the largest id.
+        let next = t
+            .scalar("INSERT INTO content (rating_count) VALUES (0) RETURNING content_id")
+            .await;
+        assert_eq!(next, items + 1);
+        let genres = rows_of(&summary, "genres.csv");
+        let next = t
+            .scalar("INSERT INTO genre (name) VALUES ('New') RETURNING genre_id")
+            .await;
+        assert_eq!(next, genres + 1);
+
+        // A second run adds nothing.
+        let again = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+        assert!(again.iter().all(|r| r.rows_inserted == 0), "{again:?}");
+        assert_eq!(t.count("content").await, items + 1);
+        assert_eq!(
+            t.count("meta_user_content").await,
+            summary.interactions as i64
+        );
+    }
+);
+
+db_test!(
+    a_malformed_row_stops_its_file_and_keeps_earlier_files,
+    |t| {
+        let (dir, summary) = small_set();
+        // meta_user_content_2.csv gets a rating of 9 on its fourth line.
+        let path = dir.0.join("meta_user_content_2.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let row = first_row(&path);
+        lines[3] = format!("{},{},9,1", row[0], 1);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+        let error = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap_err();
+        match &error {
+            DatasetError::Malformed { file, line, reason } => {
+                assert_eq!(file, "meta_user_content_2.csv");
+                assert_eq!(*line, 4);
+                assert!(reason.contains("rating"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            error
+                .to_string()
+                .contains("meta_user_content_2.csv, line 4")
+        );
+        // Earlier files stay, the failing file left nothing, later files did not run.
+        assert_eq!(t.count("\"user\"").await, summary.users as i64);
+        assert_eq!(
+            t.count("meta_user_content").await,
+            rows_of(&summary, "meta_user_content_1.csv")
+        );
+
+        // A wrong column count and a bad UUID are reported the same way.
+        std::fs::write(
+            dir.0.join("user.csv"),
+            "user_id,uuid,email,username,password_hash\n9001,not-a-uuid,x@y.z,x,no_pwd\n",
+        )
+        .unwrap();
+        let file = recofinement_store::dataset::dataset_files(&dir.0)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.name() == "user.csv")
+            .unwrap();
+        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        assert!(
+            error.to_string().starts_with("user.csv, line 2: uuid"),
+            "{error}"
+        );
+        std::fs::write(
+        dir.0.join("user.csv"),
+        "user_id,uuid,email,username,password_hash\n9001,6F9619FF-8B86-D011-B42D-00C04FC964FF,X@Y.Z,x,no_pwd\n9002,x\n",
+    )
+    .unwrap();
+        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("user.csv, line 3: expected 5 fields"),
+            "{error}"
+        );
+        assert_eq!(
+            t.count("\"user\" WHERE user_id > 9000").await,
+            0,
+            "rolled back"
+        );
+
+        // A database-level failure (unknown genre) names the file and its lines.
+        std::fs::write(
+            dir.0.join("content_genres.csv"),
+            "content_id,genre_id\n1,1\n1,99999\n",
+        )
+        .unwrap();
+        let file = recofinement_store::dataset::dataset_files(&dir.0)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.name() == "content_genres.csv")
+            .unwrap();
+        let before = t.count("content_genres").await;
+        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        assert!(matches!(error, DatasetError::Database { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("content_genres.csv, lines 2-3"),
+            "{error}"
+        );
+        assert_eq!(t.count("content_genres").await, before);
+    }
+);
+
+db_test!(quoting_rules_reach_the_database, |t| {
+    let dir = TempDir::new("quoting");
+    std::fs::write(
+        dir.0.join("genres.csv"),
+        "genre_id,name,count,content_type\n1,\"Drama, \"\"dark\"\"\",,MOVIE\n2,\"\",5,movie\n3,\"Two\nlines\",\"7\",\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.0.join("user.csv"),
+        "user_id,uuid,email,username,password_hash\n7,6F9619FF-8B86-D011-B42D-00C04FC964FF,Mixed@Case.ORG,someone,no_pwd\n8,0f8fad5b-d9cb-469f-a165-70867728950e,,nomail,no_pwd\n",
+    )
+    .unwrap();
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let name = async |id: i64| {
+        t.text(&format!("SELECT name FROM genre WHERE genre_id = {id}"))
+            .await
+    };
+    assert_eq!(name(1).await.as_deref(), Some("Drama, \"dark\""));
+    assert_eq!(name(2).await.as_deref(), Some(""));
+    assert_eq!(name(3).await.as_deref(), Some("Two\nlines"));
+    assert_eq!(t.count("genre WHERE count IS NULL").await, 1);
+    assert_eq!(t.count("genre WHERE content_type = 'MOVIE'").await, 2);
+    assert_eq!(t.count("genre WHERE content_type IS NULL").await, 1);
+    assert_eq!(
+        t.text("SELECT uuid FROM \"user\" WHERE user_id = 7")
+            .await
+            .as_deref(),
+        Some("6f9619ff-8b86-d011-b42d-00c04fc964ff")
+    );
+    assert_eq!(
+        t.text("SELECT email FROM \"user\" WHERE user_id = 7")
+            .await
+            .as_deref(),
+        Some("mixed@case.org")
+    );
+    assert_eq!(
+        t.text("SELECT email FROM \"user\" WHERE user_id = 8").await,
+        None
+    );
+    let next = t
+        .scalar("INSERT INTO \"user\" (uuid, username, password_hash) VALUES ('u', 'n', 'p') RETURNING user_id")
+        .await;
+    assert_eq!(next, 9);
+});
+
+fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_generator_is_deterministic_per_seed() {
+    let (a, b, c) = (
+        TempDir::new("gen-a"),
+        TempDir::new("gen-b"),
+        TempDir::new("gen-c"),
+    );
+    generate(&a.0, &SMALL).unwrap();
+    generate(&b.0, &SMALL).unwrap();
+    generate(&c.0, &GenerateOptions { seed: 8, ..SMALL }).unwrap();
+    let (a, b, c) = (read_all(&a.0), read_all(&b.0), read_all(&c.0));
+    assert_eq!(a.len(), 18);
+    assert_eq!(a, b, "same seed, same bytes");
+    let differing = a.iter().zip(&c).filter(|(x, y)| x != y).count();
+    assert!(
+        differing >= 10,
+        "another seed changes the data ({differing} files differ)"
+    );
+}
+
+#[test]
+fn generated_interactions_are_skewed_and_rated_high() {
+    let dir = TempDir::new("gen-shape");
+    let summary = generate(
+        &dir.0,
+        &GenerateOptions {
+            users: 300,
+            items: 1000,
+            interactions: 20_000,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary.interactions, 20_000);
+    let mut per_item = std::collections::HashMap::<String, usize>::new();
+    let (mut high, mut rated, mut null) = (0, 0, 0);
+    for n in 1..=4 {
+        let text =
+            std::fs::read_to_string(dir.0.join(format!("meta_user_content_{n}.csv"))).unwrap();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            *per_item.entry(fields[0].to_string()).or_default() += 1;
+            match fields[2] {
+                "" => null += 1,
+                r => {
+                    rated += 1;
+                    if r.parse::<i64>().unwrap() >= 3 {
+                        high += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut counts: Vec<usize> = per_item.into_values().collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let top: usize = counts.iter().take(counts.len() / 10).sum();
+    assert!(
+        top * 100 / 20_000 >= 30,
+        "the top 10% of items hold {top} interactions"
+    );
+    assert!(
+        high * 100 / rated >= 75,
+        "{high} of {rated} ratings are 3 or more"
+    );
+    assert!(null > 1000 && null < 6000, "{null} consumption-only rows");
+}
