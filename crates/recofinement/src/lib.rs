@@ -1,4 +1,5 @@
 //! The library half of the `recofinement` binary: tooling that tests use
 //! directly (the dataset generator).
 
+pub mod engine_runner;
 pub mod generate;

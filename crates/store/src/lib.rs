@@ -6,12 +6,15 @@
 pub mod catalogue;
 pub mod dataset;
 pub mod dialect;
+pub mod engine_io;
 pub mod error;
 pub mod events;
 pub mod groups;
 pub mod interactions;
 pub mod profiles;
 pub mod submissions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timefmt;
 pub mod tokens;
 pub mod users;

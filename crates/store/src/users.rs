@@ -280,27 +280,43 @@ impl Db {
         .await?))
     }
 
-    /// Likes a genre (idempotent).
+    /// Likes a genre (idempotent). A change of interests is an event too, so
+    /// that the engine refreshes this user's profile-based lists.
     pub async fn like_genre(&self, user_id: i64, genre_id: i64) -> StoreResult<()> {
-        on_db!(self, pool => {
-            sqlx::query("INSERT INTO liked_genres (user_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(user_id)
-                .bind(genre_id)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
+        self.change_interest(user_id, genre_id, true)
+            .await
+            .map(|_| ())
     }
 
     /// Unlikes a genre; false when it was not liked.
     pub async fn unlike_genre(&self, user_id: i64, genre_id: i64) -> StoreResult<bool> {
+        self.change_interest(user_id, genre_id, false).await
+    }
+
+    async fn change_interest(&self, user_id: i64, genre_id: i64, like: bool) -> StoreResult<bool> {
+        let sql = if like {
+            "INSERT INTO liked_genres (user_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM liked_genres WHERE user_id = $1 AND genre_id = $2"
+        };
         on_db!(self, pool => {
-            let result = sqlx::query("DELETE FROM liked_genres WHERE user_id = $1 AND genre_id = $2")
-                .bind(user_id)
-                .bind(genre_id)
-                .execute(pool)
-                .await?;
-            Ok(result.rows_affected() == 1)
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(sql).bind(user_id).bind(genre_id).execute(&mut *tx).await?.rows_affected() == 1;
+            if changed {
+                let event = crate::events::NewEvent {
+                    kind: crate::events::EventKind::Changed,
+                    occured_by: Some(user_id),
+                    object_id: genre_id,
+                    model_name: "liked_genres",
+                    attribute_name: Some("liked"),
+                    new_value: Some(if like { "True" } else { "False" }.into()),
+                    content_type: None,
+                    payload: None,
+                };
+                crate::write_event!(&mut *tx, &event)?;
+            }
+            tx.commit().await?;
+            Ok(changed)
         })
     }
 

@@ -1,0 +1,661 @@
+//! Runs the recommendation engines against the database: loads a snapshot
+//! of the catalogue and interactions, decides from the event log which
+//! engines have work, runs them off the async reactor, and writes their
+//! results (each engine's rows and its event cursor in one transaction).
+//!
+//! The cursor of a run is the newest event id read *before* loading the
+//! data, so an event that lands while the engine computes is seen again by
+//! the next run: nothing is lost, at worst something is recomputed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use recofinement_domain::media;
+use recofinement_engine::als::{self, AlsParams};
+use recofinement_engine::from_profile::{self, ProfileParams};
+use recofinement_engine::from_similar_content::{self, SimilarContentParams};
+use recofinement_engine::links::{self, LinkParams};
+use recofinement_engine::sandbox::{self, ProfileMeta, SandboxProfile};
+use recofinement_engine::similarity::{self, Neighbours, SimilarPair, SimilarityParams};
+use recofinement_engine::{
+    ContentKind, Dataset, EngineName, Group, Interaction, Item, Recommendation, popularity, text,
+};
+use recofinement_store::Db;
+use recofinement_store::engine_io::{Cursor, RecoOwner, RecoRow, SimilarRow};
+use recofinement_store::profiles::RunResult;
+
+/// Every engine, in the order a full pass runs them: the shared inputs
+/// first (popularity, similarities), then the recommenders by priority so
+/// that the higher-priority engine claims an item first.
+pub const ALL_ENGINES: [EngineName; 6] = [
+    EngineName::Popularity,
+    EngineName::ContentSimilarities,
+    EngineName::LinkBetweenItems,
+    EngineName::CollaborativeFiltering,
+    EngineName::FromProfile,
+    EngineName::FromSimilarContent,
+];
+
+const ALL_LABELS: [&str; 6] = ["APPLICATION", "BOOK", "GAME", "MOVIE", "SERIE", "TRACK"];
+
+/// When an engine is due: its original cadence, or sooner once this many
+/// relevant events piled up.
+fn cadence(engine: EngineName) -> (Duration, i64) {
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    match engine {
+        EngineName::Popularity => (hours(24), 1),
+        EngineName::ContentSimilarities | EngineName::LinkBetweenItems => (hours(24), 1),
+        EngineName::CollaborativeFiltering => (hours(6), 200),
+        EngineName::FromProfile | EngineName::FromSimilarContent => (hours(2), 1),
+    }
+}
+
+/// Text columns of each kind's "soup" (spec engine §5.2); the first is the title.
+fn soup_columns(kind: ContentKind) -> &'static [&'static str] {
+    match kind {
+        ContentKind::Application => &["name", "type", "content_rating"],
+        ContentKind::Book => &["title", "author", "publisher"],
+        ContentKind::Game => &["name", "short_description", "developers", "publishers"],
+        ContentKind::Movie => &[
+            "title",
+            "language",
+            "actors",
+            "producers",
+            "director",
+            "writer",
+            "plot_outline",
+        ],
+        ContentKind::Serie => &["title", "writers", "directors", "actors", "plot_outline"],
+        ContentKind::Track => &["title", "year", "artist_name", "release"],
+    }
+}
+
+/// Columns holding person or company names, kept as one token each
+/// (lists cut to their first five names, as the original did).
+fn name_columns(column: &str) -> Option<char> {
+    match column {
+        "actors" | "producers" => Some('|'),
+        "writers" | "directors" => Some(','),
+        "author" | "publisher" | "developers" | "publishers" | "artist_name" | "director"
+        | "writer" => Some(','),
+        _ => None,
+    }
+}
+
+fn kind_of(label: &str) -> Option<ContentKind> {
+    ContentKind::parse(label)
+}
+
+/// What one engine run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub engine: &'static str,
+    /// Users, groups or items it computed for.
+    pub subjects: usize,
+    pub rows: usize,
+    pub seconds: f64,
+    /// Whether it ran for every subject or only for those with new events.
+    pub scope: &'static str,
+}
+
+/// The database snapshot the engines read.
+pub struct Snapshot {
+    pub dataset: Dataset,
+    pub real_users: Vec<i64>,
+    pub groups: Vec<Group>,
+    pub genre_names: HashMap<i64, String>,
+    /// Newest event id read before loading: the cursor of this snapshot.
+    pub event_id: i64,
+    pub load_seconds: f64,
+}
+
+/// Runs engines; one run at a time per process (and, on PostgreSQL, the
+/// scheduler holds an advisory lock so one process runs them at a time).
+pub struct EngineRunner {
+    db: Db,
+    running: tokio::sync::Mutex<()>,
+    /// Rayon pool the computations use (bounded in `serve`).
+    pool: Arc<rayon::ThreadPool>,
+}
+
+impl EngineRunner {
+    pub fn new(db: Db, threads: usize) -> anyhow::Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("engine-{i}"))
+            .build()?;
+        Ok(EngineRunner {
+            db,
+            running: tokio::sync::Mutex::new(()),
+            pool: Arc::new(pool),
+        })
+    }
+
+    /// Loads the snapshot the engines read.
+    pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let started = Instant::now();
+        let event_id = self.db.last_event_id().await?;
+        let genre_rows = self.db.engine_content_genres().await?;
+        let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut genre_names = HashMap::new();
+        for (content, genre, name) in genre_rows {
+            genres.entry(content).or_default().push(genre);
+            genre_names.insert(genre, name);
+        }
+        let mut items = Vec::new();
+        for kind in ContentKind::ALL {
+            let spec = media::spec(
+                recofinement_domain::ContentKind::parse(kind.as_str()).context("kind")?,
+            );
+            let columns = soup_columns(kind);
+            for (id, rating, rating_count, texts) in self.db.engine_items(spec, columns).await? {
+                let item_genres = genres.remove(&id).unwrap_or_default();
+                let mut soup: Vec<String> = Vec::new();
+                for (column, value) in columns.iter().zip(&texts) {
+                    let Some(value) = value else { continue };
+                    match name_columns(column) {
+                        Some(separator) => {
+                            soup.extend(value.split(separator).take(5).map(text::name_token))
+                        }
+                        None => soup.push(value.clone()),
+                    }
+                }
+                soup.extend(
+                    item_genres
+                        .iter()
+                        .filter_map(|g| genre_names.get(g))
+                        .map(|n| text::name_token(n)),
+                );
+                items.push(Item {
+                    id,
+                    kind,
+                    title: texts.first().cloned().flatten().unwrap_or_default(),
+                    text: soup,
+                    genres: item_genres,
+                    rating,
+                    rating_count: rating_count.unwrap_or(0),
+                });
+            }
+        }
+        let interactions: Vec<Interaction> = self
+            .db
+            .engine_interactions()
+            .await?
+            .into_iter()
+            .map(|(user, item, rating, views, count)| Interaction {
+                user,
+                item,
+                rating: rating.map(|r| r as f32),
+                count: (views.unwrap_or(0).max(0) + count.unwrap_or(0).max(0))
+                    .min(i64::from(u32::MAX)) as u32,
+            })
+            .collect();
+        let interests = self.db.engine_interests().await?;
+        let flags = self.db.engine_flags().await?;
+        let real_users = self.db.engine_real_users().await?;
+        let groups = self
+            .db
+            .engine_groups()
+            .await?
+            .into_iter()
+            .map(|(id, members)| Group { id, members })
+            .collect();
+        let dataset = tokio::task::spawn_blocking(move || {
+            Dataset::new(items, &interactions, &interests, &flags)
+        })
+        .await?;
+        Ok(Snapshot {
+            dataset,
+            real_users,
+            groups,
+            genre_names,
+            event_id,
+            load_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Runs the given engines. With `force`, each runs for every subject;
+    /// otherwise only the engines with relevant events since their cursor,
+    /// and the user engines only for the users those events concern.
+    pub async fn run(&self, engines: &[EngineName], force: bool) -> anyhow::Result<Vec<RunReport>> {
+        let _guard = self.running.lock().await;
+        let mut plan = Vec::new();
+        for engine in ALL_ENGINES.into_iter().filter(|e| engines.contains(e)) {
+            if let Some(scope) = self.scope(engine, force).await? {
+                plan.push((engine, scope));
+            }
+        }
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let snapshot = Arc::new(self.snapshot().await?);
+        let mut reports = Vec::new();
+        for (engine, scope) in plan {
+            let report = self
+                .run_one(engine, scope, snapshot.clone())
+                .await
+                .with_context(|| engine.as_str())?;
+            tracing::info!(
+                engine = report.engine,
+                subjects = report.subjects,
+                rows = report.rows,
+                seconds = report.seconds,
+                scope = report.scope,
+                "engine run"
+            );
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
+    /// Which subjects an engine must run for, or `None` when it has nothing to do.
+    async fn scope(&self, engine: EngineName, force: bool) -> anyhow::Result<Option<Scope>> {
+        if force {
+            return Ok(Some(Scope::All));
+        }
+        let Some((cursor, last_run)) = self.db.engine_state(engine.as_str()).await? else {
+            return Ok(Some(Scope::All));
+        };
+        let (interval, pile) = cadence(engine);
+        let elapsed = (recofinement_store::now() - last_run)
+            .to_std()
+            .unwrap_or_default();
+        let added = self.db.added_events_since(cursor).await?;
+        Ok(match engine {
+            EngineName::Popularity
+            | EngineName::ContentSimilarities
+            | EngineName::LinkBetweenItems => {
+                let interactions = if engine == EngineName::Popularity {
+                    self.db.interaction_events_since(cursor).await?
+                } else {
+                    0
+                };
+                let due = added >= pile || (interactions > 0 && elapsed >= interval);
+                due.then_some(Scope::All)
+            }
+            EngineName::CollaborativeFiltering => {
+                let events = self.db.interaction_events_since(cursor).await?;
+                (added > 0 || events >= pile || (events > 0 && elapsed >= interval))
+                    .then_some(Scope::All)
+            }
+            EngineName::FromProfile | EngineName::FromSimilarContent => {
+                if added > 0 {
+                    Some(Scope::All)
+                } else {
+                    let users = self.db.users_with_events_since(cursor).await?;
+                    (!users.is_empty()).then_some(Scope::Users(users))
+                }
+            }
+        })
+    }
+
+    async fn run_one(
+        &self,
+        engine: EngineName,
+        scope: Scope,
+        snapshot: Arc<Snapshot>,
+    ) -> anyhow::Result<RunReport> {
+        let started = Instant::now();
+        let cursor_id = snapshot.event_id;
+        let cursor = Cursor {
+            engine: engine.as_str(),
+            kinds: &ALL_LABELS,
+            event_id: cursor_id,
+        };
+        let pool = self.pool.clone();
+        let scope_name = match scope {
+            Scope::All => "all",
+            Scope::Users(_) => "users with new events",
+        };
+        let (subjects, rows) = match engine {
+            EngineName::Popularity => {
+                let snap = snapshot.clone();
+                let scores =
+                    compute(&pool, move || popularity::compute(&snap.dataset.items)).await?;
+                let rows: Vec<(i64, f64)> =
+                    scores.scores.iter().map(|s| (s.item, s.score)).collect();
+                self.db.write_popularity(&rows, cursor).await?;
+                (rows.len(), rows.len())
+            }
+            EngineName::ContentSimilarities | EngineName::LinkBetweenItems => {
+                let snap = snapshot.clone();
+                let same = engine == EngineName::ContentSimilarities;
+                let pairs = compute(&pool, move || {
+                    if same {
+                        similarity::content_similarities(
+                            &snap.dataset.items,
+                            None,
+                            &SimilarityParams::default(),
+                        )
+                    } else {
+                        links::link_items(&snap.dataset.items, &LinkParams::default())
+                    }
+                })
+                .await?;
+                let rows: Vec<SimilarRow> = pairs.iter().map(similar_row).collect();
+                self.db.replace_similars(same, &rows, cursor).await?;
+                (snapshot.dataset.items.len(), rows.len())
+            }
+            EngineName::CollaborativeFiltering
+            | EngineName::FromProfile
+            | EngineName::FromSimilarContent => {
+                let users = match &scope {
+                    Scope::All => snapshot.real_users.clone(),
+                    Scope::Users(users) => {
+                        let real: HashSet<i64> = snapshot.real_users.iter().copied().collect();
+                        users.iter().copied().filter(|u| real.contains(u)).collect()
+                    }
+                };
+                let pairs = match engine {
+                    EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
+                    _ => Vec::new(),
+                };
+                let snap = snapshot.clone();
+                let subjects = users.clone();
+                let (user_rows, group_rows) =
+                    compute(&pool, move || recommend(engine, &snap, &subjects, &pairs)).await?;
+                let priority = engine.priority().unwrap_or(0).into();
+                let owner = match scope {
+                    Scope::All => RecoOwner::Users(None),
+                    Scope::Users(_) => RecoOwner::Users(Some(&users)),
+                };
+                // Group lists are recomputed with every user run (they are cheap).
+                if let Some(group_rows) = &group_rows {
+                    let no_cursor = Cursor {
+                        engine: engine.as_str(),
+                        kinds: &[],
+                        event_id: cursor_id,
+                    };
+                    self.db
+                        .replace_recommendations(
+                            engine.as_str(),
+                            priority,
+                            RecoOwner::Groups,
+                            group_rows,
+                            no_cursor,
+                        )
+                        .await?;
+                }
+                self.db
+                    .replace_recommendations(engine.as_str(), priority, owner, &user_rows, cursor)
+                    .await?;
+                (
+                    users.len(),
+                    user_rows.len() + group_rows.map_or(0, |g| g.len()),
+                )
+            }
+        };
+        Ok(RunReport {
+            engine: engine.as_str(),
+            subjects,
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+            scope: scope_name,
+        })
+    }
+
+    /// Computes a sandbox run: from-profile and from-similar-content for the
+    /// snapshot of a profile taken at launch, stored as the run's results.
+    pub async fn run_profile(&self, run_id: i64) -> anyhow::Result<usize> {
+        let genres: Vec<i64> = self
+            .db
+            .run_genres_all(run_id)
+            .await?
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        let metas = self
+            .db
+            .run_metas_all(run_id)
+            .await?
+            .into_iter()
+            .map(|(item, rating, views, count)| ProfileMeta {
+                item,
+                rating: rating.map(|r| r as f32),
+                count: (views.unwrap_or(0).max(0) + count.unwrap_or(0).max(0))
+                    .min(i64::from(u32::MAX)) as u32,
+            })
+            .collect();
+        let profile = SandboxProfile {
+            liked_genres: genres,
+            metas,
+        };
+        let snapshot = Arc::new(self.snapshot().await?);
+        let pairs = self.db.engine_similar_pairs().await?;
+        let rows = compute(&self.pool, move || {
+            let neighbours = Neighbours::from_pairs(&snapshot.dataset, &stored_pairs(&pairs));
+            sandbox::recommend_profile(
+                &snapshot.dataset,
+                &neighbours,
+                &profile,
+                &ProfileParams::default(),
+                &SimilarContentParams::default(),
+            )
+        })
+        .await?;
+        let results: Vec<RunResult> = rows
+            .iter()
+            .map(|r| RunResult {
+                content_id: r.item,
+                score: r.score,
+                engine: r.engine.as_str().into(),
+            })
+            .collect();
+        self.db.finish_run(run_id, &results, "done").await?;
+        Ok(results.len())
+    }
+}
+
+/// Subjects of a run.
+enum Scope {
+    All,
+    Users(Vec<i64>),
+}
+
+/// Runs CPU work on the engine's rayon pool, off the async reactor.
+async fn compute<T: Send + 'static>(
+    pool: &Arc<rayon::ThreadPool>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let pool = pool.clone();
+    Ok(tokio::task::spawn_blocking(move || pool.install(work)).await?)
+}
+
+fn similar_row(pair: &SimilarPair) -> SimilarRow {
+    (
+        pair.source,
+        pair.target,
+        pair.similarity,
+        pair.source_kind.as_str().to_uppercase(),
+        pair.target_kind.as_str().to_uppercase(),
+    )
+}
+
+fn stored_pairs(rows: &[SimilarRow]) -> Vec<SimilarPair> {
+    rows.iter()
+        .filter_map(|(a, b, s, ka, kb)| {
+            Some(SimilarPair {
+                source: *a,
+                target: *b,
+                similarity: *s,
+                source_kind: kind_of(ka)?,
+                target_kind: kind_of(kb)?,
+            })
+        })
+        .collect()
+}
+
+/// One recommending engine for users (and for groups, for the content
+/// engines), with a short reason per row.
+fn recommend(
+    engine: EngineName,
+    snapshot: &Snapshot,
+    users: &[i64],
+    pairs: &[SimilarRow],
+) -> (Vec<RecoRow>, Option<Vec<RecoRow>>) {
+    let ds = &snapshot.dataset;
+    let reasons = Reasons::new(snapshot, pairs);
+    match engine {
+        EngineName::CollaborativeFiltering => {
+            let recs = als::recommend(ds, Some(users), &AlsParams::default());
+            (reasons.rows(&recs, engine, true), None)
+        }
+        EngineName::FromProfile => {
+            let params = ProfileParams::default();
+            let recs = from_profile::for_users(ds, Some(users), &params);
+            let groups = from_profile::for_groups(ds, &snapshot.groups, &params);
+            (
+                reasons.rows(&recs, engine, true),
+                Some(reasons.rows(&groups, engine, false)),
+            )
+        }
+        _ => {
+            let neighbours = Neighbours::from_pairs(ds, &stored_pairs(pairs));
+            let params = SimilarContentParams::default();
+            let recs = from_similar_content::for_users(ds, &neighbours, Some(users), &params);
+            let groups =
+                from_similar_content::for_groups(ds, &neighbours, &snapshot.groups, &params);
+            (
+                reasons.rows(&recs, engine, true),
+                Some(reasons.rows(&groups, engine, false)),
+            )
+        }
+    }
+}
+
+/// Explains recommendations in a few words: the declared genre or the
+/// liked item that led to them.
+struct Reasons<'a> {
+    snapshot: &'a Snapshot,
+    /// target → (source, similarity) of same-kind neighbours.
+    sources: HashMap<i64, Vec<(i64, f64)>>,
+    titles: HashMap<i64, &'a str>,
+}
+
+impl<'a> Reasons<'a> {
+    fn new(snapshot: &'a Snapshot, pairs: &[SimilarRow]) -> Self {
+        let mut sources: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
+        for (a, b, s, _, _) in pairs {
+            sources.entry(*b).or_default().push((*a, *s));
+        }
+        let titles = snapshot
+            .dataset
+            .items
+            .iter()
+            .map(|i| (i.id, i.title.as_str()))
+            .collect();
+        Reasons {
+            snapshot,
+            sources,
+            titles,
+        }
+    }
+
+    /// Items the user interacted with.
+    fn consumed(&self, user: i64) -> HashSet<i64> {
+        let ds = &self.snapshot.dataset;
+        match ds.matrix.users.position(user) {
+            Some(row) => ds.matrix.indices[ds.matrix.row(row)]
+                .iter()
+                .map(|&i| ds.items[i as usize].id)
+                .collect(),
+            None => HashSet::new(),
+        }
+    }
+
+    fn reason(
+        &self,
+        rec: &Recommendation,
+        engine: EngineName,
+        consumed: &HashSet<i64>,
+    ) -> Option<String> {
+        let ds = &self.snapshot.dataset;
+        match engine {
+            EngineName::CollaborativeFiltering => Some("Liked by people with similar taste".into()),
+            EngineName::FromSimilarContent => self
+                .sources
+                .get(&rec.item)?
+                .iter()
+                .filter(|(source, _)| consumed.contains(source))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .and_then(|(source, _)| self.titles.get(source))
+                .map(|title| format!("Similar to {title}")),
+            EngineName::FromProfile => {
+                let item = ds.item_index.position(rec.item).map(|p| &ds.items[p])?;
+                let declared = ds
+                    .matrix
+                    .users
+                    .position(rec.subject)
+                    .map(|row| &ds.interests[row]);
+                let genre = item
+                    .genres
+                    .iter()
+                    .find(|g| declared.is_some_and(|d| d.contains(g)))
+                    .or_else(|| item.genres.first())?;
+                self.snapshot
+                    .genre_names
+                    .get(genre)
+                    .map(|name| format!("Because you like {name}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Database rows of recommendations; group rows (`personal` false) carry
+    /// no per-user reason.
+    fn rows(&self, recs: &[Recommendation], engine: EngineName, personal: bool) -> Vec<RecoRow> {
+        let mut consumed_cache: HashMap<i64, HashSet<i64>> = HashMap::new();
+        recs.iter()
+            .map(|rec| {
+                let reason = if !personal {
+                    None
+                } else {
+                    let consumed = consumed_cache
+                        .entry(rec.subject)
+                        .or_insert_with(|| self.consumed(rec.subject));
+                    self.reason(rec, engine, consumed)
+                };
+                (
+                    rec.subject,
+                    rec.item,
+                    rec.score,
+                    rec.kind.as_str().to_uppercase(),
+                    reason,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Peak resident memory of this process, in MiB (Linux).
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Parses an engine name as given on the command line (any case, with or
+/// without separators: `from-profile`, `FromProfile`, `als`).
+pub fn parse_engine(name: &str) -> Option<EngineName> {
+    let key: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    match key.as_str() {
+        "popularity" => Some(EngineName::Popularity),
+        "contentsimilarities" | "similarities" | "similarity" => {
+            Some(EngineName::ContentSimilarities)
+        }
+        "linkbetweenitems" | "links" => Some(EngineName::LinkBetweenItems),
+        "collaborativefiltering" | "als" | "cf" => Some(EngineName::CollaborativeFiltering),
+        "fromprofile" | "profile" => Some(EngineName::FromProfile),
+        "fromsimilarcontent" | "similarcontent" => Some(EngineName::FromSimilarContent),
+        _ => None,
+    }
+}

@@ -1,0 +1,223 @@
+//! The engine runner against a real database: full runs fill every output
+//! table, incremental runs only touch the users with new events and give
+//! what a full run gives them, and sandbox runs store their results.
+
+use recofinement::engine_runner::{ALL_ENGINES, EngineRunner};
+use recofinement_engine::EngineName;
+use recofinement_store::backend_test;
+use recofinement_store::interactions::MetaPatch;
+use recofinement_store::testing::{Backend, TestDb};
+
+const MOVIES: i64 = 30;
+const USERS: i64 = 20;
+
+/// 30 movies in two genres (even ids Action, odd ids Drama), 20 users:
+/// users 1–10 watched Action movies, 11–20 Drama ones.
+async fn catalogue(t: &TestDb) {
+    let mut sql = String::from(
+        "INSERT INTO genre (genre_id, name, count, content_type) VALUES (1, 'Action', 10, 'MOVIE'), (2, 'Drama', 10, 'MOVIE');",
+    );
+    let words = [
+        "storm", "river", "night", "empire", "garden", "shadow", "golden", "winter", "ocean",
+        "fire",
+    ];
+    for id in 1..=MOVIES {
+        let genre = if id % 2 == 0 { 1 } else { 2 };
+        let title = format!(
+            "{} {} {id}",
+            words[(id % 10) as usize],
+            if genre == 1 { "battle" } else { "tears" }
+        );
+        let actor = if genre == 1 {
+            "Jet Li|Bruce Willis"
+        } else {
+            "Meryl Streep|Emma Stone"
+        };
+        sql.push_str(&format!(
+            "INSERT INTO content (content_id, rating, rating_count, content_type) VALUES ({id}, 4.0, {id}, 'MOVIE');
+             INSERT INTO movie (content_id, title, actors) VALUES ({id}, '{title}', '{actor}');
+             INSERT INTO content_genres (content_id, genre_id) VALUES ({id}, {genre});"
+        ));
+    }
+    for user in 1..=USERS {
+        sql.push_str(&format!(
+            "INSERT INTO \"user\" (user_id, uuid, email, username, password_hash) \
+             VALUES ({user}, '{}', 'u{user}@example.com', 'user{user}', 'hash');",
+            uuid::Uuid::new_v4()
+        ));
+        let parity = if user <= 10 { 0 } else { 1 };
+        for k in 0..6 {
+            let movie = ((user * 3 + k * 2) % (MOVIES - 2)) / 2 * 2 + 2 - parity;
+            sql.push_str(&format!(
+                "INSERT INTO meta_user_content (user_id, content_id, rating, review_see_count, count) \
+                 VALUES ({user}, {movie}, 5, 1, 1) ON CONFLICT DO NOTHING;"
+            ));
+        }
+    }
+    t.sql(&sql).await;
+    if t.backend == Backend::Postgres {
+        // Explicit ids above: move the sequences past them.
+        t.sql(
+            "SELECT setval(pg_get_serial_sequence('\"user\"', 'user_id'), 1000); \
+               SELECT setval(pg_get_serial_sequence('content', 'content_id'), 1000);",
+        )
+        .await;
+    }
+}
+
+async fn rows_of(t: &TestDb, user: i64, engine: &str) -> Vec<(i64, String)> {
+    let sql = format!(
+        "SELECT content_id, CAST(score AS TEXT) FROM recommended_content WHERE user_id = {user} AND engine = '{engine}' ORDER BY content_id"
+    );
+    let sql = sqlx::AssertSqlSafe(sql);
+    recofinement_store::on_db!(&t.db, pool => sqlx::query_as::<_, (i64, String)>(sql).fetch_all(pool).await.unwrap())
+}
+
+backend_test!(a_full_run_fills_every_output, |t| {
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    let reports = runner.run(&ALL_ENGINES, false).await.unwrap();
+    let ran: Vec<&str> = reports.iter().map(|r| r.engine).collect();
+    assert_eq!(ran.len(), 6, "a first run runs every engine: {ran:?}");
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM content WHERE popularity_score IS NULL")
+            .await,
+        0
+    );
+    assert!(
+        t.scalar("SELECT COUNT(*) FROM similars_content WHERE content_type0 = content_type1")
+            .await
+            > 0
+    );
+    for engine in ["FromProfile", "CollaborativeFiltering"] {
+        let users = t
+            .scalar(&format!(
+                "SELECT COUNT(DISTINCT user_id) FROM recommended_content WHERE engine = '{engine}'"
+            ))
+            .await;
+        assert!(users > 0, "{engine} recommended nothing");
+    }
+    // Nobody is recommended what they already watched.
+    let consumed = t
+        .scalar("SELECT COUNT(*) FROM recommended_content r JOIN meta_user_content m ON m.user_id = r.user_id AND m.content_id = r.content_id")
+        .await;
+    assert_eq!(consumed, 0);
+    // Action watchers get Action movies from their profile.
+    let action = t
+        .scalar("SELECT COUNT(*) FROM recommended_content WHERE user_id <= 10 AND engine = 'FromProfile' AND content_id % 2 = 0")
+        .await;
+    let drama = t
+        .scalar("SELECT COUNT(*) FROM recommended_content WHERE user_id <= 10 AND engine = 'FromProfile' AND content_id % 2 = 1")
+        .await;
+    assert!(action > drama, "action {action} vs drama {drama}");
+    // Scores are normalised and reasons given.
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM recommended_content WHERE score < 0 OR score > 1")
+            .await,
+        0
+    );
+    assert!(
+        t.scalar("SELECT COUNT(*) FROM recommended_content WHERE reason IS NOT NULL")
+            .await
+            > 0
+    );
+    // Nothing new: nothing runs.
+    assert!(runner.run(&ALL_ENGINES, false).await.unwrap().is_empty());
+});
+
+backend_test!(incremental_runs_equal_a_full_recomputation, |t| {
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    let before_other = rows_of(&t, 12, "FromProfile").await;
+    // User 3 rates a Drama movie: only user 3's lists are recomputed.
+    t.db.patch_item(
+        3,
+        7,
+        "MOVIE",
+        MetaPatch {
+            rating: Some(5),
+            additional_count: None,
+        },
+    )
+    .await
+    .unwrap();
+    let reports = runner.run(&ALL_ENGINES, false).await.unwrap();
+    let profile = reports
+        .iter()
+        .find(|r| r.engine == "FromProfile")
+        .expect("FromProfile ran");
+    assert_eq!(profile.subjects, 1);
+    assert!(
+        reports.iter().all(|r| r.engine != "Popularity"),
+        "one rating does not rerun popularity at once"
+    );
+    let partial = rows_of(&t, 3, "FromProfile").await;
+    assert!(
+        partial.iter().all(|(id, _)| *id != 7),
+        "the rated movie is not recommended any more"
+    );
+    assert_eq!(
+        rows_of(&t, 12, "FromProfile").await,
+        before_other,
+        "other users untouched"
+    );
+    runner.run(&[EngineName::FromProfile], true).await.unwrap();
+    assert_eq!(
+        rows_of(&t, 3, "FromProfile").await,
+        partial,
+        "partial run = full run for that user"
+    );
+});
+
+backend_test!(declaring_interests_gives_a_new_user_recommendations, |t| {
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    let user =
+        t.db.create_user("new@example.com", "newcomer", "hash", "user")
+            .await
+            .unwrap();
+    t.db.like_genre(user.user_id, 1).await.unwrap();
+    runner.run(&ALL_ENGINES, false).await.unwrap();
+    let rows = rows_of(&t, user.user_id, "FromProfile").await;
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|(id, _)| id % 2 == 0),
+        "only Action movies: {rows:?}"
+    );
+});
+
+backend_test!(sandbox_runs_store_their_results, |t| {
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner
+        .run(&[EngineName::ContentSimilarities], true)
+        .await
+        .unwrap();
+    let profile = t.db.create_profile(1, "sandbox").await.unwrap();
+    t.db.like_profile_genre(profile.profile_id, 2)
+        .await
+        .unwrap();
+    let meta = recofinement_store::profiles::ProfileMeta {
+        rating: Some(5),
+        count: Some(1),
+        ..Default::default()
+    };
+    t.db.set_profile_meta(profile.profile_id, 3, &meta)
+        .await
+        .unwrap();
+    let run = t.db.snapshot_profile(profile.profile_id).await.unwrap();
+    let stored = runner.run_profile(run).await.unwrap();
+    assert!(stored > 0);
+    let engines = t.scalar(&format!("SELECT COUNT(DISTINCT engine) FROM recommendation_launched_result WHERE event_id = {run}")).await;
+    assert_eq!(engines, 2, "FromProfile and FromSimilarContent");
+    let drama = t
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM recommendation_launched_result WHERE event_id = {run} AND engine = 'FromProfile' AND content_id % 2 = 1"
+        ))
+        .await;
+    assert!(drama > 0);
+    let status = t.scalar(&format!("SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE id = {run} AND status = 'done'")).await;
+    assert_eq!(status, 1);
+});

@@ -1,0 +1,419 @@
+//! What the recommendation engine reads from the database and writes back.
+//! The engine itself knows nothing of SQL; the runner in the binary loads
+//! these rows, calls it, and hands its results to the writers here. Every
+//! writer replaces one engine's rows in one transaction, so readers never
+//! see a half-written list, and moves that engine's event cursor in the same
+//! transaction.
+
+use std::collections::BTreeMap;
+
+use recofinement_domain::media::MediaSpec;
+
+use crate::dialect::BeginWrite;
+use crate::{Db, StoreResult, now, on_db};
+
+/// Rows per multi-row statement (well under both databases' parameter limits).
+const BATCH: usize = 500;
+
+/// An item as the engine reads it: id, rating, rating count, then the
+/// requested text columns in order.
+pub type ItemRow = (i64, Option<f64>, Option<i64>, Vec<Option<String>>);
+
+/// One interaction: user, content, rating, views, consumption count.
+pub type InteractionRow = (i64, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// One similarity row: source, target, similarity, source kind, target kind.
+pub type SimilarRow = (i64, i64, f64, String, String);
+
+/// One recommendation: subject (user or group), content, score, kind label, reason.
+pub type RecoRow = (i64, i64, f64, String, Option<String>);
+
+/// Whose recommendations a writer replaces.
+#[derive(Clone, Copy, Debug)]
+pub enum RecoOwner<'a> {
+    /// These users (all real users when `None`).
+    Users(Option<&'a [i64]>),
+    /// Every group.
+    Groups,
+}
+
+impl Db {
+    /// Items of a kind with the given text columns (the first is the title).
+    pub async fn engine_items(
+        &self,
+        spec: &MediaSpec,
+        columns: &[&str],
+    ) -> StoreResult<Vec<ItemRow>> {
+        let list: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST(m.{c} AS TEXT)"))
+            .collect();
+        let sql = format!(
+            "SELECT c.content_id, c.rating, c.rating_count, {} FROM content c JOIN {} m ON m.content_id = c.content_id \
+             ORDER BY c.content_id",
+            list.join(", "),
+            spec.table
+        );
+        on_db!(self, pool => {
+            use sqlx::Row;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut texts = Vec::with_capacity(columns.len());
+                for i in 0..columns.len() {
+                    texts.push(row.try_get::<Option<String>, _>(3 + i)?);
+                }
+                out.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, texts));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every (content, genre) link with the genre's name.
+    pub async fn engine_content_genres(&self) -> StoreResult<Vec<(i64, i64, String)>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT cg.content_id, cg.genre_id, g.name FROM content_genres cg JOIN genre g ON g.genre_id = cg.genre_id \
+             ORDER BY cg.content_id, cg.genre_id",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    pub async fn engine_interactions(&self) -> StoreResult<Vec<InteractionRow>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT user_id, content_id, rating, review_see_count, count FROM meta_user_content",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// (user, genre) of declared interests.
+    pub async fn engine_interests(&self) -> StoreResult<Vec<(i64, i64)>> {
+        on_db!(self, pool => Ok(sqlx::query_as("SELECT user_id, genre_id FROM liked_genres").fetch_all(pool).await?))
+    }
+
+    /// (user, content) pairs a user flagged as bad recommendations.
+    pub async fn engine_flags(&self) -> StoreResult<Vec<(i64, i64)>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT DISTINCT user_id, content_id FROM bad_recommendation_content",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Accounts that can log in (dataset accounts only feed the models).
+    pub async fn engine_real_users(&self) -> StoreResult<Vec<i64>> {
+        on_db!(self, pool => {
+            let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM \"user\" WHERE password_hash <> 'no_pwd' ORDER BY user_id")
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        })
+    }
+
+    /// Every group with its owner and members.
+    pub async fn engine_groups(&self) -> StoreResult<Vec<(i64, Vec<i64>)>> {
+        let rows: Vec<(i64, i64)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT group_id, owner_id FROM \"group\" WHERE owner_id IS NOT NULL \
+             UNION SELECT group_id, user_id FROM group_members ORDER BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await?);
+        let mut groups: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for (group, user) in rows {
+            groups.entry(group).or_default().push(user);
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    /// Stored similarity rows between items of the same kind.
+    pub async fn engine_similar_pairs(&self) -> StoreResult<Vec<SimilarRow>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT content_id0, content_id1, similarity, content_type0, content_type1 FROM similars_content \
+             WHERE content_type0 = content_type1",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The event id an engine has consumed up to for a kind (`None`: never ran).
+    pub async fn engine_cursor(&self, engine: &str, kind: &str) -> StoreResult<Option<i64>> {
+        on_db!(self, pool => {
+            let row: Option<(i64,)> = sqlx::query_as("SELECT last_event_id FROM engine WHERE engine = $1 AND content_type = $2")
+                .bind(engine)
+                .bind(kind)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|(id,)| id))
+        })
+    }
+
+    /// Whether content was added after event `after`.
+    pub async fn content_added_since(&self, after: i64) -> StoreResult<bool> {
+        on_db!(self, pool => {
+            let (found,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM event WHERE id > $1 AND kind = 'added')")
+                .bind(after)
+                .fetch_one(pool)
+                .await?;
+            Ok(found)
+        })
+    }
+
+    /// Users whose interactions or interests changed after event `after`.
+    pub async fn users_with_events_since(&self, after: i64) -> StoreResult<Vec<i64>> {
+        on_db!(self, pool => {
+            let rows: Vec<(i64,)> = sqlx::query_as(
+                "SELECT DISTINCT occured_by FROM event WHERE id > $1 AND occured_by IS NOT NULL \
+                 AND model_name IN ('meta_user_content', 'liked_genres') ORDER BY 1",
+            )
+            .bind(after)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        })
+    }
+
+    /// Number of interaction events after event `after`.
+    pub async fn interaction_events_since(&self, after: i64) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM event WHERE id > $1 AND model_name IN ('meta_user_content', 'liked_genres')",
+            )
+            .bind(after)
+            .fetch_one(pool)
+            .await?;
+            Ok(n)
+        })
+    }
+
+    /// Writes every item's popularity score and moves the cursor.
+    pub async fn write_popularity(
+        &self,
+        scores: &[(i64, f64)],
+        cursor: Cursor<'_>,
+    ) -> StoreResult<()> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for chunk in scores.chunks(BATCH) {
+                let mut cases = String::new();
+                let mut ids = Vec::with_capacity(chunk.len());
+                for i in 0..chunk.len() {
+                    cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+                    ids.push(format!("${}", 2 * i + 1));
+                }
+                let sql = format!(
+                    "UPDATE content SET popularity_score = CASE content_id{cases} END WHERE content_id IN ({})",
+                    ids.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, score) in chunk {
+                    query = query.bind(*id).bind(*score);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            set_cursor!(&mut *tx, cursor);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Replaces the similarity rows between items of the same kind
+    /// (`same_kind`) or of different kinds, and moves the cursor.
+    pub async fn replace_similars(
+        &self,
+        same_kind: bool,
+        rows: &[SimilarRow],
+        cursor: Cursor<'_>,
+    ) -> StoreResult<()> {
+        let delete = if same_kind {
+            "DELETE FROM similars_content WHERE content_type0 = content_type1"
+        } else {
+            "DELETE FROM similars_content WHERE content_type0 <> content_type1"
+        };
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(delete).execute(&mut *tx).await?;
+            for chunk in rows.chunks(BATCH) {
+                let sql = multi_insert(
+                    "INSERT INTO similars_content (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ",
+                    5,
+                    chunk.len(),
+                    " ON CONFLICT DO NOTHING",
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (a, b, s, ka, kb) in chunk {
+                    query = query.bind(*a).bind(*b).bind(*s).bind(ka.as_str()).bind(kb.as_str());
+                }
+                query.execute(&mut *tx).await?;
+            }
+            set_cursor!(&mut *tx, cursor);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Replaces one engine's recommendations for the given owners with
+    /// `rows`, and moves the cursor, in one transaction. An item another
+    /// engine already recommends to the same subject stays with that engine.
+    pub async fn replace_recommendations(
+        &self,
+        engine: &str,
+        priority: i64,
+        owner: RecoOwner<'_>,
+        rows: &[RecoRow],
+        cursor: Cursor<'_>,
+    ) -> StoreResult<()> {
+        let (table, key) = match owner {
+            RecoOwner::Users(_) => ("recommended_content", "user_id"),
+            RecoOwner::Groups => ("recommended_content_for_group", "group_id"),
+        };
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            match owner {
+                RecoOwner::Users(Some(users)) => {
+                    for chunk in users.chunks(BATCH) {
+                        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+                        let sql = format!("DELETE FROM {table} WHERE engine = $1 AND {key} IN ({})", params.join(", "));
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(engine);
+                        for user in chunk {
+                            query = query.bind(*user);
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                }
+                _ => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE engine = $1")))
+                        .bind(engine)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            for chunk in rows.chunks(BATCH) {
+                let sql = multi_insert(
+                    &format!("INSERT INTO {table} ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "),
+                    7,
+                    chunk.len(),
+                    " ON CONFLICT DO NOTHING",
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (subject, content, score, kind, reason) in chunk {
+                    query = query
+                        .bind(*subject)
+                        .bind(*content)
+                        .bind(*score)
+                        .bind(engine)
+                        .bind(priority)
+                        .bind(kind.as_str())
+                        .bind(reason.as_deref());
+                }
+                query.execute(&mut *tx).await?;
+            }
+            set_cursor!(&mut *tx, cursor);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+/// Where an engine's run leaves its cursor: (engine name, kinds, event id).
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor<'a> {
+    pub engine: &'a str,
+    pub kinds: &'a [&'a str],
+    pub event_id: i64,
+}
+
+/// Upserts the `engine` rows of a cursor inside the caller's transaction.
+macro_rules! set_cursor {
+    ($conn:expr, $cursor:expr) => {{
+        let cursor: Cursor = $cursor;
+        for kind in cursor.kinds {
+            sqlx::query(
+                "INSERT INTO engine (engine, last_launch_date, content_type, last_event_id) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, last_event_id = $4",
+            )
+            .bind(cursor.engine)
+            .bind(now())
+            .bind(*kind)
+            .bind(cursor.event_id)
+            .execute($conn)
+            .await?;
+        }
+    }};
+}
+use set_cursor;
+
+/// `prefix (…), (…), … suffix` with numbered placeholders.
+fn multi_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::from(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
+}
+
+impl Db {
+    /// Added-content events after event `after`.
+    pub async fn added_events_since(&self, after: i64) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event WHERE id > $1 AND kind = 'added'")
+                .bind(after)
+                .fetch_one(pool)
+                .await?;
+            Ok(n)
+        })
+    }
+
+    /// An engine's oldest cursor over its kinds and its last run.
+    pub async fn engine_state(
+        &self,
+        engine: &str,
+    ) -> StoreResult<Option<(i64, chrono::NaiveDateTime)>> {
+        on_db!(self, pool => {
+            let row: (Option<i64>, Option<chrono::NaiveDateTime>) =
+                sqlx::query_as("SELECT MIN(last_event_id), MIN(last_launch_date) FROM engine WHERE engine = $1")
+                    .bind(engine)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(match row {
+                (Some(id), Some(at)) => Some((id, at)),
+                _ => None,
+            })
+        })
+    }
+
+    /// The interactions snapshot of a run: (content, rating, views, count).
+    pub async fn run_metas_all(
+        &self,
+        run_id: i64,
+    ) -> StoreResult<Vec<(i64, Option<i64>, Option<i64>, Option<i64>)>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT content_id, rating, review_see_count, count FROM recommendation_launched_meta WHERE event_id = $1",
+        )
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn multi_insert_numbers_every_placeholder() {
+        assert_eq!(
+            super::multi_insert("INSERT INTO t VALUES ", 2, 2, ""),
+            "INSERT INTO t VALUES ($1, $2), ($3, $4)"
+        );
+    }
+}
