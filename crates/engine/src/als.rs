@@ -14,6 +14,8 @@
 //! excluding consumed and flagged items. Training does not depend on which
 //! users are asked for, so a partial run returns exactly the full run's rows.
 
+#[cfg(target_arch = "x86_64")]
+use crate::als_avx512::Avx512;
 use crate::simd::{Kernels, Portable};
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, Recommendation, UserItemMatrix};
@@ -181,12 +183,12 @@ pub struct AlsModel {
 /// does not depend on the number of threads.
 const GRAM_CHUNK: usize = 1024;
 
-fn gram<K: Solver>(k: K, y: &[f32], f: usize, reg: f32) -> Vec<f32> {
+fn gram(y: &[f32], f: usize, reg: f32, chunk_gram: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
     let partials: Vec<Vec<f32>> = y
         .par_chunks(GRAM_CHUNK * f)
         .map(|chunk| {
             let mut g = vec![0f32; f * f];
-            k.gram_chunk(chunk, f, &mut g);
+            chunk_gram(chunk, &mut g);
             g
         })
         .collect();
@@ -361,7 +363,7 @@ fn sweep_with<K: Solver>(
     reg: f32,
     cg_steps: usize,
 ) {
-    let yty = gram(k, y, f, reg);
+    let yty = gram(y, f, reg, |chunk, g| k.gram_chunk(chunk, f, g));
     x.par_chunks_mut(f).enumerate().for_each_init(
         || Scratch {
             r: vec![0.0; f],
@@ -379,8 +381,38 @@ fn sweep_with<K: Solver>(
     );
 }
 
+/// One half-sweep with the AVX-512 register-resident solver
+/// (`Avx512::supports(f)` must hold).
+#[cfg(target_arch = "x86_64")]
+fn sweep_avx512(
+    k: Avx512,
+    c: &ConfidenceMatrix,
+    x: &mut [f32],
+    y: &[f32],
+    f: usize,
+    reg: f32,
+    cg_steps: usize,
+) {
+    let yty = gram(y, f, reg, |chunk, g| k.gram_chunk(chunk, f, g));
+    x.par_chunks_mut(f).enumerate().for_each(|(u, xu)| {
+        let (start, end) = (c.indptr[u], c.indptr[u + 1]);
+        let row = crate::als_avx512::Row {
+            idx: &c.indices[start..end],
+            val: &c.values[start..end],
+            next: &c.indices[end..c.indptr[(u + 2).min(c.n_rows)].max(end)],
+        };
+        k.solve(&yty, y, row, xu, cg_steps);
+    });
+}
+
 /// One half-sweep with the best kernels this CPU has.
 pub fn sweep(c: &ConfidenceMatrix, x: &mut [f32], y: &[f32], f: usize, reg: f32, cg_steps: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if Avx512::supports(f)
+        && let Some(k) = Avx512::detect()
+    {
+        return sweep_avx512(k, c, x, y, f, reg, cg_steps);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = crate::simd::x86::Avx2Fma::detect() {
         return sweep_with(k, c, x, y, f, reg, cg_steps);
@@ -548,6 +580,56 @@ mod tests {
                 "{:?} vs {exact:?}",
                 &x[..f]
             );
+        }
+    }
+
+    /// The exact-solve check at a factor count the AVX-512 solver handles.
+    #[test]
+    fn cg_converges_to_the_exact_least_squares_row_at_16_factors() {
+        let f = 16;
+        let mut rng = StdRng::seed_from_u64(2);
+        let t: Vec<(u32, u32, f32)> = (0..30u32)
+            .filter(|_| rng.random::<f32>() < 0.5)
+            .map(|i| {
+                (
+                    0,
+                    i,
+                    if i % 7 == 0 {
+                        -2.0
+                    } else {
+                        1.0 + i as f32 * 0.2
+                    },
+                )
+            })
+            .collect();
+        let c = ConfidenceMatrix::from_triplets(1, 30, &t);
+        let y: Vec<f32> = (0..30 * f).map(|_| rng.random::<f32>() - 0.3).collect();
+        let mut x = vec![0f32; f];
+        sweep(&c, &mut x, &y, f, 0.1, 4 * f);
+        let exact = exact_row(&c, 0, &y, f, 0.1);
+        for p in 0..f {
+            assert!((x[p] as f64 - exact[p]).abs() < 1e-3, "{x:?} vs {exact:?}");
+        }
+    }
+
+    /// The AVX-512 path and the portable path compute the same half-sweep
+    /// up to rounding.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_sweep_matches_portable() {
+        let Some(k) = Avx512::detect() else {
+            return;
+        };
+        let c = crate::benchdata::interactions(5, 300, 120, 3_000);
+        for f in [16, 32, 48, 64] {
+            let init = AlsModel::init(c.n_rows, c.n_cols, f, 9);
+            let (mut a, mut b) = (init.user_factors.clone(), init.user_factors);
+            sweep_avx512(k, &c, &mut a, &init.item_factors, f, 0.05, 3);
+            sweep_with(Portable, &c, &mut b, &init.item_factors, f, 0.05, 3);
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (p, q) in a.iter().zip(&b) {
+                assert!((p - q).abs() <= 1e-4 * scale, "f = {f}: {p} vs {q}");
+            }
         }
     }
 

@@ -12,6 +12,8 @@
 //! [`sandbox`] (8.2) and [`evaluate`] (11).
 
 pub mod als;
+#[cfg(target_arch = "x86_64")]
+mod als_avx512;
 pub mod benchdata;
 pub mod evaluate;
 pub mod from_profile;
