@@ -41,6 +41,9 @@ pub enum Command {
         #[command(flatten)]
         size: DatasetSize,
     },
+    /// Run, evaluate or host the recommendation engines.
+    #[command(subcommand)]
+    Engine(crate::engine_cli::EngineCommand),
     /// Generate a small dataset, import it when the catalogue is empty, then serve.
     Demo {
         #[command(flatten)]
@@ -122,6 +125,16 @@ pub struct Settings {
     /// Largest number of pooled database connections.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
     pub db_max_connections: u32,
+    /// Serve the API only: leave the engines to `recofinement engine worker`
+    /// or another instance.
+    #[arg(long, env = "NO_ENGINE", global = true)]
+    pub no_engine: bool,
+    /// Threads the engines compute with (default: cores - 1 when serving, all cores otherwise).
+    #[arg(long, env = "ENGINE_THREADS", global = true)]
+    pub engine_threads: Option<usize>,
+    /// Seconds between two checks of the event log by the engine scheduler.
+    #[arg(long, env = "ENGINE_TICK_SECS", default_value_t = 30, global = true)]
+    pub engine_tick_secs: u64,
     /// Address to listen on.
     #[arg(long, env = "SERVICE_HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,

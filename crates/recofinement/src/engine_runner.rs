@@ -500,6 +500,8 @@ fn recommend(
     let ds = &snapshot.dataset;
     let reasons = Reasons::new(snapshot, pairs);
     match engine {
+        // Training is the whole cost: skip it when nobody can be served.
+        EngineName::CollaborativeFiltering if users.is_empty() => (Vec::new(), None),
         EngineName::CollaborativeFiltering => {
             let recs = als::recommend(ds, Some(users), &AlsParams::default());
             (reasons.rows(&recs, engine, true), None)

@@ -3,6 +3,7 @@
 
 mod config;
 mod dataset;
+mod engine_cli;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -62,6 +63,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Generate { .. } => unreachable!("handled before connecting"),
+        Command::Engine(command) => {
+            let threads = engine_cli::engine_threads(settings.engine_threads, false);
+            let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
+            engine_cli::command(db, threads, tick, command).await
+        }
         Command::Demo { size } => {
             dataset::demo_data(&db, &size.options()).await?;
             serve(db, &settings).await
@@ -154,11 +160,31 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 }
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.clone(),
         api_config(&db, settings).await?,
         mailer(settings)?,
     );
+    // The engines run beside the API on their own threads, unless another
+    // process (`engine worker`) hosts them.
+    let engine = if settings.no_engine {
+        None
+    } else {
+        let threads = engine_cli::engine_threads(settings.engine_threads, true);
+        let runner = std::sync::Arc::new(recofinement::engine_runner::EngineRunner::new(
+            db.clone(),
+            threads,
+        )?);
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        state = state.with_engine(std::sync::Arc::new(engine_cli::WakeScheduler(wake.clone())));
+        let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
+        Some(tokio::spawn(engine_cli::scheduler(
+            db.clone(),
+            runner,
+            wake,
+            tick,
+        )))
+    };
     let purge_db = db.clone();
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -177,6 +203,9 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     let app = recofinement_api::router(state);
     recofinement_api::serve(listener, app, shutdown_signal()).await?;
     purge.abort();
+    if let Some(engine) = engine {
+        engine.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

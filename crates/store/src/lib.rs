@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod dataset;
 pub mod dialect;
 pub mod engine_io;
+pub mod engine_lock;
 pub mod error;
 pub mod events;
 pub mod groups;

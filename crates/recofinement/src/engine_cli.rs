@@ -1,0 +1,201 @@
+//! `recofinement engine …` and the background scheduler of `serve` and
+//! `engine worker`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Subcommand, ValueEnum};
+
+use recofinement::engine_runner::{
+    ALL_ENGINES, EngineRunner, RunReport, parse_engine, peak_memory_mib,
+};
+use recofinement_api::state::EngineHooks;
+use recofinement_engine::EngineName;
+use recofinement_engine::evaluate::{self, Scale};
+use recofinement_store::Db;
+
+#[derive(Subcommand, Debug)]
+pub enum EngineCommand {
+    /// Run engines now and print a summary. Without --force only the engines
+    /// with new events run, and the user engines only for the users concerned.
+    Run {
+        /// Engines to run (Popularity, ContentSimilarities, LinkBetweenItems,
+        /// CollaborativeFiltering, FromProfile, FromSimilarContent); default all.
+        #[arg(long = "engine", value_parser = parse_engine_arg)]
+        engines: Vec<EngineName>,
+        /// Recompute for every subject even without new events.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run only the engine scheduler (no HTTP), e.g. beside `serve --no-engine`.
+    Worker,
+    /// Offline evaluation on planted synthetic data.
+    Evaluate {
+        #[arg(long, default_value_t = 11)]
+        seed: u64,
+        /// Size of the planted data: s, m or l.
+        #[arg(long, default_value = "s")]
+        scale: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+fn parse_engine_arg(name: &str) -> Result<EngineName, String> {
+    parse_engine(name).ok_or_else(|| format!("unknown engine {name:?}"))
+}
+
+/// Runs the `engine` subcommands that need no scheduler.
+pub async fn command(
+    db: Db,
+    threads: usize,
+    tick: Duration,
+    command: EngineCommand,
+) -> anyhow::Result<()> {
+    match command {
+        EngineCommand::Run { engines, force } => {
+            let engines = if engines.is_empty() {
+                ALL_ENGINES.to_vec()
+            } else {
+                engines
+            };
+            let runner = EngineRunner::new(db.clone(), threads)?;
+            let started = Instant::now();
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.set_message(format!("running {} engine(s)…", engines.len()));
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            let snapshot = runner.snapshot().await?;
+            let (items, users, interactions) = (
+                snapshot.dataset.items.len(),
+                snapshot.dataset.matrix.n_users(),
+                snapshot.dataset.matrix.nnz(),
+            );
+            drop(snapshot);
+            let reports = runner.run(&engines, force).await?;
+            spinner.finish_and_clear();
+            print_summary(&reports, items, users, interactions, started.elapsed());
+        }
+        EngineCommand::Worker => {
+            let runner = Arc::new(EngineRunner::new(db.clone(), threads)?);
+            let notify = Arc::new(tokio::sync::Notify::new());
+            tracing::info!("engine worker started");
+            tokio::select! {
+                _ = scheduler(db.clone(), runner, notify, tick) => {}
+                _ = tokio::signal::ctrl_c() => tracing::info!("engine worker stopping"),
+            }
+        }
+        EngineCommand::Evaluate {
+            seed,
+            scale,
+            format,
+        } => {
+            let scale =
+                Scale::parse(&scale).ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+            let report = tokio::task::spawn_blocking(move || evaluate::run(seed, scale)).await?;
+            match format {
+                ReportFormat::Text => println!("{report}"),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn print_summary(
+    reports: &[RunReport],
+    items: usize,
+    users: usize,
+    interactions: usize,
+    elapsed: Duration,
+) {
+    println!(
+        "snapshot: {items} items, {users} users with interactions, {interactions} interactions"
+    );
+    if reports.is_empty() {
+        println!("nothing to do: no engine has new events (use --force to recompute)");
+    } else {
+        println!(
+            "{:<24} {:<22} {:>9} {:>10} {:>9}",
+            "engine", "scope", "subjects", "rows", "seconds"
+        );
+        for r in reports {
+            println!(
+                "{:<24} {:<22} {:>9} {:>10} {:>9.2}",
+                r.engine, r.scope, r.subjects, r.rows, r.seconds
+            );
+        }
+    }
+    let memory = peak_memory_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
+    println!("total {:.2} s, peak memory {memory}", elapsed.as_secs_f64());
+}
+
+/// The background loop: holds the scheduler lock (one scheduler across
+/// instances), then every `tick`, or sooner when woken, runs the engines
+/// that have work. An instance without the lock retries every few seconds,
+/// so it takes over soon after the holder dies.
+pub async fn scheduler(
+    db: Db,
+    runner: Arc<EngineRunner>,
+    wake: Arc<tokio::sync::Notify>,
+    tick: Duration,
+) {
+    let retry = Duration::from_secs(3);
+    loop {
+        let mut lock = match db.try_engine_lock().await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "engine scheduler: cannot take the lock");
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+        };
+        tracing::info!("engine scheduler: this instance runs the engines");
+        loop {
+            if !lock.alive().await {
+                tracing::warn!("engine scheduler: lost the lock");
+                break;
+            }
+            if let Err(error) = runner.run(&ALL_ENGINES, false).await {
+                tracing::error!(error = format!("{error:#}"), "engine run failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = wake.notified() => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+}
+
+/// Wakes the scheduler when a user's interests change (cold start).
+pub struct WakeScheduler(pub Arc<tokio::sync::Notify>);
+
+impl EngineHooks for WakeScheduler {
+    fn user_changed(&self, _user_id: i64) {
+        self.0.notify_one();
+    }
+}
+
+/// Engine threads: the given number, or all cores but one for the API.
+pub fn engine_threads(configured: Option<usize>, serving: bool) -> usize {
+    configured.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        if serving {
+            cores.saturating_sub(1).max(1)
+        } else {
+            cores
+        }
+    })
+}
