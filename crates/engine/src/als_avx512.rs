@@ -27,7 +27,7 @@ impl Avx512 {
 }
 
 /// How many terms ahead the sparse passes prefetch factor rows.
-const PREFETCH: usize = 6;
+const PREFETCH: usize = 12;
 
 type Vf<const V: usize> = [__m512; V];
 
