@@ -8,6 +8,7 @@ pub mod extract;
 pub mod mail;
 pub mod openapi;
 pub mod routes;
+pub mod socket;
 pub mod state;
 
 use std::future::Future;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_origins);
+    let (socket_layer, _io) = socket::layer(state.clone());
     api.with_state(state)
         .route("/api", get(|| async { Redirect::permanent("/api/") }))
         .route("/api/", get(|| async { Redirect::temporary("/swaggerui/") }))
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
+        .layer(socket_layer)
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

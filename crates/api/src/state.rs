@@ -30,6 +30,8 @@ pub struct ApiConfig {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_client: i64,
     pub request_timeout: Duration,
+    /// Longest a sandbox run may take before its socket gets a timeout error.
+    pub sandbox_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +49,7 @@ impl Default for ApiConfig {
             login_max_failures_per_account: 10,
             login_max_failures_per_client: 100,
             request_timeout: Duration::from_secs(30),
+            sandbox_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -76,6 +79,13 @@ pub trait EngineHooks: Send + Sync {
     /// A user's declared interests changed: recompute their profile-based
     /// recommendations soon (cold start).
     fn user_changed(&self, user_id: i64);
+
+    /// Computes the sandbox run `run_id` (its snapshot is stored) and stores
+    /// its results; answers how many result rows it wrote.
+    fn run_profile(
+        &self,
+        run_id: i64,
+    ) -> futures::future::BoxFuture<'static, Result<usize, String>>;
 }
 
 /// No engine attached (tests, `serve --no-engine`): the scheduler of another
@@ -84,6 +94,13 @@ pub struct NoEngine;
 
 impl EngineHooks for NoEngine {
     fn user_changed(&self, _user_id: i64) {}
+
+    fn run_profile(
+        &self,
+        _run_id: i64,
+    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
+        Box::pin(async { Err("no recommendation engine is attached to this server".to_string()) })
+    }
 }
 
 /// Everything a handler needs, cheap to clone.

@@ -135,6 +135,14 @@ pub struct Settings {
     /// Seconds between two checks of the event log by the engine scheduler.
     #[arg(long, env = "ENGINE_TICK_SECS", default_value_t = 30, global = true)]
     pub engine_tick_secs: u64,
+    /// Seconds a sandbox run may take before its socket reports a timeout.
+    #[arg(
+        long,
+        env = "SANDBOX_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub sandbox_timeout_secs: u64,
     /// Address to listen on.
     #[arg(long, env = "SERVICE_HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,

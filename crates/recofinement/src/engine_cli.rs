@@ -9,7 +9,6 @@ use clap::{Subcommand, ValueEnum};
 use recofinement::engine_runner::{
     ALL_ENGINES, EngineRunner, RunReport, parse_engine, peak_memory_mib,
 };
-use recofinement_api::state::EngineHooks;
 use recofinement_engine::EngineName;
 use recofinement_engine::evaluate::{self, Scale};
 use recofinement_store::Db;
@@ -174,15 +173,6 @@ pub async fn scheduler(
                 _ = wake.notified() => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
-    }
-}
-
-/// Wakes the scheduler when a user's interests change (cold start).
-pub struct WakeScheduler(pub Arc<tokio::sync::Notify>);
-
-impl EngineHooks for WakeScheduler {
-    fn user_changed(&self, _user_id: i64) {
-        self.0.notify_one();
     }
 }
 

@@ -661,3 +661,30 @@ pub fn parse_engine(name: &str) -> Option<EngineName> {
         _ => None,
     }
 }
+
+/// What the API asks of the engine: wake the scheduler when a user's
+/// interests change (cold start), and compute sandbox runs on the engine's
+/// threads.
+pub struct EngineBridge {
+    pub wake: Arc<tokio::sync::Notify>,
+    pub runner: Arc<EngineRunner>,
+}
+
+impl recofinement_api::state::EngineHooks for EngineBridge {
+    fn user_changed(&self, _user_id: i64) {
+        self.wake.notify_one();
+    }
+
+    fn run_profile(
+        &self,
+        run_id: i64,
+    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
+        let runner = self.runner.clone();
+        Box::pin(async move {
+            runner
+                .run_profile(run_id)
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}

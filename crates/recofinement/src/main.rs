@@ -125,6 +125,7 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         login_max_failures_per_account: settings.login_max_failures_per_account,
         login_max_failures_per_client: settings.login_max_failures_per_client,
         request_timeout: settings.request_timeout(),
+        sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
         ..ApiConfig::default()
     })
 }
@@ -160,31 +161,28 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 }
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
-    let mut state = AppState::new(
+    let state = AppState::new(
         db.clone(),
         api_config(&db, settings).await?,
         mailer(settings)?,
     );
-    // The engines run beside the API on their own threads, unless another
-    // process (`engine worker`) hosts them.
-    let engine = if settings.no_engine {
-        None
-    } else {
-        let threads = engine_cli::engine_threads(settings.engine_threads, true);
-        let runner = std::sync::Arc::new(recofinement::engine_runner::EngineRunner::new(
-            db.clone(),
-            threads,
-        )?);
-        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-        state = state.with_engine(std::sync::Arc::new(engine_cli::WakeScheduler(wake.clone())));
-        let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
-        Some(tokio::spawn(engine_cli::scheduler(
-            db.clone(),
-            runner,
-            wake,
-            tick,
-        )))
+    // The engines run beside the API on their own threads (sandbox runs
+    // always; the scheduler unless another process hosts it).
+    let threads = engine_cli::engine_threads(settings.engine_threads, true);
+    let runner = std::sync::Arc::new(recofinement::engine_runner::EngineRunner::new(
+        db.clone(),
+        threads,
+    )?);
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let bridge = recofinement::engine_runner::EngineBridge {
+        wake: wake.clone(),
+        runner: runner.clone(),
     };
+    let state = state.with_engine(std::sync::Arc::new(bridge));
+    let engine = (!settings.no_engine).then(|| {
+        let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
+        tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
+    });
     let purge_db = db.clone();
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

@@ -1,0 +1,274 @@
+//! Socket.IO namespace `/recommend` (spec §10): administrators launch
+//! sandbox runs and every open tab of theirs hears the outcome through the
+//! room `user<uuid>`. The token (header `token`) is checked at connection
+//! and before every event, revocation included; a run always ends with a
+//! final `server_response`, and one profile runs once at a time.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+
+use recofinement_domain::Permission;
+
+use crate::state::AppState;
+
+/// Who is connected: checked from the handshake's `token` header.
+#[derive(Clone, Debug)]
+struct SocketUser {
+    user_id: i64,
+    uuid: String,
+}
+
+/// Why a connection or an event is refused (the original's texts).
+#[derive(Debug)]
+struct Refusal(&'static str);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Profiles with a run in progress, so a second launch is refused.
+#[derive(Clone, Default)]
+struct RunningProfiles(Arc<Mutex<HashSet<i64>>>);
+
+impl RunningProfiles {
+    fn start(&self, profile_id: i64) -> bool {
+        self.0
+            .lock()
+            .map(|mut s| s.insert(profile_id))
+            .unwrap_or(false)
+    }
+    fn finish(&self, profile_id: i64) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(&profile_id);
+        }
+    }
+}
+
+/// The Socket.IO layer to put on the router, and its handle.
+pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::builder()
+        .with_state(state)
+        .with_state(RunningProfiles::default())
+        .build_layer();
+    io.ns("/recommend", on_connect.with(authenticate));
+    (layer, io)
+}
+
+async fn check(socket: &SocketRef, state: &AppState) -> Result<SocketUser, Refusal> {
+    let token = socket
+        .req_parts()
+        .headers
+        .get("token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Refusal("Token not found !"))?;
+    let token = token.strip_prefix("Bearer ").unwrap_or(token);
+    let claims = state
+        .jwt
+        .decode_access(token)
+        .map_err(|_| Refusal("Unauthorized!"))?;
+    let session = state
+        .db
+        .session(&claims.identity, &claims.jti)
+        .await
+        .map_err(|_| Refusal("Unauthorized!"))?
+        .ok_or(Refusal("User not found!"))?;
+    if session.revoked || session.token_version != claims.ver {
+        return Err(Refusal("Unauthorized!"));
+    }
+    let allowed = state
+        .db
+        .has_permission(session.user_id, Permission::AccessSandbox.as_str())
+        .await
+        .map_err(|_| Refusal("Unauthorized!"))?;
+    if !allowed {
+        return Err(Refusal("Permission missing!"));
+    }
+    Ok(SocketUser {
+        user_id: session.user_id,
+        uuid: claims.identity,
+    })
+}
+
+/// Connection middleware: a refusal becomes `connect_error` `{"message": …}`.
+async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Result<(), Refusal> {
+    let user = check(&socket, &state).await?;
+    socket.extensions.insert(user);
+    Ok(())
+}
+
+/// Re-checks the token before an event; on failure tells the socket why
+/// and disconnects it.
+async fn recheck(socket: &SocketRef, state: &AppState, event: &str) -> Option<SocketUser> {
+    match check(socket, state).await {
+        Ok(user) => Some(user),
+        Err(refusal) => {
+            let _ = socket.emit(
+                "server_response",
+                &json!({"on": event, "message": format!("Error 401, {refusal}")}),
+            );
+            let _ = socket.clone().disconnect();
+            None
+        }
+    }
+}
+
+fn room(user: &SocketUser) -> String {
+    format!("user{}", user.uuid)
+}
+
+async fn on_connect(socket: SocketRef) {
+    let _ = socket.emit(
+        "server_response",
+        &json!({"on": "connect", "action": "connect", "message": "Connected"}),
+    );
+    socket.on("join", on_join);
+    socket.on("leave", on_leave);
+    socket.on("recommend", on_recommend);
+}
+
+async fn on_join(socket: SocketRef, State(state): State<AppState>) {
+    let Some(user) = recheck(&socket, &state, "join").await else {
+        return;
+    };
+    socket.join(room(&user));
+    let message = json!({"on": "join", "action": "join", "message": "Room successfully joined",
+        "user_uuid": user.uuid, "room": room(&user)});
+    let _ = socket
+        .within(room(&user))
+        .emit("server_response", &message)
+        .await;
+}
+
+async fn on_leave(socket: SocketRef, State(state): State<AppState>) {
+    let Some(user) = recheck(&socket, &state, "leave").await else {
+        return;
+    };
+    socket.leave(room(&user));
+    let message = json!({"on": "leave", "action": "leave", "message": "Room successfully leaved",
+        "user_uuid": user.uuid, "room": room(&user)});
+    let _ = socket
+        .to(room(&user))
+        .emit("server_response", &message)
+        .await;
+}
+
+async fn on_recommend(
+    socket: SocketRef,
+    State(state): State<AppState>,
+    State(running): State<RunningProfiles>,
+    TryData(data): TryData<Value>,
+) {
+    let Some(user) = recheck(&socket, &state, "recommend").await else {
+        return;
+    };
+    let reply = |message: &str| {
+        let _ = socket.emit(
+            "server_response",
+            &json!({"on": "recommend", "message": message}),
+        );
+    };
+    let Some(raw) = data
+        .ok()
+        .as_ref()
+        .and_then(|d| d.get("profile_uuid"))
+        .cloned()
+    else {
+        return reply("Error 400, data must contain 'profile_uuid' attr!");
+    };
+    let Some(profile_uuid) = raw.as_str().and_then(crate::extract::parse_uuid) else {
+        return reply("Error 400, 'profile_uuid' not valid uuid4!");
+    };
+    let room = room(&user);
+    socket.join(room.clone());
+    let joined = json!({"on": "recommend", "action": "join", "message": "Room joined", "user_uuid": user.uuid, "room": room});
+    let _ = socket
+        .within(room.clone())
+        .emit("server_response", &joined)
+        .await;
+    let outcome = |message: String, profile: Option<Value>| {
+        let mut body = json!({"on": "recommend", "action": "recommend", "message": message});
+        if let Some(profile) = profile {
+            body["profile"] = profile;
+        }
+        body
+    };
+    let profile = match state.db.owned_profile(user.user_id, &profile_uuid).await {
+        Ok(Some(profile)) => profile,
+        Ok(None) => {
+            let _ = socket
+                .within(room)
+                .emit(
+                    "server_response",
+                    &outcome("Error 404, Profile not found!".into(), None),
+                )
+                .await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, "sandbox: profile lookup failed");
+            let message = outcome(
+                "Error 500, Something went wrong during the process!".into(),
+                None,
+            );
+            let _ = socket.within(room).emit("server_response", &message).await;
+            return;
+        }
+    };
+    if !running.start(profile.profile_id) {
+        return reply("Error 409, A recommendation is already running for this profile!");
+    }
+    let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
+    let message = run_sandbox(&state, profile.profile_id).await;
+    running.finish(profile.profile_id);
+    let _ = socket
+        .within(room)
+        .emit("server_response", &outcome(message, Some(base)))
+        .await;
+}
+
+/// Records the run, computes it off the reactor with a timeout, and says
+/// how it ended in the original's `"<code>, <message>"` form.
+async fn run_sandbox(state: &AppState, profile_id: i64) -> String {
+    let run_id = match state.db.snapshot_profile(profile_id).await {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::error!(%error, "sandbox: cannot record the run");
+            return "Error 500, Something went wrong during the process!".into();
+        }
+    };
+    let failed = |status: &'static str| async move {
+        if let Err(error) = state.db.finish_run(run_id, &[], status).await {
+            tracing::error!(%error, run_id, "sandbox: cannot mark the run");
+        }
+    };
+    match tokio::time::timeout(
+        state.config.sandbox_timeout,
+        state.engine_hooks.run_profile(run_id),
+    )
+    .await
+    {
+        Ok(Ok(rows)) => {
+            tracing::info!(run_id, rows, "sandbox run complete");
+            "200, Recommendation complete for this profile!".into()
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, run_id, "sandbox run failed");
+            failed("failed").await;
+            "Error 500, Error during the process!".into()
+        }
+        Err(_) => {
+            failed("timeout").await;
+            "Error 504, The recommendation took too long!".into()
+        }
+    }
+}
