@@ -35,11 +35,8 @@ macro_rules! db_test {
     };
 }
 
-#[derive(Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use recofinement_store::testing::Backend;
+use recofinement_store::testing::TestDb;
 
 pub struct TestApp {
     pub backend: Backend,
@@ -47,17 +44,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub mails: MemoryTransport,
-    _dir: Option<tempdir::TempDir>,
-}
-
-mod tempdir {
-    /// A directory removed when dropped.
-    pub struct TempDir(pub std::path::PathBuf);
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    /// Owns the database (its files go when the app is dropped).
+    pub test_db: TestDb,
 }
 
 pub fn test_config() -> ApiConfig {
@@ -70,67 +58,14 @@ pub fn test_config() -> ApiConfig {
     }
 }
 
-/// The PostgreSQL URL of the test server, if tests should run there.
-pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-}
-
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, test_config(), None).await
     }
 
     pub async fn spawn_postgres() -> Option<TestApp> {
-        postgres_url()?;
+        recofinement_store::testing::postgres_url()?;
         Some(Self::spawn(Backend::Postgres).await)
-    }
-
-    /// A fresh database of the backend, migrated.
-    pub async fn fresh_db(backend: Backend) -> (Db, Option<tempdir::TempDir>) {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("recofinement-test-{id}"));
-                std::fs::create_dir_all(&dir).unwrap();
-                let url = format!("sqlite://{}/test.db", dir.display());
-                let db = Db::connect(&url, 8).await.unwrap();
-                db.migrate().await.unwrap();
-                (db, Some(tempdir::TempDir(dir)))
-            }
-            Backend::Postgres => {
-                let base = postgres_url().expect("TEST_DATABASE_URL");
-                let schema = format!("test_{id}");
-                let admin = Db::connect(&base, 1).await.unwrap();
-                if let Db::Postgres(pool) = &admin {
-                    // Extensions are per database: install pg_trgm once, in
-                    // `public`, before parallel tests race to create it.
-                    static EXTENSION: tokio::sync::OnceCell<()> =
-                        tokio::sync::OnceCell::const_new();
-                    EXTENSION
-                        .get_or_init(|| async {
-                            sqlx::query(
-                                "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
-                            )
-                            .execute(pool)
-                            .await
-                            .unwrap();
-                        })
-                        .await;
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                        .execute(pool)
-                        .await
-                        .unwrap();
-                }
-                admin.close().await;
-                let separator = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-                let db = Db::connect(&url, 8).await.unwrap();
-                db.migrate().await.unwrap();
-                (db, None)
-            }
-        }
     }
 
     pub async fn spawn_with(
@@ -139,7 +74,8 @@ impl TestApp {
         transport: Option<Mailer>,
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (db, dir) = Self::fresh_db(backend).await;
+        let test_db = TestDb::fresh(backend).await.expect("test database");
+        let db = test_db.db.clone();
         let mails = MemoryTransport::default();
         let mailer = transport.unwrap_or_else(|| Mailer::new(mails.clone()));
         let state = AppState::new(db.clone(), config, mailer);
@@ -157,7 +93,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             db,
             mails,
-            _dir: dir,
+            test_db,
         }
     }
 
@@ -231,17 +167,9 @@ impl TestApp {
         (token, uuid)
     }
 
-    /// Runs a statement on the test database (fixtures the API cannot create).
+    /// Runs statements on the test database (fixtures the API cannot create).
     pub async fn sql(&self, statement: &str) {
-        let statement = sqlx::AssertSqlSafe(statement.to_string());
-        match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::raw_sql(statement).execute(pool).await.unwrap();
-            }
-            Db::Postgres(pool) => {
-                sqlx::raw_sql(statement).execute(pool).await.unwrap();
-            }
-        }
+        self.test_db.sql(statement).await;
     }
 
     /// Creates a genre directly (there is no endpoint for it); returns its id.
@@ -278,23 +206,8 @@ impl TestApp {
     }
 
     pub async fn newest_content_id(&self) -> i64 {
-        let sql = "SELECT MAX(content_id) FROM content WHERE content_type <> 'EPISODE'";
-        match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as::<_, (i64,)>(sql)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-                    .0
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as::<_, (i64,)>(sql)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-                    .0
-            }
-        }
+        self.scalar_i64("SELECT MAX(content_id) FROM content WHERE content_type <> 'EPISODE'")
+            .await
     }
 
     /// One number read from the database.
@@ -319,23 +232,7 @@ impl TestApp {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as::<_, (i64,)>(sql)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-                    .0
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as::<_, (i64,)>(sql)
-                    .fetch_one(pool)
-                    .await
-                    .unwrap()
-                    .0
-            }
-        }
+        self.test_db.scalar(sql).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> String {
