@@ -27,7 +27,7 @@ pub struct Meta {
     pub last_count_increment: Option<NaiveDateTime>,
 }
 
-const META_COLUMNS: &str = "rating, last_rating_date, COALESCE(review_see_count, 0) AS review_see_count, \
+pub(crate) const META_COLUMNS: &str = "rating, last_rating_date, COALESCE(review_see_count, 0) AS review_see_count, \
     last_review_see_date, COALESCE(count, 0) AS count, last_count_increment";
 
 /// What a PATCH of an interaction asks for.
@@ -37,11 +37,11 @@ pub struct MetaPatch {
     pub additional_count: Option<i64>,
 }
 
-fn meta_payload(meta: &Meta) -> String {
+pub(crate) fn meta_payload(meta: &Meta) -> String {
     serde_json::json!({"rating": meta.rating, "review_see_count": meta.review_see_count, "count": meta.count}).to_string()
 }
 
-fn changed<'a>(
+pub(crate) fn changed<'a>(
     user_id: i64,
     content_id: i64,
     label: &'a str,
@@ -59,6 +59,119 @@ fn changed<'a>(
         payload: None,
     }
 }
+
+/// The body of [`Db::patch_item`] inside the caller's write transaction
+/// `$tx` (so that imports share its rating arithmetic and its events):
+/// creates the interaction if needed, applies the patch at `$now`, keeps the
+/// item's average and rating count right and writes the meta events.
+/// Evaluates to the resulting [`Meta`]; `?` returns the caller's error.
+macro_rules! patch_meta_in_tx {
+    ($tx:ident, $lock:expr, $user_id:expr, $content_id:expr, $label:expr, $patch:expr, $now:expr) => {{
+        let (user_id, content_id, label, patch, now): (i64, i64, &str, $crate::interactions::MetaPatch, chrono::NaiveDateTime) =
+            ($user_id, $content_id, $label, $patch, $now);
+        let lock: &str = $lock;
+        let tx = &mut $tx;
+        let inserted = sqlx::query(
+            "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
+             ON CONFLICT (user_id, content_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(content_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let (old_rating,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
+        )))
+        .bind(user_id)
+        .bind(content_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if let Some(rating) = patch.rating {
+            let new = rating as f64;
+            match old_rating {
+                None => sqlx::query(
+                    "UPDATE content SET \
+                       rating = (COALESCE(rating, 0) * COALESCE(rating_count, 0) + $2) / (COALESCE(rating_count, 0) + 1), \
+                       rating_count = COALESCE(rating_count, 0) + 1 \
+                     WHERE content_id = $1",
+                )
+                .bind(content_id)
+                .bind(new)
+                .execute(&mut **tx)
+                .await?,
+                Some(old) => sqlx::query(
+                    "UPDATE content SET \
+                       rating = CASE WHEN COALESCE(rating_count, 0) = 0 THEN $2 \
+                                     ELSE (COALESCE(rating, 0) * rating_count - $3 + $2) / rating_count END, \
+                       rating_count = CASE WHEN COALESCE(rating_count, 0) = 0 THEN 1 ELSE rating_count END \
+                     WHERE content_id = $1",
+                )
+                .bind(content_id)
+                .bind(new)
+                .bind(old as f64)
+                .execute(&mut **tx)
+                .await?,
+            };
+            sqlx::query("UPDATE meta_user_content SET rating = $3, last_rating_date = $4 WHERE user_id = $1 AND content_id = $2")
+                .bind(user_id)
+                .bind(content_id)
+                .bind(rating)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if let Some(add) = patch.additional_count {
+            sqlx::query(
+                "UPDATE meta_user_content SET count = COALESCE(count, 0) + $3, last_count_increment = $4 \
+                 WHERE user_id = $1 AND content_id = $2",
+            )
+            .bind(user_id)
+            .bind(content_id)
+            .bind(add)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        let meta: $crate::interactions::Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM meta_user_content WHERE user_id = $1 AND content_id = $2",
+            $crate::interactions::META_COLUMNS
+        )))
+        .bind(user_id)
+        .bind(content_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if inserted {
+            let event = $crate::events::NewEvent {
+                kind: $crate::events::EventKind::MetaAdded,
+                occured_by: Some(user_id),
+                object_id: content_id,
+                model_name: "meta_user_content",
+                attribute_name: None,
+                new_value: None,
+                content_type: Some(label),
+                payload: Some($crate::interactions::meta_payload(&meta)),
+            };
+            $crate::write_event!(&mut **tx, &event)?;
+        } else {
+            if let Some(rating) = patch.rating {
+                if old_rating != Some(rating) {
+                    $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "rating", Some(rating.to_string())))?;
+                }
+                $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "last_rating_date", Some($crate::events::render_time(now))))?;
+            }
+            if let Some(add) = patch.additional_count {
+                if add != 0 {
+                    $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "count", Some(meta.count.to_string())))?;
+                }
+                $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "last_count_increment", Some($crate::events::render_time(now))))?;
+            }
+        }
+        meta
+    }};
+}
+pub(crate) use patch_meta_in_tx;
 
 impl Db {
     /// E8: counts a view of the item and returns the interaction.
@@ -121,102 +234,7 @@ impl Db {
         let lock = self.for_update();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
-                 ON CONFLICT (user_id, content_id) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(content_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let (old_rating,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
-            )))
-            .bind(user_id)
-            .bind(content_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if let Some(rating) = patch.rating {
-                let new = rating as f64;
-                match old_rating {
-                    None => sqlx::query(
-                        "UPDATE content SET \
-                           rating = (COALESCE(rating, 0) * COALESCE(rating_count, 0) + $2) / (COALESCE(rating_count, 0) + 1), \
-                           rating_count = COALESCE(rating_count, 0) + 1 \
-                         WHERE content_id = $1",
-                    )
-                    .bind(content_id)
-                    .bind(new)
-                    .execute(&mut *tx)
-                    .await?,
-                    Some(old) => sqlx::query(
-                        "UPDATE content SET \
-                           rating = CASE WHEN COALESCE(rating_count, 0) = 0 THEN $2 \
-                                         ELSE (COALESCE(rating, 0) * rating_count - $3 + $2) / rating_count END, \
-                           rating_count = CASE WHEN COALESCE(rating_count, 0) = 0 THEN 1 ELSE rating_count END \
-                         WHERE content_id = $1",
-                    )
-                    .bind(content_id)
-                    .bind(new)
-                    .bind(old as f64)
-                    .execute(&mut *tx)
-                    .await?,
-                };
-                sqlx::query("UPDATE meta_user_content SET rating = $3, last_rating_date = $4 WHERE user_id = $1 AND content_id = $2")
-                    .bind(user_id)
-                    .bind(content_id)
-                    .bind(rating)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(add) = patch.additional_count {
-                sqlx::query(
-                    "UPDATE meta_user_content SET count = COALESCE(count, 0) + $3, last_count_increment = $4 \
-                     WHERE user_id = $1 AND content_id = $2",
-                )
-                .bind(user_id)
-                .bind(content_id)
-                .bind(add)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let meta: Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {META_COLUMNS} FROM meta_user_content WHERE user_id = $1 AND content_id = $2"
-            )))
-            .bind(user_id)
-            .bind(content_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if inserted {
-                let event = NewEvent {
-                    kind: EventKind::MetaAdded,
-                    occured_by: Some(user_id),
-                    object_id: content_id,
-                    model_name: "meta_user_content",
-                    attribute_name: None,
-                    new_value: None,
-                    content_type: Some(label),
-                    payload: Some(meta_payload(&meta)),
-                };
-                write_event!(&mut *tx, &event)?;
-            } else {
-                if let Some(rating) = patch.rating {
-                    if old_rating != Some(rating) {
-                        write_event!(&mut *tx, &changed(user_id, content_id, label, "rating", Some(rating.to_string())))?;
-                    }
-                    write_event!(&mut *tx, &changed(user_id, content_id, label, "last_rating_date", Some(render_time(now))))?;
-                }
-                if let Some(add) = patch.additional_count {
-                    if add != 0 {
-                        write_event!(&mut *tx, &changed(user_id, content_id, label, "count", Some(meta.count.to_string())))?;
-                    }
-                    write_event!(&mut *tx, &changed(user_id, content_id, label, "last_count_increment", Some(render_time(now))))?;
-                }
-            }
+            let meta = patch_meta_in_tx!(tx, lock, user_id, content_id, label, patch, now);
             tx.commit().await?;
             Ok(meta)
         })

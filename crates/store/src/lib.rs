@@ -10,6 +10,7 @@ pub mod engine_io;
 pub mod engine_lock;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod groups;
 pub mod interactions;
 pub mod profiles;
