@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod integrations;
 pub mod mail;
 pub mod openapi;
 pub mod routes;
@@ -46,6 +47,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         )
         .nest("/api/group", routes::groups::router())
         .nest("/api/profile", routes::profiles::router())
+        .nest("/api/external", routes::external::router())
         .merge(routes::events::router())
         .merge(routes::media::router())
         .merge(routes::health::router())

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         (name = "user", description = "User related operations."),
         (name = "group", description = "Group related operations."),
         (name = "profile", description = "Profile related operations."),
+        (name = "external", description = "Linked external services: Spotify, TMDB, Google Books."),
         (name = "content", description = "The six media kinds: application, book, game, movie, serie, track."),
         (name = "events", description = "The event log the engine consumes."),
         (name = "health", description = "Service health."),

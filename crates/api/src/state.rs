@@ -32,6 +32,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Longest a sandbox run may take before its socket gets a timeout error.
     pub sandbox_timeout: Duration,
+    /// Linked external services: providers, token key, import queue.
+    pub external: crate::integrations::ExternalConfig,
 }
 
 impl Default for ApiConfig {
@@ -50,6 +52,7 @@ impl Default for ApiConfig {
             login_max_failures_per_client: 100,
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
+            external: Default::default(),
         }
     }
 }
@@ -112,6 +115,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
     pub engine_hooks: Arc<dyn EngineHooks>,
+    /// Linked services and their background imports.
+    pub external: Arc<crate::integrations::External>,
 }
 
 impl AppState {
@@ -121,6 +126,11 @@ impl AppState {
             config.access_token_ttl,
         ));
         let hasher = PasswordHasher::new(config.bcrypt_cost, config.bcrypt_concurrency);
+        let external = crate::integrations::External::new(
+            db.clone(),
+            config.external.clone(),
+            &config.url_front,
+        );
         AppState {
             db,
             config: Arc::new(config),
@@ -128,6 +138,7 @@ impl AppState {
             hasher,
             mailer,
             engine_hooks: Arc::new(NoEngine),
+            external,
         }
     }
 

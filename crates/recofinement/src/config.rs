@@ -251,6 +251,108 @@ pub struct Settings {
         global = true
     )]
     pub mailjet_base_url: String,
+    /// Key of the provider tokens at rest (64 hexadecimal characters). When
+    /// unset, one is generated once and kept in the database.
+    #[arg(
+        long,
+        env = "TOKEN_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_encryption_key: Option<String>,
+    /// Spotify application id (Spotify linking is off without it).
+    #[arg(long, env = "SPOTIFY_CLIENT_ID", global = true)]
+    pub spotify_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "SPOTIFY_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub spotify_client_secret: Option<String>,
+    #[arg(
+        long,
+        env = "SPOTIFY_AUTH_URL",
+        default_value = "https://accounts.spotify.com/authorize",
+        global = true
+    )]
+    pub spotify_auth_url: String,
+    #[arg(
+        long,
+        env = "SPOTIFY_TOKEN_URL",
+        default_value = "https://accounts.spotify.com/api/token",
+        global = true
+    )]
+    pub spotify_token_url: String,
+    #[arg(
+        long,
+        env = "SPOTIFY_API_URL",
+        default_value = "https://api.spotify.com",
+        global = true
+    )]
+    pub spotify_api_url: String,
+    /// TMDB v3 API key (TMDB linking is off without it).
+    #[arg(long, env = "TMDB_CLIENT_TOKEN", hide_env_values = true, global = true)]
+    pub tmdb_client_token: Option<String>,
+    #[arg(
+        long,
+        env = "TMDB_API_URL",
+        default_value = "https://api.themoviedb.org",
+        global = true
+    )]
+    pub tmdb_api_url: String,
+    /// Site where users approve TMDB request tokens.
+    #[arg(
+        long,
+        env = "TMDB_AUTH_URL",
+        default_value = "https://www.themoviedb.org",
+        global = true
+    )]
+    pub tmdb_auth_url: String,
+    /// Google "web" OAuth client file (web.client_id, web.client_secret,
+    /// web.auth_uri, web.token_uri); the GOOGLE_* settings override it.
+    #[arg(long, env = "PATH_TO_GOOGLE_OAUTH_FILE", global = true)]
+    pub google_oauth_file: Option<std::path::PathBuf>,
+    /// Google OAuth client id (Google Books linking is off without it).
+    #[arg(long, env = "GOOGLE_CLIENT_ID", global = true)]
+    pub google_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "GOOGLE_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub google_client_secret: Option<String>,
+    #[arg(long, env = "GOOGLE_AUTH_URL", global = true)]
+    pub google_auth_url: Option<String>,
+    #[arg(long, env = "GOOGLE_TOKEN_URL", global = true)]
+    pub google_token_url: Option<String>,
+    #[arg(
+        long,
+        env = "GOOGLE_BOOKS_API_URL",
+        default_value = "https://www.googleapis.com",
+        global = true
+    )]
+    pub google_books_api_url: String,
+    /// Seconds one provider call may take.
+    #[arg(
+        long,
+        env = "EXTERNAL_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub external_timeout_secs: u64,
+    /// Seconds a whole import may take.
+    #[arg(
+        long,
+        env = "IMPORT_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub import_timeout_secs: u64,
+    /// Imports running at once.
+    #[arg(long, env = "IMPORT_WORKERS", default_value_t = 2, global = true)]
+    pub import_workers: usize,
 }
 
 impl Settings {

@@ -126,7 +126,101 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         login_max_failures_per_client: settings.login_max_failures_per_client,
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
+        external: external_config(db, settings).await?,
         ..ApiConfig::default()
+    })
+}
+
+/// Providers of the linked services (each is off unless its credentials are
+/// set) and the key of their tokens at rest.
+async fn external_config(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<recofinement_api::integrations::ExternalConfig> {
+    use recofinement_api::integrations::{ExternalConfig, OAuthProvider, TmdbProvider, TokenKey};
+    let key = match &settings.token_encryption_key {
+        Some(key) => key.clone(),
+        None => {
+            let (key, created) = db
+                .setting_or_insert("token_encryption_key", || {
+                    hex::encode(rand::random::<[u8; 32]>())
+                })
+                .await?;
+            if created {
+                tracing::warn!(
+                    "no TOKEN_ENCRYPTION_KEY configured: generated one for this installation and stored it in the database"
+                );
+            }
+            key
+        }
+    };
+    let token_key = TokenKey::from_hex(&key).map_err(anyhow::Error::msg)?;
+    let spotify = match (&settings.spotify_client_id, &settings.spotify_client_secret) {
+        (Some(id), Some(secret)) if !id.is_empty() => Some(OAuthProvider {
+            client_id: id.clone(),
+            client_secret: Secret::new(secret.as_str()),
+            auth_url: settings.spotify_auth_url.clone(),
+            token_url: settings.spotify_token_url.clone(),
+            api_url: settings.spotify_api_url.clone(),
+        }),
+        _ => None,
+    };
+    let tmdb = settings
+        .tmdb_client_token
+        .as_ref()
+        .filter(|k| !k.is_empty())
+        .map(|key| TmdbProvider {
+            api_key: Secret::new(key.as_str()),
+            api_url: settings.tmdb_api_url.clone(),
+            auth_url: settings.tmdb_auth_url.clone(),
+        });
+    // The Google client file of the original, overridden by GOOGLE_* settings.
+    let file: serde_json::Value = match &settings.google_oauth_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading PATH_TO_GOOGLE_OAUTH_FILE {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("parsing PATH_TO_GOOGLE_OAUTH_FILE {}", path.display()))?;
+            value.get("web").cloned().unwrap_or(value)
+        }
+        None => serde_json::Value::Null,
+    };
+    let from_file = |name: &str| file.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    let google_id = settings
+        .google_client_id
+        .clone()
+        .or_else(|| from_file("client_id"));
+    let google_secret = settings
+        .google_client_secret
+        .clone()
+        .or_else(|| from_file("client_secret"));
+    let gbooks = match (google_id, google_secret) {
+        (Some(id), Some(secret)) if !id.is_empty() => Some(OAuthProvider {
+            client_id: id,
+            client_secret: Secret::new(secret),
+            auth_url: settings
+                .google_auth_url
+                .clone()
+                .or_else(|| from_file("auth_uri"))
+                .unwrap_or_else(|| "https://accounts.google.com/o/oauth2/auth".into()),
+            token_url: settings
+                .google_token_url
+                .clone()
+                .or_else(|| from_file("token_uri"))
+                .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            api_url: settings.google_books_api_url.clone(),
+        }),
+        _ => None,
+    };
+    Ok(ExternalConfig {
+        token_key,
+        spotify,
+        tmdb,
+        gbooks,
+        provider_timeout: std::time::Duration::from_secs(settings.external_timeout_secs.max(1)),
+        import_timeout: std::time::Duration::from_secs(settings.import_timeout_secs.max(1)),
+        import_workers: settings.import_workers.max(1),
+        ..ExternalConfig::default()
     })
 }
 

@@ -198,6 +198,8 @@ async fn login(
     };
     throttle.succeeded().await?;
     let access_token = issue_session(&state, &user).await?;
+    // Imports of the linked services, in the background (never awaited).
+    state.external.import_all(user.user_id);
     Ok(Json(SessionAnswer {
         status: true,
         message: "Successfully logged in.".into(),

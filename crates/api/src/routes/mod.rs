@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod external;
 pub mod groups;
 pub mod health;
 pub mod media;

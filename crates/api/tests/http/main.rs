@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod content;
 mod conventions;
+mod external;
 mod groups;
 mod people;
 mod profiles;
