@@ -480,3 +480,71 @@ fn generated_interactions_are_skewed_and_rated_high() {
     );
     assert!(null > 1000 && null < 6000, "{null} consumption-only rows");
 }
+
+/// Indexes and foreign keys of a table (PostgreSQL) or its indexes (SQLite).
+async fn table_shape(t: &TestDb, table: &str) -> i64 {
+    match &t.db {
+        Db::Sqlite(_) => {
+            t.scalar(&format!(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'"
+            ))
+            .await
+        }
+        Db::Postgres(_) => {
+            t.scalar(&format!(
+                "SELECT (SELECT count(*) FROM pg_index WHERE indrelid = '{table}'::regclass) \
+                 + (SELECT count(*) FROM pg_constraint WHERE conrelid = '{table}'::regclass AND contype = 'f')"
+            ))
+            .await
+        }
+    }
+}
+
+db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
+    let dir = TempDir::new("bulk");
+    let options = GenerateOptions {
+        users: 1500,
+        items: 3000,
+        interactions: 150_000,
+        seed: 11,
+    };
+    let summary = generate(&dir.0, &options).unwrap();
+    // One interaction file of more than 1 MiB (the bulk threshold).
+    let mut all = String::from("content_id,user_id,rating,count\n");
+    for n in 1..=4 {
+        let path = dir.0.join(format!("meta_user_content_{n}.csv"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        all.extend(text.lines().skip(1).map(|l| format!("{l}\n")));
+        std::fs::remove_file(path).unwrap();
+    }
+    std::fs::write(dir.0.join("meta_user_content_1.csv"), &all).unwrap();
+    assert!(all.len() > 1 << 20);
+    let shape = table_shape(t, "meta_user_content").await;
+
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    assert_eq!(
+        t.count("meta_user_content").await,
+        summary.interactions as i64
+    );
+    assert_eq!(table_shape(t, "meta_user_content").await, shape);
+
+    // A big file with one unknown user fails as a whole, schema intact.
+    let mut bad = all.replacen("content_id,user_id,rating,count\n", "", 1);
+    bad = format!("content_id,user_id,rating,count\n{bad}1,999999,5,1\n");
+    std::fs::write(
+        dir.0.join("meta_user_content_9.csv"),
+        bad.replace(",5,", ",4,"),
+    )
+    .unwrap();
+    let error = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap_err();
+    assert!(matches!(error, DatasetError::Database { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("meta_user_content_9.csv"),
+        "{error}"
+    );
+    assert_eq!(
+        t.count("meta_user_content").await,
+        summary.interactions as i64
+    );
+    assert_eq!(table_shape(t, "meta_user_content").await, shape);
+});
