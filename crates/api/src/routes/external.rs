@@ -107,11 +107,10 @@ fn required(value: Option<String>, field: &str) -> AppResult<String> {
         .ok_or_else(|| missing(field))
 }
 
+/// An unconfigured provider is a feature this server does not offer: a
+/// client-visible 404, not a server failure.
 fn not_configured(service: Service) -> AppError {
-    AppError::Status(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("{} is not configured on this server.", service.name()),
-    )
+    AppError::not_found(format!("{} is not configured on this server.", service.name()))
 }
 
 fn provider_failed(service: Service, cause: impl std::fmt::Display) -> AppError {
@@ -249,7 +248,7 @@ async fn store_grant(
 
 /// E1: the Spotify authorization URL, or `linked`.
 #[utoipa::path(get, path = "/spotify", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = SpotifyUrl), (status = 401, body = Message), (status = 503, body = Message)))]
+    responses((status = 201, body = SpotifyUrl), (status = 401, body = Message), (status = 404, body = Message)))]
 async fn spotify_url(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -273,7 +272,7 @@ async fn spotify_url(
     request_body = OAuthCallbackBody,
     responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
         (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 503, body = Message)))]
+        (status = 502, body = Message), (status = 404, body = Message)))]
 async fn spotify_callback(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -308,7 +307,7 @@ async fn spotify_callback(
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
 #[utoipa::path(get, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
     responses((status = 201, body = TmdbUrl), (status = 401, body = Message), (status = 502, body = Message),
-        (status = 503, body = Message)))]
+        (status = 404, body = Message)))]
 async fn tmdb_url(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -363,7 +362,7 @@ async fn tmdb_url(
     request_body = TmdbCallbackBody,
     responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
         (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 503, body = Message)))]
+        (status = 502, body = Message), (status = 404, body = Message)))]
 async fn tmdb_callback(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -419,7 +418,7 @@ async fn tmdb_callback(
 
 /// E5: the Google Books authorization URL, or `linked`.
 #[utoipa::path(get, path = "/gbooks", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = GbooksUrl), (status = 401, body = Message), (status = 503, body = Message)))]
+    responses((status = 201, body = GbooksUrl), (status = 401, body = Message), (status = 404, body = Message)))]
 async fn gbooks_url(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -443,7 +442,7 @@ async fn gbooks_url(
     request_body = OAuthCallbackBody,
     responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
         (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 503, body = Message)))]
+        (status = 502, body = Message), (status = 404, body = Message)))]
 async fn gbooks_callback(
     State(state): State<AppState>,
     caller: AuthUser,

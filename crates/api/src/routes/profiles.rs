@@ -429,7 +429,7 @@ pub struct KindPath {
 
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
@@ -552,7 +552,7 @@ async fn history_genres(
 
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
@@ -573,7 +573,7 @@ async fn history_results(
 
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = ContentKind, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,

@@ -472,11 +472,11 @@ db_test!(
     }
 );
 
-db_test!(unconfigured_providers_answer_503, |app| {
+db_test!(unconfigured_providers_answer_404, |app| {
     let (token, _) = app.register("plain").await;
     for service in ["spotify", "tmdb", "gbooks"] {
         let (status, body) = app.get(&format!("/api/external/{service}"), &token).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert_error(&body);
     }
     let (status, body) = app
@@ -486,7 +486,7 @@ db_test!(unconfigured_providers_answer_503, |app| {
             json!({"request_token": "x", "approved": "true"}),
         )
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = app
         .post("/api/external/tmdb/callback", Some(&token), json!({}))
         .await;
