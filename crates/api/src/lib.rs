@@ -53,36 +53,78 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
 }
 
-/// The whole application with its middleware.
+/// The whole application with its middleware; Socket.IO rooms live in
+/// this process.
 pub fn router(state: AppState) -> Router {
-    let (api, document) = api_routes().split_for_parts();
-    let request_id = HeaderName::from_static("x-request-id");
-    let timeout = state.config.request_timeout;
-    let cors = cors_layer(&state.config.cors_origins);
     let (socket_layer, _io) = socket::layer(state.clone());
+    let outer = Outer::new(&state);
+    outer.wrap(application(state).layer(socket_layer))
+}
+
+/// The same application with Socket.IO rooms shared through Redis, so a
+/// tab connected to one instance hears the runs launched through another.
+pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Result<Router> {
+    let (socket_layer, _io) = socket::redis_layer(state.clone(), redis_url).await?;
+    let outer = Outer::new(&state);
+    Ok(outer.wrap(application(state).layer(socket_layer)))
+}
+
+/// Routes and the inner middleware (limits, timeout, envelopes).
+fn application(state: AppState) -> Router {
+    let (api, document) = api_routes().split_for_parts();
+    let timeout = state.config.request_timeout;
     api.with_state(state)
         .route("/api", get(|| async { Redirect::permanent("/api/") }))
-        .route("/api/", get(|| async { Redirect::temporary("/swaggerui/") }))
+        .route(
+            "/api/",
+            get(|| async { Redirect::temporary("/swaggerui/") }),
+        )
         .merge(SwaggerUi::new("/swaggerui").url("/api/swagger.json", document))
         .fallback(|| async { AppError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
-            AppError::Status(StatusCode::METHOD_NOT_ALLOWED, "The method is not allowed for the requested URL.".into())
+            AppError::Status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "The method is not allowed for the requested URL.".into(),
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(axum::middleware::map_response(envelope_bare_errors))
-        .layer(CatchPanicLayer::custom(|_| AppError::internal("handler panicked").into_response()))
-        .layer(socket_layer)
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::internal("handler panicked").into_response()
+        }))
+}
+
+/// The outer middleware every request crosses, Socket.IO included: CORS,
+/// request ids and request logs.
+struct Outer {
+    cors: CorsLayer,
+}
+
+impl Outer {
+    fn new(state: &AppState) -> Self {
+        Outer {
+            cors: cors_layer(&state.config.cors_origins),
+        }
+    }
+
+    fn wrap(self, router: Router) -> Router {
+        let request_id = HeaderName::from_static("x-request-id");
+        router
+            .layer(self.cors)
+            .layer(PropagateRequestIdLayer::new(request_id.clone()))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    }
 }
 
 /// Any origin (echoed, as the original) unless an allow-list is configured.

@@ -9,9 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
+
+/// The adapter that shares rooms through Redis.
+pub type SharedAdapter = RedisAdapter<socketioxide::adapter::Emitter>;
 
 use recofinement_domain::Permission;
 
@@ -64,7 +69,33 @@ pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-async fn check(socket: &SocketRef, state: &AppState) -> Result<SocketUser, Refusal> {
+/// The Socket.IO layer with rooms shared through Redis (several instances).
+pub async fn redis_layer(
+    state: AppState,
+    url: &str,
+) -> anyhow::Result<(SocketIoLayer<SharedAdapter>, SocketIo<SharedAdapter>)> {
+    // The adapter listens through RESP3 push messages.
+    let url = if url.contains("protocol=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    };
+    let client = redis::Client::open(url)?;
+    let adapter = RedisAdapterCtr::new_with_redis(&client).await?;
+    let (layer, io) = SocketIo::builder()
+        .with_state(state)
+        .with_state(RunningProfiles::default())
+        .with_adapter::<SharedAdapter>(adapter)
+        .build_layer();
+    io.ns("/recommend", on_connect.with(authenticate))
+        .await
+        .map_err(|e| anyhow::anyhow!("socket.io redis adapter: {e}"))?;
+    Ok((layer, io))
+}
+
+async fn check<A: Adapter>(socket: &SocketRef<A>, state: &AppState) -> Result<SocketUser, Refusal> {
     let token = socket
         .req_parts()
         .headers
@@ -100,7 +131,10 @@ async fn check(socket: &SocketRef, state: &AppState) -> Result<SocketUser, Refus
 }
 
 /// Connection middleware: a refusal becomes `connect_error` `{"message": …}`.
-async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Result<(), Refusal> {
+async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
+    State(state): State<AppState>,
+) -> Result<(), Refusal> {
     let user = check(&socket, &state).await?;
     socket.extensions.insert(user);
     Ok(())
@@ -108,7 +142,11 @@ async fn authenticate(socket: SocketRef, State(state): State<AppState>) -> Resul
 
 /// Re-checks the token before an event; on failure tells the socket why
 /// and disconnects it.
-async fn recheck(socket: &SocketRef, state: &AppState, event: &str) -> Option<SocketUser> {
+async fn recheck<A: Adapter>(
+    socket: &SocketRef<A>,
+    state: &AppState,
+    event: &str,
+) -> Option<SocketUser> {
     match check(socket, state).await {
         Ok(user) => Some(user),
         Err(refusal) => {
@@ -126,7 +164,7 @@ fn room(user: &SocketUser) -> String {
     format!("user{}", user.uuid)
 }
 
-async fn on_connect(socket: SocketRef) {
+async fn on_connect<A: Adapter>(socket: SocketRef<A>) {
     let _ = socket.emit(
         "server_response",
         &json!({"on": "connect", "action": "connect", "message": "Connected"}),
@@ -136,7 +174,7 @@ async fn on_connect(socket: SocketRef) {
     socket.on("recommend", on_recommend);
 }
 
-async fn on_join(socket: SocketRef, State(state): State<AppState>) {
+async fn on_join<A: Adapter>(socket: SocketRef<A>, State(state): State<AppState>) {
     let Some(user) = recheck(&socket, &state, "join").await else {
         return;
     };
@@ -149,7 +187,7 @@ async fn on_join(socket: SocketRef, State(state): State<AppState>) {
         .await;
 }
 
-async fn on_leave(socket: SocketRef, State(state): State<AppState>) {
+async fn on_leave<A: Adapter>(socket: SocketRef<A>, State(state): State<AppState>) {
     let Some(user) = recheck(&socket, &state, "leave").await else {
         return;
     };
@@ -162,8 +200,8 @@ async fn on_leave(socket: SocketRef, State(state): State<AppState>) {
         .await;
 }
 
-async fn on_recommend(
-    socket: SocketRef,
+async fn on_recommend<A: Adapter>(
+    socket: SocketRef<A>,
     State(state): State<AppState>,
     State(running): State<RunningProfiles>,
     TryData(data): TryData<Value>,

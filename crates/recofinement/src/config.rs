@@ -135,6 +135,10 @@ pub struct Settings {
     /// Seconds between two checks of the event log by the engine scheduler.
     #[arg(long, env = "ENGINE_TICK_SECS", default_value_t = 30, global = true)]
     pub engine_tick_secs: u64,
+    /// Redis URL: Socket.IO rooms are shared through it, so several
+    /// instances behind one load balancer behave as one.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
     /// Seconds a sandbox run may take before its socket reports a timeout.
     #[arg(
         long,

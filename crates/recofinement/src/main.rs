@@ -292,7 +292,12 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(address = %listener.local_addr()?, database = %redact_url(&settings.database_url), "serving the API");
-    let app = recofinement_api::router(state);
+    let app = match &settings.redis_url {
+        Some(url) => recofinement_api::router_with_redis(state, url)
+            .await
+            .context("connecting the Socket.IO rooms to Redis")?,
+        None => recofinement_api::router(state),
+    };
     recofinement_api::serve(listener, app, shutdown_signal()).await?;
     purge.abort();
     if let Some(engine) = engine {

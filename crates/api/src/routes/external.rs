@@ -110,7 +110,10 @@ fn required(value: Option<String>, field: &str) -> AppResult<String> {
 /// An unconfigured provider is a feature this server does not offer: a
 /// client-visible 404, not a server failure.
 fn not_configured(service: Service) -> AppError {
-    AppError::not_found(format!("{} is not configured on this server.", service.name()))
+    AppError::not_found(format!(
+        "{} is not configured on this server.",
+        service.name()
+    ))
 }
 
 fn provider_failed(service: Service, cause: impl std::fmt::Display) -> AppError {
