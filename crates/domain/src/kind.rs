@@ -61,6 +61,11 @@ impl ContentKind {
         }
     }
 
+    /// Dense index 0..6, for per-kind arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

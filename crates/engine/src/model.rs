@@ -4,53 +4,8 @@
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Media kind of a catalogue item. Kept local so the engine does not depend
-/// on the other workspace crates; the runner maps its own enum onto this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentKind {
-    Application,
-    Book,
-    Game,
-    Movie,
-    Serie,
-    Track,
-}
-
-impl ContentKind {
-    pub const ALL: [ContentKind; 6] = [
-        ContentKind::Application,
-        ContentKind::Book,
-        ContentKind::Game,
-        ContentKind::Movie,
-        ContentKind::Serie,
-        ContentKind::Track,
-    ];
-
-    /// Lower-case name, as used in table names (`movie`, `track`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContentKind::Application => "application",
-            ContentKind::Book => "book",
-            ContentKind::Game => "game",
-            ContentKind::Movie => "movie",
-            ContentKind::Serie => "serie",
-            ContentKind::Track => "track",
-        }
-    }
-
-    /// Parses the lower- or upper-case name.
-    pub fn parse(name: &str) -> Option<ContentKind> {
-        ContentKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(name))
-    }
-
-    /// Dense index 0..6, for per-kind arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+/// Media kind of a catalogue item: the one type every layer shares.
+pub use recofinement_domain::ContentKind;
 
 /// Name of an engine as written in the `engine` columns of result tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -148,9 +148,7 @@ impl EngineRunner {
         }
         let mut items = Vec::new();
         for kind in ContentKind::ALL {
-            let spec = media::spec(
-                recofinement_domain::ContentKind::parse(kind.as_str()).context("kind")?,
-            );
+            let spec = media::spec(kind);
             let columns = soup_columns(kind);
             for (id, rating, rating_count, texts) in self.db.engine_items(spec, columns).await? {
                 let item_genres = genres.remove(&id).unwrap_or_default();
