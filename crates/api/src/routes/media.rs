@@ -96,7 +96,7 @@ pub struct PageAnswer {
 }
 
 impl PageAnswer {
-    fn new(
+    pub fn new(
         message: impl Into<String>,
         content: Vec<Value>,
         page: Page,

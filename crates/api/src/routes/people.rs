@@ -15,7 +15,7 @@ use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Page, PathParam, total_pages};
-use crate::routes::schema::{EmptyObject, GroupBase, Message, UserBase};
+use crate::routes::schema::{EmptyObject, GenreList, GroupBase, Message, UserBase};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,13 +81,6 @@ async fn search_users(
         page: page.0,
         total_pages: total_pages(total),
     }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct GenreList {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<Genre>,
 }
 
 /// U6: the genres the caller likes.

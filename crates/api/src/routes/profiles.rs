@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,7 +25,7 @@ use crate::extract::{
     BodySchema, Field, FieldType, Page, PathParam, Valid, parse_uuid, total_pages,
 };
 use crate::routes::media::PageAnswer;
-use crate::routes::schema::{ErrorBody, Message};
+use crate::routes::schema::{ErrorBody, GenreList, Message};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -236,13 +236,6 @@ async fn delete_profile(
     ))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct GenreList {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<Genre>,
-}
-
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
     params(("profile_uuid" = String, Path)),
@@ -443,23 +436,12 @@ async fn list_metas(
         .db
         .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page.offset())
         .await?;
-    Ok(page_answer(
+    Ok(PageAnswer::new(
         format!("Profile's meta {} data sent", spec.table),
         content,
         page,
         total,
     ))
-}
-
-fn page_answer(message: String, content: Vec<Value>, page: Page, total: i64) -> Json<PageAnswer> {
-    Json(PageAnswer {
-        status: true,
-        message,
-        number_of_elements: content.len(),
-        content,
-        page: page.0,
-        total_pages: total_pages(total),
-    })
 }
 
 /// P11: the profile's runs, newest first.
@@ -486,8 +468,8 @@ async fn history(
             })
         })
         .collect();
-    Ok(page_answer(
-        "Recommendation history data sent".into(),
+    Ok(PageAnswer::new(
+        "Recommendation history data sent",
         content,
         page,
         total,
@@ -542,8 +524,8 @@ async fn history_genres(
         .into_iter()
         .map(|(name, kind)| json!({"name": name, "content_type": kind.map(|k| k.to_lowercase())}))
         .collect();
-    Ok(page_answer(
-        "Recommendation history liked genres data sent".into(),
+    Ok(PageAnswer::new(
+        "Recommendation history liked genres data sent",
         content,
         page,
         total,
@@ -563,8 +545,8 @@ async fn history_results(
     let spec = kind_spec(&path.ptype)?;
     let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
     let (content, total) = state.db.run_results(spec, run, page.offset()).await?;
-    Ok(page_answer(
-        "Recommendation history data sent".into(),
+    Ok(PageAnswer::new(
+        "Recommendation history data sent",
         content,
         page,
         total,
@@ -587,8 +569,8 @@ async fn history_metas(
         .db
         .profile_meta_page(spec, MetaSource::Run(run), page.offset())
         .await?;
-    Ok(page_answer(
-        "Recommendation history data sent".into(),
+    Ok(PageAnswer::new(
+        "Recommendation history data sent",
         content,
         page,
         total,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use recofinement_store::catalogue::Genre;
 use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
 use recofinement_store::users::User;
 
@@ -100,4 +101,12 @@ impl UserObject {
             owned_groups: conv(groups.owned_groups),
         }
     }
+}
+
+/// A list of genres in the envelope (a user's or a profile's interests).
+#[derive(Serialize, ToSchema)]
+pub struct GenreList {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<Genre>,
 }
