@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# API load benchmark: builds in release mode, loads a generated catalogue
+# (about 60,000 movies), starts the server (API only, no engine) on SQLite
+# and on PostgreSQL, and drives it with wrk at 32 connections:
+#   1. GET /api/user/{uuid} with a valid token (the token-checked read);
+#   2. the same GET while 32 other connections saturate POST /api/auth/login;
+#   3. GET /api/movie?page=1, GET /api/movie/search/<term>, PATCH /api/movie/{id}/meta.
+# Requests are bounded (DURATION seconds each) and go to 127.0.0.1 only.
+#
+#   bash bench/api_load.sh
+#   BACKENDS=sqlite DURATION=5 ITEMS=50000 bash bench/api_load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ITEMS=${ITEMS:-250000}            # 24 % are movies: 60,000
+USERS=${USERS:-2000}
+INTERACTIONS=${INTERACTIONS:-100000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+BACKENDS=${BACKENDS:-sqlite postgres}
+PORT=${PORT:-4090}
+WORK=${WORK:-$(mktemp -d /tmp/recofinement-api-bench.XXXXXX)}
+
+command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
+if [ -z "${BIN:-}" ]; then
+    echo "== build (release)"
+    cargo build --release -p recofinement --locked
+    BIN=${CARGO_TARGET_DIR:-target}/release/recofinement
+fi
+
+echo "== generate: $ITEMS items, $USERS users, $INTERACTIONS interactions"
+"$BIN" generate --out "$WORK/data" --items "$ITEMS" --users "$USERS" --interactions "$INTERACTIONS" --seed 7 | tail -1
+
+cat > "$WORK/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email": "bench@example.com", "password": "goodPassword!123"}'
+LUA
+cat > "$WORK/patch.lua" <<'LUA'
+-- Rates random movies: ids come from the file written by the script.
+local ids = {}
+for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+request = function()
+    local id = ids[math.random(#ids)]
+    return wrk.format(nil, "/api/movie/" .. id .. "/meta", nil, '{"rating": ' .. math.random(0, 5) .. '}')
+end
+LUA
+
+# "<req/s> <p99 ms>" from wrk's --latency output.
+figures() {
+    awk '/Requests\/sec/ { rps = $2 }
+         /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; p99 = v }
+         /Non-2xx/ { bad = $NF }
+         END { printf "%10.0f req/s  p99 %7.2f ms%s\n", rps, p99, (bad ? "  non-2xx " bad : "") }' "$1"
+}
+
+run_wrk() { # name, then wrk arguments
+    local name=$1; shift
+    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.txt" 2>&1
+    printf "%-12s %-34s %s\n" "$BACKEND" "$name" "$(figures "$WORK/$name.txt")"
+}
+
+for BACKEND in $BACKENDS; do
+    case $BACKEND in
+        sqlite) URL="sqlite://$WORK/bench.db"; rm -f "$WORK"/bench.db* ;;
+        postgres)
+            psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS recofinement_api_bench" >/dev/null
+            psql -h 127.0.0.1 -U postgres -q -c "CREATE DATABASE recofinement_api_bench" >/dev/null
+            URL="postgres://postgres@127.0.0.1:5432/recofinement_api_bench" ;;
+    esac
+    export DATABASE_URL=$URL
+    "$BIN" import "$WORK/data" >/dev/null 2>&1
+    SECRET_KEY=bench-secret-key-0123456789 "$BIN" --port "$PORT" --no-engine \
+        --login-max-failures-per-account 1000000 --login-max-failures-per-client 1000000 \
+        --log-level warn > "$WORK/server-$BACKEND.log" 2>&1 &
+    SERVER=$!
+    trap 'kill $SERVER 2>/dev/null || true' EXIT
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+    BASE="http://127.0.0.1:$PORT"
+    ANSWER=$(curl -s -X POST "$BASE/api/auth/register" -H 'Content-Type: application/json' \
+        -d '{"email": "bench@example.com", "username": "bench", "password": "goodPassword!123"}')
+    export TOKEN=$(echo "$ANSWER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    USER_UUID=$(echo "$ANSWER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["uuid"])')
+    curl -s "$BASE/api/movie?page=1" -H "Authorization: Bearer $TOKEN" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join(str(i["content_id"]) for i in d["content"]))' > "$WORK/ids"
+    for p in 2 3 4 5; do curl -s "$BASE/api/movie?page=$p" -H "Authorization: Bearer $TOKEN" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join(str(i["content_id"]) for i in d["content"]))' >> "$WORK/ids"; done
+    export IDS_FILE="$WORK/ids"
+    TERM_WORD=$(curl -s "$BASE/api/movie?page=1" -H "Authorization: Bearer $TOKEN" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["content"][0]["title"].split()[0].lower())')
+    MOVIES=$(curl -s "$BASE/api/movie" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_pages"] * 24)')
+    echo "== $BACKEND: about $MOVIES movies; search term \"$TERM_WORD\""
+    AUTH="Authorization: Bearer $TOKEN"
+    run_wrk "user-get" -H "$AUTH" "$BASE/api/user/$USER_UUID"
+    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/login.lua" "$BASE/api/auth/login" > "$WORK/login.txt" 2>&1 &
+    LOGIN=$!
+    sleep 1
+    run_wrk "user-get-during-logins" -d"$((DURATION - 2))s" -H "$AUTH" "$BASE/api/user/$USER_UUID"
+    wait $LOGIN
+    printf "%-12s %-34s %s\n" "$BACKEND" "login (bcrypt cost 12)" "$(figures "$WORK/login.txt")"
+    run_wrk "movie-page-1" -H "$AUTH" "$BASE/api/movie?page=1"
+    run_wrk "movie-search" -H "$AUTH" "$BASE/api/movie/search/$TERM_WORD"
+    run_wrk "movie-patch-meta" -s "$WORK/patch.lua" "$BASE"
+    kill $SERVER; wait $SERVER 2>/dev/null || true
+    trap - EXIT
+done
+echo "raw wrk outputs in $WORK"
