@@ -3,6 +3,7 @@
 //! until a shutdown signal, draining in-flight requests.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod integrations;

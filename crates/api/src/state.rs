@@ -32,6 +32,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Longest a sandbox run may take before its socket gets a timeout error.
     pub sandbox_timeout: Duration,
+    /// How long answers shared by every caller (popular lists, search) are reused.
+    pub list_cache_ttl: Duration,
     /// Linked external services: providers, token key, import queue.
     pub external: crate::integrations::ExternalConfig,
 }
@@ -52,6 +54,7 @@ impl Default for ApiConfig {
             login_max_failures_per_client: 100,
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
+            list_cache_ttl: Duration::from_secs(5),
             external: Default::default(),
         }
     }
@@ -115,6 +118,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
     pub engine_hooks: Arc<dyn EngineHooks>,
+    pub lists: Arc<crate::cache::ListCache>,
     /// Linked services and their background imports.
     pub external: Arc<crate::integrations::External>,
 }
@@ -131,6 +135,7 @@ impl AppState {
             config.external.clone(),
             &config.url_front,
         );
+        let lists = Arc::new(crate::cache::ListCache::new(config.list_cache_ttl));
         AppState {
             db,
             config: Arc::new(config),
@@ -139,6 +144,7 @@ impl AppState {
             mailer,
             engine_hooks: Arc::new(NoEngine),
             external,
+            lists,
         }
     }
 

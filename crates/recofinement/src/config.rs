@@ -139,6 +139,10 @@ pub struct Settings {
     /// instances behind one load balancer behave as one.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Seconds answers shared by every caller (popular lists, search) are
+    /// reused by this instance; 0 disables the cache.
+    #[arg(long, env = "LIST_CACHE_SECS", default_value_t = 5, global = true)]
+    pub list_cache_secs: u64,
     /// Seconds a sandbox run may take before its socket reports a timeout.
     #[arg(
         long,

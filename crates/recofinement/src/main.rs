@@ -126,6 +126,7 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         login_max_failures_per_client: settings.login_max_failures_per_client,
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
+        list_cache_ttl: std::time::Duration::from_secs(settings.list_cache_secs),
         external: external_config(db, settings).await?,
         ..ApiConfig::default()
     })

@@ -794,6 +794,23 @@ impl Db {
         for file in &files {
             reports.push(self.import_file(file, observer).await?);
         }
+        // Fresh statistics, so the planner uses the indexes on what it just
+        // loaded (PostgreSQL otherwise guesses from an empty table).
+        // SQLite takes one name (or none); PostgreSQL a list, kept to the
+        // imported tables of the current schema.
+        let analyze = match self {
+            Db::Sqlite(_) => "ANALYZE",
+            Db::Postgres(_) => {
+                "ANALYZE genre, content, application, book, game, movie, track, serie, episode, \"user\", \
+                 content_genres, meta_user_content, role, permission, role_permission"
+            }
+        };
+        crate::on_db!(self, pool => {
+            sqlx::query(analyze).execute(pool).await.map_err(|e| DatasetError::Store {
+                file: "ANALYZE".into(),
+                source: e.into(),
+            })?;
+        });
         Ok(reports)
     }
 

@@ -21,32 +21,27 @@ pub struct UserGroups {
 }
 
 impl Db {
+    /// The three group lists of a user, read in one query.
     pub async fn user_groups(&self, user_id: i64) -> StoreResult<UserGroups> {
-        async fn list(db: &Db, sql: &'static str, user_id: i64) -> StoreResult<Vec<GroupBase>> {
-            on_db!(db, pool => Ok(sqlx::query_as(sql).bind(user_id).fetch_all(pool).await?))
+        let rows: Vec<(i64, i64, String)> = on_db!(self, pool => sqlx::query_as(
+            "SELECT CAST(0 AS BIGINT), g.group_id, g.name FROM \"group\" g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = $1 \
+             UNION ALL SELECT CAST(1 AS BIGINT), g.group_id, g.name FROM \"group\" g JOIN invitations i ON i.group_id = g.group_id WHERE i.user_id = $1 \
+             UNION ALL SELECT CAST(2 AS BIGINT), group_id, name FROM \"group\" WHERE owner_id = $1 \
+             ORDER BY 1, 2",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?);
+        let mut lists = UserGroups::default();
+        for (list, group_id, name) in rows {
+            let group = GroupBase { group_id, name };
+            match list {
+                0 => lists.groups.push(group),
+                1 => lists.invitations.push(group),
+                _ => lists.owned_groups.push(group),
+            }
         }
-        Ok(UserGroups {
-            groups: list(
-                self,
-                "SELECT g.group_id, g.name FROM \"group\" g JOIN group_members m ON m.group_id = g.group_id \
-                 WHERE m.user_id = $1 ORDER BY g.group_id",
-                user_id,
-            )
-            .await?,
-            invitations: list(
-                self,
-                "SELECT g.group_id, g.name FROM \"group\" g JOIN invitations i ON i.group_id = g.group_id \
-                 WHERE i.user_id = $1 ORDER BY g.group_id",
-                user_id,
-            )
-            .await?,
-            owned_groups: list(
-                self,
-                "SELECT group_id, name FROM \"group\" WHERE owner_id = $1 ORDER BY group_id",
-                user_id,
-            )
-            .await?,
-        })
+        Ok(lists)
     }
 }
 

@@ -4,9 +4,11 @@
 //! `/api/track`… are all served by these handlers.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Query, RawPathParams, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -173,13 +175,23 @@ async fn popular(
     _caller: AuthUser,
     Media(spec): Media,
     page: Page,
-) -> AppResult<Json<PageAnswer>> {
-    let items = state.db.popular_items(spec, page.offset()).await?;
-    Ok(PageAnswer::items(
-        format!("Most popular {} data sent", spec.table),
-        items,
-        page,
-    ))
+) -> AppResult<Response> {
+    let key = format!("{}:popular:{}", spec.table, page.0);
+    state
+        .lists
+        .get_or_insert(key, || async {
+            let items = state.db.popular_items(spec, page.offset()).await?;
+            let message = format!("Most popular {} data sent", spec.table);
+            to_json(&PageAnswer::items(message, items, page).0)
+        })
+        .await
+}
+
+/// Serialises an answer for the shared-lists cache.
+fn to_json(answer: &PageAnswer) -> AppResult<Bytes> {
+    serde_json::to_vec(answer)
+        .map(Bytes::from)
+        .map_err(AppError::internal)
 }
 
 /// Longest search term accepted (AC-24).
@@ -195,21 +207,23 @@ async fn search(
     Media(spec): Media,
     PathParam(path): PathParam<SearchPath>,
     page: Page,
-) -> AppResult<Json<PageAnswer>> {
+) -> AppResult<Response> {
     if path.term.chars().count() > MAX_TERM_CHARS {
         return Err(AppError::validation(format!(
             "term: Longer than maximum length {MAX_TERM_CHARS}."
         )));
     }
-    let items = state
-        .db
-        .search_items(spec, &path.term, page.offset())
-        .await?;
-    Ok(PageAnswer::items(
-        format!("{} data sent", spec.title),
-        items,
-        page,
-    ))
+    let key = format!("{}:search:{}:{}", spec.table, page.0, path.term);
+    state
+        .lists
+        .get_or_insert(key, || async {
+            let items = state
+                .db
+                .search_items(spec, &path.term, page.offset())
+                .await?;
+            to_json(&PageAnswer::items(format!("{} data sent", spec.title), items, page).0)
+        })
+        .await
 }
 
 /// E3: the caller's recommendations of a kind, best first (flagged and consumed items left out).
@@ -732,13 +746,15 @@ async fn accept_additional(
         .accept_submission(spec, path.id, caller.user_id)
         .await
     {
-        Ok(_) => Ok((
-            StatusCode::CREATED,
-            Json(Message::ok(format!(
+        Ok(_) => {
+            // New content: shared lists must show it at once.
+            state.lists.clear();
+            let message = format!(
                 "Additional {} data successfully validated",
                 spec.pending_name
-            ))),
-        )),
+            );
+            Ok((StatusCode::CREATED, Json(Message::ok(message))))
+        }
         Err(AcceptError::NotFound) => Err(AppError::not_found(format!(
             "Additional {} not found!",
             spec.pending_name

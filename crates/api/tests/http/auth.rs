@@ -380,3 +380,55 @@ db_test!(expired_reset_secrets_are_refused, |app| {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["message"], "Invalid token.");
 });
+
+db_test!(mailjet_receives_the_original_templates, |app| {
+    use wiremock::matchers::{basic_auth, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let mailjet = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3.1/send"))
+        .and(basic_auth("public-key", "private-key"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"Messages": [{"Status": "success"}]})),
+        )
+        .expect(2)
+        .mount(&mailjet)
+        .await;
+    let transport = recofinement_api::mail::MailjetTransport {
+        client: reqwest::Client::new(),
+        base_url: mailjet.uri(),
+        public_key: "public-key".into(),
+        private_key: recofinement_api::Secret::new("private-key"),
+    };
+    let app = app
+        .respawn(test_config(), Some(Mailer::new(transport)))
+        .await;
+    app.register("alice").await;
+    app.post(
+        "/api/auth/forget",
+        None,
+        json!({"email": "alice@example.com"}),
+    )
+    .await;
+    let requests = mailjet.received_requests().await.unwrap();
+    let bodies: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let welcome = &bodies[0]["Messages"][0];
+    assert_eq!(welcome["TemplateID"], 1_112_887);
+    assert_eq!(
+        welcome["From"],
+        json!({"Email": "advise.ly1@gmail.com", "Name": "Advisely"})
+    );
+    assert_eq!(welcome["To"][0]["Email"], "alice@example.com");
+    assert_eq!(welcome["Variables"]["firstname"], "alice");
+    assert_eq!(welcome["Variables"]["subject"], "Welcome to RecoFinement ");
+    let reset = &bodies[1]["Messages"][0];
+    assert_eq!(reset["TemplateID"], 1_107_554);
+    let link = reset["Variables"]["resetUrl"].as_str().unwrap();
+    assert!(
+        link.starts_with("http://front.test/app/reset/") && link.len() > 60,
+        "{link}"
+    );
+});

@@ -593,3 +593,32 @@ db_test!(
         assert_eq!(body["content"], json!([]));
     }
 );
+
+db_test!(
+    shared_lists_are_reused_briefly_and_refreshed_by_new_content,
+    |app| {
+        let config = recofinement_api::ApiConfig {
+            list_cache_ttl: std::time::Duration::from_secs(60),
+            ..crate::support::test_config()
+        };
+        let app = app.respawn(config, None).await;
+        let (admin, user, ids) = movies(&app).await;
+        let (_, first) = app.get("/api/movie", &user).await;
+        // A change the API did not make is not seen while the answer is fresh…
+        app.sql(&format!(
+            "UPDATE content SET popularity_score = 9 WHERE content_id = {}",
+            ids[3]
+        ))
+        .await;
+        let (_, again) = app.get("/api/movie", &user).await;
+        assert_eq!(first, again);
+        // …but new content clears the cache at once.
+        app.add_item(&admin, "movie", json!({"title": "Brand New", "genres": []}))
+            .await;
+        let (_, fresh) = app.get("/api/movie", &user).await;
+        assert_eq!(fresh["number_of_elements"], 5);
+        assert_eq!(fresh["content"][0]["title"], "Amelie");
+        let (_, search) = app.get("/api/movie/search/brand", &user).await;
+        assert_eq!(search["content"][0]["title"], "Brand New");
+    }
+);

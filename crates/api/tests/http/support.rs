@@ -54,6 +54,8 @@ pub fn test_config() -> ApiConfig {
         url_front: "http://front.test".into(),
         bcrypt_cost: 4,
         bcrypt_concurrency: 2,
+        // Tests change the catalogue behind the API's back: no shared-list cache.
+        list_cache_ttl: std::time::Duration::ZERO,
         ..ApiConfig::default()
     }
 }
