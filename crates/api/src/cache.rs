@@ -5,7 +5,7 @@
 //! own; accepting new content clears it at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -18,6 +18,9 @@ const CAPACITY: usize = 10_000;
 pub struct ListCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Bytes)>>,
+    /// One computation per key at a time: when a popular page expires under
+    /// load, one request recomputes it and the others wait for its answer.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ListCache {
@@ -26,6 +29,7 @@ impl ListCache {
         ListCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -35,12 +39,25 @@ impl ListCache {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Bytes, E>>,
     {
-        if !self.ttl.is_zero()
-            && let Some(body) = self.lookup(&key)
-        {
+        if self.ttl.is_zero() {
+            return Ok(json_response(compute().await?));
+        }
+        if let Some(body) = self.lookup(&key) {
             return Ok(json_response(body));
         }
-        let body = compute().await?;
+        let gate = match self.in_flight.lock() {
+            Ok(mut flights) => flights.entry(key.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let _turn = gate.lock().await;
+        if let Some(body) = self.lookup(&key) {
+            return Ok(json_response(body));
+        }
+        let body = compute().await;
+        if let Ok(mut flights) = self.in_flight.lock() {
+            flights.remove(&key);
+        }
+        let body = body?;
         if !self.ttl.is_zero()
             && let Ok(mut entries) = self.entries.lock()
         {

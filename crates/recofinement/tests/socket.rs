@@ -114,3 +114,74 @@ backend_test!(a_sandbox_run_reaches_every_tab_and_the_history, |t| {
     assert_eq!(history["content"].as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history["content"][0]["status"], "done");
 });
+
+/// The browser client's own library, socket.io-client 3.x, run by Node when
+/// `SOCKET_IO_CLIENT_DIR` names a directory where it is installed (CI
+/// installs it: bash .ci/run).
+const ORIGINAL_CLIENT: &str = r#"
+const { io } = require(process.env.SOCKET_IO_CLIENT_DIR + "/node_modules/socket.io-client");
+const socket = io(process.env.SERVER + "/recommend", { extraHeaders: { token: process.env.TOKEN } });
+const done = (code) => { socket.close(); process.exit(code); };
+socket.on("connect_error", (error) => { console.log(JSON.stringify({ connect_error: error.message })); done(0); });
+socket.on("server_response", (message) => {
+    console.log(JSON.stringify(message));
+    if (message.on === "connect") socket.emit("join");
+    if (message.on === "join") socket.emit("recommend", { profile_uuid: process.env.PROFILE });
+    if (message.on === "recommend" && message.action === "recommend") done(0);
+});
+setTimeout(() => done(1), 20000);
+"#;
+
+/// Runs the original client; returns the messages it printed.
+async fn original_client(server: &Server, token: &str, profile: &str) -> Option<Vec<Value>> {
+    let dir = std::env::var("SOCKET_IO_CLIENT_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())?;
+    let output = tokio::process::Command::new("node")
+        .arg("-e")
+        .arg(ORIGINAL_CLIENT)
+        .env("SOCKET_IO_CLIENT_DIR", dir)
+        .env("SERVER", format!("http://{}", server.address))
+        .env("TOKEN", token)
+        .env("PROFILE", profile)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("JSON line"))
+            .collect(),
+    )
+}
+
+backend_test!(the_original_socket_io_client_runs_the_sandbox, |t| {
+    let server = Server::start(&t).await;
+    let admin = server.account(&t, "admin", true).await;
+    let profile = server.profile(&admin, "mine").await;
+    let Some(messages) = original_client(&server, &admin, &profile).await else {
+        eprintln!("SOCKET_IO_CLIENT_DIR not set: the original client was not run");
+        return;
+    };
+    let texts: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Connected",
+            "Room successfully joined",
+            "Room joined",
+            "200, Recommendation complete for this profile!"
+        ]
+    );
+    let user = server.account(&t, "plain", false).await;
+    let refused = original_client(&server, &user, &profile).await.unwrap();
+    assert_eq!(refused, [json!({"connect_error": "Permission missing!"})]);
+});
