@@ -34,6 +34,9 @@ pub struct ApiConfig {
     pub sandbox_timeout: Duration,
     /// How long answers shared by every caller (popular lists, search) are reused.
     pub list_cache_ttl: Duration,
+    /// Take the client address of login throttling from `X-Forwarded-For`
+    /// (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
     /// Linked external services: providers, token key, import queue.
     pub external: crate::integrations::ExternalConfig,
 }
@@ -55,6 +58,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
             list_cache_ttl: Duration::from_secs(5),
+            trust_forwarded_for: false,
             external: Default::default(),
         }
     }

@@ -143,6 +143,10 @@ pub struct Settings {
     /// reused by this instance; 0 disables the cache.
     #[arg(long, env = "LIST_CACHE_SECS", default_value_t = 5, global = true)]
     pub list_cache_secs: u64,
+    /// Behind a reverse proxy: throttle logins per `X-Forwarded-For` client
+    /// instead of per connection.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: bool,
     /// Seconds a sandbox run may take before its socket reports a timeout.
     #[arg(
         long,

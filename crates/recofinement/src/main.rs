@@ -127,6 +127,7 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
         list_cache_ttl: std::time::Duration::from_secs(settings.list_cache_secs),
+        trust_forwarded_for: settings.trust_forwarded_for,
         external: external_config(db, settings).await?,
         ..ApiConfig::default()
     })

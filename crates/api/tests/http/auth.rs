@@ -432,3 +432,37 @@ db_test!(mailjet_receives_the_original_templates, |app| {
         "{link}"
     );
 });
+
+db_test!(
+    behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for,
+    |app| {
+        let config = recofinement_api::ApiConfig {
+            login_max_failures_per_client: 2,
+            trust_forwarded_for: true,
+            ..test_config()
+        };
+        let app = app.respawn(config, None).await;
+        let attempt = |client: &'static str| {
+            app.client
+                .post(app.url("/api/auth/login"))
+                .header("X-Forwarded-For", client)
+                .json(&json!({"email": "nobody@example.com", "password": "wrongPassword!1"}))
+                .send()
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                attempt("203.0.113.7").await.unwrap().status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            attempt("203.0.113.7").await.unwrap().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            attempt("198.51.100.9").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "another client"
+        );
+    }
+);
