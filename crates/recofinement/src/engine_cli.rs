@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Subcommand, ValueEnum};
 
 use recofinement::engine_runner::{
-    ALL_ENGINES, EngineRunner, RunReport, parse_engine, peak_memory_mib,
+    ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, parse_engine, peak_memory_mib,
 };
 use recofinement_engine::EngineName;
 use recofinement_engine::evaluate::{self, Scale};
@@ -69,16 +69,9 @@ pub async fn command(
             let spinner = indicatif::ProgressBar::new_spinner();
             spinner.set_message(format!("running {} engine(s)…", engines.len()));
             spinner.enable_steady_tick(Duration::from_millis(120));
-            let snapshot = runner.snapshot().await?;
-            let (items, users, interactions) = (
-                snapshot.dataset.items.len(),
-                snapshot.dataset.matrix.n_users(),
-                snapshot.dataset.matrix.nnz(),
-            );
-            drop(snapshot);
-            let reports = runner.run(&engines, force).await?;
+            let (reports, size) = runner.run_measured(&engines, force).await?;
             spinner.finish_and_clear();
-            print_summary(&reports, items, users, interactions, started.elapsed());
+            print_summary(&reports, size, started.elapsed());
         }
         EngineCommand::Worker => {
             let runner = Arc::new(EngineRunner::new(db.clone(), threads)?);
@@ -107,16 +100,13 @@ pub async fn command(
     Ok(())
 }
 
-fn print_summary(
-    reports: &[RunReport],
-    items: usize,
-    users: usize,
-    interactions: usize,
-    elapsed: Duration,
-) {
-    println!(
-        "snapshot: {items} items, {users} users with interactions, {interactions} interactions"
-    );
+fn print_summary(reports: &[RunReport], size: Option<SnapshotSize>, elapsed: Duration) {
+    if let Some(s) = size {
+        println!(
+            "snapshot: {} items, {} users with interactions, {} interactions",
+            s.items, s.users, s.interactions
+        );
+    }
     if reports.is_empty() {
         println!("nothing to do: no engine has new events (use --force to recompute)");
     } else {

@@ -102,6 +102,15 @@ pub struct RunReport {
     pub scope: &'static str,
 }
 
+/// How much a snapshot held.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotSize {
+    pub items: usize,
+    /// Users with at least one interaction.
+    pub users: usize,
+    pub interactions: usize,
+}
+
 /// The database snapshot the engines read.
 pub struct Snapshot {
     pub dataset: Dataset,
@@ -220,6 +229,16 @@ impl EngineRunner {
     /// otherwise only the engines with relevant events since their cursor,
     /// and the user engines only for the users those events concern.
     pub async fn run(&self, engines: &[EngineName], force: bool) -> anyhow::Result<Vec<RunReport>> {
+        Ok(self.run_measured(engines, force).await?.0)
+    }
+
+    /// `run`, also telling the size of the snapshot the engines read (none
+    /// when nothing had to run).
+    pub async fn run_measured(
+        &self,
+        engines: &[EngineName],
+        force: bool,
+    ) -> anyhow::Result<(Vec<RunReport>, Option<SnapshotSize>)> {
         let _guard = self.running.lock().await;
         let mut plan = Vec::new();
         for engine in ALL_ENGINES.into_iter().filter(|e| engines.contains(e)) {
@@ -228,9 +247,14 @@ impl EngineRunner {
             }
         }
         if plan.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let snapshot = Arc::new(self.snapshot().await?);
+        let size = SnapshotSize {
+            items: snapshot.dataset.items.len(),
+            users: snapshot.dataset.matrix.n_users(),
+            interactions: snapshot.dataset.matrix.nnz(),
+        };
         let mut reports = Vec::new();
         for (engine, scope) in plan {
             let report = self
@@ -247,7 +271,7 @@ impl EngineRunner {
             );
             reports.push(report);
         }
-        Ok(reports)
+        Ok((reports, Some(size)))
     }
 
     /// Which subjects an engine must run for, or `None` when it has nothing to do.

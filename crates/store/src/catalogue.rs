@@ -197,11 +197,11 @@ impl Db {
         engine: Option<&str>,
         offset: i64,
     ) -> StoreResult<ItemPage> {
-        let (from, owner_filter, exclude_user) = match target {
+        // $1 is the user (the groups' member for group lists), $2 the engine.
+        let (from, owner_filter) = match target {
             RecoTarget::User(_) => (
-                "recommended_content r".to_string(),
-                "r.user_id = $1".to_string(),
-                "$1",
+                "recommended_content r",
+                "r.user_id = $1 AND ($2 IS NULL OR r.engine = $2)",
             ),
             // One row per content: the best score among the user's groups.
             RecoTarget::Groups(_) => (
@@ -210,20 +210,14 @@ impl Db {
                   FROM recommended_content_for_group g \
                   WHERE g.group_id IN (SELECT group_id FROM \"group\" WHERE owner_id = $1 \
                                       UNION SELECT group_id FROM group_members WHERE user_id = $1) \
-                    AND ($2 IS NULL OR g.engine = $2)) r"
-                    .to_string(),
-                "r.rank = 1".to_string(),
-                "$1",
+                    AND ($2 IS NULL OR g.engine = $2)) r",
+                "r.rank = 1",
             ),
         };
-        let engine_filter = match target {
-            RecoTarget::User(_) => " AND ($2 IS NULL OR r.engine = $2)",
-            RecoTarget::Groups(_) => "",
-        };
         let where_clause = format!(
-            "{owner_filter}{engine_filter} \
-             AND NOT EXISTS (SELECT 1 FROM bad_recommendation_content b WHERE b.user_id = {exclude_user} AND b.content_id = c.content_id) \
-             AND NOT EXISTS (SELECT 1 FROM meta_user_content u WHERE u.user_id = {exclude_user} AND u.content_id = c.content_id \
+            "{owner_filter} \
+             AND NOT EXISTS (SELECT 1 FROM bad_recommendation_content b WHERE b.user_id = $1 AND b.content_id = c.content_id) \
+             AND NOT EXISTS (SELECT 1 FROM meta_user_content u WHERE u.user_id = $1 AND u.content_id = c.content_id \
                              AND (u.rating IS NOT NULL OR COALESCE(u.count, 0) > 0))"
         );
         let order = popular_order(spec);

@@ -136,29 +136,6 @@ impl Db {
         .await?))
     }
 
-    /// The event id an engine has consumed up to for a kind (`None`: never ran).
-    pub async fn engine_cursor(&self, engine: &str, kind: &str) -> StoreResult<Option<i64>> {
-        on_db!(self, pool => {
-            let row: Option<(i64,)> = sqlx::query_as("SELECT last_event_id FROM engine WHERE engine = $1 AND content_type = $2")
-                .bind(engine)
-                .bind(kind)
-                .fetch_optional(pool)
-                .await?;
-            Ok(row.map(|(id,)| id))
-        })
-    }
-
-    /// Whether content was added after event `after`.
-    pub async fn content_added_since(&self, after: i64) -> StoreResult<bool> {
-        on_db!(self, pool => {
-            let (found,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM event WHERE id > $1 AND kind = 'added')")
-                .bind(after)
-                .fetch_one(pool)
-                .await?;
-            Ok(found)
-        })
-    }
-
     /// Users whose interactions or interests changed after event `after`.
     pub async fn users_with_events_since(&self, after: i64) -> StoreResult<Vec<i64>> {
         on_db!(self, pool => {

@@ -121,15 +121,6 @@ impl Db {
         .await?))
     }
 
-    pub async fn profile_by_id(&self, profile_id: i64) -> StoreResult<Option<Profile>> {
-        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {PROFILE_COLUMNS} FROM profile WHERE profile_id = $1"
-        )))
-        .bind(profile_id)
-        .fetch_optional(pool)
-        .await?))
-    }
-
     /// Renames a profile; a name the owner already uses is a `Conflict`.
     pub async fn rename_profile(&self, profile_id: i64, name: &str) -> StoreResult<()> {
         on_db!(self, pool => {
@@ -207,18 +198,6 @@ impl Db {
             .await?;
             Ok(())
         })
-    }
-
-    /// Every interaction of a profile (for the engine's sandbox run).
-    pub async fn profile_metas_all(&self, profile_id: i64) -> StoreResult<Vec<(i64, ProfileMeta)>> {
-        let rows: Vec<ProfileMetaRow> = on_db!(self, pool => sqlx::query_as(
-            "SELECT content_id, rating, last_rating_date, review_see_count, last_review_see_date, count, last_count_increment \
-             FROM meta_profile_content WHERE profile_id = $1 ORDER BY content_id",
-        )
-        .bind(profile_id)
-        .fetch_all(pool)
-        .await?);
-        Ok(rows.into_iter().map(ProfileMetaRow::split).collect())
     }
 
     /// P10 / P14: a page of interactions of one kind, from a profile's

@@ -88,15 +88,31 @@ macro_rules! bind_columns {
 }
 
 impl Db {
-    /// Genre ids among `ids` that do not exist.
+    /// Genre ids among `ids` that do not exist, in the order given; read a
+    /// thousand at a time (a proposal may name many).
     pub async fn missing_genres(&self, ids: &[i64]) -> StoreResult<Vec<i64>> {
-        let mut missing = Vec::new();
-        for id in ids {
-            if self.genre(*id).await?.is_none() && !missing.contains(id) {
-                missing.push(*id);
-            }
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        let mut found = std::collections::HashSet::new();
+        for chunk in unique.chunks(1000) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT genre_id FROM genre WHERE genre_id IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<(i64,)> = on_db!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(id,)| id));
         }
-        Ok(missing)
+        Ok(unique
+            .into_iter()
+            .filter(|id| !found.contains(id))
+            .collect())
     }
 
     /// E11: stores a proposal. A unique value already proposed or in the
