@@ -12,6 +12,8 @@ pub mod openapi;
 pub mod routes;
 pub mod socket;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,7 +98,7 @@ fn application(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(CatchPanicLayer::custom(|_| {
-            AppError::internal("handler panicked").into_response()
+            AppError::internal_message("handler panicked").into_response()
         }))
 }
 

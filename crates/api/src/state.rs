@@ -95,7 +95,16 @@ pub trait EngineHooks: Send + Sync {
     fn run_profile(
         &self,
         run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>>;
+    ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>>;
+}
+
+/// Why a sandbox run produced no results.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("no recommendation engine is attached to this server")]
+    NoEngine,
+    #[error("the sandbox computation failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// No engine attached (tests, `serve --no-engine`): the scheduler of another
@@ -108,8 +117,8 @@ impl EngineHooks for NoEngine {
     fn run_profile(
         &self,
         _run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
-        Box::pin(async { Err("no recommendation engine is attached to this server".to_string()) })
+    ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>> {
+        Box::pin(async { Err(SandboxError::NoEngine) })
     }
 }
 

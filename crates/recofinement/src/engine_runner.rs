@@ -700,13 +700,14 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
     fn run_profile(
         &self,
         run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<usize, recofinement_api::state::SandboxError>>
+    {
         let runner = self.runner.clone();
         Box::pin(async move {
             runner
                 .run_profile(run_id)
                 .await
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
         })
     }
 }

@@ -17,13 +17,12 @@ use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec};
 use recofinement_domain::{ContentKind, Permission};
-use recofinement_store::StoreError;
 use recofinement_store::catalogue::{Genre, ItemPage, RecoTarget};
 use recofinement_store::interactions::{Meta, MetaPatch};
 use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
 
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Field, FieldType, JsonObject, Page, PathParam, check_fields, total_pages};
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
@@ -667,16 +666,14 @@ async fn submit(
     if let Some(missing) = state.db.missing_genres(&all_genres).await?.first() {
         return Err(AppError::not_found(format!("Genre {missing} not found!")));
     }
-    let id = match state.db.submit(spec, &proposal, caller.user_id).await {
-        Err(StoreError::Conflict(_)) => {
+    let id = state
+        .db
+        .submit(spec, &proposal, caller.user_id)
+        .await
+        .on_conflict(|| {
             let field = spec.unique.unwrap_or("item");
-            return Err(AppError::Status(
-                StatusCode::CONFLICT,
-                format!("{field} already submitted"),
-            ));
-        }
-        other => other?,
-    };
+            AppError::Status(StatusCode::CONFLICT, format!("{field} already submitted"))
+        })?;
     let mut content = Map::new();
     content.insert(spec.pending_id.into(), id.into());
     let message = format!("{} have been added to validation.", spec.title);
