@@ -30,7 +30,7 @@ backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
             None,
         )
         .await;
-    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     for server in [&a, &b] {
         let answer = server
             .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)

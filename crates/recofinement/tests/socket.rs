@@ -35,7 +35,7 @@ backend_test!(connections_are_refused_with_the_original_messages, |t| {
             None,
         )
         .await;
-    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     assert_eq!(
         refusal(SocketClient::connect(server.address, Some(&admin)).await),
         "Unauthorized!"
