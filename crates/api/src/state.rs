@@ -1,5 +1,6 @@
 //! Shared state of the running API and its settings.
 
+use recofinement_store::changes::ListChange;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,6 +160,14 @@ impl AppState {
             external,
             lists,
         }
+    }
+
+    /// A change that cached lists show has committed: drop what it alters
+    /// here before answering (the caller reads its own write), then tell
+    /// the other instances.
+    pub async fn list_changed(&self, change: ListChange) {
+        self.lists.changed(change);
+        self.db.announce(change).await;
     }
 
     /// Attaches the engine that should hear about changes.

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use recofinement_domain::media::MediaSpec;
 
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
-use crate::{Db, StoreResult, now, on_db};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// Rows per multi-row statement (well under both databases' parameter limits).
 const BATCH: usize = 500;
@@ -190,8 +191,10 @@ impl Db {
             }
             set_cursor!(&mut *tx, cursor);
             tx.commit().await?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        self.announce(ListChange::Catalogue).await;
+        Ok(())
     }
 
     /// Replaces the similarity rows between items of the same kind

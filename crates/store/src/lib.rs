@@ -4,6 +4,7 @@
 //! the [`on_db!`] macro; the few real differences live in [`dialect`].
 
 pub mod catalogue;
+pub mod changes;
 pub mod dataset;
 pub mod dialect;
 pub mod engine_io;

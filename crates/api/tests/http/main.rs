@@ -8,6 +8,7 @@ mod auth;
 mod content;
 mod conventions;
 mod external;
+mod freshness;
 mod groups;
 mod people;
 mod profiles;
