@@ -1,23 +1,26 @@
 //! Notices of changes that shared, cached answers depend on (the API's list
 //! cache). A writer announces a change after its commit; every instance
-//! hears it: through an in-process channel, and on PostgreSQL through
-//! `LISTEN/NOTIFY` too, so the instances on one database (and an `engine
-//! worker` beside them) agree. Redis is not needed for this: the database
+//! hears it: on PostgreSQL through `LISTEN/NOTIFY` on a channel of the
+//! schema, so the instances on one database (and an `engine worker` beside
+//! them) agree; on SQLite through an in-process channel of the file. Redis is not needed for this: the database
 //! every writer already talks to carries the notices.
 //!
 //! SQLite serves one process: a separate process writing to the same file
 //! (an `engine worker` beside `serve --no-engine`) is only seen when the
 //! cached answers expire.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use recofinement_domain::ContentKind;
 use tokio::sync::broadcast;
 
 use crate::Db;
 
-/// PostgreSQL channel of the notices.
-const CHANNEL: &str = "recofinement_lists";
+/// PostgreSQL channel of the notices, followed by the schema's name: two
+/// installations in one database (or two tests) do not hear each other.
+const CHANNEL: &str = "recofinement_lists_";
 
 /// What changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +58,20 @@ pub enum Heard {
     MayHaveMissed,
 }
 
-fn local() -> &'static broadcast::Sender<ListChange> {
-    static LOCAL: OnceLock<broadcast::Sender<ListChange>> = OnceLock::new();
-    LOCAL.get_or_init(|| broadcast::channel(4096).0)
+/// The in-process channel of a SQLite file (PostgreSQL notices reach the
+/// writing process too, through the database).
+fn local(pool: &sqlx::SqlitePool) -> broadcast::Sender<ListChange> {
+    static LOCAL: OnceLock<Mutex<HashMap<PathBuf, broadcast::Sender<ListChange>>>> =
+        OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut channels = LOCAL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    channels
+        .entry(file)
+        .or_insert_with(|| broadcast::channel(4096).0)
+        .clone()
 }
 
 impl Db {
@@ -67,32 +81,48 @@ impl Db {
     /// A notice that cannot be sent is logged, not returned: the change
     /// itself has committed, and cached answers still expire.
     pub async fn announce(&self, change: ListChange) {
-        let _ = local().send(change);
-        if let Db::Postgres(pool) = self
-            && let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(change.encode())
-                .execute(pool)
-                .await
-        {
-            tracing::warn!(%error, ?change, "cannot announce a list change");
+        match self {
+            Db::Sqlite(pool) => {
+                let _ = local(pool).send(change);
+            }
+            Db::Postgres(pool) => {
+                let sql = "SELECT pg_notify($1 || current_schema(), $2)";
+                let sent = sqlx::query(sql)
+                    .bind(CHANNEL)
+                    .bind(change.encode())
+                    .execute(pool)
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, ?change, "cannot announce a list change");
+                }
+            }
         }
     }
 
     /// Calls `on_heard` for every notice until it answers `false`.
     /// Runs until then (spawn it); reconnects by itself on PostgreSQL.
     pub async fn watch_changes(&self, mut on_heard: impl FnMut(Heard) -> bool + Send) {
-        let mut local = local().subscribe();
-        let mut listener = match self {
-            Db::Postgres(pool) => connect_listener(pool).await,
-            Db::Sqlite(_) => None,
-        };
-        loop {
-            let heard = match &mut listener {
-                Some(listener) => tokio::select! {
-                    heard = local.recv() => from_local(heard),
-                    notice = listener.try_recv() => match notice {
-                        Ok(Some(n)) => ListChange::parse(n.payload()).map(Heard::Change),
+        match self {
+            Db::Sqlite(pool) => {
+                let mut local = local(pool).subscribe();
+                loop {
+                    let heard = match local.recv().await {
+                        Ok(change) => Heard::Change(change),
+                        Err(broadcast::error::RecvError::Lagged(_)) => Heard::MayHaveMissed,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    };
+                    if !on_heard(heard) {
+                        return;
+                    }
+                }
+            }
+            Db::Postgres(pool) => {
+                let Some(mut listener) = connect_listener(pool).await else {
+                    return;
+                };
+                loop {
+                    let heard = match listener.try_recv().await {
+                        Ok(Some(notice)) => ListChange::parse(notice.payload()).map(Heard::Change),
                         // The connection dropped; it reconnects on the next call.
                         Ok(None) => Some(Heard::MayHaveMissed),
                         Err(error) => {
@@ -100,40 +130,34 @@ impl Db {
                             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                             Some(Heard::MayHaveMissed)
                         }
-                    },
-                },
-                None => from_local(local.recv().await),
-            };
-            if let Some(heard) = heard
-                && !on_heard(heard)
-            {
-                return;
+                    };
+                    if let Some(heard) = heard
+                        && !on_heard(heard)
+                    {
+                        return;
+                    }
+                }
             }
         }
     }
 }
 
-fn from_local(received: Result<ListChange, broadcast::error::RecvError>) -> Option<Heard> {
-    match received {
-        Ok(change) => Some(Heard::Change(change)),
-        Err(broadcast::error::RecvError::Lagged(_)) => Some(Heard::MayHaveMissed),
-        Err(broadcast::error::RecvError::Closed) => None,
-    }
-}
-
 async fn connect_listener(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
-    let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
-        Ok(listener) => listener,
+    let listening = async {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut listener)
+            .await?;
+        listener.listen(&format!("{CHANNEL}{schema}")).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    match listening.await {
+        Ok(listener) => Some(listener),
         Err(error) => {
             tracing::warn!(%error, "cannot listen for list changes; cached lists expire instead");
-            return None;
+            None
         }
-    };
-    if let Err(error) = listener.listen(CHANNEL).await {
-        tracing::warn!(%error, "cannot listen for list changes; cached lists expire instead");
-        return None;
     }
-    Some(listener)
 }
 
 #[cfg(test)]

@@ -324,7 +324,7 @@ pub struct ProfileMetaBody {
 
 impl BodySchema for ProfileMetaBody {
     const FIELDS: &'static [Field] = &[
-        Field::optional("rating", FieldType::Integer),
+        Field::required("rating", FieldType::Integer),
         Field::required("last_rating_date", FieldType::String),
         Field::required("review_see_count", FieldType::Integer),
         Field::required("last_review_see_date", FieldType::String),
