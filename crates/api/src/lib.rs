@@ -10,13 +10,13 @@ pub mod integrations;
 pub mod mail;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod socket;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -155,19 +155,14 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// Serves the application on `listener` until `shutdown` completes, then
-/// lets in-flight requests finish.
+/// Serves the application on `listener` with the default limits until
+/// `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    server::serve(listener, app, server::ServerLimits::default(), shutdown).await
 }
 
 /// A NUL character encoded in the path or the query (`%00`) is a 400 before

@@ -39,6 +39,8 @@ pub struct ServerOptions {
     pub engine: Option<Arc<dyn EngineHooks>>,
     /// Socket.IO rooms through this Redis.
     pub redis: Option<String>,
+    /// Connection limits other than the defaults.
+    pub limits: Option<crate::server::ServerLimits>,
 }
 
 /// One running instance of the API.
@@ -70,7 +72,13 @@ impl TestServer {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(crate::serve(listener, app, std::future::pending()));
+        let limits = options.limits.unwrap_or_default();
+        tokio::spawn(crate::server::serve(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
         TestServer {
             address,
             client: reqwest::Client::new(),

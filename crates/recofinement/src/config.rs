@@ -212,6 +212,21 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers before the
+    /// connection is closed (slow clients cannot hold connections).
+    #[arg(
+        long,
+        env = "HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_read_timeout_secs: u64,
+    /// Open connections at most; more wait to be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, global = true)]
+    pub max_connections: usize,
+    /// Seconds requests in flight may run on after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
+    pub shutdown_grace_secs: u64,
     /// Log level or filter (e.g. `info`, `recofinement=debug`).
     #[arg(
         long,
@@ -379,5 +394,15 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// The connection loop's limits.
+    pub fn server_limits(&self) -> recofinement_api::server::ServerLimits {
+        recofinement_api::server::ServerLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            ..Default::default()
+        }
     }
 }

@@ -300,7 +300,8 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
             .context("connecting the Socket.IO rooms to Redis")?,
         None => recofinement_api::router(state),
     };
-    recofinement_api::serve(listener, app, shutdown_signal()).await?;
+    let limits = settings.server_limits();
+    recofinement_api::server::serve(listener, app, limits, shutdown_signal()).await?;
     purge.abort();
     if let Some(engine) = engine {
         engine.abort();

@@ -13,4 +13,5 @@ mod freshness;
 mod groups;
 mod people;
 mod profiles;
+mod slow_clients;
 mod users;
