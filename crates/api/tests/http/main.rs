@@ -4,11 +4,13 @@
 
 mod support;
 
+mod audit;
 mod auth;
 mod content;
 mod conventions;
 mod external;
 mod groups;
+mod links;
 mod people;
 mod profiles;
 mod users;

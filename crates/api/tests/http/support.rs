@@ -56,6 +56,8 @@ pub fn test_config() -> ApiConfig {
         bcrypt_concurrency: 2,
         // Tests change the catalogue behind the API's back: no shared-list cache.
         list_cache_ttl: std::time::Duration::ZERO,
+        // Stories register many accounts from one address.
+        requests_per_client: 1000,
         ..ApiConfig::default()
     }
 }
