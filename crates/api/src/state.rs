@@ -44,6 +44,10 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Longest a sandbox run may take before its socket gets a timeout error.
     pub sandbox_timeout: Duration,
+    /// Sandbox runs computing at once in this instance.
+    pub sandbox_max_runs: usize,
+    /// Sandbox runs computing at once across every instance on the database.
+    pub sandbox_max_runs_total: i64,
     /// How long answers shared by every caller (popular lists, search) are reused.
     pub list_cache_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (addresses and ranges);
@@ -73,6 +77,8 @@ impl Default for ApiConfig {
             requests_per_email: 5,
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
+            sandbox_max_runs: 2,
+            sandbox_max_runs_total: 4,
             list_cache_ttl: Duration::from_secs(5),
             trusted_proxies: Vec::new(),
             external: Default::default(),

@@ -155,6 +155,26 @@ pub struct Settings {
     /// Seconds between two checks of the event log by the engine scheduler.
     #[arg(long, env = "ENGINE_TICK_SECS", default_value_t = 30, global = true)]
     pub engine_tick_secs: u64,
+    /// Shortest time between two collaborative-filtering retrains, in
+    /// seconds, however many interactions pile up (`--force` ignores it).
+    #[arg(
+        long,
+        env = "CF_MIN_INTERVAL_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub cf_min_interval_secs: u64,
+    /// Sandbox runs computing at once in this instance.
+    #[arg(long, env = "SANDBOX_MAX_RUNS", default_value_t = 2, global = true)]
+    pub sandbox_max_runs: usize,
+    /// Sandbox runs computing at once across every instance on the database.
+    #[arg(
+        long,
+        env = "SANDBOX_MAX_RUNS_TOTAL",
+        default_value_t = 4,
+        global = true
+    )]
+    pub sandbox_max_runs_total: i64,
     /// Redis URL: Socket.IO rooms are shared through it, so several
     /// instances behind one load balancer behave as one.
     #[arg(long, env = "REDIS_URL", global = true)]
@@ -450,6 +470,10 @@ impl Settings {
                 .unwrap_or(1)
                 .max(1)
         })
+    }
+
+    pub fn cf_min_interval(&self) -> Duration {
+        Duration::from_secs(self.cf_min_interval_secs)
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Engine(command) => {
             let threads = engine_cli::engine_threads(settings.engine_threads, false);
             let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
-            engine_cli::command(db, threads, tick, command).await
+            engine_cli::command(db, threads, tick, settings.cf_min_interval(), command).await
         }
         Command::Demo { size } => {
             dataset::demo_data(&db, &size.options()).await?;
@@ -129,6 +129,8 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         requests_per_email: settings.account_requests_per_email,
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
+        sandbox_max_runs: settings.sandbox_max_runs.max(1),
+        sandbox_max_runs_total: settings.sandbox_max_runs_total.max(1),
         list_cache_ttl: std::time::Duration::from_secs(settings.list_cache_secs),
         trusted_proxies: recofinement_api::auth::client::parse_trusted_proxies(
             &settings.trusted_proxies,
@@ -262,10 +264,10 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     // The engines run beside the API on their own threads (sandbox runs
     // always; the scheduler unless another process hosts it).
     let threads = engine_cli::engine_threads(settings.engine_threads, true);
-    let runner = std::sync::Arc::new(recofinement::engine_runner::EngineRunner::new(
-        db.clone(),
-        threads,
-    )?);
+    let runner = std::sync::Arc::new(
+        recofinement::engine_runner::EngineRunner::new(db.clone(), threads)?
+            .with_cf_min_interval(settings.cf_min_interval()),
+    );
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let bridge = recofinement::engine_runner::EngineBridge {
         wake: wake.clone(),

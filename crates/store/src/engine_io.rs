@@ -150,11 +150,14 @@ impl Db {
         })
     }
 
-    /// Number of interaction events after event `after`.
+    /// Number of interaction events after event `after`. Repeated views
+    /// (`GET …/meta`) are left out: anyone can send them without bound, so
+    /// they must not trigger retrains.
     pub async fn interaction_events_since(&self, after: i64) -> StoreResult<i64> {
         on_db!(self, pool => {
             let (n,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM event WHERE id > $1 AND model_name IN ('meta_user_content', 'liked_genres')",
+                "SELECT COUNT(*) FROM event WHERE id > $1 AND model_name IN ('meta_user_content', 'liked_genres') \
+                 AND COALESCE(attribute_name, '') NOT IN ('review_see_count', 'last_review_see_date')",
             )
             .bind(after)
             .fetch_one(pool)
