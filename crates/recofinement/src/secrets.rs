@@ -216,8 +216,11 @@ impl KeyEntries {
     /// the old one, so a crash never leaves half a key file.
     fn write(&self, path: &Path) -> anyhow::Result<()> {
         let temporary = PathBuf::from(format!("{}.tmp", path.display()));
+        // A leftover from a crash may have other permissions: start afresh,
+        // since the mode only applies to a file being created.
+        let _ = std::fs::remove_file(&temporary);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;

@@ -122,7 +122,7 @@ async fn issue_session(
 
 /// Create an account.
 #[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
 async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -161,7 +161,8 @@ async fn register(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Open a session. Failed attempts are throttled per account and per client.
+/// Open a session. Attempts are counted before the password is checked, per
+/// account and client, per client and per account (a higher ceiling).
 #[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = SessionAnswer), (status = 400, body = ErrorBody),
         (status = 401, body = Message), (status = 429, body = Message)))]
@@ -213,7 +214,7 @@ const FORGET_MESSAGE: &str =
 
 /// Request a password-reset mail. Answers the same whether the account exists or not.
 #[utoipa::path(post, path = "/forget", tag = "auth", request_body = ForgetBody,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
 async fn forget(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

@@ -106,11 +106,12 @@ pub struct PatchAnswer {
     pub access_token: Option<String>,
 }
 
-/// Change one's username, e-mail and/or password.
+/// Change one's username, e-mail and/or password; a new e-mail or password
+/// needs `current_password`, and the owner is told of it by mail.
 #[utoipa::path(patch, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])), request_body = UserPatch,
     params(("uuid" = String, Path, description = "the caller's uuid")),
     responses((status = 201, body = PatchAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
-        (status = 404, body = Message)))]
+        (status = 404, body = Message), (status = 429, body = Message)))]
 async fn patch_user(
     State(state): State<AppState>,
     caller: AuthUser,
