@@ -279,12 +279,16 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
     });
     let purge_db = db.clone();
+    let throttle_window = std::time::Duration::from_secs(settings.login_window_secs.max(1));
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
             if let Err(error) = purge_db.purge_expired_tokens().await {
                 tracing::warn!(%error, "purging expired tokens failed");
+            }
+            if let Err(error) = purge_db.purge_attempts(throttle_window).await {
+                tracing::warn!(%error, "purging old throttling counters failed");
             }
         }
     });

@@ -138,6 +138,23 @@ impl Db {
         })
     }
 
+    /// Forgets counters whose `window` is over (they restart at their next
+    /// attempt anyway), so random e-mails and addresses cannot grow the
+    /// table without bound.
+    pub async fn purge_attempts(&self, window: std::time::Duration) -> StoreResult<u64> {
+        let Some(window_floor) = chrono::Duration::from_std(window)
+            .ok()
+            .and_then(|w| now().checked_sub_signed(w))
+        else {
+            return Ok(0);
+        };
+        on_db!(self, pool => Ok(sqlx::query("DELETE FROM login_attempt WHERE window_start <= $1")
+            .bind(window_floor)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
     pub async fn clear_attempts(&self, bucket: &str) -> StoreResult<()> {
         on_db!(self, pool => {
             sqlx::query("DELETE FROM login_attempt WHERE bucket = $1").bind(bucket).execute(pool).await?;

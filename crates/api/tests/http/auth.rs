@@ -642,3 +642,23 @@ db_test!(mails_are_retried_by_the_worker, |app| {
     assert_eq!(sent.len(), 1, "delivered at the third attempt");
     assert_eq!(sent[0].template, Template::Welcome);
 });
+
+db_test!(finished_throttling_windows_are_purged, |app| {
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrongPassword!1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let rows = "SELECT COUNT(*) FROM login_attempt";
+    assert_eq!(app.scalar_i64(rows).await, 3);
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(app.db.purge_attempts(hour).await.unwrap(), 0);
+    app.db
+        .purge_attempts(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(app.scalar_i64(rows).await, 0);
+});
