@@ -73,8 +73,9 @@ for BACKEND in $BACKENDS; do
     esac
     export DATABASE_URL=$URL
     "$BIN" import "$WORK/data" >/dev/null 2>&1
-    SECRET_KEY=bench-secret-key-0123456789 "$BIN" --port "$PORT" --no-engine \
+    SECRET_KEY=bench-secret-key-0123456789 TOKEN_ENCRYPTION_KEY=$("$BIN" secret generate) "$BIN" --port "$PORT" --no-engine \
         --login-max-failures-per-account 1000000 --login-max-failures-per-client 1000000 \
+        --login-account-ceiling 1000000 \
         --log-level warn > "$WORK/server-$BACKEND.log" 2>&1 &
     SERVER=$!
     trap 'kill $SERVER 2>/dev/null || true' EXIT

@@ -52,6 +52,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .nest("/api/profile", routes::profiles::router())
         .nest("/api/external", routes::external::router())
         .merge(routes::events::router())
+        .merge(routes::audit::router())
         .merge(routes::media::router())
         .merge(routes::health::router())
 }
@@ -113,13 +114,14 @@ struct Outer {
 impl Outer {
     fn new(state: &AppState) -> Self {
         Outer {
-            cors: cors_layer(&state.config.cors_origins),
+            cors: cors_layer(&state.config.cors_origins, &state.config.url_front),
         }
     }
 
     fn wrap(self, router: Router) -> Router {
         let request_id = HeaderName::from_static("x-request-id");
         router
+            .layer(axum::middleware::from_fn(security_headers))
             .layer(self.cors)
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
             .layer(
@@ -132,10 +134,16 @@ impl Outer {
     }
 }
 
-/// Any origin (echoed, as the original) unless an allow-list is configured.
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let allow_origin = if origins.is_empty() {
+/// The origin of `URL_FRONT` by default (D7); the configured list instead;
+/// any origin (echoed) only with `CORS_ORIGINS=*`.
+fn cors_layer(origins: &[String], url_front: &str) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::mirror_request()
+    } else if origins.is_empty() {
+        let front = url::Url::parse(url_front)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        AllowOrigin::list(HeaderValue::from_str(&front).ok())
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
@@ -153,6 +161,36 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))
+}
+
+/// Content Security Policy of the Swagger UI: its own scripts only, its
+/// inline styles and data: images, and never inside a frame.
+const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+/// Every other answer is data, never a page to render or frame.
+const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers every answer carries: no MIME sniffing, no referrer leaking
+/// reset links, no framing, and a CSP fitting the page.
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let swagger = path.starts_with("/swaggerui") || path == "/api" || path == "/api/";
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let csp = if swagger { SWAGGER_CSP } else { DATA_CSP };
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CONTENT_SECURITY_POLICY, csp),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Serves the application on `listener` with the default limits until

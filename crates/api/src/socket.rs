@@ -41,29 +41,59 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Profiles with a run in progress, so a second launch is refused.
-#[derive(Clone, Default)]
-struct RunningProfiles(Arc<Mutex<HashSet<i64>>>);
+/// Profiles with a run in progress in this instance, so a second launch is
+/// refused, and how many more runs this instance may start.
+#[derive(Clone)]
+struct RunningProfiles {
+    profiles: Arc<Mutex<HashSet<i64>>>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
 
 impl RunningProfiles {
+    fn new(max_runs: usize) -> Self {
+        RunningProfiles {
+            profiles: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(max_runs.max(1))),
+        }
+    }
     fn start(&self, profile_id: i64) -> bool {
-        self.0
+        self.profiles
             .lock()
             .map(|mut s| s.insert(profile_id))
             .unwrap_or(false)
     }
     fn finish(&self, profile_id: i64) {
-        if let Ok(mut s) = self.0.lock() {
+        if let Ok(mut s) = self.profiles.lock() {
             s.remove(&profile_id);
+        }
+    }
+}
+
+const BUSY: &str = "Error 429, Too many recommendations are running, try again later!";
+
+/// Whether every instance together is below its limit of runs.
+async fn below_global_limit(state: &AppState) -> bool {
+    let timeout = chrono::Duration::from_std(state.config.sandbox_timeout)
+        .unwrap_or(chrono::Duration::minutes(5));
+    match state
+        .db
+        .running_sandbox_runs(recofinement_store::now() - timeout)
+        .await
+    {
+        Ok(running) => running < state.config.sandbox_max_runs_total,
+        Err(error) => {
+            tracing::error!(%error, "sandbox: cannot count the running runs");
+            false
         }
     }
 }
 
 /// The Socket.IO layer to put on the router, and its handle.
 pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+    let running = RunningProfiles::new(state.config.sandbox_max_runs);
     let (layer, io) = SocketIo::builder()
         .with_state(state)
-        .with_state(RunningProfiles::default())
+        .with_state(running)
         .build_layer();
     io.ns("/recommend", on_connect.with(authenticate));
     (layer, io)
@@ -84,9 +114,10 @@ pub async fn redis_layer(
     };
     let client = redis::Client::open(url)?;
     let adapter = RedisAdapterCtr::new_with_redis(&client).await?;
+    let running = RunningProfiles::new(state.config.sandbox_max_runs);
     let (layer, io) = SocketIo::builder()
         .with_state(state)
-        .with_state(RunningProfiles::default())
+        .with_state(running)
         .with_adapter::<SharedAdapter>(adapter)
         .build_layer();
     io.ns("/recommend", on_connect.with(authenticate))
@@ -262,6 +293,12 @@ async fn on_recommend<A: Adapter>(
             return;
         }
     };
+    let Ok(_slot) = running.slots.clone().try_acquire_owned() else {
+        return reply(BUSY);
+    };
+    if !below_global_limit(&state).await {
+        return reply(BUSY);
+    }
     if !running.start(profile.profile_id) {
         return reply("Error 409, A recommendation is already running for this profile!");
     }

@@ -16,6 +16,8 @@ use crate::mail::Mailer;
 pub struct ApiConfig {
     /// HMAC key of the access tokens. Never printed.
     pub secret_key: Secret,
+    /// The HMAC key before a rotation: verifies tokens until they expire.
+    pub previous_secret_key: Option<Secret>,
     /// Public base URL of the web client, used in mails.
     pub url_front: String,
     /// Client path of the reset page; the token is appended (D31).
@@ -25,19 +27,33 @@ pub struct ApiConfig {
     pub bcrypt_cost: u32,
     /// How many bcrypt computations may run at once.
     pub bcrypt_concurrency: usize,
-    /// Allowed CORS origins; empty means any origin (the original's behaviour).
+    /// Allowed CORS origins; empty means the origin of `url_front` (D7),
+    /// `*` any origin.
     pub cors_origins: Vec<String>,
     pub login_window: Duration,
+    /// Failed logins of one account from one client per window.
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_client: i64,
+    /// Failed logins of one account over every client per window: higher
+    /// than the per-client limit, so a guesser cannot lock the owner out
+    /// quickly, but bounded against many addresses.
+    pub login_account_ceiling: i64,
+    /// Registrations and reset requests per client address per window.
+    pub requests_per_client: i64,
+    /// Registrations and reset requests per e-mail address per window.
+    pub requests_per_email: i64,
     pub request_timeout: Duration,
     /// Longest a sandbox run may take before its socket gets a timeout error.
     pub sandbox_timeout: Duration,
+    /// Sandbox runs computing at once in this instance.
+    pub sandbox_max_runs: usize,
+    /// Sandbox runs computing at once across every instance on the database.
+    pub sandbox_max_runs_total: i64,
     /// How long answers shared by every caller (popular lists, search) are reused.
     pub list_cache_ttl: Duration,
-    /// Take the client address of login throttling from `X-Forwarded-For`
-    /// (only behind a proxy that sets it).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses and ranges);
+    /// empty: the peer address is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Linked external services: providers, token key, import queue.
     pub external: crate::integrations::ExternalConfig,
 }
@@ -46,6 +62,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             secret_key: Secret::new("change-me"),
+            previous_secret_key: None,
             url_front: "http://localhost:4200".into(),
             reset_path: "/app/reset/".into(),
             access_token_ttl: Duration::from_secs(43_200),
@@ -56,10 +73,15 @@ impl Default for ApiConfig {
             login_window: Duration::from_secs(15 * 60),
             login_max_failures_per_account: 10,
             login_max_failures_per_client: 100,
+            login_account_ceiling: 50,
+            requests_per_client: 20,
+            requests_per_email: 5,
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
+            sandbox_max_runs: 2,
+            sandbox_max_runs_total: 4,
             list_cache_ttl: Duration::from_secs(5),
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             external: Default::default(),
         }
     }
@@ -139,10 +161,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, config: ApiConfig, mailer: Mailer) -> Self {
-        let jwt = Arc::new(JwtKeys::new(
-            config.secret_key.expose(),
-            config.access_token_ttl,
-        ));
+        let jwt = Arc::new(
+            JwtKeys::new(config.secret_key.expose(), config.access_token_ttl)
+                .with_previous(config.previous_secret_key.as_ref().map(Secret::expose)),
+        );
         let hasher = PasswordHasher::new(config.bcrypt_cost, config.bcrypt_concurrency);
         let external = crate::integrations::External::new(
             db.clone(),

@@ -27,6 +27,8 @@ pub fn test_config() -> ApiConfig {
         url_front: "http://front.test".into(),
         bcrypt_cost: 4,
         bcrypt_concurrency: 2,
+        // Stories register many accounts from one address.
+        requests_per_client: 1000,
         ..ApiConfig::default()
     }
 }

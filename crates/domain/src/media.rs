@@ -352,26 +352,6 @@ pub fn spec(kind: ContentKind) -> &'static MediaSpec {
     }
 }
 
-/// Whether a submitted URL is acceptable: no scheme, or http(s).
-pub fn url_is_safe(value: &str) -> bool {
-    let trimmed = value.trim_start();
-    match trimmed.split_once(':') {
-        Some((scheme, _))
-            if !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                && scheme
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic()) =>
-        {
-            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-        }
-        _ => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,14 +367,5 @@ mod tests {
                 assert!(s.column(r).is_some(), "{r}");
             }
         }
-    }
-
-    #[test]
-    fn only_web_urls_are_safe() {
-        assert!(url_is_safe("https://x.test/a.png"));
-        assert!(url_is_safe("cover"));
-        assert!(url_is_safe("//cdn.test/a.png"));
-        assert!(!url_is_safe("javascript:alert(1)"));
-        assert!(!url_is_safe(" data:text/html,x"));
     }
 }

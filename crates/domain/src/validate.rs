@@ -99,6 +99,21 @@ pub fn password(value: &str, errors: &mut Vec<String>) {
     }
 }
 
+/// Whether a submitted link is a web link: empty (no link), or an absolute
+/// `http`/`https` URL by the WHATWG rules, with no control character or
+/// whitespace anywhere (browsers strip those, which is how
+/// `"\x01javascript:"` or `"java\tscript:"` become scripts).
+pub fn web_url(value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return false;
+    }
+    url::Url::parse(value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
 /// Login only checks the length, so that any stored password can be tried.
 pub fn login_password(value: &str, errors: &mut Vec<String>) {
     if let Some(e) = length_between(value, 8, 128) {
@@ -167,6 +182,28 @@ mod tests {
             check(password, &format!("Aa1!{}", "x".repeat(80))),
             vec!["Length must be between 8 and 72."]
         );
+    }
+
+    #[test]
+    fn only_web_links_are_links() {
+        assert!(web_url("https://x.test/a.png"));
+        assert!(web_url("http://x.test:8080/a?b=c#d"));
+        assert!(web_url(""));
+        for bad in [
+            "javascript:alert(1)",
+            "\x01javascript:alert(1)",
+            "\u{1}javascript:alert(1)",
+            "java\tscript:alert(1)",
+            " https://x.test/",
+            "https://x.test/a b",
+            "data:text/html,x",
+            "//cdn.test/a.png",
+            "cover",
+            "https://",
+            "ftp://x.test/",
+        ] {
+            assert!(!web_url(bad), "{bad:?}");
+        }
     }
 
     #[test]

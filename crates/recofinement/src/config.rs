@@ -44,6 +44,9 @@ pub enum Command {
     /// Run, evaluate or host the recommendation engines.
     #[command(subcommand)]
     Engine(crate::engine_cli::EngineCommand),
+    /// Make or rotate the installation's keys.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Generate a small dataset, import it when the catalogue is empty, then serve.
     Demo {
         #[command(flatten)]
@@ -88,6 +91,13 @@ pub enum AdminCommand {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Take a role (default `admin`) from an account.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
     /// Create an administrator account directly.
     Create {
         #[arg(long)]
@@ -97,6 +107,16 @@ pub enum AdminCommand {
         #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Print a new random key (64 hexadecimal characters), good for
+    /// SECRET_KEY and TOKEN_ENCRYPTION_KEY.
+    Generate,
+    /// Re-encrypt every stored provider token with TOKEN_ENCRYPTION_KEY,
+    /// opening it with TOKEN_ENCRYPTION_KEY_PREVIOUS where needed.
+    Rotate,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -135,6 +155,26 @@ pub struct Settings {
     /// Seconds between two checks of the event log by the engine scheduler.
     #[arg(long, env = "ENGINE_TICK_SECS", default_value_t = 30, global = true)]
     pub engine_tick_secs: u64,
+    /// Shortest time between two collaborative-filtering retrains, in
+    /// seconds, however many interactions pile up (`--force` ignores it).
+    #[arg(
+        long,
+        env = "CF_MIN_INTERVAL_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub cf_min_interval_secs: u64,
+    /// Sandbox runs computing at once in this instance.
+    #[arg(long, env = "SANDBOX_MAX_RUNS", default_value_t = 2, global = true)]
+    pub sandbox_max_runs: usize,
+    /// Sandbox runs computing at once across every instance on the database.
+    #[arg(
+        long,
+        env = "SANDBOX_MAX_RUNS_TOTAL",
+        default_value_t = 4,
+        global = true
+    )]
+    pub sandbox_max_runs_total: i64,
     /// Redis URL: Socket.IO rooms are shared through it, so several
     /// instances behind one load balancer behave as one.
     #[arg(long, env = "REDIS_URL", global = true)]
@@ -143,10 +183,11 @@ pub struct Settings {
     /// reused by this instance; 0 disables the cache.
     #[arg(long, env = "LIST_CACHE_SECS", default_value_t = 5, global = true)]
     pub list_cache_secs: u64,
-    /// Behind a reverse proxy: throttle logins per `X-Forwarded-For` client
-    /// instead of per connection.
-    #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: addresses and
+    /// CIDR ranges, comma separated. The client is the rightmost forwarded
+    /// address that is not one of them; without any, the peer address.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<String>,
     /// Seconds a sandbox run may take before its socket reports a timeout.
     #[arg(
         long,
@@ -161,10 +202,18 @@ pub struct Settings {
     /// Port to listen on.
     #[arg(long, env = "SERVICE_PORT", default_value_t = 4040, global = true)]
     pub port: u16,
-    /// HMAC key of the access tokens. When unset, one is generated once and
-    /// kept in the database, shared by every instance.
+    /// HMAC key of the access tokens. Required with PostgreSQL; on SQLite,
+    /// when unset, one is generated once into the key file beside the database.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<String>,
+    /// The HMAC key before a rotation: tokens it signed stay valid until they expire.
+    #[arg(
+        long,
+        env = "SECRET_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key_previous: Option<String>,
     /// Public base URL of the web client (links in mails).
     #[arg(
         long,
@@ -182,10 +231,11 @@ pub struct Settings {
     /// bcrypt computations at once (default: cores - 1, at least 1).
     #[arg(long, env = "BCRYPT_CONCURRENCY", global = true)]
     pub bcrypt_concurrency: Option<usize>,
-    /// Allowed CORS origins, comma separated; empty allows any origin.
+    /// Allowed CORS origins, comma separated; unset allows the origin of
+    /// URL_FRONT only, `*` any origin.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
-    /// Failed logins per account within the window before 429.
+    /// Failed logins of one account from one client within the window before 429.
     #[arg(
         long,
         env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
@@ -201,7 +251,32 @@ pub struct Settings {
         global = true
     )]
     pub login_max_failures_per_client: i64,
-    /// Length of the login throttling window, in seconds.
+    /// Failed logins of one account from all clients within the window
+    /// before 429 (a ceiling against guessing from many addresses).
+    #[arg(
+        long,
+        env = "LOGIN_ACCOUNT_CEILING",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_account_ceiling: i64,
+    /// Registrations and password-reset requests per client address within the window.
+    #[arg(
+        long,
+        env = "ACCOUNT_REQUESTS_PER_CLIENT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub account_requests_per_client: i64,
+    /// Registrations and password-reset requests per e-mail address within the window.
+    #[arg(
+        long,
+        env = "ACCOUNT_REQUESTS_PER_EMAIL",
+        default_value_t = 5,
+        global = true
+    )]
+    pub account_requests_per_email: i64,
+    /// Length of the throttling window, in seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub login_window_secs: u64,
     /// Seconds after which a request is abandoned with 503.
@@ -278,8 +353,9 @@ pub struct Settings {
         global = true
     )]
     pub mailjet_base_url: String,
-    /// Key of the provider tokens at rest (64 hexadecimal characters). When
-    /// unset, one is generated once and kept in the database.
+    /// Key of the provider tokens at rest (64 hexadecimal characters).
+    /// Required with PostgreSQL; on SQLite, when unset, generated once into
+    /// the key file beside the database.
     #[arg(
         long,
         env = "TOKEN_ENCRYPTION_KEY",
@@ -287,6 +363,15 @@ pub struct Settings {
         global = true
     )]
     pub token_encryption_key: Option<String>,
+    /// The token key before a rotation: still opens the tokens it sealed
+    /// until `recofinement secret rotate` has re-encrypted them.
+    #[arg(
+        long,
+        env = "TOKEN_ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_encryption_key_previous: Option<String>,
     /// Spotify application id (Spotify linking is off without it).
     #[arg(long, env = "SPOTIFY_CLIENT_ID", global = true)]
     pub spotify_client_id: Option<String>,
@@ -383,6 +468,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub fn given_keys(&self) -> recofinement::secrets::GivenKeys {
+        let set = |v: &Option<String>| v.clone().filter(|k| !k.is_empty());
+        recofinement::secrets::GivenKeys {
+            secret_key: set(&self.secret_key),
+            secret_key_previous: set(&self.secret_key_previous),
+            token_key: set(&self.token_encryption_key),
+            token_key_previous: set(&self.token_encryption_key_previous),
+        }
+    }
+
     pub fn bcrypt_concurrency(&self) -> usize {
         self.bcrypt_concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -390,6 +485,10 @@ impl Settings {
                 .unwrap_or(1)
                 .max(1)
         })
+    }
+
+    pub fn cf_min_interval(&self) -> Duration {
+        Duration::from_secs(self.cf_min_interval_secs)
     }
 
     pub fn request_timeout(&self) -> Duration {

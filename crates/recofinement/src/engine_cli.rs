@@ -55,6 +55,7 @@ pub async fn command(
     db: Db,
     threads: usize,
     tick: Duration,
+    cf_min_interval: Duration,
     command: EngineCommand,
 ) -> anyhow::Result<()> {
     match command {
@@ -64,7 +65,8 @@ pub async fn command(
             } else {
                 engines
             };
-            let runner = EngineRunner::new(db.clone(), threads)?;
+            let runner =
+                EngineRunner::new(db.clone(), threads)?.with_cf_min_interval(cf_min_interval);
             let started = Instant::now();
             let spinner = indicatif::ProgressBar::new_spinner();
             spinner.set_message(format!("running {} engine(s)…", engines.len()));
@@ -74,7 +76,9 @@ pub async fn command(
             print_summary(&reports, size, started.elapsed());
         }
         EngineCommand::Worker => {
-            let runner = Arc::new(EngineRunner::new(db.clone(), threads)?);
+            let runner = Arc::new(
+                EngineRunner::new(db.clone(), threads)?.with_cf_min_interval(cf_min_interval),
+            );
             let notify = Arc::new(tokio::sync::Notify::new());
             tracing::info!("engine worker started");
             tokio::select! {

@@ -127,6 +127,8 @@ pub struct Snapshot {
 /// scheduler holds an advisory lock so one process runs them at a time).
 pub struct EngineRunner {
     db: Db,
+    /// Abuse limits: retrain spacing and wake-up coalescing.
+    limits: RunLimits,
     running: tokio::sync::Mutex<()>,
     /// Rayon pool the computations use (bounded in `serve`).
     pool: Arc<rayon::ThreadPool>,
@@ -140,6 +142,7 @@ impl EngineRunner {
             .build()?;
         Ok(EngineRunner {
             db,
+            limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
             pool: Arc::new(pool),
         })
@@ -309,6 +312,7 @@ impl EngineRunner {
                 let due = added >= pile || (interactions > 0 && elapsed >= interval);
                 due.then_some(Scope::All)
             }
+            EngineName::CollaborativeFiltering if elapsed < self.limits.cf_min_interval => None,
             EngineName::CollaborativeFiltering => {
                 let events = self.db.interaction_events_in(range).await?;
                 (added > 0 || events >= pile || (events > 0 && elapsed >= interval))
@@ -703,8 +707,10 @@ pub struct EngineBridge {
 }
 
 impl recofinement_api::state::EngineHooks for EngineBridge {
-    fn user_changed(&self, _user_id: i64) {
-        self.wake.notify_one();
+    fn user_changed(&self, user_id: i64) {
+        if self.runner.limits.first_wake_in_interval(user_id) {
+            self.wake.notify_one();
+        }
     }
 
     fn run_profile(
@@ -719,5 +725,51 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
                 .await
                 .map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
         })
+    }
+}
+
+/// What a user can make the engines do: a collaborative-filtering retrain
+/// at most every `cf_min_interval` (`CF_MIN_INTERVAL_SECS`), and at most one
+/// immediate run per user per `wake_interval` for interest changes (later
+/// ones wait for the scheduler's next tick, which sees them all at once).
+pub struct RunLimits {
+    pub cf_min_interval: Duration,
+    pub wake_interval: Duration,
+    recent_wakes: std::sync::Mutex<HashMap<i64, Instant>>,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            cf_min_interval: Duration::from_secs(600),
+            wake_interval: Duration::from_secs(30),
+            recent_wakes: Default::default(),
+        }
+    }
+}
+
+impl RunLimits {
+    /// True for the first change of this user in the wake interval.
+    pub fn first_wake_in_interval(&self, user_id: i64) -> bool {
+        let Ok(mut recent) = self.recent_wakes.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        recent.retain(|_, at| now.duration_since(*at) < self.wake_interval);
+        match recent.entry(user_id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(now);
+                true
+            }
+        }
+    }
+}
+
+impl EngineRunner {
+    /// Sets how often a collaborative-filtering retrain may run.
+    pub fn with_cf_min_interval(mut self, interval: Duration) -> Self {
+        self.limits.cf_min_interval = interval;
+        self
     }
 }

@@ -3,3 +3,4 @@
 
 pub mod engine_runner;
 pub mod generate;
+pub mod secrets;

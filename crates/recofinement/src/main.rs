@@ -13,8 +13,10 @@ use recofinement_api::mail::{LogTransport, Mailer, MailjetTransport, SmtpTranspo
 use recofinement_api::{ApiConfig, AppState, Secret};
 use recofinement_domain::validate;
 use recofinement_store::Db;
+use recofinement_store::audit::AuditAction;
 
-use config::{AdminCommand, Cli, Command, LogFormat, MailTransportKind, Settings};
+use config::{AdminCommand, Cli, Command, LogFormat, MailTransportKind, SecretCommand, Settings};
+use recofinement::secrets;
 
 fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
@@ -45,6 +47,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Generate { out, size }) = &cli.command {
         return dataset::generate_command(out, &size.options());
     }
+    if let Some(Command::Secret(SecretCommand::Generate)) = &cli.command {
+        println!("{}", secrets::generate());
+        return Ok(());
+    }
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await.context("applying migrations")?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -62,11 +68,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
-        Command::Generate { .. } => unreachable!("handled before connecting"),
+        Command::Generate { .. } | Command::Secret(SecretCommand::Generate) => {
+            unreachable!("handled before connecting")
+        }
+        Command::Secret(SecretCommand::Rotate) => {
+            let keys = resolve_keys(&db, &settings).await?;
+            let count = secrets::reencrypt_tokens(&db, &keys).await?;
+            println!(
+                "{count} linked-service grants re-encrypted with the current TOKEN_ENCRYPTION_KEY"
+            );
+            db.close().await;
+            Ok(())
+        }
         Command::Engine(command) => {
             let threads = engine_cli::engine_threads(settings.engine_threads, false);
             let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
-            engine_cli::command(db, threads, tick, command).await
+            engine_cli::command(db, threads, tick, settings.cf_min_interval(), command).await
         }
         Command::Demo { size } => {
             dataset::demo_data(&db, &size.options()).await?;
@@ -90,27 +107,10 @@ fn redact_url(url: &str) -> String {
 }
 
 async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
-    let secret = match &settings.secret_key {
-        Some(key) if key.len() >= 16 => key.clone(),
-        Some(_) => bail!("SECRET_KEY must be at least 16 characters long"),
-        None => {
-            let (key, created) = db
-                .setting_or_insert("jwt_secret", || hex::encode(rand::random::<[u8; 32]>()))
-                .await?;
-            if created {
-                tracing::warn!(
-                    "no SECRET_KEY configured: generated one for this installation and stored it in the database"
-                );
-            } else {
-                tracing::warn!(
-                    "no SECRET_KEY configured: using the one generated for this installation"
-                );
-            }
-            key
-        }
-    };
+    let keys = resolve_keys(db, settings).await?;
     Ok(ApiConfig {
-        secret_key: Secret::new(secret),
+        secret_key: Secret::new(keys.secret_key.as_str()),
+        previous_secret_key: keys.secret_key_previous.as_deref().map(Secret::new),
         url_front: settings.url_front.trim_end_matches('/').to_string(),
         reset_path: settings.reset_path.clone(),
         bcrypt_cost: settings.bcrypt_cost.clamp(4, 31),
@@ -124,39 +124,37 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         login_window: std::time::Duration::from_secs(settings.login_window_secs.max(1)),
         login_max_failures_per_account: settings.login_max_failures_per_account,
         login_max_failures_per_client: settings.login_max_failures_per_client,
+        login_account_ceiling: settings.login_account_ceiling,
+        requests_per_client: settings.account_requests_per_client,
+        requests_per_email: settings.account_requests_per_email,
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
+        sandbox_max_runs: settings.sandbox_max_runs.max(1),
+        sandbox_max_runs_total: settings.sandbox_max_runs_total.max(1),
         list_cache_ttl: std::time::Duration::from_secs(settings.list_cache_secs),
-        trust_forwarded_for: settings.trust_forwarded_for,
-        external: external_config(db, settings).await?,
+        trusted_proxies: recofinement_api::auth::client::parse_trusted_proxies(
+            &settings.trusted_proxies,
+        )
+        .map_err(anyhow::Error::msg)?,
+        external: external_config(settings, keys.token_key, keys.token_key_previous)?,
         ..ApiConfig::default()
     })
 }
 
 /// Providers of the linked services (each is off unless its credentials are
 /// set) and the key of their tokens at rest.
-async fn external_config(
-    db: &Db,
+/// The installation's keys: given, or from the key file beside a SQLite database.
+async fn resolve_keys(db: &Db, settings: &Settings) -> anyhow::Result<secrets::Keys> {
+    let file = secrets::KeyFile::for_database(&settings.database_url);
+    secrets::resolve(db, &file, settings.given_keys()).await
+}
+
+fn external_config(
     settings: &Settings,
+    token_key: recofinement_api::integrations::TokenKey,
+    previous_token_key: Option<recofinement_api::integrations::TokenKey>,
 ) -> anyhow::Result<recofinement_api::integrations::ExternalConfig> {
-    use recofinement_api::integrations::{ExternalConfig, OAuthProvider, TmdbProvider, TokenKey};
-    let key = match &settings.token_encryption_key {
-        Some(key) => key.clone(),
-        None => {
-            let (key, created) = db
-                .setting_or_insert("token_encryption_key", || {
-                    hex::encode(rand::random::<[u8; 32]>())
-                })
-                .await?;
-            if created {
-                tracing::warn!(
-                    "no TOKEN_ENCRYPTION_KEY configured: generated one for this installation and stored it in the database"
-                );
-            }
-            key
-        }
-    };
-    let token_key = TokenKey::from_hex(&key).map_err(anyhow::Error::msg)?;
+    use recofinement_api::integrations::{ExternalConfig, OAuthProvider, TmdbProvider};
     let spotify = match (&settings.spotify_client_id, &settings.spotify_client_secret) {
         (Some(id), Some(secret)) if !id.is_empty() => Some(OAuthProvider {
             client_id: id.clone(),
@@ -216,6 +214,7 @@ async fn external_config(
     };
     Ok(ExternalConfig {
         token_key,
+        previous_token_key,
         spotify,
         tmdb,
         gbooks,
@@ -265,10 +264,10 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     // The engines run beside the API on their own threads (sandbox runs
     // always; the scheduler unless another process hosts it).
     let threads = engine_cli::engine_threads(settings.engine_threads, true);
-    let runner = std::sync::Arc::new(recofinement::engine_runner::EngineRunner::new(
-        db.clone(),
-        threads,
-    )?);
+    let runner = std::sync::Arc::new(
+        recofinement::engine_runner::EngineRunner::new(db.clone(), threads)?
+            .with_cf_min_interval(settings.cf_min_interval()),
+    );
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let bridge = recofinement::engine_runner::EngineBridge {
         wake: wake.clone(),
@@ -280,12 +279,16 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
     });
     let purge_db = db.clone();
+    let throttle_window = std::time::Duration::from_secs(settings.login_window_secs.max(1));
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
             if let Err(error) = purge_db.purge_expired_tokens().await {
                 tracing::warn!(%error, "purging expired tokens failed");
+            }
+            if let Err(error) = purge_db.purge_attempts(throttle_window).await {
+                tracing::warn!(%error, "purging old throttling counters failed");
             }
         }
     });
@@ -337,7 +340,24 @@ async fn admin(db: Db, settings: &Settings, command: AdminCommand) -> anyhow::Re
         AdminCommand::Grant { email, role } => {
             let email = validate::normalise_email(&email);
             match db.grant_role(&email, &role).await {
-                Ok(()) => println!("{email} now has the role {role}"),
+                Ok(()) => {
+                    audit_role_change(&db, AuditAction::RoleGranted, &email, &role).await?;
+                    println!("{email} now has the role {role}")
+                }
+                Err(recofinement_store::StoreError::NotFound) => {
+                    bail!("no account with the e-mail {email}")
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        AdminCommand::Revoke { email, role } => {
+            let email = validate::normalise_email(&email);
+            match db.revoke_role(&email, &role).await {
+                Ok(true) => {
+                    audit_role_change(&db, AuditAction::RoleRevoked, &email, &role).await?;
+                    println!("{email} no longer has the role {role}")
+                }
+                Ok(false) => println!("{email} did not have the role {role}"),
                 Err(recofinement_store::StoreError::NotFound) => {
                     bail!("no account with the e-mail {email}")
                 }
@@ -372,8 +392,26 @@ async fn admin(db: Db, settings: &Settings, command: AdminCommand) -> anyhow::Re
                 other => other?,
             };
             db.grant_role(&email, "admin").await?;
+            audit_role_change(&db, AuditAction::RoleGranted, &email, "admin").await?;
             println!("administrator {username} <{email}> created");
         }
     }
+    Ok(())
+}
+
+/// Role changes from the command line enter the audit trail (no acting account).
+async fn audit_role_change(
+    db: &Db,
+    action: AuditAction,
+    email: &str,
+    role: &str,
+) -> anyhow::Result<()> {
+    let uuid = db
+        .user_by_email(email)
+        .await?
+        .map(|u| u.uuid)
+        .unwrap_or_default();
+    db.record_audit(None, action, &format!("user:{uuid}"), Some(role))
+        .await?;
     Ok(())
 }

@@ -232,25 +232,6 @@ async fn top_picks(t: &TestDb, users: std::ops::RangeInclusive<i64>) -> Vec<(i64
     picks
 }
 
-/// Waits until every committed event is below the event bound. On
-/// PostgreSQL the bound is the oldest running transaction of the whole
-/// server, so other tests' open transactions hold it back for a moment.
-async fn settle(t: &TestDb) {
-    if t.backend == Backend::Sqlite {
-        return;
-    }
-    let newest = t
-        .scalar("SELECT COALESCE(MAX(position), 0) FROM event")
-        .await;
-    for _ in 0..500 {
-        if t.db.event_bound().await.unwrap() > newest {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the event bound stayed below {newest}");
-}
-
 async fn rate(t: &TestDb, user: i64, movie: i64) {
     let patch = MetaPatch {
         rating: Some(5),
@@ -282,7 +263,7 @@ backend_test!(events_landing_during_runs_are_never_skipped, |t| {
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     runs.await.unwrap();
-    settle(&t).await;
+    t.settle_events().await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
     for (user, movie) in picks {
         let rows = rows_of(&t, user, "FromProfile").await;
@@ -334,7 +315,7 @@ async fn an_event_committed_late_is_consumed() {
     rate(&t, picks[1].0, picks[1].1).await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
     slow.commit().await.unwrap();
-    settle(&t).await;
+    t.settle_events().await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
     for (user, movie) in picks {
         let rows = rows_of(&t, user, "FromProfile").await;

@@ -154,10 +154,13 @@ impl Db {
         })
     }
 
-    /// Number of interaction events within `range`.
+    /// Number of interaction events within `range`. Repeated views
+    /// (`GET …/meta`) are left out: anyone can send them without bound, so
+    /// they must not trigger retrains.
     pub async fn interaction_events_in(&self, range: EventRange) -> StoreResult<i64> {
-        self.count_events_in(range, "model_name IN ('meta_user_content', 'liked_genres')")
-            .await
+        let condition = "model_name IN ('meta_user_content', 'liked_genres') \
+             AND COALESCE(attribute_name, '') NOT IN ('review_see_count', 'last_review_see_date')";
+        self.count_events_in(range, condition).await
     }
 
     /// Number of added-content events within `range`.

@@ -68,6 +68,15 @@ pub fn normalise_title(title: &str) -> String {
         .to_lowercase()
 }
 
+/// One grant exactly as stored (tokens sealed).
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredGrant {
+    pub user_id: i64,
+    pub service_name: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
 impl Db {
     /// The user's grant for `service` (`Spotify`, `TMDB`, `GBooks`).
     pub async fn external_link(
@@ -131,6 +140,16 @@ impl Db {
             .await?;
             Ok(())
         })
+    }
+
+    /// Every stored grant (user, service, tokens as stored), for the
+    /// re-encryption of a key rotation.
+    pub async fn external_grants(&self) -> StoreResult<Vec<StoredGrant>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT user_id, service_name, access_token, refresh_token FROM external_service ORDER BY user_id, service_name",
+        )
+        .fetch_all(pool)
+        .await?))
     }
 
     /// Removes a link; false when there was none.

@@ -3,6 +3,7 @@
 //! `RETURNING`, `ON CONFLICT`) and run on whichever pool [`Db`] holds through
 //! the [`on_db!`] macro; the few real differences live in [`dialect`].
 
+pub mod audit;
 pub mod catalogue;
 pub mod changes;
 pub mod dataset;
@@ -152,26 +153,21 @@ impl Db {
 }
 
 impl Db {
-    /// Returns the installation setting `name`, storing `generate()` first if
-    /// it has none; concurrent first starts agree on one value.
-    pub async fn setting_or_insert(
-        &self,
-        name: &str,
-        generate: impl FnOnce() -> String,
-    ) -> StoreResult<(String, bool)> {
-        let candidate = generate();
+    /// The installation setting `name`, if stored.
+    pub async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
         on_db!(self, pool => {
-            let inserted = sqlx::query("INSERT INTO app_setting (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            let row: Option<(String,)> = sqlx::query_as("SELECT value FROM app_setting WHERE name = $1")
                 .bind(name)
-                .bind(&candidate)
-                .execute(pool)
-                .await?
-                .rows_affected() == 1;
-            let (value,): (String,) = sqlx::query_as("SELECT value FROM app_setting WHERE name = $1")
-                .bind(name)
-                .fetch_one(pool)
+                .fetch_optional(pool)
                 .await?;
-            Ok((value, inserted))
+            Ok(row.map(|(v,)| v))
+        })
+    }
+
+    pub async fn delete_setting(&self, name: &str) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query("DELETE FROM app_setting WHERE name = $1").bind(name).execute(pool).await?;
+            Ok(())
         })
     }
 }

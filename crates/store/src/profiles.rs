@@ -267,6 +267,20 @@ impl Db {
         })
     }
 
+    /// Sandbox runs of every instance still computing: marked running and
+    /// started after `since` (older ones have timed out).
+    pub async fn running_sandbox_runs(&self, since: chrono::NaiveDateTime) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE status = 'running' AND occured_at > $1",
+            )
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            Ok(n)
+        })
+    }
+
     /// Stores a run's results and marks it done (or failed), in one transaction.
     pub async fn finish_run(
         &self,

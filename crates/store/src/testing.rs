@@ -183,6 +183,26 @@ impl TestDb {
         crate::on_db!(&self.db, pool => sqlx::query_as::<_, (Option<String>,)>(sql).fetch_one(pool).await.expect("text").0)
     }
 
+    /// Waits until every committed event is below the event bound, so the
+    /// next engine run consumes it. On PostgreSQL the bound is the oldest
+    /// running transaction of the whole server, and other tests' open
+    /// transactions hold it back for a moment.
+    pub async fn settle_events(&self) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        let newest = self
+            .scalar("SELECT COALESCE(MAX(position), 0) FROM event")
+            .await;
+        for _ in 0..1000 {
+            if self.db.event_bound().await.expect("event bound") > newest {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the event bound stayed below {newest}");
+    }
+
     /// Rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         self.scalar(&format!("SELECT count(*) FROM {table}")).await

@@ -103,47 +103,59 @@ impl Db {
         })
     }
 
-    /// Failures counted for `bucket` in the window that started after
-    /// `window_floor`, with that window's start.
-    pub async fn login_failures(
+    /// Counts one attempt in `bucket` and answers the bucket's count and
+    /// window start after it, starting a new window when the stored one
+    /// began before `window_floor`. One statement, so concurrent attempts
+    /// each see a distinct count: a burst cannot slip past the limit.
+    pub async fn count_attempt(
         &self,
         bucket: &str,
         window_floor: NaiveDateTime,
-    ) -> StoreResult<Option<(i64, NaiveDateTime)>> {
+    ) -> StoreResult<(i64, NaiveDateTime)> {
+        let now = now();
         on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT failures, window_start FROM login_attempt WHERE bucket = $1 AND window_start > $2",
+            "INSERT INTO login_attempt (bucket, window_start, failures) VALUES ($1, $2, 1) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+               failures = CASE WHEN login_attempt.window_start <= $3 THEN 1 ELSE login_attempt.failures + 1 END, \
+               window_start = CASE WHEN login_attempt.window_start <= $3 THEN $2 ELSE login_attempt.window_start END \
+             RETURNING failures, window_start",
         )
         .bind(bucket)
+        .bind(now)
         .bind(window_floor)
-        .fetch_optional(pool)
+        .fetch_one(pool)
         .await?))
     }
 
-    /// Counts one failed login in `bucket`, starting a new window when the
-    /// stored one began before `window_floor`. Atomic in SQL.
-    pub async fn record_login_failure(
-        &self,
-        bucket: &str,
-        window_floor: NaiveDateTime,
-    ) -> StoreResult<()> {
-        let now = now();
+    /// Takes back one attempt counted in `bucket` (a login that succeeded).
+    pub async fn uncount_attempt(&self, bucket: &str) -> StoreResult<()> {
         on_db!(self, pool => {
-            sqlx::query(
-                "INSERT INTO login_attempt (bucket, window_start, failures) VALUES ($1, $2, 1) \
-                 ON CONFLICT (bucket) DO UPDATE SET \
-                   failures = CASE WHEN login_attempt.window_start <= $3 THEN 1 ELSE login_attempt.failures + 1 END, \
-                   window_start = CASE WHEN login_attempt.window_start <= $3 THEN $2 ELSE login_attempt.window_start END",
-            )
-            .bind(bucket)
-            .bind(now)
-            .bind(window_floor)
-            .execute(pool)
-            .await?;
+            sqlx::query("UPDATE login_attempt SET failures = failures - 1 WHERE bucket = $1 AND failures > 0")
+                .bind(bucket)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }
 
-    pub async fn clear_login_failures(&self, bucket: &str) -> StoreResult<()> {
+    /// Forgets counters whose `window` is over (they restart at their next
+    /// attempt anyway), so random e-mails and addresses cannot grow the
+    /// table without bound.
+    pub async fn purge_attempts(&self, window: std::time::Duration) -> StoreResult<u64> {
+        let Some(window_floor) = chrono::Duration::from_std(window)
+            .ok()
+            .and_then(|w| now().checked_sub_signed(w))
+        else {
+            return Ok(0);
+        };
+        on_db!(self, pool => Ok(sqlx::query("DELETE FROM login_attempt WHERE window_start <= $1")
+            .bind(window_floor)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
+    pub async fn clear_attempts(&self, bucket: &str) -> StoreResult<()> {
         on_db!(self, pool => {
             sqlx::query("DELETE FROM login_attempt WHERE bucket = $1").bind(bucket).execute(pool).await?;
             Ok(())

@@ -204,6 +204,25 @@ impl Db {
         })
     }
 
+    /// Takes the role named `role` from the account with this e-mail;
+    /// false when it did not hold it.
+    pub async fn revoke_role(&self, email: &str, role: &str) -> StoreResult<bool> {
+        let user = self
+            .user_by_email(email)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        on_db!(self, pool => {
+            let result = sqlx::query(
+                "DELETE FROM user_role WHERE user_id = $1 AND role_id IN (SELECT role_id FROM role WHERE name = $2)",
+            )
+            .bind(user.user_id)
+            .bind(role)
+            .execute(pool)
+            .await?;
+            Ok(result.rows_affected() > 0)
+        })
+    }
+
     async fn has_role(&self, user_id: i64, role: &str) -> StoreResult<bool> {
         on_db!(self, pool => {
             let row: (bool,) = sqlx::query_as(

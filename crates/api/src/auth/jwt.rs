@@ -57,6 +57,9 @@ pub struct AccessClaims {
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key before a rotation (`SECRET_KEY_PREVIOUS`): tokens it signed
+    /// stay valid until they expire; new tokens use the current key.
+    previous: Option<DecodingKey>,
     validation: Validation,
     ttl: Duration,
 }
@@ -70,8 +73,27 @@ impl JwtKeys {
         JwtKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            previous: None,
             validation,
             ttl,
+        }
+    }
+
+    /// Also accepts tokens signed with the key used before a rotation.
+    pub fn with_previous(mut self, previous: Option<&str>) -> Self {
+        self.previous = previous.map(|p| DecodingKey::from_secret(p.as_bytes()));
+        self
+    }
+
+    /// Checks the signature with the current key, then the previous one.
+    fn verify(&self, token: &str) -> jsonwebtoken::errors::Result<RawClaims> {
+        let current = jsonwebtoken::decode::<RawClaims>(token, &self.decoding, &self.validation);
+        match (&current, &self.previous) {
+            (Err(e), Some(previous)) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                jsonwebtoken::decode::<RawClaims>(token, previous, &self.validation)
+                    .map(|d| d.claims)
+            }
+            _ => current.map(|d| d.claims),
         }
     }
 
@@ -105,22 +127,20 @@ impl JwtKeys {
         if token.split('.').count() != 3 {
             return Err(unprocessable("Not enough segments"));
         }
-        let data = jsonwebtoken::decode::<RawClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => {
-                    AppError::Status(StatusCode::UNAUTHORIZED, "The token has expired".into())
-                }
-                ErrorKind::InvalidSignature => unprocessable("Signature verification failed"),
-                ErrorKind::InvalidAlgorithm
-                | ErrorKind::InvalidAlgorithmName
-                | ErrorKind::UnsupportedAlgorithm => {
-                    unprocessable("The specified alg value is not allowed")
-                }
-                ErrorKind::ImmatureSignature => unprocessable("The token is not yet valid (nbf)"),
-                ErrorKind::MissingRequiredClaim(c) => unprocessable(&format!("Missing claim: {c}")),
-                _ => unprocessable("Invalid token"),
-            })?;
-        let claims = data.claims;
+        let claims = self.verify(token).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                AppError::Status(StatusCode::UNAUTHORIZED, "The token has expired".into())
+            }
+            ErrorKind::InvalidSignature => unprocessable("Signature verification failed"),
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::UnsupportedAlgorithm => {
+                unprocessable("The specified alg value is not allowed")
+            }
+            ErrorKind::ImmatureSignature => unprocessable("The token is not yet valid (nbf)"),
+            ErrorKind::MissingRequiredClaim(c) => unprocessable(&format!("Missing claim: {c}")),
+            _ => unprocessable("Invalid token"),
+        })?;
         let identity = claims
             .identity
             .ok_or_else(|| unprocessable("Missing claim: identity"))?;
@@ -178,6 +198,21 @@ mod tests {
         assert_eq!(
             message(keys().decode_access("abc").unwrap_err()).1,
             "Not enough segments"
+        );
+    }
+
+    #[test]
+    fn the_previous_key_verifies_until_it_is_dropped() {
+        let old = JwtKeys::new("old-secret", Duration::from_secs(60));
+        let token = old.issue("u-1", vec![], 0).unwrap();
+        let rotated = JwtKeys::new("new-secret", Duration::from_secs(60));
+        assert!(rotated.decode_access(&token).is_err());
+        let rotated = rotated.with_previous(Some("old-secret"));
+        assert_eq!(rotated.decode_access(&token).unwrap().identity, "u-1");
+        let fresh = rotated.issue("u-2", vec![], 0).unwrap();
+        assert!(
+            old.decode_access(&fresh).is_err(),
+            "new tokens use the new key"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Authentication: access tokens, the per-request caller, password hashing,
 //! reset secrets and login throttling.
 
+pub mod client;
 pub mod jwt;
 pub mod password;
 pub mod throttle;

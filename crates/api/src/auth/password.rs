@@ -1,5 +1,7 @@
 //! bcrypt off the async reactor with bounded concurrency: a burst of logins
-//! queues here instead of occupying every worker thread.
+//! queues here instead of occupying every worker thread. New hashes
+//! (registrations, password changes) have their own single slot, so a flood
+//! of them never takes bcrypt time from logins.
 
 use std::sync::{Arc, OnceLock};
 
@@ -10,7 +12,10 @@ use crate::error::{AppError, AppResult};
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    /// Verifications (logins).
     permits: Arc<Semaphore>,
+    /// New hashes.
+    hash_permits: Arc<Semaphore>,
     /// A hash of a random string at the configured cost, verified against
     /// for unknown accounts so they take as long as known ones (no account
     /// enumeration by timing).
@@ -22,6 +27,7 @@ impl PasswordHasher {
         PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            hash_permits: Arc::new(Semaphore::new(1)),
             dummy: Arc::default(),
         }
     }
@@ -29,8 +35,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let cost = self.cost;
         let password = password.to_owned();
-        self.run(move || bcrypt::hash(truncated(&password), cost).map_err(AppError::internal))
-            .await?
+        let work = move || bcrypt::hash(truncated(&password), cost).map_err(AppError::internal);
+        Self::run(&self.hash_permits, work).await?
     }
 
     /// Verifies a password; a stored value that is not a bcrypt hash (such as
@@ -39,7 +45,7 @@ impl PasswordHasher {
         let usable = stored.filter(|h| h.starts_with("$2")).map(str::to_owned);
         let password = password.to_owned();
         let (dummy, cost) = (self.dummy.clone(), self.cost);
-        self.run(move || {
+        Self::run(&self.permits, move || {
             let dummy = dummy.get_or_init(|| {
                 let random = uuid::Uuid::new_v4().to_string();
                 bcrypt::hash(random, cost).unwrap_or_default()
@@ -51,8 +57,11 @@ impl PasswordHasher {
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+    async fn run<T: Send + 'static>(
+        permits: &Semaphore,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _permit = permits.acquire().await.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(AppError::internal)

@@ -1,67 +1,114 @@
-//! Login throttling per account and per client, counted in the database so
-//! that every instance sharing it enforces the same limits.
+//! Throttling of the unauthenticated endpoints (login, register, forget),
+//! counted in the database so that every instance sharing it enforces the
+//! same limits.
+//!
+//! An attempt is counted *before* any expensive work (bcrypt), in one atomic
+//! statement per bucket: fifty requests sent at once are fifty counts, and
+//! only those within the limit go on to the password check.
 
 use chrono::NaiveDateTime;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-pub struct LoginThrottle<'a> {
-    state: &'a AppState,
-    buckets: [(String, i64); 2],
-    floor: NaiveDateTime,
+/// One counter and the most attempts it allows per window.
+struct Bucket {
+    key: String,
+    limit: i64,
 }
 
-impl<'a> LoginThrottle<'a> {
-    pub fn new(state: &'a AppState, email: &str, client: &str) -> Self {
+pub struct Throttle<'a> {
+    state: &'a AppState,
+    buckets: Vec<Bucket>,
+    window: chrono::Duration,
+}
+
+impl<'a> Throttle<'a> {
+    fn new(state: &'a AppState, buckets: Vec<Bucket>) -> Self {
         let window = chrono::Duration::from_std(state.config.login_window)
             .unwrap_or(chrono::Duration::minutes(15));
-        LoginThrottle {
+        Throttle {
             state,
-            buckets: [
-                (
-                    format!("account:{email}"),
-                    state.config.login_max_failures_per_account,
-                ),
-                (
-                    format!("client:{client}"),
-                    state.config.login_max_failures_per_client,
-                ),
-            ],
-            floor: recofinement_store::now() - window,
+            buckets,
+            window,
         }
     }
 
-    /// Refuses with 429 and `Retry-After` while either bucket is full.
-    pub async fn check(&self) -> AppResult<()> {
-        for (bucket, limit) in &self.buckets {
-            if let Some((failures, start)) =
-                self.state.db.login_failures(bucket, self.floor).await?
-                && failures >= *limit
-            {
-                let retry_after = (start - self.floor).num_seconds().max(1) as u64;
-                return Err(AppError::TooMany { retry_after });
+    /// Login: failures of this account from this client (the owner elsewhere
+    /// is not locked out), of this client over every account, and a higher
+    /// ceiling of this account over every client (a distributed guesser).
+    pub fn login(state: &'a AppState, email: &str, client: &str) -> Self {
+        let c = &state.config;
+        Self::new(
+            state,
+            vec![
+                Bucket {
+                    key: format!("login:{email}|{client}"),
+                    limit: c.login_max_failures_per_account,
+                },
+                Bucket {
+                    key: format!("client:{client}"),
+                    limit: c.login_max_failures_per_client,
+                },
+                Bucket {
+                    key: format!("account:{email}"),
+                    limit: c.login_account_ceiling,
+                },
+            ],
+        )
+    }
+
+    /// Register and forget: every request counts, per client and per e-mail.
+    pub fn requests(state: &'a AppState, action: &str, email: &str, client: &str) -> Self {
+        let c = &state.config;
+        Self::new(
+            state,
+            vec![
+                Bucket {
+                    key: format!("{action}-client:{client}"),
+                    limit: c.requests_per_client,
+                },
+                Bucket {
+                    key: format!("{action}-email:{email}"),
+                    limit: c.requests_per_email,
+                },
+            ],
+        )
+    }
+
+    /// Counts this attempt in every bucket, then refuses with 429 and
+    /// `Retry-After` (the longest wait) when any bucket is over its limit.
+    pub async fn count(&self) -> AppResult<()> {
+        let now = recofinement_store::now();
+        let floor = now - self.window;
+        let mut retry_after = None;
+        for bucket in &self.buckets {
+            let (count, start) = self.state.db.count_attempt(&bucket.key, floor).await?;
+            if count > bucket.limit {
+                let wait = self.seconds_left(start, now);
+                retry_after = retry_after.max(Some(wait));
+            }
+        }
+        match retry_after {
+            Some(retry_after) => Err(AppError::TooMany { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    fn seconds_left(&self, window_start: NaiveDateTime, now: NaiveDateTime) -> u64 {
+        (window_start + self.window - now).num_seconds().max(1) as u64
+    }
+
+    /// A successful login: this account and client start afresh, and the
+    /// attempt is taken back from the shared counters.
+    pub async fn succeeded(&self) -> AppResult<()> {
+        let db = &self.state.db;
+        if let Some((first, shared)) = self.buckets.split_first() {
+            db.clear_attempts(&first.key).await?;
+            for bucket in shared {
+                db.uncount_attempt(&bucket.key).await?;
             }
         }
         Ok(())
-    }
-
-    pub async fn failed(&self) -> AppResult<()> {
-        for (bucket, _) in &self.buckets {
-            self.state
-                .db
-                .record_login_failure(bucket, self.floor)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// A successful login clears the account's counter (not the client's).
-    pub async fn succeeded(&self) -> AppResult<()> {
-        Ok(self
-            .state
-            .db
-            .clear_login_failures(&self.buckets[0].0)
-            .await?)
     }
 }

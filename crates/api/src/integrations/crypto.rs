@@ -1,6 +1,6 @@
 //! Provider tokens at rest: ChaCha20-Poly1305 (RustCrypto, pure Rust) with a
-//! 256-bit key from `TOKEN_ENCRYPTION_KEY` (or generated once and kept in the
-//! database), a random nonce per value, and the owning user and service as
+//! 256-bit key from `TOKEN_ENCRYPTION_KEY` (or, on SQLite, generated once
+//! into the key file beside the database), a random nonce per value, and the owning user and service as
 //! associated data so a ciphertext cannot be moved to another row.
 
 use base64::Engine;
@@ -10,6 +10,11 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 /// Prefix of an encrypted value (version of the format).
 const PREFIX: &str = "v1.";
+
+/// Associated data binding a sealed token to its row (user and service).
+pub fn grant_aad(user_id: i64, service_name: &str) -> String {
+    format!("{user_id}:{service_name}")
+}
 
 /// A 256-bit key whose `Debug` does not show it.
 #[derive(Clone)]
@@ -37,18 +42,30 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-pub struct TokenCipher(ChaCha20Poly1305);
+/// Seals with the current key; opens with it or with the key before a
+/// rotation (`TOKEN_ENCRYPTION_KEY_PREVIOUS`) while `secret rotate` runs.
+pub struct TokenCipher {
+    current: ChaCha20Poly1305,
+    previous: Option<ChaCha20Poly1305>,
+}
 
 impl TokenCipher {
     pub fn new(key: &TokenKey) -> Self {
-        TokenCipher(ChaCha20Poly1305::new(&Key::from(key.0)))
+        Self::rotating(key, None)
+    }
+
+    pub fn rotating(key: &TokenKey, previous: Option<&TokenKey>) -> Self {
+        TokenCipher {
+            current: ChaCha20Poly1305::new(&Key::from(key.0)),
+            previous: previous.map(|p| ChaCha20Poly1305::new(&Key::from(p.0))),
+        }
     }
 
     /// `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
     pub fn encrypt(&self, plain: &str, aad: &[u8]) -> String {
         let nonce: [u8; 12] = rand::random();
         let sealed = self
-            .0
+            .current
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
@@ -75,10 +92,10 @@ impl TokenCipher {
         }
         let (nonce, sealed) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
-        let plain = self
-            .0
-            .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad })
-            .ok()?;
+        let nonce = Nonce::from(nonce);
+        let open =
+            |cipher: &ChaCha20Poly1305| cipher.decrypt(&nonce, Payload { msg: sealed, aad }).ok();
+        let plain = open(&self.current).or_else(|| self.previous.as_ref().and_then(open))?;
         String::from_utf8(plain).ok()
     }
 }
@@ -100,6 +117,25 @@ mod tests {
         let other = TokenCipher::new(&TokenKey::random());
         assert_eq!(other.decrypt(&sealed, b"1:Spotify"), None);
         assert_ne!(cipher.encrypt("secret-token", b"1:Spotify"), sealed);
+    }
+
+    #[test]
+    fn the_previous_key_opens_what_it_sealed() {
+        let (old, new) = (TokenKey::random(), TokenKey::random());
+        let sealed = TokenCipher::new(&old).encrypt("secret-token", b"1:Spotify");
+        assert_eq!(TokenCipher::new(&new).decrypt(&sealed, b"1:Spotify"), None);
+        let rotating = TokenCipher::rotating(&new, Some(&old));
+        assert_eq!(
+            rotating.decrypt(&sealed, b"1:Spotify").as_deref(),
+            Some("secret-token")
+        );
+        let resealed = rotating.encrypt("secret-token", b"1:Spotify");
+        assert_eq!(
+            TokenCipher::new(&new)
+                .decrypt(&resealed, b"1:Spotify")
+                .as_deref(),
+            Some("secret-token")
+        );
     }
 
     #[test]

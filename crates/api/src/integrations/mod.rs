@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::state::Secret;
 
-pub use crypto::{TokenCipher, TokenKey};
+pub use crypto::{TokenCipher, TokenKey, grant_aad};
 pub use jobs::ImportQueue;
 
 /// Client path the providers send the browser back to.
@@ -83,6 +83,8 @@ pub struct TmdbProvider {
 pub struct ExternalConfig {
     /// Key of the provider tokens at rest.
     pub token_key: TokenKey,
+    /// The key before a rotation: still opens the tokens it sealed.
+    pub previous_token_key: Option<TokenKey>,
     pub spotify: Option<OAuthProvider>,
     pub tmdb: Option<TmdbProvider>,
     pub gbooks: Option<OAuthProvider>,
@@ -104,6 +106,7 @@ impl Default for ExternalConfig {
     fn default() -> Self {
         ExternalConfig {
             token_key: TokenKey::random(),
+            previous_token_key: None,
             spotify: None,
             tmdb: None,
             gbooks: None,
@@ -172,7 +175,7 @@ impl External {
             .unwrap_or_else(|_| reqwest::Client::new());
         Arc::new(External {
             db,
-            cipher: TokenCipher::new(&config.token_key),
+            cipher: TokenCipher::rotating(&config.token_key, config.previous_token_key.as_ref()),
             queue: ImportQueue::new(config.import_workers, config.import_queue),
             redirect_uri: format!("{}{RETURN_PATH}", url_front.trim_end_matches('/')),
             http,
@@ -299,7 +302,7 @@ impl External {
 
     /// Associated data binding a ciphertext to its row.
     fn aad(user_id: i64, service: Service) -> String {
-        format!("{user_id}:{}", service.name())
+        crypto::grant_aad(user_id, service.name())
     }
 
     pub fn encrypt(&self, user_id: i64, service: Service, token: &str) -> String {

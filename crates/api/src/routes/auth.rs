@@ -1,11 +1,8 @@
 //! `/api/auth`: register, login, logout, forgotten password, reset (spec §6).
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,7 +13,8 @@ use utoipa_axum::routes;
 use recofinement_domain::validate;
 
 use crate::auth::AuthUser;
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::client::ClientAddr;
+use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{BodySchema, Field, FieldType, Valid};
 use crate::mail::{Mail, Template};
@@ -113,37 +111,6 @@ pub struct SessionAnswer {
     pub access_token: String,
 }
 
-/// The client's address, for per-client login throttling.
-pub struct ClientAddr(pub String);
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        // Behind a trusted proxy the peer is the proxy: use the first
-        // address it forwarded instead (TRUST_FORWARDED_FOR).
-        let forwarded = state
-            .config
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-        let addr = forwarded.unwrap_or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip().to_string())
-                .unwrap_or_else(|| "unknown".into())
-        });
-        Ok(ClientAddr(addr))
-    }
-}
-
 async fn issue_session(
     state: &AppState,
     user: &recofinement_store::users::User,
@@ -154,12 +121,16 @@ async fn issue_session(
 
 /// Create an account.
 #[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
 async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Valid(body): Valid<RegisterBody>,
 ) -> AppResult<impl IntoResponse> {
     let email = validate::normalise_email(&body.email);
+    Throttle::requests(&state, "register", &email, &client)
+        .count()
+        .await?;
     let taken = || AppError::validation("Email is already being used.");
     if state.db.user_by_email(&email).await?.is_some() {
         return Err(taken());
@@ -171,15 +142,12 @@ async fn register(
         .await
         .on_conflict(taken)?;
     let access_token = issue_session(&state, &user).await?;
-    state
-        .mailer
-        .send_logged(Mail {
-            template: Template::Welcome,
-            to_email: email,
-            to_name: user.username.clone(),
-            link: state.config.url_front.clone(),
-        })
-        .await;
+    state.mailer.queue(Mail {
+        template: Template::Welcome,
+        to_email: email,
+        to_name: user.username.clone(),
+        link: state.config.url_front.clone(),
+    });
     let answer = SessionAnswer {
         status: true,
         message: "User has been registered.".into(),
@@ -189,7 +157,8 @@ async fn register(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Open a session. Failed attempts are throttled per account and per client.
+/// Open a session. Attempts are counted before the password is checked, per
+/// account and client, per client and per account (a higher ceiling).
 #[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = SessionAnswer), (status = 400, body = ErrorBody),
         (status = 401, body = Message), (status = 429, body = Message)))]
@@ -199,13 +168,13 @@ async fn login(
     Valid(body): Valid<LoginBody>,
 ) -> AppResult<Json<SessionAnswer>> {
     let email = validate::normalise_email(&body.email);
-    let throttle = LoginThrottle::new(&state, &email, &client);
-    throttle.check().await?;
+    // Counted before bcrypt: a burst cannot have more guesses checked than the limit.
+    let throttle = Throttle::login(&state, &email, &client);
+    throttle.count().await?;
     let user = state.db.user_by_email(&email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.as_str());
     let verified = state.hasher.verify(&body.password, stored).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttle.failed().await?;
         return Err(AppError::unauthorized("Failed to log in."));
     };
     throttle.succeeded().await?;
@@ -241,12 +210,16 @@ const FORGET_MESSAGE: &str =
 
 /// Request a password-reset mail. Answers the same whether the account exists or not.
 #[utoipa::path(post, path = "/forget", tag = "auth", request_body = ForgetBody,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
 async fn forget(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Valid(body): Valid<ForgetBody>,
 ) -> AppResult<Json<Message>> {
     let email = validate::normalise_email(&body.email);
+    Throttle::requests(&state, "forget", &email, &client)
+        .count()
+        .await?;
     if let Some(user) = state.db.user_by_email(&email).await? {
         let token = hex::encode(rand::random::<[u8; 32]>());
         let ttl =
@@ -263,15 +236,12 @@ async fn forget(
             "{}{}{}",
             state.config.url_front, state.config.reset_path, token
         );
-        state
-            .mailer
-            .send_logged(Mail {
-                template: Template::ForgottenPassword,
-                to_email: email,
-                to_name: user.username,
-                link,
-            })
-            .await;
+        state.mailer.queue(Mail {
+            template: Template::ForgottenPassword,
+            to_email: email,
+            to_name: user.username,
+            link,
+        });
     }
     Ok(Json(Message::ok(FORGET_MESSAGE)))
 }
@@ -300,15 +270,12 @@ async fn reset(
     if let Some(user) = state.db.user_by_id(user_id).await?
         && let Some(email) = user.email
     {
-        state
-            .mailer
-            .send_logged(Mail {
-                template: Template::ResetConfirmation,
-                to_email: email,
-                to_name: user.username,
-                link: state.config.url_front.clone(),
-            })
-            .await;
+        state.mailer.queue(Mail {
+            template: Template::ResetConfirmation,
+            to_email: email,
+            to_name: user.username,
+            link: state.config.url_front.clone(),
+        });
     }
     Ok(Json(Message::ok("Password reset successfully")))
 }

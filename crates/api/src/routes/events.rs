@@ -19,13 +19,24 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events))
 }
 
+/// A page of a log read by id (events, audit).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Return events with an id greater than this (default 0).
+    /// Return entries with an id greater than this (default 0).
     pub after: Option<i64>,
-    /// At most this many events (1 to 1000, default 100).
+    /// At most this many entries (1 to 1000, default 100).
     pub limit: Option<i64>,
+}
+
+impl EventQuery {
+    /// `after` and `limit` within their bounds.
+    pub fn bounds(&self) -> (i64, i64) {
+        (
+            self.after.unwrap_or(0).max(0),
+            self.limit.unwrap_or(100).clamp(1, 1000),
+        )
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -46,8 +57,7 @@ async fn list_events(
     Query(query): Query<EventQuery>,
 ) -> AppResult<Json<EventPage>> {
     caller.require(&state, Permission::ModifyContent).await?;
-    let after = query.after.unwrap_or(0).max(0);
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let (after, limit) = query.bounds();
     let content = state.db.events_after(after, limit).await?;
     let next_after = content.last().map_or(after, |e| e.id);
     Ok(Json(EventPage {

@@ -16,7 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec};
-use recofinement_domain::{ContentKind, Permission};
+use recofinement_domain::{ContentKind, Permission, validate};
+use recofinement_store::audit::AuditAction;
 use recofinement_store::catalogue::{Genre, ItemPage, RecoTarget};
 use recofinement_store::changes::ListChange;
 use recofinement_store::interactions::{Meta, MetaPatch};
@@ -535,7 +536,7 @@ fn column_value(
         if s.chars().count() > max {
             errors.push(format!("{prefix}{name}: Longer than maximum length {max}."));
             None
-        } else if column.url && !media::url_is_safe(s) {
+        } else if column.url && !validate::web_url(s) {
             errors.push(format!(
                 "{prefix}{name}: Only http and https links are accepted."
             ));
@@ -768,6 +769,15 @@ async fn accept_additional(
         Ok(_) => {
             // New content: shared lists must show it at once.
             state.list_changed(ListChange::Catalogue).await;
+            let target = format!("{}:{}", spec.table, path.id);
+            crate::routes::audit::record(
+                &state,
+                &caller,
+                AuditAction::SubmissionAccepted,
+                &target,
+                None,
+            )
+            .await;
             let message = format!(
                 "Additional {} data successfully validated",
                 spec.pending_name
@@ -806,6 +816,15 @@ async fn decline_additional(
             spec.pending_name
         )));
     }
+    let target = format!("{}:{}", spec.table, path.id);
+    crate::routes::audit::record(
+        &state,
+        &caller,
+        AuditAction::SubmissionDeclined,
+        &target,
+        None,
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(Message::ok(format!(

@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `router()` returning its
 //! documented routes.
 
+pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod external;

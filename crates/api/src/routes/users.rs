@@ -9,11 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::{Permission, validate};
+use recofinement_store::audit::AuditAction;
 use recofinement_store::users::{User, UserChanges};
 
 use crate::auth::AuthUser;
+use crate::auth::client::ClientAddr;
+use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::mail::{Mail, Template};
 use crate::routes::schema::{ErrorBody, Message, UserObject};
 use crate::state::AppState;
 
@@ -66,6 +70,9 @@ pub struct UserPatch {
     pub username: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
+    /// Required to change the e-mail or the password (ASVS 2.1.5): a stolen
+    /// session alone cannot take the account over.
+    pub current_password: Option<String>,
 }
 
 impl BodySchema for UserPatch {
@@ -73,6 +80,7 @@ impl BodySchema for UserPatch {
         Field::optional("username", FieldType::String),
         Field::optional("email", FieldType::String),
         Field::optional("password", FieldType::String),
+        Field::optional("current_password", FieldType::String),
     ];
     fn check(&self, errors: &mut Vec<String>) {
         if let Some(u) = &self.username {
@@ -97,14 +105,16 @@ pub struct PatchAnswer {
     pub access_token: Option<String>,
 }
 
-/// Change one's username, e-mail and/or password.
+/// Change one's username, e-mail and/or password; a new e-mail or password
+/// needs `current_password`, and the owner is told of it by mail.
 #[utoipa::path(patch, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])), request_body = UserPatch,
     params(("uuid" = String, Path, description = "the caller's uuid")),
     responses((status = 201, body = PatchAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
-        (status = 404, body = Message)))]
+        (status = 404, body = Message), (status = 429, body = Message)))]
 async fn patch_user(
     State(state): State<AppState>,
     caller: AuthUser,
+    ClientAddr(client): ClientAddr,
     PathParam(uuid): PathParam<String>,
     Valid(body): Valid<UserPatch>,
 ) -> AppResult<(StatusCode, Json<PatchAnswer>)> {
@@ -115,7 +125,14 @@ async fn patch_user(
             "Unable to update an account which is not your's",
         ));
     }
-    let email = body.email.as_deref().map(validate::normalise_email);
+    let email = body
+        .email
+        .as_deref()
+        .map(validate::normalise_email)
+        .filter(|e| user.email.as_deref() != Some(e.as_str()));
+    if email.is_some() || body.password.is_some() {
+        check_current_password(&state, &user, &client, body.current_password.as_deref()).await?;
+    }
     let taken = || AppError::validation("Email is already being used.");
     if let Some(email) = &email
         && let Some(other) = state.db.user_by_email(email).await?
@@ -137,6 +154,7 @@ async fn patch_user(
         .update_user(user.user_id, &changes)
         .await
         .on_conflict(taken)?;
+    send_change_notices(&state, &user, &changes);
     let access_token = match changes.password_hash {
         Some(_) => {
             let fresh = state
@@ -161,6 +179,56 @@ async fn patch_user(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// Checks the current password of an e-mail or password change, counted
+/// like a login attempt so a stolen session cannot guess it without bound.
+async fn check_current_password(
+    state: &AppState,
+    user: &User,
+    client: &str,
+    given: Option<&str>,
+) -> AppResult<()> {
+    let Some(given) = given else {
+        return Err(AppError::validation(
+            "current_password: Missing data for required field.",
+        ));
+    };
+    let throttle = Throttle::login(state, user.email.as_deref().unwrap_or(&user.uuid), client);
+    throttle.count().await?;
+    if state
+        .hasher
+        .verify(given, Some(&user.password_hash))
+        .await?
+    {
+        throttle.succeeded().await
+    } else {
+        Err(AppError::validation("current_password: Wrong password."))
+    }
+}
+
+/// Tells the owner about a change of e-mail (at the old address) or of
+/// password (at the account's address now), after the commit (D6).
+fn send_change_notices(state: &AppState, user: &User, changes: &UserChanges) {
+    let notice = |template, to_email: &str| Mail {
+        template,
+        to_email: to_email.to_string(),
+        to_name: changes
+            .username
+            .clone()
+            .unwrap_or_else(|| user.username.clone()),
+        link: state.config.url_front.clone(),
+    };
+    if let (Some(_), Some(old)) = (&changes.email, &user.email) {
+        state.mailer.queue(notice(Template::EmailChanged, old));
+    }
+    if changes.password_hash.is_some()
+        && let Some(address) = changes.email.as_ref().or(user.email.as_ref())
+    {
+        state
+            .mailer
+            .queue(notice(Template::PasswordChanged, address));
+    }
+}
+
 /// Delete one's account and everything that is the user's.
 #[utoipa::path(delete, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
     params(("uuid" = String, Path, description = "the caller's uuid")),
@@ -178,6 +246,8 @@ async fn delete_user(
         ));
     }
     state.db.delete_user(user.user_id).await?;
+    let target = format!("user:{}", user.uuid);
+    crate::routes::audit::record(&state, &caller, AuditAction::UserDeleted, &target, None).await;
     Ok((
         StatusCode::CREATED,
         Json(Message::ok("User account deleted successfully")),

@@ -38,7 +38,7 @@ db_test!(
         let permissions = claims["user_claims"]["permissions"].as_array().unwrap();
         assert!(permissions.contains(&json!("add_content")));
         assert!(!permissions.contains(&json!("access_sandbox")));
-        let mails = app.mails.sent();
+        let mails = app.mails.wait_for(1).await;
         assert_eq!(mails.len(), 1);
         assert_eq!(mails[0].template, Template::Welcome);
         assert_eq!(mails[0].to_email, "alice@example.com");
@@ -261,15 +261,26 @@ db_test!(token_problems_answer_401_or_422, |app| {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 });
 
+/// Waits for a mail of `template` (the worker sends after the answer).
+async fn mail_of(app: &TestApp, template: Template) -> recofinement_api::mail::Mail {
+    for _ in 0..1000 {
+        if let Some(mail) = app
+            .mails
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.template == template)
+        {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no {template:?} mail was sent");
+}
+
 /// Pulls the reset secret out of the last mail's link.
-fn reset_secret(app: &TestApp) -> String {
-    let mail = app
-        .mails
-        .sent()
-        .into_iter()
-        .rev()
-        .find(|m| m.template == Template::ForgottenPassword)
-        .unwrap();
+async fn reset_secret(app: &TestApp) -> String {
+    let mail = mail_of(app, Template::ForgottenPassword).await;
     let prefix = "http://front.test/app/reset/";
     assert!(mail.link.starts_with(prefix), "{}", mail.link);
     mail.link[prefix.len()..].to_string()
@@ -288,7 +299,7 @@ db_test!(
             .await;
         assert_eq!(status, StatusCode::OK);
         let known_message = body["message"].clone();
-        let secret = reset_secret(&app);
+        let secret = reset_secret(&app).await;
         assert!(secret.len() >= 50);
         // The reset secret is not an API credential.
         let (status, _) = app.get(&format!("/api/user/{uuid}"), &secret).await;
@@ -312,12 +323,7 @@ db_test!(
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["message"], "Password reset successfully");
-        assert!(
-            app.mails
-                .sent()
-                .iter()
-                .any(|m| m.template == Template::ResetConfirmation)
-        );
+        mail_of(&app, Template::ResetConfirmation).await;
         // Single use.
         let (status, _) = app
             .post(
@@ -341,7 +347,8 @@ db_test!(
             )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        // Unknown accounts get the same answer and no mail.
+        // Unknown accounts get the same answer and no mail: the mail queued
+        // after this request arrives alone.
         let before = app.mails.sent().len();
         let (status, body) = app
             .post(
@@ -352,7 +359,10 @@ db_test!(
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["message"], known_message);
-        assert_eq!(app.mails.sent().len(), before);
+        app.register("bobby").await;
+        let sent = app.mails.wait_for(before + 1).await;
+        assert_eq!(sent.len(), before + 1);
+        assert_eq!(sent[before].to_email, "bobby@example.com");
     }
 );
 
@@ -369,7 +379,7 @@ db_test!(expired_reset_secrets_are_refused, |app| {
         json!({"email": "alice@example.com"}),
     )
     .await;
-    let secret = reset_secret(&app);
+    let secret = reset_secret(&app).await;
     let (status, body) = app
         .post(
             "/api/auth/reset",
@@ -410,7 +420,14 @@ db_test!(mailjet_receives_the_original_templates, |app| {
         json!({"email": "alice@example.com"}),
     )
     .await;
-    let requests = mailjet.received_requests().await.unwrap();
+    let mut requests = Vec::new();
+    for _ in 0..1000 {
+        requests = mailjet.received_requests().await.unwrap();
+        if requests.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let bodies: Vec<serde_json::Value> = requests
         .iter()
         .map(|r| serde_json::from_slice(&r.body).unwrap())
@@ -433,36 +450,215 @@ db_test!(mailjet_receives_the_original_templates, |app| {
     );
 });
 
+/// One login attempt for `email`, sent through a proxy that forwarded `chain`.
+async fn login_via(app: &TestApp, chain: &str, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header("X-Forwarded-For", chain)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn behind_local_proxy(config: recofinement_api::ApiConfig) -> recofinement_api::ApiConfig {
+    recofinement_api::ApiConfig {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..config
+    }
+}
+
 db_test!(
     behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for,
     |app| {
-        let config = recofinement_api::ApiConfig {
+        let config = behind_local_proxy(recofinement_api::ApiConfig {
             login_max_failures_per_client: 2,
-            trust_forwarded_for: true,
+            ..test_config()
+        });
+        let app = app.respawn(config, None).await;
+        let wrong = "wrongPassword!1";
+        for _ in 0..2 {
+            let answer = login_via(&app, "203.0.113.7", "nobody@example.com", wrong).await;
+            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        }
+        // A value the client writes itself, left of what the proxy appended,
+        // does not make it someone else.
+        let spoofed = login_via(&app, "10.0.0.1, 203.0.113.7", "nobody@example.com", wrong).await;
+        assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+        let other = login_via(&app, "198.51.100.9", "nobody@example.com", wrong).await;
+        assert_eq!(other.status(), StatusCode::UNAUTHORIZED, "another client");
+    }
+);
+
+db_test!(forwarded_for_from_an_untrusted_peer_is_ignored, |app| {
+    let config = recofinement_api::ApiConfig {
+        login_max_failures_per_client: 2,
+        ..test_config()
+    };
+    let app = app.respawn(config, None).await;
+    // A new random address per request gains the client nothing.
+    for (i, expected) in [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
+        StatusCode::TOO_MANY_REQUESTS,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let chain = format!("198.51.100.{i}");
+        let answer = login_via(&app, &chain, "nobody@example.com", "wrongPassword!1").await;
+        assert_eq!(answer.status(), expected, "attempt {i}");
+    }
+});
+
+db_test!(parallel_guesses_are_all_counted_before_bcrypt, |app| {
+    let config = recofinement_api::ApiConfig {
+        login_max_failures_per_account: 5,
+        bcrypt_concurrency: 4,
+        ..test_config()
+    };
+    let app = app.respawn(config, None).await;
+    app.register("alice").await;
+    let attempts = (0..50).map(|_| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "alice@example.com", "password": "wrongPassword!1"}))
+            .send()
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let statuses: Vec<StatusCode> = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap().status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 45), "{statuses:?}");
+    for answer in answers {
+        let answer = answer.unwrap();
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(answer.headers().contains_key("retry-after"));
+        }
+    }
+    let counted = app
+        .scalar_i64("SELECT failures FROM login_attempt WHERE bucket LIKE 'account:%'")
+        .await;
+    assert_eq!(counted, 50);
+});
+
+db_test!(
+    a_guesser_does_not_lock_the_owner_out_from_elsewhere,
+    |app| {
+        let config = behind_local_proxy(recofinement_api::ApiConfig {
+            login_max_failures_per_account: 3,
+            login_account_ceiling: 8,
+            ..test_config()
+        });
+        let app = app.respawn(config, None).await;
+        app.register("alice").await;
+        let email = "alice@example.com";
+        for expected in [401, 401, 401, 429, 429] {
+            let answer = login_via(&app, "203.0.113.66", email, "wrongPassword!1").await;
+            assert_eq!(answer.status().as_u16(), expected);
+        }
+        // The owner, from their own address, still gets in.
+        let owner = login_via(&app, "198.51.100.20", email, PASSWORD).await;
+        assert_eq!(owner.status(), StatusCode::OK);
+        // Past the account's ceiling (many addresses), everyone waits.
+        for i in 0..4 {
+            let chain = format!("192.0.2.{i}");
+            login_via(&app, &chain, email, "wrongPassword!1").await;
+        }
+        let owner = login_via(&app, "198.51.100.20", email, PASSWORD).await;
+        assert_eq!(owner.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = owner.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 0 && retry <= 900, "{retry}");
+    }
+);
+
+db_test!(
+    register_and_forget_are_throttled_per_client_and_address,
+    |app| {
+        let config = recofinement_api::ApiConfig {
+            requests_per_client: 3,
+            requests_per_email: 2,
             ..test_config()
         };
         let app = app.respawn(config, None).await;
-        let attempt = |client: &'static str| {
-            app.client
-                .post(app.url("/api/auth/login"))
-                .header("X-Forwarded-For", client)
-                .json(&json!({"email": "nobody@example.com", "password": "wrongPassword!1"}))
-                .send()
-        };
-        for _ in 0..2 {
-            assert_eq!(
-                attempt("203.0.113.7").await.unwrap().status(),
-                StatusCode::UNAUTHORIZED
-            );
+        app.register("alice").await;
+        // Per address: the third reset request for alice waits.
+        for expected in [200, 200, 429] {
+            let (status, _) = app
+                .post(
+                    "/api/auth/forget",
+                    None,
+                    json!({"email": "alice@example.com"}),
+                )
+                .await;
+            assert_eq!(status.as_u16(), expected);
         }
-        assert_eq!(
-            attempt("203.0.113.7").await.unwrap().status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
-        assert_eq!(
-            attempt("198.51.100.9").await.unwrap().status(),
-            StatusCode::UNAUTHORIZED,
-            "another client"
-        );
+        // Per client: the fourth registration from one address waits.
+        app.register("bobby").await;
+        app.register("carol").await;
+        let response = app
+            .client
+            .post(app.url("/api/auth/register"))
+            .json(&json!({"email": "dave@example.com", "username": "dave", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().contains_key("retry-after"));
+        // Logins are counted apart: the client can still sign in.
+        app.login("alice@example.com", PASSWORD).await;
     }
 );
+
+db_test!(mails_are_retried_by_the_worker, |app| {
+    use recofinement_api::mail::{FlakyTransport, MailQueueConfig, MemoryTransport};
+    let delivered = MemoryTransport::default();
+    let transport = FlakyTransport {
+        failures_left: std::sync::Mutex::new(2),
+        inner: delivered.clone(),
+    };
+    let queue = MailQueueConfig {
+        backoff: std::time::Duration::from_millis(10),
+        ..MailQueueConfig::default()
+    };
+    let app = app
+        .respawn(test_config(), Some(Mailer::with_queue(transport, queue)))
+        .await;
+    app.register("alice").await;
+    let sent = delivered.wait_for(1).await;
+    assert_eq!(sent.len(), 1, "delivered at the third attempt");
+    assert_eq!(sent[0].template, Template::Welcome);
+});
+
+db_test!(finished_throttling_windows_are_purged, |app| {
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrongPassword!1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let rows = "SELECT COUNT(*) FROM login_attempt";
+    assert_eq!(app.scalar_i64(rows).await, 3);
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(app.db.purge_attempts(hour).await.unwrap(), 0);
+    app.db
+        .purge_attempts(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(app.scalar_i64(rows).await, 0);
+});

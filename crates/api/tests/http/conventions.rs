@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::support::assert_error;
+use crate::support::{TestApp, assert_error};
 
 db_test!(every_rejection_is_a_json_envelope, |app| {
     let (status, body) = app.get("/api/nothing/here", "x").await;
@@ -70,11 +70,12 @@ db_test!(authentication_comes_before_body_validation, |app| {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 });
 
-db_test!(cors_echoes_the_origin_by_default, |app| {
+/// A preflight of a login from `origin`; answers its allowed origin, if any.
+async fn preflight(app: &TestApp, origin: &str) -> Option<String> {
     let response = app
         .client
         .request(Method::OPTIONS, app.url("/api/auth/login"))
-        .header("Origin", "http://client.test")
+        .header("Origin", origin)
         .header("Access-Control-Request-Method", "POST")
         .header(
             "Access-Control-Request-Headers",
@@ -84,16 +85,47 @@ db_test!(cors_echoes_the_origin_by_default, |app| {
         .await
         .unwrap();
     assert!(response.status().is_success());
-    assert_eq!(
-        response.headers()["access-control-allow-origin"],
-        "http://client.test"
-    );
     assert!(
         response
             .headers()
             .get("access-control-allow-credentials")
             .is_none()
     );
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+db_test!(cors_allows_the_front_origin_by_default, |app| {
+    assert_eq!(
+        preflight(&app, "http://front.test").await.as_deref(),
+        Some("http://front.test")
+    );
+    assert_eq!(preflight(&app, "http://client.test").await, None);
+    let config = recofinement_api::ApiConfig {
+        cors_origins: vec!["*".into()],
+        ..crate::support::test_config()
+    };
+    let app = app.respawn(config, None).await;
+    assert_eq!(
+        preflight(&app, "http://client.test").await.as_deref(),
+        Some("http://client.test")
+    );
+});
+
+db_test!(answers_carry_the_security_headers, |app| {
+    for path in ["/api/movie", "/swaggerui/", "/api/nothing-here"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        if path.starts_with("/swaggerui") {
+            assert!(csp.contains("script-src 'self'"), "{csp}");
+        }
+    }
 });
 
 db_test!(health_and_documentation_are_served, |app| {

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod auth;
 mod bad_input;
 mod content;
@@ -11,6 +12,7 @@ mod conventions;
 mod external;
 mod freshness;
 mod groups;
+mod links;
 mod people;
 mod profiles;
 mod slow_clients;

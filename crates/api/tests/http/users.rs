@@ -4,7 +4,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::db_test;
-use crate::support::assert_error;
+use crate::support::{TestApp, assert_error};
+use recofinement_api::mail::{Mail, Template};
 
 db_test!(a_user_reads_only_their_own_account, |app| {
     let (alice, alice_uuid) = app.register("alice").await;
@@ -73,7 +74,7 @@ db_test!(changing_to_a_taken_email_is_a_400_not_a_500, |app| {
             Method::PATCH,
             &format!("/api/user/{uuid}"),
             Some(&token),
-            Some(json!({"email": "Bobby@example.com"})),
+            Some(json!({"email": "Bobby@example.com", "current_password": "goodPassword!123"})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -91,7 +92,7 @@ db_test!(
                 Method::PATCH,
                 &path,
                 Some(&token),
-                Some(json!({"password": "NewPassword!42"})),
+                Some(json!({"password": "NewPassword!42", "current_password": "goodPassword!123"})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
@@ -177,4 +178,77 @@ db_test!(a_demoted_user_loses_permissions_at_once, |app| {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["message"], "Permission missing");
+});
+
+/// The sent mails once `count` have arrived (the worker sends after the answer).
+async fn mails(app: &TestApp, count: usize) -> Vec<Mail> {
+    let sent = app.mails.wait_for(count).await;
+    assert_eq!(sent.len(), count, "{sent:?}");
+    sent
+}
+
+db_test!(
+    email_and_password_changes_need_the_current_password,
+    |app| {
+        let (token, uuid) = app.register("alice").await;
+        let path = format!("/api/user/{uuid}");
+        for (body, error) in [
+            (
+                json!({"email": "mallory@example.com"}),
+                "current_password: Missing data for required field.",
+            ),
+            (
+                json!({"password": "Mallory!Pass1", "current_password": "wrongPassword!1"}),
+                "current_password: Wrong password.",
+            ),
+        ] {
+            let (status, answer) = app
+                .call(Method::PATCH, &path, Some(&token), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert_eq!(answer["errors"], json!([error]));
+        }
+        app.login("alice@example.com", "goodPassword!123").await;
+        // Renaming oneself, or "changing" to the same address, needs nothing.
+        let (status, _) = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(json!({"username": "alice.b", "email": "Alice@example.com"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+);
+
+db_test!(the_owner_is_told_of_account_changes, |app| {
+    let (token, uuid) = app.register("alice").await;
+    mails(&app, 1).await;
+    let path = format!("/api/user/{uuid}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"email": "alice.new@example.com", "current_password": "goodPassword!123"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let notice = &mails(&app, 2).await[1];
+    assert_eq!(notice.template, Template::EmailChanged);
+    assert_eq!(notice.to_email, "alice@example.com", "the old address");
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"password": "NewPassword!42", "current_password": "goodPassword!123"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let notice = &mails(&app, 3).await[2];
+    assert_eq!(notice.template, Template::PasswordChanged);
+    assert_eq!(notice.to_email, "alice.new@example.com");
+    assert!(!notice.text_body().contains("NewPassword"));
 });

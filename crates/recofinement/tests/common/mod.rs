@@ -66,7 +66,9 @@ impl SocketClient {
             request = request.header("token", token);
         }
         let answer = request.send().await.unwrap();
-        assert!(answer.status().is_success(), "{}", answer.status());
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{status} {text} (posting {body})");
     }
 
     pub async fn emit(&self, event: &str, data: Option<Value>) {

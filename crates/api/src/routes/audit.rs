@@ -1,0 +1,73 @@
+//! `GET /api/audit`: the trail of administrative actions (our addition).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::Permission;
+use recofinement_store::audit::{Actor, AuditAction, AuditEntry};
+
+use crate::auth::AuthUser;
+use crate::error::AppResult;
+use crate::routes::events::EventQuery;
+use crate::routes::schema::Message;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<AuditEntry>,
+    /// Pass this as `after` to read on; equals `after` when nothing is new.
+    pub next_after: i64,
+}
+
+/// Who did what and when: role changes, accepted and declined submissions,
+/// deleted accounts; oldest first, by id (administrators only).
+#[utoipa::path(get, path = "/api/audit", tag = "audit", security(("Bearer Auth" = [])), params(EventQuery),
+    responses((status = 200, body = AuditPage), (status = 401, body = Message), (status = 403, body = Message)))]
+async fn list_audit(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(query): Query<EventQuery>,
+) -> AppResult<Json<AuditPage>> {
+    caller.require(&state, Permission::ModifyContent).await?;
+    let (after, limit) = query.bounds();
+    let content = state.db.audit_entries(after, limit).await?;
+    let next_after = content.last().map_or(after, |e| e.audit_id);
+    Ok(Json(AuditPage {
+        status: true,
+        message: "Audit trail sent".into(),
+        content,
+        next_after,
+    }))
+}
+
+/// Records an action of `caller`. The action has happened: a failure to
+/// record it is logged, not turned into an error answer.
+pub async fn record(
+    state: &AppState,
+    caller: &AuthUser,
+    action: AuditAction,
+    target: &str,
+    detail: Option<&str>,
+) {
+    let actor = Actor {
+        user_id: caller.user_id,
+        uuid: &caller.uuid,
+    };
+    if let Err(error) = state
+        .db
+        .record_audit(Some(actor), action, target, detail)
+        .await
+    {
+        tracing::error!(%error, action = action.as_str(), target, "audit entry could not be recorded");
+    }
+}

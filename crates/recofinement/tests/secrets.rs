@@ -1,0 +1,149 @@
+//! The installation's keys live outside the database they protect: a key
+//! file beside SQLite, required settings on PostgreSQL, and keys that
+//! earlier versions stored in `app_setting` moved out at start.
+
+use recofinement::secrets::{self, GivenKeys, KeyFile};
+use recofinement_api::integrations::{TokenCipher, TokenKey, grant_aad};
+use recofinement_store::backend_test;
+use recofinement_store::testing::{Backend, TestDb};
+
+/// A key file in a directory of its own (removed by the caller).
+fn key_file_in_temp(kind: fn(std::path::PathBuf) -> KeyFile) -> (std::path::PathBuf, KeyFile) {
+    let dir = std::env::temp_dir().join(format!("recofinement-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = kind(dir.join("test.db.keys"));
+    (dir, file)
+}
+
+async fn settings_left(t: &TestDb) -> i64 {
+    t.scalar("SELECT COUNT(*) FROM app_setting").await
+}
+
+#[tokio::test]
+async fn sqlite_generates_a_private_key_file_once() {
+    let t = TestDb::fresh(Backend::Sqlite).await;
+    let (dir, file) = key_file_in_temp(KeyFile::Beside);
+    let first = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .unwrap();
+    let path = dir.join("test.db.keys");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .unwrap();
+    assert_eq!(first.secret_key, again.secret_key);
+    assert_eq!(first.secret_key.len(), 64);
+    assert_eq!(settings_left(&t).await, 0, "no key in the database");
+    // A given key wins over the file.
+    let given = GivenKeys {
+        secret_key: Some("a-configured-secret-key".into()),
+        ..GivenKeys::default()
+    };
+    let keys = secrets::resolve(&t.db, &file, given).await.unwrap();
+    assert_eq!(keys.secret_key, "a-configured-secret-key");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// PostgreSQL only (skipped without TEST_DATABASE_URL): SQLite has its key file.
+#[tokio::test]
+async fn postgres_refuses_to_start_without_keys() {
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let t = TestDb::fresh(Backend::Postgres).await;
+    let (dir, file) = key_file_in_temp(KeyFile::MovedTo);
+    let error = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .err()
+        .expect("no keys given")
+        .to_string();
+    for needed in [
+        "SECRET_KEY",
+        "TOKEN_ENCRYPTION_KEY",
+        "recofinement secret generate",
+    ] {
+        assert!(error.contains(needed), "{error}");
+    }
+    let given = GivenKeys {
+        secret_key: Some(secrets::generate()),
+        token_key: Some(secrets::generate()),
+        ..GivenKeys::default()
+    };
+    secrets::resolve(&t.db, &file, given).await.unwrap();
+    assert!(
+        !dir.join("test.db.keys").exists(),
+        "nothing written on PostgreSQL"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+backend_test!(keys_stored_in_the_database_are_moved_out, |t| {
+    let legacy_token_key = secrets::generate();
+    t.sql(&format!(
+        "INSERT INTO app_setting (name, value) VALUES ('jwt_secret', 'legacy-secret-of-the-database'), \
+         ('token_encryption_key', '{legacy_token_key}')"
+    ))
+    .await;
+    let kind = match t.backend {
+        Backend::Sqlite => KeyFile::Beside,
+        Backend::Postgres => KeyFile::MovedTo,
+    };
+    let (dir, file) = key_file_in_temp(kind);
+    let _ = secrets::resolve(&t.db, &file, GivenKeys::default()).await;
+    assert_eq!(settings_left(&t).await, 0, "no key left in any table");
+    let text = std::fs::read_to_string(dir.join("test.db.keys")).unwrap();
+    assert!(
+        text.contains("SECRET_KEY=legacy-secret-of-the-database"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("TOKEN_ENCRYPTION_KEY={legacy_token_key}")));
+    if t.backend == Backend::Sqlite {
+        // The moved keys are the ones used: existing sessions and grants still work.
+        let keys = secrets::resolve(&t.db, &file, GivenKeys::default())
+            .await
+            .unwrap();
+        assert_eq!(keys.secret_key, "legacy-secret-of-the-database");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+});
+
+backend_test!(rotation_reseals_every_provider_token, |t| {
+    let (old, new) = (secrets::generate(), secrets::generate());
+    let old_cipher = TokenCipher::new(&TokenKey::from_hex(&old).unwrap());
+    let user =
+        t.db.create_user("alice@example.com", "alice", "$2b$04$x", "user")
+            .await
+            .unwrap();
+    let aad = grant_aad(user.user_id, "Spotify");
+    let sealed = old_cipher.encrypt("provider-access", aad.as_bytes());
+    let refresh = old_cipher.encrypt("provider-refresh", aad.as_bytes());
+    t.db.link_external(user.user_id, "Spotify", &sealed, Some(&refresh))
+        .await
+        .unwrap();
+    let (dir, file) = key_file_in_temp(KeyFile::MovedTo);
+    let given = GivenKeys {
+        secret_key: Some(secrets::generate()),
+        token_key: Some(new.clone()),
+        token_key_previous: Some(old),
+        ..GivenKeys::default()
+    };
+    let keys = secrets::resolve(&t.db, &file, given).await.unwrap();
+    assert_eq!(secrets::reencrypt_tokens(&t.db, &keys).await.unwrap(), 1);
+    let only_new = TokenCipher::new(&TokenKey::from_hex(&new).unwrap());
+    let grant = t.db.external_grants().await.unwrap().pop().unwrap();
+    let open = |v: &Option<String>| only_new.decrypt(v.as_deref().unwrap(), aad.as_bytes());
+    assert_eq!(
+        open(&grant.access_token).as_deref(),
+        Some("provider-access")
+    );
+    assert_eq!(
+        open(&grant.refresh_token).as_deref(),
+        Some("provider-refresh")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+});

@@ -1,0 +1,90 @@
+//! The trail of administrative actions: role grants and demotions, accepted
+//! and declined submissions, deleted accounts. Rows are only ever added.
+
+use chrono::NaiveDateTime;
+use sqlx::FromRow;
+
+use crate::{Db, StoreResult, now, on_db};
+
+/// What was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    RoleGranted,
+    RoleRevoked,
+    SubmissionAccepted,
+    SubmissionDeclined,
+    UserDeleted,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::RoleGranted => "role_granted",
+            AuditAction::RoleRevoked => "role_revoked",
+            AuditAction::SubmissionAccepted => "submission_accepted",
+            AuditAction::SubmissionDeclined => "submission_declined",
+            AuditAction::UserDeleted => "user_deleted",
+        }
+    }
+}
+
+/// Who did it: an account, or the command line (`None`).
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub user_id: i64,
+    pub uuid: &'a str,
+}
+
+/// One recorded action, as administrators read it.
+#[derive(Clone, Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub audit_id: i64,
+    #[serde(serialize_with = "crate::timefmt::serialize")]
+    #[schema(value_type = String)]
+    pub occurred_at: NaiveDateTime,
+    /// The acting account's uuid; `null` for the command line.
+    pub actor_uuid: Option<String>,
+    pub action: String,
+    /// What it was done to (`user:<uuid>`, `movie:<id>`, …).
+    pub target: String,
+    pub detail: Option<String>,
+}
+
+impl Db {
+    pub async fn record_audit(
+        &self,
+        actor: Option<Actor<'_>>,
+        action: AuditAction,
+        target: &str,
+        detail: Option<&str>,
+    ) -> StoreResult<()> {
+        let at = now();
+        on_db!(self, pool => {
+            sqlx::query(
+                "INSERT INTO audit (occurred_at, actor_id, actor_uuid, action, target, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(at)
+            .bind(actor.map(|a| a.user_id))
+            .bind(actor.map(|a| a.uuid))
+            .bind(action.as_str())
+            .bind(target)
+            .bind(detail)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Entries after id `after`, oldest first, at most `limit`.
+    pub async fn audit_entries(&self, after: i64, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT audit_id, occurred_at, actor_uuid, action, target, detail FROM audit \
+             WHERE audit_id > $1 ORDER BY audit_id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?))
+    }
+}
