@@ -54,6 +54,10 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Turn every route into its service once: a `Router` called as it is
+    // builds its routes' services again for each request, and Socket.IO's
+    // sessions would not outlive the request that opened them.
+    let app: Router = app.with_state(());
     let builder = Arc::new(builder(&limits));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
