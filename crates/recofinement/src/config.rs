@@ -299,6 +299,14 @@ pub struct Settings {
     /// Open connections at most; more wait to be accepted.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, global = true)]
     pub max_connections: usize,
+    /// Days consumed events and finished import records are kept.
+    #[arg(
+        long,
+        env = "EVENT_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub event_retention_days: u64,
     /// Seconds requests in flight may run on after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,
@@ -493,6 +501,14 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// What the hourly purge keeps.
+    pub fn retention(&self) -> recofinement_store::retention::Retention {
+        recofinement_store::retention::Retention {
+            keep: Duration::from_secs(self.event_retention_days.saturating_mul(86_400)),
+            throttle_window: Duration::from_secs(self.login_window_secs.max(1)),
+        }
     }
 
     /// The connection loop's limits.

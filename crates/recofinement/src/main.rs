@@ -278,20 +278,7 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
         tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
     });
-    let purge_db = db.clone();
-    let throttle_window = std::time::Duration::from_secs(settings.login_window_secs.max(1));
-    let purge = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(error) = purge_db.purge_expired_tokens().await {
-                tracing::warn!(%error, "purging expired tokens failed");
-            }
-            if let Err(error) = purge_db.purge_attempts(throttle_window).await {
-                tracing::warn!(%error, "purging old throttling counters failed");
-            }
-        }
-    });
+    let purge = tokio::spawn(purge_hourly(db.clone(), settings.retention()));
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -312,6 +299,18 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Deletes, every hour, what the retention settings no longer keep.
+async fn purge_hourly(db: Db, retention: recofinement_store::retention::Retention) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.purge(retention).await {
+            Ok(report) => tracing::info!(?report, "purged"),
+            Err(error) => tracing::warn!(%error, "purging old rows failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

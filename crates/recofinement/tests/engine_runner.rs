@@ -76,6 +76,7 @@ async fn rows_of(t: &TestDb, user: i64, engine: &str) -> Vec<(i64, String)> {
 backend_test!(a_full_run_fills_every_output, |t| {
     catalogue(&t).await;
     let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    t.settle_events().await;
     let reports = runner.run(&ALL_ENGINES, false).await.unwrap();
     let ran: Vec<&str> = reports.iter().map(|r| r.engine).collect();
     assert_eq!(ran.len(), 6, "a first run runs every engine: {ran:?}");
@@ -142,6 +143,7 @@ backend_test!(incremental_runs_equal_a_full_recomputation, |t| {
     )
     .await
     .unwrap();
+    t.settle_events().await;
     let reports = runner.run(&ALL_ENGINES, false).await.unwrap();
     let profile = reports
         .iter()
@@ -179,6 +181,7 @@ backend_test!(declaring_interests_gives_a_new_user_recommendations, |t| {
             .await
             .unwrap();
     t.db.like_genre(user.user_id, 1).await.unwrap();
+    t.settle_events().await;
     runner.run(&ALL_ENGINES, false).await.unwrap();
     let rows = rows_of(&t, user.user_id, "FromProfile").await;
     assert!(!rows.is_empty());

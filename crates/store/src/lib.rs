@@ -16,6 +16,7 @@ pub mod external;
 pub mod groups;
 pub mod interactions;
 pub mod profiles;
+pub mod retention;
 pub mod submissions;
 #[cfg(feature = "testing")]
 pub mod testing;

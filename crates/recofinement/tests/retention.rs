@@ -1,0 +1,68 @@
+//! Tables do not grow forever: the purge deletes consumed, old events (and
+//! keeps what an engine has not consumed), expired OAuth states and old
+//! finished import records, on both databases.
+
+use std::time::Duration;
+
+use recofinement::engine_runner::{ALL_ENGINES, EngineRunner};
+use recofinement_store::backend_test;
+use recofinement_store::retention::Retention;
+
+const THIRTY_DAYS: Retention = Retention {
+    keep: Duration::from_secs(30 * 86_400),
+    throttle_window: Duration::from_secs(900),
+};
+
+fn old_event(object_id: i64) -> String {
+    format!(
+        "INSERT INTO event (occured_at, object_id, kind, model_name, content_type) \
+         VALUES ('2020-01-01 00:00:00', {object_id}, 'changed', 'movie', 'MOVIE');"
+    )
+}
+
+backend_test!(the_purge_keeps_only_what_is_still_needed, |t| {
+    let user =
+        t.db.create_user("kept@example.com", "kept", "hash", "user")
+            .await
+            .unwrap();
+    let uid = user.user_id;
+    t.sql(&format!(
+        "{}{}INSERT INTO event (occured_at, object_id, kind, model_name, content_type) \
+         VALUES (CURRENT_TIMESTAMP, 3, 'changed', 'movie', 'MOVIE');
+         INSERT INTO external_oauth_state (state_hash, user_id, service_name, expires_at) VALUES
+           ('gone', {uid}, 'Spotify', '2020-01-01 00:00:00'), ('live', {uid}, 'Spotify', '2999-01-01 00:00:00');
+         INSERT INTO external_import (user_id, service_name, started_at, finished_at, outcome) VALUES
+           ({uid}, 'Spotify', '2020-01-01 00:00:00', '2020-01-01 00:01:00', 'ok'),
+           ({uid}, 'Spotify', '2020-01-01 00:00:00', NULL, NULL);",
+        old_event(1),
+        old_event(2)
+    ))
+    .await;
+    // Before any engine ran nothing is consumed: no event goes.
+    t.db.purge(THIRTY_DAYS).await.unwrap();
+    assert_eq!(t.count("event").await, 3);
+    t.settle_events().await;
+    let runner = EngineRunner::new(t.db.clone(), 1).unwrap();
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    // An old event that no engine has consumed yet stays.
+    t.sql(&old_event(4)).await;
+    let report = t.db.purge(THIRTY_DAYS).await.unwrap();
+    assert_eq!(report.events, 2, "{report:?}");
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM event WHERE object_id IN (3, 4)")
+            .await,
+        2
+    );
+    assert_eq!(
+        t.text("SELECT state_hash FROM external_oauth_state")
+            .await
+            .as_deref(),
+        Some("live")
+    );
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM external_import WHERE finished_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(t.count("external_import").await, 1);
+});

@@ -1,0 +1,104 @@
+//! What the scheduler deletes so that tables do not grow forever: events
+//! every engine has consumed and that are older than the retention period,
+//! expired revocations, reset secrets and OAuth states, finished throttling
+//! windows and old import records. Deletes run in small batches, each its
+//! own short statement, so they never hold locks long.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use crate::{Db, StoreResult, now, on_db};
+
+/// Rows deleted per statement.
+const BATCH: i64 = 1000;
+
+/// How long things are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Consumed events and finished import records older than this go.
+    pub keep: Duration,
+    /// Throttling counters whose window ended go.
+    pub throttle_window: Duration,
+}
+
+/// How many rows a purge deleted, per kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub events: u64,
+    pub expired: u64,
+    pub attempts: u64,
+    pub imports: u64,
+}
+
+impl Db {
+    /// Deletes what `retention` no longer keeps.
+    pub async fn purge(&self, retention: Retention) -> StoreResult<PurgeReport> {
+        let cutoff = before(retention.keep);
+        Ok(PurgeReport {
+            events: self.purge_consumed_events(cutoff).await?,
+            expired: self.purge_expired_tokens().await? + self.purge_expired_states().await?,
+            attempts: self.purge_attempts(retention.throttle_window).await?,
+            imports: self.purge_finished_imports(cutoff).await?,
+        })
+    }
+
+    /// Events below every engine's cursor and older than `cutoff`. With no
+    /// engine cursor yet nothing has been consumed, so nothing goes.
+    async fn purge_consumed_events(&self, cutoff: NaiveDateTime) -> StoreResult<u64> {
+        let position = match self {
+            Db::Sqlite(_) => "id",
+            Db::Postgres(_) => "position",
+        };
+        let sql = format!(
+            "DELETE FROM event WHERE id IN (SELECT id FROM event \
+             WHERE occured_at < $1 AND {position} < (SELECT MIN(consumed_before) FROM engine) \
+             ORDER BY id LIMIT {BATCH})"
+        );
+        self.delete_in_batches(&sql, cutoff).await
+    }
+
+    /// OAuth states nobody used within their ten minutes.
+    async fn purge_expired_states(&self) -> StoreResult<u64> {
+        let sql = format!(
+            "DELETE FROM external_oauth_state WHERE state_hash IN (SELECT state_hash \
+             FROM external_oauth_state WHERE expires_at < $1 LIMIT {BATCH})"
+        );
+        self.delete_in_batches(&sql, now()).await
+    }
+
+    /// Import records that finished before `cutoff`.
+    async fn purge_finished_imports(&self, cutoff: NaiveDateTime) -> StoreResult<u64> {
+        let sql = format!(
+            "DELETE FROM external_import WHERE import_id IN (SELECT import_id \
+             FROM external_import WHERE finished_at < $1 ORDER BY import_id LIMIT {BATCH})"
+        );
+        self.delete_in_batches(&sql, cutoff).await
+    }
+
+    /// Runs `sql` (deleting at most one batch, bound to `at`) until a batch
+    /// comes back short.
+    async fn delete_in_batches(&self, sql: &str, at: NaiveDateTime) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let deleted = on_db!(self, pool => sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .bind(at)
+                .execute(pool)
+                .await?
+                .rows_affected());
+            total += deleted;
+            if deleted < BATCH as u64 {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// The time `age` ago (the epoch's start when that underflows).
+fn before(age: Duration) -> NaiveDateTime {
+    chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| now().checked_sub_signed(age))
+        .unwrap_or_default()
+}
