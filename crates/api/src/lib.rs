@@ -2,12 +2,14 @@
 //! Flask API. [`router`] builds the whole application; [`serve`] runs it
 //! until a shutdown signal, draining in-flight requests.
 
+pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod socket;
@@ -49,6 +51,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .nest("/api/group", routes::groups::router())
         .nest("/api/profile", routes::profiles::router())
         .nest("/api/external", routes::external::router())
+        .merge(routes::engine_runs::router())
+        .merge(admin::router())
         .merge(routes::events::router())
         .merge(routes::media::router())
         .merge(routes::health::router())
@@ -81,6 +85,7 @@ fn application(state: AppState) -> Router {
             get(|| async { Redirect::temporary("/swaggerui/") }),
         )
         .merge(SwaggerUi::new("/swaggerui").url("/api/swagger.json", document))
+        .merge(admin::pages())
         .fallback(|| async { AppError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             AppError::Status(
@@ -98,6 +103,7 @@ fn application(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             AppError::internal("handler panicked").into_response()
         }))
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 /// The outer middleware every request crosses, Socket.IO included: CORS,

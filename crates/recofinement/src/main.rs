@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use recofinement::backup;
 use recofinement_api::mail::{LogTransport, Mailer, MailjetTransport, SmtpTransport};
 use recofinement_api::{ApiConfig, AppState, Secret};
 use recofinement_domain::validate;
@@ -45,6 +46,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Generate { out, size }) = &cli.command {
         return dataset::generate_command(out, &size.options());
     }
+    // Restoring replaces the database file: nothing may open it first.
+    if let Some(Command::Restore { file }) = &cli.command {
+        backup::restore(&settings.database_url, file).await?;
+        println!(
+            "restored {} from {}",
+            redact_url(&settings.database_url),
+            file.display()
+        );
+        return Ok(());
+    }
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await.context("applying migrations")?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -62,8 +73,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
-        Command::Generate { .. } => unreachable!("handled before connecting"),
+        Command::Generate { .. } | Command::Restore { .. } => {
+            unreachable!("handled before connecting")
+        }
+        Command::Backup { file } => {
+            backup::backup(&db, &settings.database_url, &file).await?;
+            db.close().await;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+        Command::Export { dir } => {
+            backup::export(&db, &dir).await?;
+            db.close().await;
+            Ok(())
+        }
         Command::Engine(command) => {
+            // A worker writes the database like a server: `restore` waits for it.
+            let _serve_lock = matches!(command, engine_cli::EngineCommand::Worker)
+                .then(|| backup::hold_serve_lock(&settings.database_url))
+                .transpose()?;
             let threads = engine_cli::engine_threads(settings.engine_threads, false);
             let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
             engine_cli::command(db, threads, tick, command).await
@@ -257,6 +285,8 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 }
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
+    // `restore` refuses while this is held.
+    let _serve_lock = backup::hold_serve_lock(&settings.database_url)?;
     let state = AppState::new(
         db.clone(),
         api_config(&db, settings).await?,
@@ -275,6 +305,11 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         runner: runner.clone(),
     };
     let state = state.with_engine(std::sync::Arc::new(bridge));
+    // Metrics first, so that the engines' first runs are counted.
+    let metrics = match &settings.metrics_addr {
+        Some(address) => Some(serve_metrics(address, state.clone()).await?),
+        None => None,
+    };
     let engine = (!settings.no_engine).then(|| {
         let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
         tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
@@ -302,12 +337,33 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     };
     recofinement_api::serve(listener, app, shutdown_signal()).await?;
     purge.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Some(engine) = engine {
         engine.abort();
     }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `GET /metrics` on its own listener, off the public API.
+async fn serve_metrics(
+    address: &str,
+    state: AppState,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let handle = recofinement_api::metrics::install()?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics listener {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
+    let app = recofinement_api::metrics::router(state, handle);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = recofinement_api::serve(listener, app, std::future::pending()).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 async fn shutdown_signal() {

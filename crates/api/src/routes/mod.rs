@@ -2,6 +2,7 @@
 //! documented routes.
 
 pub mod auth;
+pub mod engine_runs;
 pub mod events;
 pub mod external;
 pub mod groups;
