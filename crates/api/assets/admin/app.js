@@ -124,10 +124,21 @@ function showQuality(evaluations) {
   }
   const report = latest.report || {};
   const engines = Object.entries(report.engines || {});
-  const metrics = [["ndcg", "NDCG@10"], ["precision", "precision"], ["recall", "recall"], ["coverage", "coverage"]];
-  const groups = metrics.map(([key, label]) => ({ label, values: engines.map(([, m]) => m[key] || 0) }));
+  const metrics = [["ndcg@10", "NDCG@10"], ["precision@10", "precision@10"], ["recall@10", "recall@10"], ["coverage", "coverage"]];
   $("quality-caption").textContent = `Evaluation #${latest.id} of ${when(latest.created_at)}, seed ${latest.seed}, scale ${latest.scale}; baselines: most_popular and random.`;
-  Charts.groupedBars($("quality-chart"), groups, engines.map(([name]) => name), "evaluation metrics");
+  // One chart per metric, each on its own scale, engines side by side.
+  const box = $("quality-chart");
+  box.replaceChildren();
+  metrics.forEach(([key, label], i) => {
+    const cellBox = document.createElement("div");
+    const title = document.createElement("h4");
+    title.textContent = label;
+    const chart = document.createElement("div");
+    cellBox.append(title, chart);
+    box.appendChild(cellBox);
+    const values = engines.map(([, m]) => m[key] || 0);
+    Charts.groupedBars(chart, [{ label, values }], engines.map(([name]) => name), label, i === metrics.length - 1);
+  });
   filled("quality", engines.length > 0);
 }
 

@@ -104,7 +104,7 @@ const Charts = (() => {
   }
 
   // groups: [{label, values: [number per series]}], names: series names.
-  function groupedBars(container, groups, names, label) {
+  function groupedBars(container, groups, names, label, showLegend = true) {
     const root = svg(container, label);
     const max = niceMax(Math.max(0, ...groups.flatMap((g) => g.values)));
     yAxis(root, max, short);
@@ -120,7 +120,7 @@ const Charts = (() => {
       });
       text(root, PAD.l + i * step + step / 2, H - PAD.b + 14, g.label, { "text-anchor": "middle" });
     });
-    legend(container, names);
+    if (showLegend) legend(container, names);
   }
 
   return { bars, lines, groupedBars };
