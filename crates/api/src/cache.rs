@@ -43,8 +43,10 @@ impl ListCache {
             return Ok(json_response(compute().await?));
         }
         if let Some(body) = self.lookup(&key) {
+            metrics::counter!("recofinement_list_cache_total", "result" => "hit").increment(1);
             return Ok(json_response(body));
         }
+        metrics::counter!("recofinement_list_cache_total", "result" => "miss").increment(1);
         let gate = match self.in_flight.lock() {
             Ok(mut flights) => flights.entry(key.clone()).or_default().clone(),
             Err(_) => Arc::default(),

@@ -79,11 +79,29 @@ impl Mailer {
     /// request that caused it.
     pub async fn send_logged(&self, mail: Mail) {
         let template = mail.template;
-        match tokio::time::timeout(std::time::Duration::from_secs(15), self.0.send(&mail)).await {
-            Ok(Ok(())) => tracing::debug!(?template, "mail sent"),
-            Ok(Err(error)) => tracing::error!(?template, %error, "mail could not be sent"),
-            Err(_) => tracing::error!(?template, "mail transport timed out"),
-        }
+        let sending = metrics::gauge!("recofinement_mails_sending");
+        sending.increment(1.0);
+        let outcome = match tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            self.0.send(&mail),
+        )
+        .await
+        {
+            Ok(Ok(())) => {
+                tracing::debug!(?template, "mail sent");
+                "sent"
+            }
+            Ok(Err(error)) => {
+                tracing::error!(?template, %error, "mail could not be sent");
+                "failed"
+            }
+            Err(_) => {
+                tracing::error!(?template, "mail transport timed out");
+                "failed"
+            }
+        };
+        sending.decrement(1.0);
+        metrics::counter!("recofinement_mails_total", "outcome" => outcome).increment(1);
     }
 }
 

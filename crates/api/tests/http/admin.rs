@@ -346,6 +346,7 @@ db_test!(prometheus_scrapes_requests_by_route_template, |app| {
         "# TYPE recofinement_db_pool_max_connections gauge",
         "# TYPE recofinement_engine_backlog_events gauge",
         "# TYPE recofinement_engine_seconds_since_success gauge",
+        "# TYPE recofinement_bcrypt_waiting gauge",
     ] {
         assert!(text.contains(family), "{family} in {text}");
     }
