@@ -98,6 +98,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { size } => {
             dataset::demo_data(&db, &size.options()).await?;
+            // The dashboard's quality panel shows stored evaluations.
+            if db.evaluations(1).await?.is_empty() {
+                let (_, id) = recofinement::run_history::evaluate_and_save(&db, 11, "s").await?;
+                tracing::info!(id, "offline evaluation stored for the dashboard");
+            }
             serve(db, &settings).await
         }
     }

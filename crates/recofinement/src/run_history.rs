@@ -149,6 +149,21 @@ pub fn cadences() -> Vec<EngineCadence> {
         .collect()
 }
 
+/// Runs the offline evaluation and stores it; answers the report and its id.
+pub async fn evaluate_and_save(
+    db: &Db,
+    seed: u64,
+    scale_name: &str,
+) -> anyhow::Result<(recofinement_engine::evaluate::Report, i64)> {
+    let scale = recofinement_engine::evaluate::Scale::parse(scale_name)
+        .ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+    let report =
+        tokio::task::spawn_blocking(move || recofinement_engine::evaluate::run(seed, scale))
+            .await?;
+    let id = save_evaluation(db, seed, scale_name, &report).await?;
+    Ok((report, id))
+}
+
 /// Stores an evaluation report with the parameters it ran with; answers its id.
 pub async fn save_evaluation(
     db: &Db,

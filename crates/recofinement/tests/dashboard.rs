@@ -248,15 +248,7 @@ async fn fill(t: &TestDb, server: &Server) {
     t.db.like_genre(reader.user_id, genre).await.unwrap();
     let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
     runner.run(&ALL_ENGINES, false).await.unwrap();
-    let report = tokio::task::spawn_blocking(|| {
-        recofinement_engine::evaluate::run(
-            11,
-            recofinement_engine::evaluate::Scale::parse("s").unwrap(),
-        )
-    })
-    .await
-    .unwrap();
-    recofinement::run_history::save_evaluation(&t.db, 11, "s", &report)
+    recofinement::run_history::evaluate_and_save(&t.db, 11, "s")
         .await
         .unwrap();
 }

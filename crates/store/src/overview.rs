@@ -170,15 +170,25 @@ impl Db {
             .await?))
     }
 
-    /// A few users with the most recommendation rows, to look up first.
-    pub async fn users_with_recommendations(&self, limit: i64) -> StoreResult<Vec<SampleUser>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT u.uuid, u.username FROM \"user\" u JOIN \
-             (SELECT user_id, COUNT(*) AS n FROM recommended_content GROUP BY user_id) r ON r.user_id = u.user_id \
-             ORDER BY r.n DESC, u.user_id LIMIT $1",
-        )
-        .bind(limit.max(0))
-        .fetch_all(pool)
-        .await?))
+    /// A few users worth looking up: those with the most recommendation
+    /// rows, or, before any (dataset accounts get none), the most active.
+    pub async fn users_to_look_up(&self, limit: i64) -> StoreResult<Vec<SampleUser>> {
+        let sql = |table: &str| {
+            format!(
+                "SELECT u.uuid, u.username FROM \"user\" u JOIN \
+                 (SELECT user_id, COUNT(*) AS n FROM {table} GROUP BY user_id) r ON r.user_id = u.user_id \
+                 ORDER BY r.n DESC, u.user_id LIMIT $1"
+            )
+        };
+        for table in ["recommended_content", "meta_user_content"] {
+            let users: Vec<SampleUser> = on_db!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql(table)))
+                .bind(limit.max(0))
+                .fetch_all(pool)
+                .await?);
+            if !users.is_empty() {
+                return Ok(users);
+            }
+        }
+        Ok(Vec::new())
     }
 }

@@ -140,7 +140,7 @@ async fn overview(State(state): State<AppState>, caller: AuthUser) -> AppResult<
         engines: engine_panels(&state).await?,
         scheduler: state.engine_hooks.scheduler_role().map(str::to_string),
         evaluations: state.db.evaluations(5).await?,
-        sample_users: state.db.users_with_recommendations(5).await?,
+        sample_users: state.db.users_to_look_up(5).await?,
     }))
 }
 
