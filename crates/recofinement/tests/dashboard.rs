@@ -22,7 +22,7 @@ use recofinement_store::dataset::Quiet;
 use recofinement_store::interactions::MetaPatch;
 use recofinement_store::testing::{Backend, TestDb};
 
-use common::Server;
+use common::{Server, json_answer};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -96,15 +96,11 @@ impl Browser {
                          "--disable-dev-shm-usage", "--window-size=1280,2600"]
             }
         }}});
-        let answer: Value = http
-            .post(format!("{}/session", driver.url))
-            .json(&capabilities)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = json_answer(
+            http.post(format!("{}/session", driver.url))
+                .json(&capabilities),
+        )
+        .await;
         let id = answer["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session: {answer}"))
@@ -120,7 +116,7 @@ impl Browser {
         if !body.is_null() {
             request = request.json(&body);
         }
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        let answer = json_answer(request).await;
         assert!(
             answer["value"]["error"].is_null(),
             "{path}: {}",

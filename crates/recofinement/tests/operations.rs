@@ -23,7 +23,7 @@ use recofinement_store::dataset::Quiet;
 use recofinement_store::engine_runs::RunWindow;
 use recofinement_store::testing::TestDb;
 
-use common::Server;
+use common::{Server, json_answer};
 
 const SMALL: GenerateOptions = GenerateOptions {
     users: 30,
@@ -86,15 +86,7 @@ async fn answers(db: &Db, name: &str) -> Vec<Value> {
     let http = reqwest::Client::new();
     let url = |path: &str| format!("http://{address}{path}");
     let body = json!({"email": format!("{name}@example.com"), "username": name, "password": "goodPassword!123"});
-    let registered: Value = http
-        .post(url("/api/auth/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = json_answer(http.post(url("/api/auth/register")).json(&body)).await;
     let token = registered["access_token"].as_str().unwrap().to_string();
     let mut out = Vec::new();
     for path in [
@@ -104,15 +96,7 @@ async fn answers(db: &Db, name: &str) -> Vec<Value> {
         "/api/serie?page=1",
         "/api/movie/genres",
     ] {
-        let answer: Value = http
-            .get(url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = json_answer(http.get(url(path)).bearer_auth(&token)).await;
         out.push(json!({"path": path, "answer": answer}));
     }
     out

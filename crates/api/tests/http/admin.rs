@@ -26,6 +26,16 @@ async fn record(app: &TestApp, engine: &str, outcome: RunOutcome, rows: i64) -> 
     app.db.record_engine_run(&run).await.unwrap()
 }
 
+/// Rates a movie as the user behind `token`.
+async fn rate(app: &TestApp, token: &str, movie: i64, rating: i64) {
+    let path = format!("/api/movie/{movie}/meta");
+    let body = json!({"rating": rating});
+    let (status, answer) = app
+        .call(Method::PATCH, &path, Some(token), Some(body))
+        .await;
+    assert!(status.is_success(), "{answer}");
+}
+
 fn ids(body: &Value) -> Vec<i64> {
     body["content"]
         .as_array()
@@ -120,15 +130,7 @@ db_test!(
             .await;
         app.add_item(&admin, "track", json!({"title": "One", "genres": []}))
             .await;
-        let (status, body) = app
-            .call(
-                Method::PATCH,
-                &format!("/api/movie/{movie}/meta"),
-                Some(&user),
-                Some(json!({"rating": 4})),
-            )
-            .await;
-        assert!(status.is_success(), "{body}");
+        rate(&app, &user, movie, 4).await;
         record(&app, "Popularity", RunOutcome::Done, 2).await;
 
         let (status, body) = app.get("/api/admin/overview", &user).await;
@@ -192,15 +194,7 @@ db_test!(a_lookup_shows_recommendations_beside_their_causes, |app| {
             json!({"title": "Aliens", "genres": [genre]}),
         )
         .await;
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &format!("/api/movie/{seen}/meta"),
-            Some(&user),
-            Some(json!({"rating": 5})),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    rate(&app, &user, seen, 5).await;
     let user_id = app
         .scalar_i64(&format!(
             "SELECT user_id FROM \"user\" WHERE uuid = '{uuid}'"

@@ -228,3 +228,8 @@ impl Server {
         answer["profile"]["uuid"].as_str().unwrap().to_string()
     }
 }
+
+/// Sends a request and reads its JSON answer.
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
