@@ -21,8 +21,11 @@ pub enum AppError {
     Token(StatusCode, String),
     /// 429 with the seconds after which the client may try again.
     TooMany { retry_after: u64 },
-    /// 500: the cause is logged, the client sees the generic message.
-    Internal(String),
+    /// 503: the database cannot be reached now; the client may retry.
+    Unavailable(anyhow::Error),
+    /// 500: the cause (with its chain) is logged once, when the response is
+    /// built; the client sees the generic message.
+    Internal(anyhow::Error),
 }
 
 pub const INTERNAL_MESSAGE: &str = "Something went wrong during the process!";
@@ -49,16 +52,47 @@ impl AppError {
     pub fn validation(error: impl Into<String>) -> Self {
         AppError::Validation(vec![error.into()])
     }
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        AppError::Internal(cause.to_string())
+    /// A server-side failure; `cause` keeps its source chain for the log.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(cause.into())
+    }
+    /// A server-side failure known only by a message of ours.
+    pub fn internal_message(message: impl std::fmt::Display) -> Self {
+        AppError::Internal(anyhow::anyhow!("{message}"))
     }
 }
 
+/// The one place where store failures become answers: conflicts are 409,
+/// refused references or values 400, an unreachable database 503, the rest
+/// 500 with the cause kept. Handlers with a better message for a conflict
+/// say so with [`OnConflict::on_conflict`].
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => AppError::not_found("Not found"),
-            other => AppError::Internal(other.to_string()),
+            StoreError::Conflict { .. } => {
+                AppError::Status(StatusCode::CONFLICT, "Already exists.".into())
+            }
+            StoreError::Constraint { .. } => AppError::bad_request(
+                "The change refers to something that does not exist or breaks a rule.",
+            ),
+            StoreError::Unavailable(_) => AppError::Unavailable(err.into()),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// Turns a unique-key conflict into the answer a handler chooses, leaving
+/// every other store error to the common mapping.
+pub trait OnConflict<T> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> OnConflict<T> for Result<T, StoreError> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> AppResult<T> {
+        match self {
+            Err(err) if err.is_conflict() => Err(answer()),
+            other => other.map_err(AppError::from),
         }
     }
 }
@@ -100,8 +134,23 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
                 response
             }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({
+                        "status": false,
+                        "message": "The service is temporarily unavailable, try again shortly."
+                    })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
+                response
+            }
             AppError::Internal(cause) => {
-                tracing::error!(%cause, "request failed");
+                tracing::error!(error = format!("{cause:#}"), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     axum::Json(json!({"status": false, "message": INTERNAL_MESSAGE})),

@@ -128,12 +128,30 @@ async fn json_value<S: Send + Sync>(req: Request, state: &S) -> Result<Value, Ap
             "The request body must be a JSON object.",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|_| {
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
         AppError::Status(
             StatusCode::BAD_REQUEST,
             "The browser (or proxy) sent a request that this server could not understand.".into(),
         )
-    })
+    })?;
+    if contains_nul(&value) {
+        return Err(AppError::validation(NUL_MESSAGE));
+    }
+    Ok(value)
+}
+
+/// Why a request with a NUL character is refused: PostgreSQL cannot store
+/// one in text, and no name, title or term needs one.
+pub const NUL_MESSAGE: &str = "Text may not contain NUL characters.";
+
+/// Whether a NUL character hides in any key or string of `value`.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }
 
 fn type_name(ty: FieldType) -> &'static str {
@@ -171,10 +189,8 @@ pub fn check_fields(
             }
             None => {}
             Some(Value::Null) if field.ty == FieldType::Any => {}
-            Some(Value::Null) if field.required => {
-                errors.push(format!("{}: Field may not be null.", field.name))
-            }
-            Some(Value::Null) => {}
+            // A typed field may be left out, never null (as the original).
+            Some(Value::Null) => errors.push(format!("{}: Field may not be null.", field.name)),
             Some(value) => {
                 let ok = match field.ty {
                     FieldType::String => value
@@ -246,7 +262,8 @@ pub fn parse_uuid(value: &str) -> Option<String> {
 pub const PAGE_SIZE: i64 = 24;
 
 /// The `page` query parameter: missing, malformed or below 1 means 1 (D26);
-/// huge values are clamped so offsets never overflow.
+/// a number past the last page (even one too large for 64 bits) is an
+/// empty page, clamped so that offsets never overflow.
 #[derive(Clone, Copy, Debug)]
 pub struct Page(pub i64);
 
@@ -267,10 +284,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             .flat_map(|q| q.split('&'))
             .filter_map(|pair| pair.split_once('='))
             .find(|(k, _)| *k == "page")
-            .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+            .and_then(|(_, v)| parse_page(v.trim()))
             .unwrap_or(1)
-            .clamp(1, 100_000_000);
+            .clamp(1, MAX_PAGE);
         Ok(Page(page))
+    }
+}
+
+/// Largest page number served: any larger one is past the last page of
+/// every list (2.4 billion items), and its offset fits comfortably in i64.
+const MAX_PAGE: i64 = 100_000_000;
+
+/// A page number: digits (with an optional sign) of any length; `None` for
+/// anything else.
+fn parse_page(text: &str) -> Option<i64> {
+    match text.parse::<i64>() {
+        Ok(page) => Some(page),
+        Err(_) => {
+            let digits = text.strip_prefix('+').unwrap_or(text);
+            let negative = digits.strip_prefix('-');
+            let digits = negative.unwrap_or(digits);
+            let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+            numeric.then_some(if negative.is_some() { 1 } else { MAX_PAGE })
+        }
     }
 }
 
@@ -309,9 +345,29 @@ mod tests {
             vec!["email: Field may not be null."]
         );
         assert_eq!(
+            errors(json!({"email": "a@b.c", "rating": null})),
+            vec!["rating: Field may not be null."]
+        );
+        assert_eq!(
             errors(json!({"email": 5})),
             vec!["email: Not a valid string."]
         );
+    }
+
+    #[test]
+    fn huge_pages_are_past_the_end_and_garbage_is_page_one() {
+        assert_eq!(parse_page("99999999999999999999999"), Some(MAX_PAGE));
+        assert_eq!(parse_page("-99999999999999999999999"), Some(1));
+        assert_eq!(parse_page("7"), Some(7));
+        assert_eq!(parse_page("seven"), None);
+        assert_eq!(parse_page(""), None);
+    }
+
+    #[test]
+    fn nul_characters_are_found_anywhere() {
+        assert!(contains_nul(&json!({"a": ["x", {"b": "c\u{0}"}]})));
+        assert!(contains_nul(&json!({"k\u{0}": 1})));
+        assert!(!contains_nul(&json!({"a": ["x", 1, null]})));
     }
 
     #[test]

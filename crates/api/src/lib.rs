@@ -14,6 +14,8 @@ pub mod openapi;
 pub mod routes;
 pub mod socket;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -76,6 +78,7 @@ pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Resu
 
 /// Routes and the inner middleware (limits, timeout, envelopes).
 fn application(state: AppState) -> Router {
+    cache::ListCache::follow(&state.lists, state.db.clone());
     let (api, document) = api_routes().split_for_parts();
     let timeout = state.config.request_timeout;
     api.with_state(state)
@@ -100,8 +103,9 @@ fn application(state: AppState) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(envelope_bare_errors))
+        .layer(axum::middleware::from_fn(refuse_nul_in_url))
         .layer(CatchPanicLayer::custom(|_| {
-            AppError::internal("handler panicked").into_response()
+            AppError::internal_message("handler panicked").into_response()
         }))
         .layer(axum::middleware::from_fn(metrics::track))
 }
@@ -170,6 +174,24 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// A NUL character encoded in the path or the query (`%00`) is a 400 before
+/// any route sees it (JSON bodies are checked by the body extractors).
+async fn refuse_nul_in_url(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri();
+    let has_nul = |text: &str| {
+        text.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return AppError::validation(extract::NUL_MESSAGE).into_response();
+    }
+    next.run(request).await
 }
 
 /// Error answers produced by middleware (body limit, timeout) carry no JSON:

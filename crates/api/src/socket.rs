@@ -304,7 +304,8 @@ async fn run_sandbox(state: &AppState, profile_id: i64) -> String {
             "200, Recommendation complete for this profile!".into()
         }
         Ok(Err(error)) => {
-            tracing::error!(%error, run_id, "sandbox run failed");
+            let error = anyhow::Error::new(error);
+            tracing::error!(error = format!("{error:#}"), run_id, "sandbox run failed");
             failed("failed").await;
             "Error 500, Error during the process!".into()
         }

@@ -1,5 +1,6 @@
 //! Shared state of the running API and its settings.
 
+use recofinement_store::changes::ListChange;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,7 +96,7 @@ pub trait EngineHooks: Send + Sync {
     fn run_profile(
         &self,
         run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>>;
+    ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>>;
 
     /// Starts a run of the named engines (all when empty) for every subject,
     /// in the background; answers the engines that will run, or why not.
@@ -133,6 +134,15 @@ pub struct EngineCadence {
     pub events: i64,
 }
 
+/// Why a sandbox run produced no results.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("no recommendation engine is attached to this server")]
+    NoEngine,
+    #[error("the sandbox computation failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// No engine attached (tests, `serve --no-engine`): the scheduler of another
 /// instance picks changes up from the event log and the interests tables.
 pub struct NoEngine;
@@ -143,8 +153,8 @@ impl EngineHooks for NoEngine {
     fn run_profile(
         &self,
         _run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
-        Box::pin(async { Err("no recommendation engine is attached to this server".to_string()) })
+    ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>> {
+        Box::pin(async { Err(SandboxError::NoEngine) })
     }
 }
 
@@ -185,6 +195,14 @@ impl AppState {
             external,
             lists,
         }
+    }
+
+    /// A change that cached lists show has committed: drop what it alters
+    /// here before answering (the caller reads its own write), then tell
+    /// the other instances.
+    pub async fn list_changed(&self, change: ListChange) {
+        self.lists.changed(change);
+        self.db.announce(change).await;
     }
 
     /// Attaches the engine that should hear about changes.

@@ -3,9 +3,12 @@
 //! engines have work, runs them off the async reactor, and writes their
 //! results (each engine's rows and its event cursor in one transaction).
 //!
-//! The cursor of a run is the newest event id read *before* loading the
-//! data, so an event that lands while the engine computes is seen again by
-//! the next run: nothing is lost, at worst something is recomputed.
+//! A run first reads the event bound (`Db::event_bound`: every event below
+//! it is final, even on PostgreSQL where ids can commit out of order), then
+//! picks its subjects from the events between each engine's cursor and that
+//! bound, loads the data, and leaves the cursor at the bound. An event that
+//! lands meanwhile is above the bound and seen by the next run: nothing is
+//! lost, at worst something is recomputed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use recofinement_engine::{
     ContentKind, Dataset, EngineName, Group, Interaction, Item, Recommendation, popularity, text,
 };
 use recofinement_store::Db;
-use recofinement_store::engine_io::{Cursor, RecoOwner, RecoRow, SimilarRow};
+use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow};
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -117,8 +120,6 @@ pub struct Snapshot {
     pub real_users: Vec<i64>,
     pub groups: Vec<Group>,
     pub genre_names: HashMap<i64, String>,
-    /// Newest event id read before loading: the cursor of this snapshot.
-    pub event_id: i64,
     pub load_seconds: f64,
 }
 
@@ -169,7 +170,6 @@ impl EngineRunner {
     /// Loads the snapshot the engines read.
     pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
         let started = Instant::now();
-        let event_id = self.db.last_event_id().await?;
         let genre_rows = self.db.engine_content_genres().await?;
         let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut genre_names = HashMap::new();
@@ -242,7 +242,6 @@ impl EngineRunner {
             real_users,
             groups,
             genre_names,
-            event_id,
             load_seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -262,9 +261,10 @@ impl EngineRunner {
         force: bool,
     ) -> anyhow::Result<(Vec<RunReport>, Option<SnapshotSize>)> {
         let _guard = self.running.lock().await;
+        let bound = self.db.event_bound().await?;
         let mut plan = Vec::new();
         for engine in ALL_ENGINES.into_iter().filter(|e| engines.contains(e)) {
-            if let Some(scope) = self.scope(engine, force).await? {
+            if let Some(scope) = self.scope(engine, force, bound).await? {
                 plan.push((engine, scope));
             }
         }
@@ -281,7 +281,7 @@ impl EngineRunner {
         for (engine, scope) in plan {
             // Engine history: every run is recorded, failed ones included.
             let (started, scope_name) = (Instant::now(), scope.history_name());
-            let result = self.run_one(engine, scope, snapshot.clone()).await;
+            let result = self.run_one(engine, scope, snapshot.clone(), bound).await;
             let finished = crate::run_history::Finished::of_report(&result);
             let cause = crate::run_history::cause(force);
             crate::run_history::record(
@@ -307,25 +307,35 @@ impl EngineRunner {
         Ok((reports, Some(size)))
     }
 
-    /// Which subjects an engine must run for, or `None` when it has nothing to do.
-    async fn scope(&self, engine: EngineName, force: bool) -> anyhow::Result<Option<Scope>> {
+    /// Which subjects an engine must run for, judged from the events between
+    /// its cursor and `bound`, or `None` when it has nothing to do.
+    async fn scope(
+        &self,
+        engine: EngineName,
+        force: bool,
+        bound: i64,
+    ) -> anyhow::Result<Option<Scope>> {
         if force {
             return Ok(Some(Scope::All));
         }
         let Some((cursor, last_run)) = self.db.engine_state(engine.as_str()).await? else {
             return Ok(Some(Scope::All));
         };
+        let range = EventRange {
+            from: cursor,
+            before: bound,
+        };
         let (interval, pile) = cadence(engine);
         let elapsed = (recofinement_store::now() - last_run)
             .to_std()
             .unwrap_or_default();
-        let added = self.db.added_events_since(cursor).await?;
+        let added = self.db.added_events_in(range).await?;
         Ok(match engine {
             EngineName::Popularity
             | EngineName::ContentSimilarities
             | EngineName::LinkBetweenItems => {
                 let interactions = if engine == EngineName::Popularity {
-                    self.db.interaction_events_since(cursor).await?
+                    self.db.interaction_events_in(range).await?
                 } else {
                     0
                 };
@@ -333,7 +343,7 @@ impl EngineRunner {
                 due.then_some(Scope::All)
             }
             EngineName::CollaborativeFiltering => {
-                let events = self.db.interaction_events_since(cursor).await?;
+                let events = self.db.interaction_events_in(range).await?;
                 (added > 0 || events >= pile || (events > 0 && elapsed >= interval))
                     .then_some(Scope::All)
             }
@@ -341,7 +351,7 @@ impl EngineRunner {
                 if added > 0 {
                     Some(Scope::All)
                 } else {
-                    let users = self.db.users_with_events_since(cursor).await?;
+                    let users = self.db.users_with_events_in(range).await?;
                     (!users.is_empty()).then_some(Scope::Users(users))
                 }
             }
@@ -353,13 +363,13 @@ impl EngineRunner {
         engine: EngineName,
         scope: Scope,
         snapshot: Arc<Snapshot>,
+        bound: i64,
     ) -> anyhow::Result<RunReport> {
         let started = Instant::now();
-        let cursor_id = snapshot.event_id;
         let cursor = Cursor {
             engine: engine.as_str(),
             kinds: &ALL_LABELS,
-            event_id: cursor_id,
+            consumed_before: bound,
         };
         let pool = self.pool.clone();
         let scope_name = match scope {
@@ -423,7 +433,7 @@ impl EngineRunner {
                     let no_cursor = Cursor {
                         engine: engine.as_str(),
                         kinds: &[],
-                        event_id: cursor_id,
+                        consumed_before: bound,
                     };
                     self.db
                         .replace_recommendations(
@@ -743,13 +753,14 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
     fn run_profile(
         &self,
         run_id: i64,
-    ) -> futures::future::BoxFuture<'static, Result<usize, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<usize, recofinement_api::state::SandboxError>>
+    {
         let runner = self.runner.clone();
         Box::pin(async move {
             let started = Instant::now();
             let result = runner.run_profile(run_id).await;
             crate::run_history::record_sandbox(&runner.db, started.elapsed(), &result).await;
-            result.map_err(|e| format!("{e:#}"))
+            result.map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
         })
     }
 

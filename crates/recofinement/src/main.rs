@@ -426,7 +426,7 @@ async fn admin(db: Db, settings: &Settings, command: AdminCommand) -> anyhow::Re
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             match db.create_user(&email, &username, &hash, "user").await {
-                Err(recofinement_store::StoreError::Conflict(_)) => {
+                Err(e) if e.is_conflict() => {
                     bail!("an account with the e-mail {email} exists already; use `admin grant`")
                 }
                 other => other?,

@@ -22,7 +22,8 @@ use recofinement_store::dataset::Quiet;
 use recofinement_store::interactions::MetaPatch;
 use recofinement_store::testing::{Backend, TestDb};
 
-use common::{Server, json_answer};
+use common::json_answer;
+use recofinement_api::testing::TestServer;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -200,7 +201,7 @@ impl Browser {
 /// A catalogue with activity: the generated set, a person who rated and
 /// declared genres through the API, every engine run once, and a stored
 /// evaluation.
-async fn fill(t: &TestDb, server: &Server) {
+async fn fill(t: &TestDb, server: &TestServer) {
     let dir = std::env::temp_dir().join(format!(
         "recofinement-dashboard-{}",
         uuid::Uuid::new_v4().simple()
@@ -214,7 +215,7 @@ async fn fill(t: &TestDb, server: &Server) {
     generate(&dir, &options).unwrap();
     t.db.import_dataset(&dir, &mut Quiet).await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    server.account(t, "reader", false).await;
+    server.account("reader", false).await;
     let reader =
         t.db.user_by_email("reader@example.com")
             .await
@@ -263,15 +264,15 @@ async fn an_administrator_sees_every_panel_and_forces_a_run() {
     let chromedriver = find_binary(&["chromedriver"]);
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
         assert!(
-            std::env::var_os("CI").is_none(),
+            std::env::var("CI").as_deref() != Ok("true"),
             "CI must install chromium and chromium-driver"
         );
         eprintln!("skipped: chromium and chromedriver are not installed");
         return;
     };
-    let t = TestDb::fresh(Backend::Sqlite).await.unwrap();
-    let server = Server::start(&t).await;
-    server.account(&t, "boss", true).await;
+    let t = TestDb::fresh(Backend::Sqlite).await;
+    let server = common::server(&t).await;
+    server.account("boss", true).await;
     fill(&t, &server).await;
 
     let driver = Driver::start(&chromedriver).await;

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use recofinement::generate::{GenerateOptions, GenerateSummary, generate};
 use recofinement_store::Db;
+use recofinement_store::backend_test as db_test;
 use recofinement_store::dataset::{DatasetError, Quiet};
+use recofinement_store::testing::TestDb;
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -25,127 +27,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-struct TestDb {
-    db: Db,
-    _dir: Option<TempDir>,
-    /// PostgreSQL: the base URL and the schema to drop at the end.
-    schema: Option<(String, String)>,
-}
-
-impl TestDb {
-    async fn fresh(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = TempDir::new("import-test");
-                let url = format!("sqlite://{}/test.db", dir.0.display());
-                let db = Db::connect(&url, 4).await.unwrap();
-                db.migrate().await.unwrap();
-                Some(TestDb {
-                    db,
-                    _dir: Some(dir),
-                    schema: None,
-                })
-            }
-            Backend::Postgres => {
-                let base = std::env::var("TEST_DATABASE_URL")
-                    .ok()
-                    .filter(|u| u.starts_with("postgres"))?;
-                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&base).await.unwrap();
-                static EXTENSION: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-                EXTENSION
-                    .get_or_init(|| async {
-                        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-                            .execute(&admin)
-                            .await
-                            .unwrap();
-                    })
-                    .await;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let separator = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-                let db = Db::connect(&url, 4).await.unwrap();
-                db.migrate().await.unwrap();
-                Some(TestDb {
-                    db,
-                    _dir: None,
-                    schema: Some((base, schema)),
-                })
-            }
-        }
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        self.scalar(&format!("SELECT count(*) FROM {table}")).await
-    }
-
-    async fn scalar(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        match &self.db {
-            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        }
-    }
-
-    async fn text(&self, sql: &str) -> Option<String> {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        match &self.db {
-            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        }
-    }
-
-    async fn drop_schema(self) {
-        self.db.close().await;
-        if let Some((base, schema)) = self.schema {
-            let admin = sqlx::PgPool::connect(&base).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-        }
-    }
-}
-
-/// Runs a scenario on SQLite, and on PostgreSQL when configured.
-macro_rules! db_test {
-    ($name:ident, |$db:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            async fn scenario($db: &TestDb) $body
-
-            async fn run(backend: Backend) {
-                if let Some(db) = TestDb::fresh(backend).await {
-                    scenario(&db).await;
-                    db.drop_schema().await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await;
-            }
-        }
-    };
 }
 
 const SMALL: GenerateOptions = GenerateOptions {
@@ -519,14 +400,14 @@ db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
     }
     std::fs::write(dir.0.join("meta_user_content_1.csv"), &all).unwrap();
     assert!(all.len() > 1 << 20);
-    let shape = table_shape(t, "meta_user_content").await;
+    let shape = table_shape(&t, "meta_user_content").await;
 
     t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
     assert_eq!(
         t.count("meta_user_content").await,
         summary.interactions as i64
     );
-    assert_eq!(table_shape(t, "meta_user_content").await, shape);
+    assert_eq!(table_shape(&t, "meta_user_content").await, shape);
 
     // A big file with one unknown user fails as a whole, schema intact.
     let mut bad = all.replacen("content_id,user_id,rating,count\n", "", 1);
@@ -546,5 +427,5 @@ db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
         t.count("meta_user_content").await,
         summary.interactions as i64
     );
-    assert_eq!(table_shape(t, "meta_user_content").await, shape);
+    assert_eq!(table_shape(&t, "meta_user_content").await, shape);
 });

@@ -221,3 +221,126 @@ backend_test!(sandbox_runs_store_their_results, |t| {
     let status = t.scalar(&format!("SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE id = {run} AND status = 'done'")).await;
     assert_eq!(status, 1);
 });
+
+/// Each user's best FromProfile recommendation.
+async fn top_picks(t: &TestDb, users: std::ops::RangeInclusive<i64>) -> Vec<(i64, i64)> {
+    let mut picks = Vec::new();
+    for user in users {
+        let rows = rows_of(t, user, "FromProfile").await;
+        picks.push((user, rows.first().expect("a recommendation").0));
+    }
+    picks
+}
+
+/// Waits until every committed event is below the event bound. On
+/// PostgreSQL the bound is the oldest running transaction of the whole
+/// server, so other tests' open transactions hold it back for a moment.
+async fn settle(t: &TestDb) {
+    if t.backend == Backend::Sqlite {
+        return;
+    }
+    let newest = t
+        .scalar("SELECT COALESCE(MAX(position), 0) FROM event")
+        .await;
+    for _ in 0..500 {
+        if t.db.event_bound().await.unwrap() > newest {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the event bound stayed below {newest}");
+}
+
+async fn rate(t: &TestDb, user: i64, movie: i64) {
+    let patch = MetaPatch {
+        rating: Some(5),
+        additional_count: None,
+    };
+    t.db.patch_item(user, movie, "MOVIE", patch).await.unwrap();
+}
+
+backend_test!(events_landing_during_runs_are_never_skipped, |t| {
+    catalogue(&t).await;
+    let runner = std::sync::Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    let picks = top_picks(&t, 1..=USERS).await;
+    // Ratings land while runs select their subjects and load their data.
+    let looping = runner.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let runs = tokio::spawn(async move {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            looping
+                .run(&[EngineName::FromProfile], false)
+                .await
+                .unwrap();
+        }
+    });
+    for &(user, movie) in &picks {
+        rate(&t, user, movie).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    runs.await.unwrap();
+    settle(&t).await;
+    runner.run(&[EngineName::FromProfile], false).await.unwrap();
+    for (user, movie) in picks {
+        let rows = rows_of(&t, user, "FromProfile").await;
+        assert!(
+            rows.iter().all(|(id, _)| *id != movie),
+            "user {user} rated {movie}, yet it is still recommended: the event was skipped"
+        );
+    }
+});
+
+/// On PostgreSQL ids come from a sequence: a transaction that took an event
+/// id may commit after one that took a later id. Its event must still be
+/// consumed once it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_is_consumed() {
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let t = TestDb::fresh(Backend::Postgres).await;
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    let picks = top_picks(&t, 1..=2).await;
+    let recofinement_store::Db::Postgres(pool) = &t.db else {
+        unreachable!()
+    };
+    // User 1's rating takes an event id, and its transaction stays open…
+    let (late_user, late_movie) = picks[0];
+    let mut slow = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO meta_user_content (user_id, content_id, rating) VALUES ($1, $2, 5) \
+         ON CONFLICT (user_id, content_id) DO UPDATE SET rating = 5",
+    )
+    .bind(late_user)
+    .bind(late_movie)
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type) \
+         VALUES (now(), $1, $2, 'changed', 'meta_user_content', 'rating', '5', 'MOVIE')",
+    )
+    .bind(late_user)
+    .bind(late_movie)
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    // …while user 2's later event commits and a run happens.
+    rate(&t, picks[1].0, picks[1].1).await;
+    runner.run(&[EngineName::FromProfile], false).await.unwrap();
+    slow.commit().await.unwrap();
+    settle(&t).await;
+    runner.run(&[EngineName::FromProfile], false).await.unwrap();
+    for (user, movie) in picks {
+        let rows = rows_of(&t, user, "FromProfile").await;
+        assert!(
+            rows.iter().all(|(id, _)| *id != movie),
+            "user {user} rated {movie}, yet it is still recommended"
+        );
+    }
+}

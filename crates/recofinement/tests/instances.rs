@@ -8,37 +8,41 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use common::{Server, SocketClient};
+use common::SocketClient;
 use recofinement_store::backend_test;
-use recofinement_store::testing::Backend;
+use recofinement_store::testing::{Backend, require_service};
 
-const PASSWORD: &str = "goodPassword!123";
+use common::PASSWORD;
 
 backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
-    let (a, b) = (Server::start(&t).await, Server::start(&t).await);
-    let token = a.account(&t, "alice", false).await;
+    let (a, b) = (common::server(&t).await, common::server(&t).await);
+    let token = a.account("alice", false).await;
     let me = a
         .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
-        .await;
+        .await
+        .1;
     assert_eq!(me["status"], true);
-    b.call(
-        reqwest::Method::POST,
-        "/api/auth/logout",
-        Some(&token),
-        None,
-    )
-    .await;
+    let (status, _) = b
+        .call(
+            reqwest::Method::POST,
+            "/api/auth/logout",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     for server in [&a, &b] {
         let answer = server
             .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
-            .await;
+            .await
+            .1;
         assert_eq!(answer["msg"], "Token has been revoked");
     }
 });
 
 backend_test!(login_throttling_holds_across_instances, |t| {
-    let (a, b) = (Server::start(&t).await, Server::start(&t).await);
-    a.account(&t, "alice", false).await;
+    let (a, b) = (common::server(&t).await, common::server(&t).await);
+    a.account("alice", false).await;
     let wrong = json!({"email": "alice@example.com", "password": "wrongPassword!9"});
     // The default limit is 10 failures per account, spread over both instances.
     for i in 0..10 {
@@ -50,7 +54,8 @@ backend_test!(login_throttling_holds_across_instances, |t| {
                 None,
                 Some(wrong.clone()),
             )
-            .await;
+            .await
+            .1;
         assert_eq!(answer["message"], "Failed to log in.");
     }
     let right = json!({"email": "alice@example.com", "password": PASSWORD});
@@ -62,7 +67,8 @@ backend_test!(login_throttling_holds_across_instances, |t| {
                 None,
                 Some(right.clone()),
             )
-            .await;
+            .await
+            .1;
         assert_eq!(
             answer["message"],
             "Too many failed attempts, try again later."
@@ -94,23 +100,16 @@ backend_test!(one_engine_scheduler_runs_at_a_time, |t| {
     }
 });
 
-/// Redis for the shared rooms: CI sets TEST_REDIS_URL (bash .ci/run).
-fn redis_url() -> Option<String> {
-    std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
 backend_test!(
     a_run_launched_on_one_instance_reaches_a_tab_on_another,
     |t| {
-        let Some(redis) = redis_url() else {
-            eprintln!("TEST_REDIS_URL not set: shared rooms not exercised");
+        // Redis for the shared rooms: `.ci/run` sets TEST_REDIS_URL.
+        let Some(redis) = require_service(module_path!(), "TEST_REDIS_URL") else {
             return;
         };
-        let a = Server::start_with(&t, Some(&redis)).await;
-        let b = Server::start_with(&t, Some(&redis)).await;
-        let token = a.account(&t, "admin", true).await;
+        let a = common::server_with(&t, Some(&redis)).await;
+        let b = common::server_with(&t, Some(&redis)).await;
+        let token = a.account("admin", true).await;
         let profile = a.profile(&token, "shared").await;
         let mut tab_on_a = SocketClient::connect(a.address, Some(&token))
             .await

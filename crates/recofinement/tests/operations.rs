@@ -23,7 +23,7 @@ use recofinement_store::dataset::Quiet;
 use recofinement_store::engine_runs::RunWindow;
 use recofinement_store::testing::TestDb;
 
-use common::{Server, json_answer};
+use common::json_answer;
 
 const SMALL: GenerateOptions = GenerateOptions {
     users: 30,
@@ -137,7 +137,7 @@ backend_test!(an_export_imports_back_to_the_same_answers, |t| {
         t.scalar("SELECT COUNT(*) FROM meta_user_content").await
     );
 
-    let copy = TestDb::fresh(t.backend).await.unwrap();
+    let copy = TestDb::fresh(t.backend).await;
     copy.db.import_dataset(&first.0, &mut Quiet).await.unwrap();
     let second = TempDir::new("export-b");
     copy.db.export_dataset(&second.0).await.unwrap();
@@ -190,9 +190,9 @@ backend_test!(
     the_force_button_runs_the_engine_and_audits_who_pressed_it,
     |t| {
         load_small_set(&t.db).await;
-        let server = Server::start(&t).await;
-        let admin = server.account(&t, "boss", true).await;
-        let user = server.account(&t, "someone", false).await;
+        let server = common::server(&t).await;
+        let admin = server.account("boss", true).await;
+        let user = server.account("someone", false).await;
         let body = json!({"engines": ["popularity"]});
         let refused = server
             .call(
@@ -201,7 +201,8 @@ backend_test!(
                 Some(&user),
                 Some(body.clone()),
             )
-            .await;
+            .await
+            .1;
         assert_eq!(refused["status"], false);
         let unknown = server
             .call(
@@ -210,12 +211,14 @@ backend_test!(
                 Some(&admin),
                 Some(json!({"engines": ["Nope"]})),
             )
-            .await;
+            .await
+            .1;
         assert_eq!(unknown["errors"], json!(["Unknown engine \"Nope\"."]));
 
         let accepted = server
             .call(Method::POST, "/api/engine/runs", Some(&admin), Some(body))
-            .await;
+            .await
+            .1;
         assert_eq!(accepted["engines"], json!(["Popularity"]), "{accepted}");
         let request = accepted["request_id"].as_i64().unwrap();
         // The run happens in the background: follow the history until it shows.
@@ -228,7 +231,8 @@ backend_test!(
                     Some(&admin),
                     None,
                 )
-                .await;
+                .await
+                .1;
             if let Some(run) = page["content"].as_array().and_then(|runs| runs.first()) {
                 forced = run.clone();
                 break;
@@ -245,7 +249,8 @@ backend_test!(
                 Some(&admin),
                 None,
             )
-            .await;
+            .await
+            .1;
         let audit = page["content"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(audit["id"], request);
         assert_eq!(audit["cause"], "request");

@@ -6,13 +6,14 @@ mod common;
 
 use serde_json::{Value, json};
 
-use common::{Server, SocketClient};
+use common::{SocketClient, TestServer};
 use recofinement_store::backend_test;
+use recofinement_store::testing::require_service;
 
 backend_test!(connections_are_refused_with_the_original_messages, |t| {
-    let server = Server::start(&t).await;
-    let user = server.account(&t, "plain", false).await;
-    let admin = server.account(&t, "admin", true).await;
+    let server = common::server(&t).await;
+    let user = server.account("plain", false).await;
+    let admin = server.account("admin", true).await;
     let refusal = |r: Result<SocketClient, Value>| r.err().expect("refused")["message"].clone();
     assert_eq!(
         refusal(SocketClient::connect(server.address, None).await),
@@ -26,7 +27,7 @@ backend_test!(connections_are_refused_with_the_original_messages, |t| {
         refusal(SocketClient::connect(server.address, Some(&user)).await),
         "Permission missing!"
     );
-    server
+    let (status, _) = server
         .call(
             reqwest::Method::POST,
             "/api/auth/logout",
@@ -34,6 +35,7 @@ backend_test!(connections_are_refused_with_the_original_messages, |t| {
             None,
         )
         .await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     assert_eq!(
         refusal(SocketClient::connect(server.address, Some(&admin)).await),
         "Unauthorized!"
@@ -41,9 +43,9 @@ backend_test!(connections_are_refused_with_the_original_messages, |t| {
 });
 
 backend_test!(a_sandbox_run_reaches_every_tab_and_the_history, |t| {
-    let server = Server::start(&t).await;
-    let admin = server.account(&t, "admin", true).await;
-    let other = server.account(&t, "other", true).await;
+    let server = common::server(&t).await;
+    let admin = server.account("admin", true).await;
+    let other = server.account("other", true).await;
     let mine = server.profile(&admin, "mine").await;
     let theirs = server.profile(&other, "theirs").await;
     let mut tab = SocketClient::connect(server.address, Some(&admin))
@@ -110,7 +112,8 @@ backend_test!(a_sandbox_run_reaches_every_tab_and_the_history, |t| {
             Some(&admin),
             None,
         )
-        .await;
+        .await
+        .1;
     assert_eq!(history["content"].as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history["content"][0]["status"], "done");
 });
@@ -133,10 +136,8 @@ setTimeout(() => done(1), 20000);
 "#;
 
 /// Runs the original client; returns the messages it printed.
-async fn original_client(server: &Server, token: &str, profile: &str) -> Option<Vec<Value>> {
-    let dir = std::env::var("SOCKET_IO_CLIENT_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())?;
+async fn original_client(server: &TestServer, token: &str, profile: &str) -> Option<Vec<Value>> {
+    let dir = require_service(module_path!(), "SOCKET_IO_CLIENT_DIR")?;
     let output = tokio::process::Command::new("node")
         .arg("-e")
         .arg(ORIGINAL_CLIENT)
@@ -161,11 +162,10 @@ async fn original_client(server: &Server, token: &str, profile: &str) -> Option<
 }
 
 backend_test!(the_original_socket_io_client_runs_the_sandbox, |t| {
-    let server = Server::start(&t).await;
-    let admin = server.account(&t, "admin", true).await;
+    let server = common::server(&t).await;
+    let admin = server.account("admin", true).await;
     let profile = server.profile(&admin, "mine").await;
     let Some(messages) = original_client(&server, &admin, &profile).await else {
-        eprintln!("SOCKET_IO_CLIENT_DIR not set: the original client was not run");
         return;
     };
     let texts: Vec<&str> = messages
@@ -181,7 +181,7 @@ backend_test!(the_original_socket_io_client_runs_the_sandbox, |t| {
             "200, Recommendation complete for this profile!"
         ]
     );
-    let user = server.account(&t, "plain", false).await;
+    let user = server.account("plain", false).await;
     let refused = original_client(&server, &user, &profile).await.unwrap();
     assert_eq!(refused, [json!({"connect_error": "Permission missing!"})]);
 });

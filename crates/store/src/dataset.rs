@@ -794,6 +794,7 @@ impl Db {
         for file in &files {
             reports.push(self.import_file(file, observer).await?);
         }
+        self.announce(crate::changes::ListChange::Catalogue).await;
         // Fresh statistics, so the planner uses the indexes on what it just
         // loaded (PostgreSQL otherwise guesses from an empty table).
         // SQLite takes one name (or none); PostgreSQL a list, kept to the

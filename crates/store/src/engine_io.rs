@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use recofinement_domain::media::MediaSpec;
 
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
-use crate::{Db, StoreResult, now, on_db};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// Rows per multi-row statement (well under both databases' parameter limits).
 const BATCH: usize = 500;
@@ -136,29 +137,49 @@ impl Db {
         .await?))
     }
 
-    /// Users whose interactions or interests changed after event `after`.
-    pub async fn users_with_events_since(&self, after: i64) -> StoreResult<Vec<i64>> {
+    /// Users whose interactions or interests changed within `range`.
+    pub async fn users_with_events_in(&self, range: EventRange) -> StoreResult<Vec<i64>> {
+        let sql = format!(
+            "SELECT DISTINCT occured_by FROM event WHERE {} AND occured_by IS NOT NULL \
+             AND model_name IN ('meta_user_content', 'liked_genres') ORDER BY 1",
+            self.position_within()
+        );
         on_db!(self, pool => {
-            let rows: Vec<(i64,)> = sqlx::query_as(
-                "SELECT DISTINCT occured_by FROM event WHERE id > $1 AND occured_by IS NOT NULL \
-                 AND model_name IN ('meta_user_content', 'liked_genres') ORDER BY 1",
-            )
-            .bind(after)
-            .fetch_all(pool)
-            .await?;
+            let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(range.from)
+                .bind(range.before)
+                .fetch_all(pool)
+                .await?;
             Ok(rows.into_iter().map(|(id,)| id).collect())
         })
     }
 
-    /// Number of interaction events after event `after`.
-    pub async fn interaction_events_since(&self, after: i64) -> StoreResult<i64> {
+    /// Number of interaction events within `range`.
+    pub async fn interaction_events_in(&self, range: EventRange) -> StoreResult<i64> {
+        self.count_events_in(range, "model_name IN ('meta_user_content', 'liked_genres')")
+            .await
+    }
+
+    /// Number of added-content events within `range`.
+    pub async fn added_events_in(&self, range: EventRange) -> StoreResult<i64> {
+        self.count_events_in(range, "kind = 'added'").await
+    }
+
+    async fn count_events_in(
+        &self,
+        range: EventRange,
+        condition: &'static str,
+    ) -> StoreResult<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM event WHERE {} AND {condition}",
+            self.position_within()
+        );
         on_db!(self, pool => {
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM event WHERE id > $1 AND model_name IN ('meta_user_content', 'liked_genres')",
-            )
-            .bind(after)
-            .fetch_one(pool)
-            .await?;
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(range.from)
+                .bind(range.before)
+                .fetch_one(pool)
+                .await?;
             Ok(n)
         })
     }
@@ -190,8 +211,10 @@ impl Db {
             }
             set_cursor!(&mut *tx, cursor);
             tx.commit().await?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        self.announce(ListChange::Catalogue).await;
+        Ok(())
     }
 
     /// Replaces the similarity rows between items of the same kind
@@ -292,12 +315,21 @@ impl Db {
     }
 }
 
-/// Where an engine's run leaves its cursor: (engine name, kinds, event id).
+/// The events a run consumes: positioned from `from` (the engine's cursor)
+/// up to, not including, `before` (the bound read when the run started).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRange {
+    pub from: i64,
+    pub before: i64,
+}
+
+/// Where an engine's run leaves its cursor: every event positioned before
+/// `consumed_before` has been consumed (see [`Db::event_bound`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Cursor<'a> {
     pub engine: &'a str,
     pub kinds: &'a [&'a str],
-    pub event_id: i64,
+    pub consumed_before: i64,
 }
 
 /// Upserts the `engine` rows of a cursor inside the caller's transaction.
@@ -306,13 +338,13 @@ macro_rules! set_cursor {
         let cursor: Cursor = $cursor;
         for kind in cursor.kinds {
             sqlx::query(
-                "INSERT INTO engine (engine, last_launch_date, content_type, last_event_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, last_event_id = $4",
+                "INSERT INTO engine (engine, last_launch_date, content_type, consumed_before) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, consumed_before = $4",
             )
             .bind(cursor.engine)
             .bind(now())
             .bind(*kind)
-            .bind(cursor.event_id)
+            .bind(cursor.consumed_before)
             .execute($conn)
             .await?;
         }
@@ -341,17 +373,6 @@ fn multi_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> Stri
 }
 
 impl Db {
-    /// Added-content events after event `after`.
-    pub async fn added_events_since(&self, after: i64) -> StoreResult<i64> {
-        on_db!(self, pool => {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event WHERE id > $1 AND kind = 'added'")
-                .bind(after)
-                .fetch_one(pool)
-                .await?;
-            Ok(n)
-        })
-    }
-
     /// An engine's oldest cursor over its kinds and its last run.
     pub async fn engine_state(
         &self,
@@ -359,7 +380,7 @@ impl Db {
     ) -> StoreResult<Option<(i64, chrono::NaiveDateTime)>> {
         on_db!(self, pool => {
             let row: (Option<i64>, Option<chrono::NaiveDateTime>) =
-                sqlx::query_as("SELECT MIN(last_event_id), MIN(last_launch_date) FROM engine WHERE engine = $1")
+                sqlx::query_as("SELECT MIN(consumed_before), MIN(last_launch_date) FROM engine WHERE engine = $1")
                     .bind(engine)
                     .fetch_one(pool)
                     .await?;

@@ -187,17 +187,26 @@ impl Db {
 
     /// Backlog and last success of each engine named.
     pub async fn engine_standings(&self, engines: &[&str]) -> StoreResult<Vec<EngineStanding>> {
+        let backlog_sql = format!(
+            "SELECT COUNT(*) FROM event WHERE {}",
+            self.position_within()
+        );
         let mut standings = Vec::with_capacity(engines.len());
         for engine in engines {
             let (backlog, last_success): (i64, Option<NaiveDateTime>) = on_db!(self, pool => {
-                sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM event WHERE id > \
-                        COALESCE((SELECT MIN(last_event_id) FROM engine WHERE engine = $1), 0)), \
+                let (cursor, last_success): (Option<i64>, Option<NaiveDateTime>) = sqlx::query_as(
+                    "SELECT (SELECT MIN(consumed_before) FROM engine WHERE engine = $1), \
                      (SELECT MAX(finished_at) FROM engine_run WHERE engine = $1 AND outcome = 'done')",
                 )
                 .bind(*engine)
                 .fetch_one(pool)
-                .await?
+                .await?;
+                let (backlog,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(backlog_sql.as_str()))
+                    .bind(cursor.unwrap_or(0))
+                    .bind(i64::MAX)
+                    .fetch_one(pool)
+                    .await?;
+                (backlog, last_success)
             });
             standings.push(EngineStanding {
                 engine: engine.to_string(),
@@ -217,7 +226,7 @@ impl Db {
         report: &serde_json::Value,
     ) -> StoreResult<i64> {
         let seed = i64::try_from(seed)
-            .map_err(|_| crate::StoreError::Invalid("seed above 2^63".into()))?;
+            .map_err(|e| crate::StoreError::invalid("the seed must be below 2^63", e))?;
         on_db!(self, pool => {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO engine_evaluation (created_at, seed, scale, parameters, report) \

@@ -1,6 +1,7 @@
 //! The event log the engine consumes. Every catalogue change and every
-//! interaction writes its event inside the transaction of the change; ids
-//! only grow, so "everything after id N" is a complete cursor.
+//! interaction writes its event inside the transaction of the change. The
+//! engine's cursor is a bound on the events' positions ([`Db::event_bound`]):
+//! everything below it is final, so nothing committed late is skipped.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -99,12 +100,39 @@ impl Db {
         .await?))
     }
 
-    /// The id of the newest event (0 when there is none).
-    pub async fn last_event_id(&self) -> StoreResult<i64> {
-        on_db!(self, pool => {
-            let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM event").fetch_one(pool).await?;
-            Ok(id.unwrap_or(0))
-        })
+    /// The bound below which every event is final: no event positioned
+    /// below it can still appear. A run reads it first, consumes the events
+    /// below it and leaves its cursor there.
+    ///
+    /// SQLite has one writer, so ids commit in order: the bound is the next
+    /// id. On PostgreSQL an event's position is its writing transaction's
+    /// id, and every transaction below the oldest one still running has
+    /// ended, committed or not.
+    pub async fn event_bound(&self) -> StoreResult<i64> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM event")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(id)
+            }
+            Db::Postgres(pool) => {
+                let (xmin,): (i64,) =
+                    sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                        .fetch_one(pool)
+                        .await?;
+                Ok(xmin)
+            }
+        }
+    }
+
+    /// `position >= $1 AND position < $2` for this backend's position of an
+    /// event (see [`Db::event_bound`]).
+    pub(crate) fn position_within(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "id >= $1 AND id < $2",
+            Db::Postgres(_) => "position >= $1 AND position < $2",
+        }
     }
 }
 

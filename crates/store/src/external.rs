@@ -44,8 +44,12 @@ pub struct ImportItem {
     pub rating_count: Option<i64>,
     /// The user's own rating, 0–5.
     pub user_rating: Option<i64>,
-    /// When the user last consumed it (Spotify's `played_at`).
+    /// When the user last consumed it (Spotify's `played_at`); `None` for
+    /// an item only saved, whose interaction then carries no play date.
     pub consumed_at: Option<NaiveDateTime>,
+    /// Whether the user has seen the item's page (TMDB's rated, favourite
+    /// and listed items: `review_see_count` 1, as §11.5 step 7 says).
+    pub seen: bool,
 }
 
 /// What an import wrote.
@@ -349,6 +353,20 @@ impl Db {
                     None => {
                         let patch = MetaPatch { rating: item.user_rating, additional_count: Some(1) };
                         let _ = patch_meta_in_tx!(tx, lock, user_id, content_id, label, patch, item.consumed_at.unwrap_or(at));
+                        // Only a play has a play date; a page seen counts once.
+                        sqlx::query(
+                            "UPDATE meta_user_content SET last_count_increment = $3, \
+                               review_see_count = CASE WHEN $4 THEN 1 ELSE review_see_count END, \
+                               last_review_see_date = CASE WHEN $4 THEN $5 ELSE last_review_see_date END \
+                             WHERE user_id = $1 AND content_id = $2",
+                        )
+                        .bind(user_id)
+                        .bind(content_id)
+                        .bind(item.consumed_at)
+                        .bind(item.seen)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
                         report.interactions_written += 1;
                     }
                     Some((old_rating, last_count)) => {

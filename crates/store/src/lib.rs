@@ -4,6 +4,7 @@
 //! the [`on_db!`] macro; the few real differences live in [`dialect`].
 
 pub mod catalogue;
+pub mod changes;
 pub mod dataset;
 pub mod dataset_export;
 pub mod dialect;

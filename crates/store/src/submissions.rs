@@ -46,7 +46,7 @@ impl From<StoreError> for AcceptError {
 impl From<sqlx::Error> for AcceptError {
     fn from(e: sqlx::Error) -> Self {
         match StoreError::from(e) {
-            StoreError::Conflict(_) => AcceptError::Duplicate,
+            StoreError::Conflict { .. } => AcceptError::Duplicate,
             other => AcceptError::Store(other),
         }
     }
@@ -128,11 +128,11 @@ impl Db {
             let sql = format!("SELECT content_id FROM {} WHERE {column} = $1", spec.table);
             let taken: Option<(i64,)> = on_db!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(pool).await?);
             if taken.is_some() {
-                return Err(StoreError::Conflict(column.to_string()));
+                return Err(StoreError::conflict(column));
             }
         }
-        let payload =
-            serde_json::to_string(proposal).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let payload = serde_json::to_string(proposal)
+            .map_err(|e| StoreError::invalid("proposal payload", e))?;
         on_db!(self, pool => {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO submission (content_type, payload, submitted_by, submitted_at, unique_key) \
@@ -211,7 +211,7 @@ impl Db {
             .await?;
             let Some((payload,)) = row else { return Err(AcceptError::NotFound) };
             let proposal: Proposal =
-                serde_json::from_str(&payload).map_err(|e| AcceptError::Store(StoreError::Invalid(e.to_string())))?;
+                serde_json::from_str(&payload).map_err(|e| AcceptError::Store(StoreError::invalid("stored proposal payload", e)))?;
             let (content_id,): (i64,) = sqlx::query_as(
                 "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, $1) RETURNING content_id",
             )

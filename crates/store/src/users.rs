@@ -198,7 +198,7 @@ impl Db {
             .execute(pool)
             .await?;
             if result.rows_affected() == 0 && !self.has_role(user.user_id, role).await? {
-                return Err(StoreError::Invalid(format!("unknown role {role:?}")));
+                return Err(StoreError::invalid_message(format!("unknown role {role:?}")));
             }
             Ok(())
         })

@@ -231,5 +231,6 @@ fn item(volume: Volume) -> Option<ImportItem> {
         rating_count: info.ratings_count,
         user_rating: rating(volume.user.as_ref()),
         consumed_at: None,
+        seen: false,
     })
 }

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod spotify;
 pub mod tmdb;
 
+use recofinement_store::changes::ListChange;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -247,7 +248,9 @@ impl External {
                 Service::Tmdb => tmdb::collect(self, access).await?,
                 Service::GBooks => gbooks::collect(self, user_id, access, refresh).await?,
             };
-            Ok::<_, ImportError>(self.db.import_library(user_id, &items).await?)
+            let report = self.db.import_library(user_id, &items).await?;
+            self.db.announce(ListChange::Catalogue).await;
+            Ok::<_, ImportError>(report)
         };
         let result = tokio::time::timeout(self.config.import_timeout, work).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -173,6 +173,7 @@ fn items(tracks: Vec<(Track, Option<NaiveDateTime>)>) -> Items {
             rating_count: None,
             user_rating: None,
             consumed_at: played,
+            seen: false,
         });
     }
     out

@@ -227,6 +227,7 @@ pub async fn collect(external: &External, session: Option<String>) -> Result<Ite
             rating_count: movie.vote_count,
             user_rating: movie.rating.map(user_rating),
             consumed_at: None,
+            seen: true,
         });
     }
     for serie in series {
@@ -252,6 +253,7 @@ pub async fn collect(external: &External, session: Option<String>) -> Result<Ite
             rating_count: serie.vote_count,
             user_rating: serie.rating.map(user_rating),
             consumed_at: None,
+            seen: true,
         });
     }
     Ok(items)

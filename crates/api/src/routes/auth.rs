@@ -14,11 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::validate;
-use recofinement_store::StoreError;
 
 use crate::auth::AuthUser;
 use crate::auth::throttle::LoginThrottle;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{BodySchema, Field, FieldType, Valid};
 use crate::mail::{Mail, Template};
 use crate::routes::schema::{ErrorBody, Message, UserBase};
@@ -166,14 +165,11 @@ async fn register(
         return Err(taken());
     }
     let hash = state.hasher.hash(&body.password).await?;
-    let user = match state
+    let user = state
         .db
         .create_user(&email, &body.username, &hash, "user")
         .await
-    {
-        Err(StoreError::Conflict(_)) => return Err(taken()),
-        other => other?,
-    };
+        .on_conflict(taken)?;
     let access_token = issue_session(&state, &user).await?;
     state
         .mailer

@@ -177,7 +177,7 @@ async fn oauth_url(
     };
     http::authorize_url(provider, &state.external.redirect_uri, scopes, extra, value)
         .map(Some)
-        .map_err(|e| AppError::internal(format!("{} configuration: {e}", service.name())))
+        .map_err(|e| AppError::internal_message(format!("{} configuration: {e}", service.name())))
 }
 
 /// Checks the state, exchanges the code, stores the encrypted grant and
@@ -353,7 +353,7 @@ async fn tmdb_url(
         provider.auth_url.trim_end_matches('/')
     ))
     .and_then(|u| u.join(&token))
-    .map_err(|e| AppError::internal(format!("TMDB configuration: {e}")))?;
+    .map_err(|e| AppError::internal(anyhow::Error::new(e).context("TMDB configuration")))?;
     url.query_pairs_mut()
         .append_pair("redirect_to", &state.external.redirect_uri);
     Ok(answer("TMDB oauth url sent", url.to_string()))

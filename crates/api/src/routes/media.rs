@@ -17,13 +17,14 @@ use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec};
 use recofinement_domain::{ContentKind, Permission};
-use recofinement_store::StoreError;
 use recofinement_store::catalogue::{Genre, ItemPage, RecoTarget};
+use recofinement_store::changes::ListChange;
 use recofinement_store::interactions::{Meta, MetaPatch};
 use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
 
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::cache::{Tag, Tagged};
+use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Field, FieldType, JsonObject, Page, PathParam, check_fields, total_pages};
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
@@ -182,16 +183,26 @@ async fn popular(
         .get_or_insert(key, || async {
             let items = state.db.popular_items(spec, page.offset()).await?;
             let message = format!("Most popular {} data sent", spec.table);
-            to_json(&PageAnswer::items(message, items, page).0)
+            tagged(spec, PageAnswer::items(message, items, page).0)
         })
         .await
 }
 
-/// Serialises an answer for the shared-lists cache.
-fn to_json(answer: &PageAnswer) -> AppResult<Bytes> {
-    serde_json::to_vec(answer)
-        .map(Bytes::from)
-        .map_err(AppError::internal)
+/// Serialises a page of the kind's popular order (or of a search, which
+/// falls back to it) for the shared-lists cache, tagged with its items.
+fn tagged(spec: &MediaSpec, answer: PageAnswer) -> AppResult<Tagged> {
+    let mut tags: Vec<Tag> = answer
+        .content
+        .iter()
+        .filter_map(|item| item.get("content_id").and_then(Value::as_i64))
+        .map(Tag::Item)
+        .collect();
+    tags.push(Tag::Popular(spec.kind));
+    let body = serde_json::to_vec(&answer).map_err(AppError::internal)?;
+    Ok(Tagged {
+        body: Bytes::from(body),
+        tags,
+    })
 }
 
 /// Longest search term accepted (AC-24).
@@ -221,7 +232,10 @@ async fn search(
                 .db
                 .search_items(spec, &path.term, page.offset())
                 .await?;
-            to_json(&PageAnswer::items(format!("{} data sent", spec.title), items, page).0)
+            tagged(
+                spec,
+                PageAnswer::items(format!("{} data sent", spec.title), items, page).0,
+            )
         })
         .await
 }
@@ -437,6 +451,13 @@ async fn patch_meta(
         .db
         .patch_item(caller.user_id, path.content_id, spec.kind.label(), patch)
         .await?;
+    if rating.is_some() {
+        let content_id = path.content_id;
+        let kind = spec.kind;
+        state
+            .list_changed(ListChange::Item { kind, content_id })
+            .await;
+    }
     Ok((
         StatusCode::CREATED,
         Json(Message::ok("Meta successfully updated")),
@@ -667,16 +688,14 @@ async fn submit(
     if let Some(missing) = state.db.missing_genres(&all_genres).await?.first() {
         return Err(AppError::not_found(format!("Genre {missing} not found!")));
     }
-    let id = match state.db.submit(spec, &proposal, caller.user_id).await {
-        Err(StoreError::Conflict(_)) => {
+    let id = state
+        .db
+        .submit(spec, &proposal, caller.user_id)
+        .await
+        .on_conflict(|| {
             let field = spec.unique.unwrap_or("item");
-            return Err(AppError::Status(
-                StatusCode::CONFLICT,
-                format!("{field} already submitted"),
-            ));
-        }
-        other => other?,
-    };
+            AppError::Status(StatusCode::CONFLICT, format!("{field} already submitted"))
+        })?;
     let mut content = Map::new();
     content.insert(spec.pending_id.into(), id.into());
     let message = format!("{} have been added to validation.", spec.title);
@@ -748,7 +767,7 @@ async fn accept_additional(
     {
         Ok(_) => {
             // New content: shared lists must show it at once.
-            state.lists.clear();
+            state.list_changed(ListChange::Catalogue).await;
             let message = format!(
                 "Additional {} data successfully validated",
                 spec.pending_name

@@ -15,12 +15,11 @@ use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
 use recofinement_domain::{ContentKind, Permission};
-use recofinement_store::StoreError;
 use recofinement_store::catalogue::Genre;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{
     BodySchema, Field, FieldType, Page, PathParam, Valid, parse_uuid, total_pages,
 };
@@ -142,14 +141,11 @@ async fn create_profile(
     Valid(body): Valid<ProfileBody>,
 ) -> AppResult<(StatusCode, Json<ProfileAnswer>)> {
     caller.require(&state, Permission::AccessSandbox).await?;
-    let profile = match state
+    let profile = state
         .db
         .create_profile(caller.user_id, body.profilename.trim())
         .await
-    {
-        Err(StoreError::Conflict(_)) => return Err(AppError::bad_request(DUPLICATE_NAME)),
-        other => other?,
-    };
+        .on_conflict(|| AppError::bad_request(DUPLICATE_NAME))?;
     let answer = ProfileAnswer {
         status: true,
         message: "Profile created".into(),
@@ -205,14 +201,11 @@ async fn rename_profile(
     Valid(body): Valid<ProfileBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
-    match state
+    state
         .db
         .rename_profile(profile.profile_id, body.profilename.trim())
         .await
-    {
-        Err(StoreError::Conflict(_)) => return Err(AppError::bad_request(DUPLICATE_NAME)),
-        other => other?,
-    }
+        .on_conflict(|| AppError::bad_request(DUPLICATE_NAME))?;
     Ok((
         StatusCode::CREATED,
         Json(Message::ok("Profile updated successfully")),
@@ -331,7 +324,7 @@ pub struct ProfileMetaBody {
 
 impl BodySchema for ProfileMetaBody {
     const FIELDS: &'static [Field] = &[
-        Field::optional("rating", FieldType::Integer),
+        Field::required("rating", FieldType::Integer),
         Field::required("last_rating_date", FieldType::String),
         Field::required("review_see_count", FieldType::Integer),
         Field::required("last_review_see_date", FieldType::String),

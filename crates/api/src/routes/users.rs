@@ -9,11 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::{Permission, validate};
-use recofinement_store::StoreError;
 use recofinement_store::users::{User, UserChanges};
 
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
 use crate::routes::schema::{ErrorBody, Message, UserObject};
 use crate::state::AppState;
@@ -133,10 +132,11 @@ async fn patch_user(
         email,
         password_hash,
     };
-    match state.db.update_user(user.user_id, &changes).await {
-        Err(StoreError::Conflict(_)) => return Err(taken()),
-        other => other?,
-    }
+    state
+        .db
+        .update_user(user.user_id, &changes)
+        .await
+        .on_conflict(taken)?;
     let access_token = match changes.password_hash {
         Some(_) => {
             let fresh = state

@@ -296,6 +296,15 @@ db_test!(spotify_link_import_reimport_and_unlink, |app| {
     .await
     .unwrap();
     assert!(played.starts_with("2024-03-04"), "{played}");
+    // Tracks only saved were never played here: no play date (§11.5).
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM meta_user_content WHERE user_id = {user} \
+             AND content_id IN (900, 901) AND last_count_increment IS NULL"
+        ))
+        .await,
+        2
+    );
     assert_eq!(app.scalar_i64(&format!(
         "SELECT COUNT(*) FROM event WHERE kind = 'added' AND model_name = 'track' AND object_id = {new_id}"
     )).await, 1);
@@ -651,6 +660,15 @@ db_test!(tmdb_link_is_user_bound_and_imports_every_page, |app| {
     assert_eq!(app.scalar_i64(&rating(first)).await, 4);
     assert_eq!(app.scalar_i64(&rating(second)).await, 2);
     assert_eq!(app.scalar_i64(&rating(serie)).await, 5);
+    // Each imported movie and serie counts as seen once (§11.5 step 7).
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM meta_user_content WHERE user_id = {user} \
+             AND review_see_count = 1 AND last_review_see_date IS NOT NULL"
+        ))
+        .await,
+        3
+    );
     // The item's average: TMDB's 9 votes of 4.0, then the user's 4 (same SQL as E9).
     let average = app
         .scalar_f64(&format!(

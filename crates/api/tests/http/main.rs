@@ -6,9 +6,11 @@ mod support;
 
 mod admin;
 mod auth;
+mod bad_input;
 mod content;
 mod conventions;
 mod external;
+mod freshness;
 mod groups;
 mod people;
 mod profiles;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use recofinement::engine_runner::{EngineBridge, EngineRunner};
-use recofinement_api::mail::{Mailer, MemoryTransport};
-use recofinement_api::{ApiConfig, AppState, Secret};
+#[allow(unused_imports)]
+pub use recofinement_api::testing::{PASSWORD, ServerOptions, TestServer};
 use recofinement_store::testing::TestDb;
 
 /// A minimal Socket.IO client on the polling transport.
@@ -122,111 +122,24 @@ impl SocketClient {
     }
 }
 
-pub struct Server {
-    pub address: std::net::SocketAddr,
-    http: reqwest::Client,
+/// An API instance on `t` with the engine attached (sandbox runs compute).
+pub async fn server(t: &TestDb) -> TestServer {
+    server_with(t, None).await
 }
 
-impl Server {
-    pub async fn start(t: &TestDb) -> Server {
-        Self::start_with(t, None).await
-    }
-
-    /// A server whose Socket.IO rooms go through Redis when `redis` is given.
-    pub async fn start_with(t: &TestDb, redis: Option<&str>) -> Server {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = ApiConfig {
-            secret_key: Secret::new("socket-test-secret-key"),
-            bcrypt_cost: 4,
-            ..ApiConfig::default()
-        };
-        let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
-        let bridge = EngineBridge {
-            wake: Arc::new(tokio::sync::Notify::new()),
-            runner,
-        };
-        let state = AppState::new(
-            t.db.clone(),
-            config,
-            Mailer::new(MemoryTransport::default()),
-        )
-        .with_engine(Arc::new(bridge));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let app = match redis {
-            Some(url) => recofinement_api::router_with_redis(state, url)
-                .await
-                .expect("redis"),
-            None => recofinement_api::router(state),
-        };
-        tokio::spawn(recofinement_api::serve(
-            listener,
-            app,
-            std::future::pending(),
-        ));
-        Server {
-            address,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("http://{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or(Value::Null)
-    }
-
-    /// Registers an account (an administrator when `admin`); returns a fresh token.
-    pub async fn account(&self, t: &TestDb, name: &str, admin: bool) -> String {
-        let email = format!("{name}@example.com");
-        let body = json!({"email": email, "username": name, "password": "goodPassword!123"});
-        self.call(
-            reqwest::Method::POST,
-            "/api/auth/register",
-            None,
-            Some(body),
-        )
-        .await;
-        if admin {
-            t.db.grant_role(&email, "admin").await.unwrap();
-        }
-        let login = json!({"email": email, "password": "goodPassword!123"});
-        let answer = self
-            .call(reqwest::Method::POST, "/api/auth/login", None, Some(login))
-            .await;
-        answer["access_token"].as_str().unwrap().to_string()
-    }
-
-    pub async fn profile(&self, token: &str, name: &str) -> String {
-        let answer = self
-            .call(
-                reqwest::Method::POST,
-                "/api/profile",
-                Some(token),
-                Some(json!({"profilename": name})),
-            )
-            .await;
-        answer["profile"]["uuid"].as_str().unwrap().to_string()
-    }
+/// The same, with Socket.IO rooms through Redis when `redis` is given.
+pub async fn server_with(t: &TestDb, redis: Option<&str>) -> TestServer {
+    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+    let bridge = EngineBridge {
+        wake: Arc::new(tokio::sync::Notify::new()),
+        runner,
+    };
+    let options = ServerOptions {
+        engine: Some(Arc::new(bridge)),
+        redis: redis.map(str::to_string),
+        ..ServerOptions::default()
+    };
+    TestServer::start(t.db.clone(), options).await
 }
 
 /// Sends a request and reads its JSON answer.

@@ -1,0 +1,82 @@
+//! Read your own writes: a list or search answer asked for after a change
+//! committed shows it, with the shared-list cache on (the default), on the
+//! instance that made the change and on another one on the same database.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::support::{ServerOptions, TestServer};
+
+/// The first item of a page whose title is `title`.
+fn item<'a>(page: &'a Value, title: &str) -> &'a Value {
+    page["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == title)
+        .unwrap_or_else(|| panic!("{title} not in {page}"))
+}
+
+async fn rate(server: &TestServer, token: &str, item: i64, rating: i64) {
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/api/movie/{item}/meta"),
+            Some(token),
+            Some(json!({"rating": rating})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+db_test!(a_rating_shows_at_once_in_search_and_popular_lists, |app| {
+    let (admin, _) = app.register_admin("admin").await;
+    let movie = app
+        .add_item(
+            &admin,
+            "movie",
+            json!({"title": "Fresh Figures", "genres": []}),
+        )
+        .await;
+    let (user, _) = app.register("viewer").await;
+    for path in ["/api/movie/search/fresh", "/api/movie?page=1"] {
+        let (_, before) = app.get(path, &user).await;
+        assert_eq!(item(&before, "Fresh Figures")["rating_count"], 0);
+    }
+    rate(&app, &user, movie, 4).await;
+    for path in ["/api/movie/search/fresh", "/api/movie?page=1"] {
+        let (_, after) = app.get(path, &user).await;
+        let shown = item(&after, "Fresh Figures");
+        assert_eq!(shown["rating_count"], 1, "{path}: {after}");
+        assert_eq!(shown["rating"], 4.0, "{path}: {after}");
+    }
+    // Another instance on the same database, which cached the page too.
+    let other = TestServer::start(app.db.clone(), ServerOptions::default()).await;
+    let (_, cached) = other.get("/api/movie/search/fresh", &user).await;
+    assert_eq!(item(&cached, "Fresh Figures")["rating"], 4.0);
+    let (second, _) = app.register("second").await;
+    rate(&app, &second, movie, 2).await;
+    // The notice travels through the database (PostgreSQL) or the process.
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        let (_, page) = other.get("/api/movie/search/fresh", &user).await;
+        shown = item(&page, "Fresh Figures").clone();
+        if shown["rating_count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(shown["rating_count"], 2, "{shown}");
+    assert_eq!(shown["rating"], 3.0, "{shown}");
+});
+
+db_test!(accepted_content_shows_at_once_in_cached_lists, |app| {
+    let (admin, _) = app.register_admin("admin").await;
+    let (_, empty) = app.get("/api/movie/search/newcomer", &admin).await;
+    assert_eq!(empty["content"], json!([]), "{empty}");
+    app.add_item(&admin, "movie", json!({"title": "Newcomer", "genres": []}))
+        .await;
+    let (_, found) = app.get("/api/movie/search/newcomer", &admin).await;
+    assert_eq!(item(&found, "Newcomer")["title"], "Newcomer");
+});
