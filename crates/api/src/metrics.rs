@@ -55,6 +55,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 /// Middleware counting requests by method, route template and status, and
 /// timing them.
 pub async fn track(request: Request, next: Next) -> Response {
+    // Without a recorder (no --metrics-addr) labels are not even built.
+    if HANDLE.get().is_none() {
+        return next.run(request).await;
+    }
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -67,7 +67,7 @@ fn read_as(ty: FieldType) -> Read {
 }
 
 /// `SELECT` of a file's columns, cast so both databases answer one type per
-/// column, in the order of its integer key columns.
+/// column, in the order of its required integer (id) columns.
 fn select_sql(spec: &FileSpec) -> String {
     let columns: Vec<String> = spec
         .columns
@@ -81,7 +81,7 @@ fn select_sql(spec: &FileSpec) -> String {
     let keys: Vec<&str> = spec
         .columns
         .iter()
-        .filter(|c| c.ty == FieldType::Integer)
+        .filter(|c| c.ty == FieldType::Integer && c.required)
         .map(|c| c.name)
         .collect();
     let order = if keys.is_empty() {
