@@ -168,8 +168,10 @@ impl ListCache {
             return Ok(json_response(compute().await?.body));
         }
         if let Some(body) = self.lookup(&key) {
+            metrics::counter!("recofinement_list_cache_total", "result" => "hit").increment(1);
             return Ok(json_response(body));
         }
+        metrics::counter!("recofinement_list_cache_total", "result" => "miss").increment(1);
         let gate = self.gate(&key);
         let _turn = gate.lock().await;
         if let Some(body) = self.lookup(&key) {

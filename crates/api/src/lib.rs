@@ -2,12 +2,14 @@
 //! Flask API. [`router`] builds the whole application; [`serve`] runs it
 //! until a shutdown signal, draining in-flight requests.
 
+pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod server;
@@ -51,6 +53,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .nest("/api/group", routes::groups::router())
         .nest("/api/profile", routes::profiles::router())
         .nest("/api/external", routes::external::router())
+        .merge(routes::engine_runs::router())
+        .merge(admin::router())
         .merge(routes::events::router())
         .merge(routes::audit::router())
         .merge(routes::media::router())
@@ -85,6 +89,7 @@ fn application(state: AppState) -> Router {
             get(|| async { Redirect::temporary("/swaggerui/") }),
         )
         .merge(SwaggerUi::new("/swaggerui").url("/api/swagger.json", document))
+        .merge(admin::pages())
         .fallback(|| async { AppError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             AppError::Status(
@@ -103,6 +108,7 @@ fn application(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             AppError::internal_message("handler panicked").into_response()
         }))
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 /// The outer middleware every request crosses, Socket.IO included: CORS,
@@ -172,7 +178,8 @@ const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'sel
 const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Headers every answer carries: no MIME sniffing, no referrer leaking
-/// reset links, no framing, and a CSP fitting the page.
+/// reset links, no framing, and a CSP fitting the page (a page that sets
+/// its own, such as the dashboard, keeps it).
 async fn security_headers(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -188,7 +195,9 @@ async fn security_headers(
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CONTENT_SECURITY_POLICY, csp),
     ] {
-        headers.insert(name, HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
     response
 }

@@ -131,12 +131,16 @@ impl Mailer {
     /// is full the mail is dropped and logged.
     pub fn queue(&self, mail: Mail) {
         let template = mail.template;
-        if let Err(error) = self.0.try_send(mail) {
-            let reason = match error {
-                mpsc::error::TrySendError::Full(_) => "the mail queue is full",
-                mpsc::error::TrySendError::Closed(_) => "the mail worker has stopped",
-            };
-            tracing::error!(?template, reason, "mail dropped");
+        match self.0.try_send(mail) {
+            Ok(()) => metrics::gauge!("recofinement_mails_queued").increment(1.0),
+            Err(error) => {
+                let reason = match error {
+                    mpsc::error::TrySendError::Full(_) => "the mail queue is full",
+                    mpsc::error::TrySendError::Closed(_) => "the mail worker has stopped",
+                };
+                tracing::error!(?template, reason, "mail dropped");
+                metrics::counter!("recofinement_mails_total", "outcome" => "dropped").increment(1);
+            }
         }
     }
 }
@@ -148,6 +152,7 @@ async fn deliver(
     config: MailQueueConfig,
 ) {
     while let Some(mail) = queue.recv().await {
+        metrics::gauge!("recofinement_mails_queued").decrement(1.0);
         let template = mail.template;
         let mut wait = config.backoff;
         for attempt in 0..=config.retries {
@@ -155,6 +160,7 @@ async fn deliver(
             let error = match outcome {
                 Ok(Ok(())) => {
                     tracing::debug!(?template, attempt, "mail sent");
+                    metrics::counter!("recofinement_mails_total", "outcome" => "sent").increment(1);
                     break;
                 }
                 Ok(Err(error)) => error.to_string(),
@@ -162,6 +168,7 @@ async fn deliver(
             };
             if attempt == config.retries {
                 tracing::error!(?template, %error, "mail could not be sent; given up");
+                metrics::counter!("recofinement_mails_total", "outcome" => "failed").increment(1);
             } else {
                 tracing::warn!(?template, %error, attempt, "mail could not be sent; retrying");
                 tokio::time::sleep(wait).await;

@@ -196,6 +196,10 @@ fn room(user: &SocketUser) -> String {
 }
 
 async fn on_connect<A: Adapter>(socket: SocketRef<A>) {
+    metrics::gauge!("recofinement_socketio_connections").increment(1.0);
+    socket.on_disconnect(async || {
+        metrics::gauge!("recofinement_socketio_connections").decrement(1.0)
+    });
     let _ = socket.emit(
         "server_response",
         &json!({"on": "connect", "action": "connect", "message": "Connected"}),

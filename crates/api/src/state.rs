@@ -119,6 +119,41 @@ pub trait EngineHooks: Send + Sync {
         &self,
         run_id: i64,
     ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>>;
+
+    /// Starts a run of the named engines (all when empty) for every subject,
+    /// in the background; answers the engines that will run, or why not.
+    fn force_run(&self, _engines: &[String]) -> Result<Vec<String>, ForceRunError> {
+        Err(ForceRunError::NoEngine)
+    }
+
+    /// This instance's part in the engine scheduling: `scheduler` (holds
+    /// the lock), `standby` (waits for it), or `None` without a scheduler.
+    fn scheduler_role(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// When each engine runs by itself (none when no engine is attached).
+    fn cadences(&self) -> Vec<EngineCadence> {
+        Vec::new()
+    }
+}
+
+/// Why a forced run was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForceRunError {
+    /// A name that is no engine (the message names it).
+    UnknownEngine(String),
+    /// This process hosts no engine (`serve --no-engine`, tests).
+    NoEngine,
+}
+
+/// An engine runs every `every`, or sooner once `events` relevant events
+/// piled up.
+#[derive(Clone, Debug)]
+pub struct EngineCadence {
+    pub engine: &'static str,
+    pub every: Duration,
+    pub events: i64,
 }
 
 /// Why a sandbox run produced no results.

@@ -47,6 +47,23 @@ pub enum Command {
     /// Make or rotate the installation's keys.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Copy the live SQLite database into FILE (on PostgreSQL: prints the pg_dump command).
+    Backup {
+        /// The copy to write (must not exist).
+        file: std::path::PathBuf,
+    },
+    /// Put a backup back in place of the SQLite database (refused while a
+    /// server holds it; on PostgreSQL: prints the pg_restore command).
+    Restore {
+        /// A file written by `backup`.
+        file: std::path::PathBuf,
+    },
+    /// Write the catalogue, accounts and interactions in the dataset layout
+    /// that `import` reads.
+    Export {
+        /// Output directory (created if missing; its dataset files are replaced).
+        dir: std::path::PathBuf,
+    },
     /// Generate a small dataset, import it when the catalogue is empty, then serve.
     Demo {
         #[command(flatten)]
@@ -196,6 +213,10 @@ pub struct Settings {
         global = true
     )]
     pub sandbox_timeout_secs: u64,
+    /// Address of the Prometheus metrics listener (`GET /metrics`), e.g.
+    /// 127.0.0.1:9464; no metrics when unset.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SERVICE_HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,

@@ -37,6 +37,19 @@ pub enum EngineCommand {
         scale: String,
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
+        /// Also store the report and its parameters in the database (the
+        /// dashboard's quality panel shows the stored ones).
+        #[arg(long)]
+        save: bool,
+    },
+    /// Print the engine history, newest first.
+    Runs {
+        /// Only runs with an id greater than this.
+        #[arg(long)]
+        after: Option<i64>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 30)]
+        limit: i64,
     },
 }
 
@@ -88,16 +101,34 @@ pub async fn command(
         }
         EngineCommand::Evaluate {
             seed,
-            scale,
+            scale: scale_name,
             format,
+            save,
         } => {
-            let scale =
-                Scale::parse(&scale).ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+            let scale = Scale::parse(&scale_name)
+                .ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
             let report = tokio::task::spawn_blocking(move || evaluate::run(seed, scale)).await?;
             match format {
                 ReportFormat::Text => println!("{report}"),
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
+            if save {
+                let id =
+                    recofinement::run_history::save_evaluation(&db, seed, &scale_name, &report)
+                        .await?;
+                println!("stored as evaluation #{id}");
+            }
+        }
+        EngineCommand::Runs { after, limit } => {
+            let window = recofinement_store::engine_runs::RunWindow {
+                after,
+                before: None,
+                limit: limit.clamp(1, 10_000),
+            };
+            print!(
+                "{}",
+                recofinement::run_history::runs_table(&db.engine_runs(window).await?)
+            );
         }
     }
     db.close().await;
@@ -141,6 +172,7 @@ pub async fn scheduler(
 ) {
     let retry = Duration::from_secs(3);
     loop {
+        runner.set_scheduler_role(false);
         let mut lock = match db.try_engine_lock().await {
             Ok(Some(lock)) => lock,
             Ok(None) => {
@@ -154,6 +186,7 @@ pub async fn scheduler(
             }
         };
         tracing::info!("engine scheduler: this instance runs the engines");
+        runner.set_scheduler_role(true);
         loop {
             if !lock.alive().await {
                 tracing::warn!("engine scheduler: lost the lock");

@@ -47,7 +47,7 @@ const ALL_LABELS: [&str; 6] = ["APPLICATION", "BOOK", "GAME", "MOVIE", "SERIE", 
 
 /// When an engine is due: its original cadence, or sooner once this many
 /// relevant events piled up.
-fn cadence(engine: EngineName) -> (Duration, i64) {
+pub fn cadence(engine: EngineName) -> (Duration, i64) {
     let hours = |h: u64| Duration::from_secs(h * 3600);
     match engine {
         EngineName::Popularity => (hours(24), 1),
@@ -132,6 +132,8 @@ pub struct EngineRunner {
     running: tokio::sync::Mutex<()>,
     /// Rayon pool the computations use (bounded in `serve`).
     pool: Arc<rayon::ThreadPool>,
+    /// The scheduler's part, for readiness: 0 none, 1 standby, 2 holds the lock.
+    scheduler_role: std::sync::atomic::AtomicU8,
 }
 
 impl EngineRunner {
@@ -145,7 +147,27 @@ impl EngineRunner {
             limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
             pool: Arc::new(pool),
+            scheduler_role: Default::default(),
         })
+    }
+
+    /// The scheduler of this process says whether it holds the lock.
+    pub fn set_scheduler_role(&self, holds_lock: bool) {
+        let role = if holds_lock { 2 } else { 1 };
+        self.scheduler_role
+            .store(role, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `scheduler`, `standby`, or `None` when no scheduler runs here.
+    pub fn scheduler_role(&self) -> Option<&'static str> {
+        match self
+            .scheduler_role
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            2 => Some("scheduler"),
+            1 => Some("standby"),
+            _ => None,
+        }
     }
 
     /// Loads the snapshot the engines read.
@@ -260,10 +282,21 @@ impl EngineRunner {
         };
         let mut reports = Vec::new();
         for (engine, scope) in plan {
-            let report = self
-                .run_one(engine, scope, snapshot.clone(), bound)
-                .await
-                .with_context(|| engine.as_str())?;
+            // Engine history: every run is recorded, failed ones included.
+            let (started, scope_name) = (Instant::now(), scope.history_name());
+            let result = self.run_one(engine, scope, snapshot.clone(), bound).await;
+            let finished = crate::run_history::Finished::of_report(&result);
+            let cause = crate::run_history::cause(force);
+            crate::run_history::record(
+                &self.db,
+                engine.as_str(),
+                cause,
+                scope_name,
+                started.elapsed(),
+                finished,
+            )
+            .await;
+            let report = result.with_context(|| engine.as_str())?;
             tracing::info!(
                 engine = report.engine,
                 subjects = report.subjects,
@@ -490,6 +523,16 @@ impl EngineRunner {
 enum Scope {
     All,
     Users(Vec<i64>),
+}
+
+impl Scope {
+    /// The scope as the engine history writes it.
+    fn history_name(&self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Users(_) => "users",
+        }
+    }
 }
 
 /// Runs CPU work on the engine's rayon pool, off the async reactor.
@@ -720,11 +763,26 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
     {
         let runner = self.runner.clone();
         Box::pin(async move {
-            runner
-                .run_profile(run_id)
-                .await
-                .map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
+            let started = Instant::now();
+            let result = runner.run_profile(run_id).await;
+            crate::run_history::record_sandbox(&runner.db, started.elapsed(), &result).await;
+            result.map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
         })
+    }
+
+    fn force_run(
+        &self,
+        engines: &[String],
+    ) -> Result<Vec<String>, recofinement_api::state::ForceRunError> {
+        crate::run_history::force(&self.runner, engines)
+    }
+
+    fn scheduler_role(&self) -> Option<&'static str> {
+        self.runner.scheduler_role()
+    }
+
+    fn cadences(&self) -> Vec<recofinement_api::state::EngineCadence> {
+        crate::run_history::cadences()
     }
 }
 

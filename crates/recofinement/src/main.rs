@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use recofinement::backup;
 use recofinement_api::mail::{LogTransport, Mailer, MailjetTransport, SmtpTransport};
 use recofinement_api::{ApiConfig, AppState, Secret};
 use recofinement_domain::validate;
@@ -51,6 +52,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", secrets::generate());
         return Ok(());
     }
+    // Restoring replaces the database file: nothing may open it first.
+    if let Some(Command::Restore { file }) = &cli.command {
+        backup::restore(&settings.database_url, file).await?;
+        println!(
+            "restored {} from {}",
+            redact_url(&settings.database_url),
+            file.display()
+        );
+        return Ok(());
+    }
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await.context("applying migrations")?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -68,7 +79,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
-        Command::Generate { .. } | Command::Secret(SecretCommand::Generate) => {
+        Command::Generate { .. }
+        | Command::Secret(SecretCommand::Generate)
+        | Command::Restore { .. } => {
             unreachable!("handled before connecting")
         }
         Command::Secret(SecretCommand::Rotate) => {
@@ -80,13 +93,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Backup { file } => {
+            backup::backup(&db, &settings.database_url, &file).await?;
+            db.close().await;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+        Command::Export { dir } => {
+            backup::export(&db, &dir).await?;
+            db.close().await;
+            Ok(())
+        }
         Command::Engine(command) => {
+            // A worker writes the database like a server: `restore` waits for it.
+            let _serve_lock = matches!(command, engine_cli::EngineCommand::Worker)
+                .then(|| backup::hold_serve_lock(&settings.database_url))
+                .transpose()?;
             let threads = engine_cli::engine_threads(settings.engine_threads, false);
             let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
             engine_cli::command(db, threads, tick, settings.cf_min_interval(), command).await
         }
         Command::Demo { size } => {
             dataset::demo_data(&db, &size.options()).await?;
+            // The dashboard's quality panel shows stored evaluations.
+            if db.evaluations(1).await?.is_empty() {
+                let (_, id) = recofinement::run_history::evaluate_and_save(&db, 11, "s").await?;
+                tracing::info!(id, "offline evaluation stored for the dashboard");
+            }
             serve(db, &settings).await
         }
     }
@@ -256,6 +289,8 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 }
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
+    // `restore` refuses while this is held.
+    let _serve_lock = backup::hold_serve_lock(&settings.database_url)?;
     let state = AppState::new(
         db.clone(),
         api_config(&db, settings).await?,
@@ -274,6 +309,11 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         runner: runner.clone(),
     };
     let state = state.with_engine(std::sync::Arc::new(bridge));
+    // Metrics first, so that the engines' first runs are counted.
+    let metrics = match &settings.metrics_addr {
+        Some(address) => Some(serve_metrics(address, state.clone()).await?),
+        None => None,
+    };
     let engine = (!settings.no_engine).then(|| {
         let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
         tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
@@ -293,6 +333,9 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     let limits = settings.server_limits();
     recofinement_api::server::serve(listener, app, limits, shutdown_signal()).await?;
     purge.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Some(engine) = engine {
         engine.abort();
     }
@@ -311,6 +354,24 @@ async fn purge_hourly(db: Db, retention: recofinement_store::retention::Retentio
             Err(error) => tracing::warn!(%error, "purging old rows failed"),
         }
     }
+}
+
+/// Serves `GET /metrics` on its own listener, off the public API.
+async fn serve_metrics(
+    address: &str,
+    state: AppState,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let handle = recofinement_api::metrics::install()?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics listener {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
+    let app = recofinement_api::metrics::router(state, handle);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = recofinement_api::serve(listener, app, std::future::pending()).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 async fn shutdown_signal() {

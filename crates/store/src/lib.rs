@@ -7,14 +7,17 @@ pub mod audit;
 pub mod catalogue;
 pub mod changes;
 pub mod dataset;
+pub mod dataset_export;
 pub mod dialect;
 pub mod engine_io;
 pub mod engine_lock;
+pub mod engine_runs;
 pub mod error;
 pub mod events;
 pub mod external;
 pub mod groups;
 pub mod interactions;
+pub mod overview;
 pub mod profiles;
 pub mod retention;
 pub mod submissions;
@@ -146,6 +149,25 @@ impl Db {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// Whether every embedded migration of this backend is applied (the
+    /// readiness probe: an instance on an older schema is not ready).
+    pub async fn migrations_current(&self) -> StoreResult<bool> {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success";
+        let (migrator, applied): (sqlx::migrate::Migrator, Vec<(i64,)>) = match self {
+            Db::Sqlite(pool) => (
+                sqlx::migrate!("./migrations/sqlite"),
+                sqlx::query_as(sql).fetch_all(pool).await?,
+            ),
+            Db::Postgres(pool) => (
+                sqlx::migrate!("./migrations/postgres"),
+                sqlx::query_as(sql).fetch_all(pool).await?,
+            ),
+        };
+        Ok(migrator
+            .iter()
+            .all(|m| applied.iter().any(|(version,)| *version == m.version)))
     }
 
     pub async fn close(&self) {

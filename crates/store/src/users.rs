@@ -27,7 +27,7 @@ pub struct Session {
     pub revoked: bool,
 }
 
-const USER_COLUMNS: &str =
+pub(crate) const USER_COLUMNS: &str =
     "user_id, uuid, email, username, password_hash, preferences_defined, token_version";
 
 /// Fields of an account update; `None` leaves a field as it is.

@@ -61,7 +61,11 @@ impl PasswordHasher {
         permits: &Semaphore,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let _permit = permits.acquire().await.map_err(AppError::internal)?;
+        let waiting = metrics::gauge!("recofinement_bcrypt_waiting");
+        waiting.increment(1.0);
+        let permit = permits.acquire().await;
+        waiting.decrement(1.0);
+        let _permit = permit.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(AppError::internal)

@@ -61,6 +61,7 @@ impl ImportQueue {
                 return false;
             }
             active.insert((user_id, service));
+            metrics::gauge!("recofinement_import_queue_depth").set(active.len() as f64);
         }
         let active = Arc::clone(&self.active);
         let workers = Arc::clone(&self.workers);
@@ -69,10 +70,9 @@ impl ImportQueue {
             struct Slot(Arc<Mutex<HashSet<(i64, Service)>>>, (i64, Service));
             impl Drop for Slot {
                 fn drop(&mut self) {
-                    self.0
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&self.1);
+                    let mut active = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                    active.remove(&self.1);
+                    metrics::gauge!("recofinement_import_queue_depth").set(active.len() as f64);
                 }
             }
             let _slot = Slot(active, (user_id, service));

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod engine_runs;
 pub mod events;
 pub mod external;
 pub mod groups;

@@ -143,3 +143,8 @@ pub async fn server_with(t: &TestDb, redis: Option<&str>) -> TestServer {
     };
     TestServer::start(t.db.clone(), options).await
 }
+
+/// Sends a request and reads its JSON answer.
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}

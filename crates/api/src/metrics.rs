@@ -1,0 +1,145 @@
+//! Prometheus metrics. Handlers, the engine runner and the queues record
+//! through the `metrics` facade; [`install`] sets the process's recorder and
+//! [`router`] serves `GET /metrics` in the text exposition format on a
+//! listener of its own (`--metrics-addr`), off the public API.
+//!
+//! HTTP requests are labelled with the route template (`/api/{media}/…`,
+//! from axum's `MatchedPath`), never the raw path, so ids and search terms
+//! cannot blow up the label space. Values that live in the database (engine
+//! backlogs, time since the last successful run) and the pool's state are
+//! read at scrape time.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use recofinement_store::Db;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Buckets of every `…_seconds` histogram: 1 ms to 5 min.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder of this process (once; later calls
+/// answer the same handle). Until it is installed, recording costs nothing.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Another thread may have won the race: use whichever handle is global.
+    if metrics::set_global_recorder(recorder).is_ok() {
+        let _ = HANDLE.set(handle);
+    }
+    HANDLE
+        .get()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("another metrics recorder is installed"))
+}
+
+/// Middleware counting requests by method, route template and status, and
+/// timing them.
+pub async fn track(request: Request, next: Next) -> Response {
+    // Without a recorder (no --metrics-addr) labels are not even built.
+    if HANDLE.get().is_none() {
+        return next.run(request).await;
+    }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "recofinement_http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "recofinement_http_request_duration_seconds",
+        "method" => method,
+        "route" => route
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+#[derive(Clone)]
+struct Scrape {
+    state: AppState,
+    handle: PrometheusHandle,
+}
+
+/// `GET /metrics` for the metrics listener.
+pub fn router(state: AppState, handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Scrape { state, handle })
+}
+
+async fn scrape(State(scrape): State<Scrape>) -> Result<Response, AppError> {
+    record_pool(&scrape.state.db);
+    record_engines(&scrape.state).await?;
+    scrape.handle.run_upkeep();
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        scrape.handle.render(),
+    )
+        .into_response())
+}
+
+/// Connections of the pool in use and idle, and its bound.
+fn record_pool(db: &Db) {
+    let (size, idle, max) = recofinement_store::on_db!(db, pool => (
+        pool.size(),
+        pool.num_idle(),
+        pool.options().get_max_connections(),
+    ));
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    metrics::gauge!("recofinement_db_pool_connections", "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle)));
+    metrics::gauge!("recofinement_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("recofinement_db_pool_max_connections").set(f64::from(max));
+}
+
+/// Backlog and time since the last successful run of each engine.
+async fn record_engines(state: &AppState) -> Result<(), AppError> {
+    let names = crate::admin::engine_names(state).await?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let now = recofinement_store::now();
+    for standing in state.db.engine_standings(&names).await? {
+        metrics::gauge!("recofinement_engine_backlog_events", "engine" => standing.engine.clone())
+            .set(standing.backlog as f64);
+        if let Some(last) = standing.last_success {
+            let seconds = (now - last).num_milliseconds() as f64 / 1000.0;
+            metrics::gauge!(
+                "recofinement_engine_seconds_since_success",
+                "engine" => standing.engine
+            )
+            .set(seconds.max(0.0));
+        }
+    }
+    Ok(())
+}

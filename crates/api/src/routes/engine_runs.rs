@@ -1,0 +1,143 @@
+//! `/api/engine/runs`: the engine history, and forced runs for
+//! administrators (`modify_content`). A forced run is audited: the request
+//! is recorded with the administrator who made it, then its runs follow.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use recofinement_domain::Permission;
+use recofinement_store::engine_runs::{EngineRun, NewEngineRun, RunCause, RunOutcome, RunWindow};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::{BodySchema, Field, FieldType, Valid};
+use crate::routes::schema::Message;
+use crate::state::{AppState, ForceRunError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_runs, force_run))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunQuery {
+    /// Only runs with an id greater than this (what is new since a look).
+    pub after: Option<i64>,
+    /// Only runs with an id smaller than this (the next page back).
+    pub before: Option<i64>,
+    /// At most this many runs (1 to 500, default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunPage {
+    pub status: bool,
+    pub message: String,
+    /// Newest first.
+    pub content: Vec<EngineRun>,
+}
+
+/// The engine history, newest first (administrators only).
+#[utoipa::path(get, path = "/api/engine/runs", tag = "engine", security(("Bearer Auth" = [])), params(RunQuery),
+    responses((status = 200, body = RunPage), (status = 403, body = Message)))]
+async fn list_runs(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(query): Query<RunQuery>,
+) -> AppResult<Json<RunPage>> {
+    caller.require(&state, Permission::ModifyContent).await?;
+    let window = RunWindow {
+        after: query.after,
+        before: query.before,
+        limit: query.limit.unwrap_or(50).clamp(1, 500),
+    };
+    Ok(Json(RunPage {
+        status: true,
+        message: "Engine runs sent".into(),
+        content: state.db.engine_runs(window).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ForceBody {
+    /// Engine names (`FromProfile`, `als`…); every engine when absent or empty.
+    #[serde(default)]
+    pub engines: Vec<String>,
+}
+
+impl BodySchema for ForceBody {
+    const FIELDS: &'static [Field] = &[Field::optional("engines", FieldType::Array)];
+    fn check(&self, errors: &mut Vec<String>) {
+        if self.engines.len() > 6 {
+            errors.push("engines: At most 6 names.".into());
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ForceAnswer {
+    pub status: bool,
+    pub message: String,
+    /// The engines that will run, in their order.
+    pub engines: Vec<String>,
+    /// Id of the recorded request in the engine history.
+    pub request_id: i64,
+}
+
+/// Starts a run of the given engines for every subject, in the background
+/// (administrators only; the request is recorded with its author).
+#[utoipa::path(post, path = "/api/engine/runs", tag = "engine", security(("Bearer Auth" = [])),
+    request_body = ForceBody,
+    responses((status = 202, body = ForceAnswer), (status = 400, body = Message), (status = 403, body = Message),
+        (status = 503, body = Message, description = "no engine runs in this process")))]
+async fn force_run(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Valid(body): Valid<ForceBody>,
+) -> AppResult<(StatusCode, Json<ForceAnswer>)> {
+    caller.require(&state, Permission::ModifyContent).await?;
+    let engines = state
+        .engine_hooks
+        .force_run(&body.engines)
+        .map_err(|error| match error {
+            ForceRunError::UnknownEngine(message) => AppError::validation(message),
+            ForceRunError::NoEngine => AppError::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "No recommendation engine runs in this server.".into(),
+            ),
+        })?;
+    let names = if body.engines.is_empty() {
+        "all".to_string()
+    } else {
+        engines.join(",")
+    };
+    let request = NewEngineRun {
+        engine: &names,
+        cause: RunCause::Request,
+        scope: "all",
+        subjects: 0,
+        rows: 0,
+        seconds: 0.0,
+        peak_memory_mib: None,
+        started_at: recofinement_store::now(),
+        outcome: RunOutcome::Requested,
+        error: None,
+        requested_by: Some(caller.user_id),
+    };
+    let request_id = state.db.record_engine_run(&request).await?;
+    tracing::info!(user = %caller.uuid, engines = %names, "forced engine run requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ForceAnswer {
+            status: true,
+            message: "Engine run started".into(),
+            engines,
+            request_id,
+        }),
+    ))
+}

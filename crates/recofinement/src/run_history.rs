@@ -1,0 +1,228 @@
+//! Records every engine run in the engine history (table `engine_run`) and
+//! in the process metrics, and starts the forced runs the dashboard asks for.
+//! A failure to record is logged, never allowed to fail the run itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use recofinement_engine::EngineName;
+use recofinement_store::Db;
+use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOutcome};
+
+use recofinement_api::state::{EngineCadence, ForceRunError};
+
+use crate::engine_runner::{
+    ALL_ENGINES, EngineRunner, RunReport, cadence, parse_engine, peak_memory_mib,
+};
+
+/// What a finished run did, or why it failed.
+pub enum Finished<'a> {
+    Done { subjects: usize, rows: usize },
+    Failed(&'a anyhow::Error),
+}
+
+impl<'a> Finished<'a> {
+    pub fn of_report(result: &'a anyhow::Result<RunReport>) -> Self {
+        match result {
+            Ok(report) => Finished::Done {
+                subjects: report.subjects,
+                rows: report.rows,
+            },
+            Err(error) => Finished::Failed(error),
+        }
+    }
+}
+
+/// Records one run of `engine` that took `elapsed`.
+pub async fn record(
+    db: &Db,
+    engine: &str,
+    cause: RunCause,
+    scope: &str,
+    elapsed: Duration,
+    finished: Finished<'_>,
+) {
+    let (subjects, rows, outcome, error) = match finished {
+        Finished::Done { subjects, rows } => (subjects, rows, RunOutcome::Done, None),
+        Finished::Failed(error) => (0, 0, RunOutcome::Failed, Some(format!("{error:#}"))),
+    };
+    let peak = peak_memory_mib();
+    let seconds = elapsed.as_secs_f64();
+    let labels = [
+        ("engine", engine.to_string()),
+        ("outcome", outcome.as_str().to_string()),
+    ];
+    metrics::counter!("recofinement_engine_runs_total", &labels).increment(1);
+    metrics::histogram!("recofinement_engine_run_duration_seconds", "engine" => engine.to_string())
+        .record(seconds);
+    metrics::counter!("recofinement_engine_rows_written_total", "engine" => engine.to_string())
+        .increment(rows as u64);
+    if let Some(peak) = peak {
+        metrics::gauge!("recofinement_engine_peak_memory_bytes").set(peak * 1024.0 * 1024.0);
+    }
+    let run = NewEngineRun {
+        engine,
+        cause,
+        scope,
+        subjects: i64::try_from(subjects).unwrap_or(i64::MAX),
+        rows: i64::try_from(rows).unwrap_or(i64::MAX),
+        seconds,
+        peak_memory_mib: peak,
+        started_at: recofinement_store::engine_runs::started_ago(elapsed),
+        outcome,
+        error,
+        requested_by: None,
+    };
+    if let Err(error) = db.record_engine_run(&run).await {
+        tracing::warn!(%error, engine, "recording the engine run failed");
+    }
+}
+
+/// `forced` for a run over every subject, `scheduled` for the runs due.
+pub fn cause(force: bool) -> RunCause {
+    if force {
+        RunCause::Forced
+    } else {
+        RunCause::Scheduled
+    }
+}
+
+/// Records a sandbox profile run (both sandbox engines, one subject).
+pub async fn record_sandbox(db: &Db, elapsed: Duration, result: &anyhow::Result<usize>) {
+    let finished = match result {
+        Ok(rows) => Finished::Done {
+            subjects: 1,
+            rows: *rows,
+        },
+        Err(error) => Finished::Failed(error),
+    };
+    record(
+        db,
+        "Sandbox",
+        RunCause::Sandbox,
+        "profile",
+        elapsed,
+        finished,
+    )
+    .await;
+}
+
+/// Starts a forced run of the named engines (every engine when none is
+/// named) in the background, behind any run in progress; its runs are
+/// recorded as `forced`. Answers the engines that will run.
+pub fn force(runner: &Arc<EngineRunner>, names: &[String]) -> Result<Vec<String>, ForceRunError> {
+    let engines: Vec<EngineName> = if names.is_empty() {
+        ALL_ENGINES.to_vec()
+    } else {
+        names
+            .iter()
+            .map(|name| {
+                parse_engine(name).ok_or_else(|| {
+                    ForceRunError::UnknownEngine(format!("Unknown engine {name:?}."))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let answer = engines.iter().map(|e| e.as_str().to_string()).collect();
+    let runner = runner.clone();
+    tokio::spawn(async move {
+        if let Err(error) = runner.run(&engines, true).await {
+            tracing::error!(error = format!("{error:#}"), "forced engine run failed");
+        }
+    });
+    Ok(answer)
+}
+
+/// When each engine runs by itself (what the dashboard calls the next
+/// scheduled run).
+pub fn cadences() -> Vec<EngineCadence> {
+    ALL_ENGINES
+        .into_iter()
+        .map(|engine| {
+            let (every, events) = cadence(engine);
+            EngineCadence {
+                engine: engine.as_str(),
+                every,
+                events,
+            }
+        })
+        .collect()
+}
+
+/// Runs the offline evaluation and stores it; answers the report and its id.
+pub async fn evaluate_and_save(
+    db: &Db,
+    seed: u64,
+    scale_name: &str,
+) -> anyhow::Result<(recofinement_engine::evaluate::Report, i64)> {
+    let scale = recofinement_engine::evaluate::Scale::parse(scale_name)
+        .ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+    let report =
+        tokio::task::spawn_blocking(move || recofinement_engine::evaluate::run(seed, scale))
+            .await?;
+    let id = save_evaluation(db, seed, scale_name, &report).await?;
+    Ok((report, id))
+}
+
+/// Stores an evaluation report with the parameters it ran with; answers its id.
+pub async fn save_evaluation(
+    db: &Db,
+    seed: u64,
+    scale_name: &str,
+    report: &recofinement_engine::evaluate::Report,
+) -> anyhow::Result<i64> {
+    let scale = recofinement_engine::evaluate::Scale::parse(scale_name)
+        .ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+    let parameters = serde_json::json!({
+        "seed": seed,
+        "scale": scale_name,
+        "generator": format!("{:?}", recofinement_engine::evaluate::GenParams::for_scale(scale)),
+        "engines": format!("{:?}", recofinement_engine::evaluate::EngineParams::for_seed(seed)),
+    });
+    let report = serde_json::to_value(report)?;
+    Ok(db
+        .save_evaluation(seed, scale_name, &parameters, &report)
+        .await?)
+}
+
+/// The engine history as a text table.
+pub fn runs_table(runs: &[recofinement_store::engine_runs::EngineRun]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6} {:<24} {:<9} {:<7} {:>8} {:>9} {:>8} {:>8} {:<19} {:<9} error",
+        "id",
+        "engine",
+        "cause",
+        "scope",
+        "subjects",
+        "rows",
+        "seconds",
+        "peak MiB",
+        "started",
+        "outcome"
+    );
+    for r in runs {
+        let peak = r.peak_memory_mib.map_or("-".into(), |m| format!("{m:.0}"));
+        let _ = writeln!(
+            out,
+            "{:>6} {:<24} {:<9} {:<7} {:>8} {:>9} {:>8.2} {:>8} {:<19} {:<9} {}",
+            r.id,
+            r.engine,
+            r.cause,
+            r.scope,
+            r.subjects,
+            r.rows,
+            r.seconds,
+            peak,
+            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+            r.outcome,
+            r.error.as_deref().unwrap_or(""),
+        );
+    }
+    if runs.is_empty() {
+        out.push_str("no engine run recorded yet\n");
+    }
+    out
+}
