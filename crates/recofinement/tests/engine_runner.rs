@@ -221,3 +221,73 @@ backend_test!(sandbox_runs_store_their_results, |t| {
     let status = t.scalar(&format!("SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE id = {run} AND status = 'done'")).await;
     assert_eq!(status, 1);
 });
+
+async fn cursor_of(t: &TestDb, engine: &str) -> i64 {
+    t.scalar(&format!(
+        "SELECT COALESCE(MAX(last_event_id), -1) FROM engine WHERE engine = '{engine}'"
+    ))
+    .await
+}
+
+async fn rate(t: &TestDb, user: i64, movie: i64, rating: i64) {
+    let patch = MetaPatch {
+        rating: Some(rating),
+        additional_count: None,
+    };
+    t.db.patch_item(user, movie, "MOVIE", patch).await.unwrap();
+}
+
+backend_test!(
+    a_rating_reaches_the_collaborative_list_without_training,
+    |t| {
+        catalogue(&t).await;
+        let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+        assert_eq!(
+            runner.fold_in(3).await.unwrap(),
+            None,
+            "nothing to fold into before the first training"
+        );
+        runner.run(&ALL_ENGINES, true).await.unwrap();
+        let cursor = cursor_of(&t, "CollaborativeFiltering").await;
+        let before = rows_of(&t, 3, "CollaborativeFiltering").await;
+        let other = rows_of(&t, 12, "CollaborativeFiltering").await;
+        assert!(!before.is_empty());
+        // User 3 (an Action watcher) loves three Drama movies.
+        for movie in [7, 9, 11] {
+            rate(&t, 3, movie, 5).await;
+        }
+        let written = runner.fold_in(3).await.unwrap().expect("a model is kept");
+        let after = rows_of(&t, 3, "CollaborativeFiltering").await;
+        assert_eq!(after.len(), written);
+        assert_ne!(after, before, "the list follows the new ratings");
+        assert!(after.iter().all(|(id, _)| ![7, 9, 11].contains(id)));
+        let best_drama = |rows: &[(i64, String)]| {
+            rows.iter()
+                .filter(|(id, _)| id % 2 == 1)
+                .map(|(_, score)| score.parse::<f64>().unwrap())
+                .fold(0.0, f64::max)
+        };
+        assert!(
+            best_drama(&after) > 10.0 * best_drama(&before),
+            "Drama rises: {before:?} → {after:?}"
+        );
+        assert_eq!(rows_of(&t, 12, "CollaborativeFiltering").await, other);
+        assert_eq!(
+            cursor_of(&t, "CollaborativeFiltering").await,
+            cursor,
+            "no full training ran and its cursor did not move"
+        );
+        // A newcomer gets a collaborative list from their first ratings.
+        let user =
+            t.db.create_user("fresh@example.com", "fresh", "hash", "user")
+                .await
+                .unwrap();
+        rate(&t, user.user_id, 8, 5).await;
+        runner.fold_in(user.user_id).await.unwrap();
+        assert!(
+            !rows_of(&t, user.user_id, "CollaborativeFiltering")
+                .await
+                .is_empty()
+        );
+    }
+);

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod dialect;
 pub mod engine_io;
 pub mod engine_lock;
+pub mod engine_params;
 pub mod error;
 pub mod events;
 pub mod external;

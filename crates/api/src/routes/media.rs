@@ -437,6 +437,7 @@ async fn patch_meta(
         .db
         .patch_item(caller.user_id, path.content_id, spec.kind.label(), patch)
         .await?;
+    state.engine_hooks.interactions_changed(caller.user_id);
     Ok((
         StatusCode::CREATED,
         Json(Message::ok("Meta successfully updated")),
