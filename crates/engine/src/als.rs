@@ -39,9 +39,9 @@ pub struct AlsParams {
     pub n: usize,
 }
 
-/// Tuned on the validation split of planted data (`recofinement engine tune
-/// --scale s --seed 11` and `--seed 7`: 8 factors, λ = 32, α = 4, 20
-/// iterations is first or within 0.5 % of the best at both seeds).
+/// Tuned on the validation split of planted data: `recofinement engine tune
+/// --scale s --seed S` for S = 7, 11, 13; 8 factors, λ = 32, α = 4 and 20
+/// iterations has the best mean validation NDCG@10 of the 96 trials.
 impl Default for AlsParams {
     fn default() -> Self {
         AlsParams {
