@@ -291,3 +291,44 @@ backend_test!(
         );
     }
 );
+
+backend_test!(tuned_parameters_are_stored_and_replaced, |t| {
+    use recofinement_engine::als::AlsParams;
+    use recofinement_store::engine_params::StoredAlsParams;
+    assert_eq!(t.db.collaborative_params().await.unwrap(), None);
+    let tuned = AlsParams {
+        factors: 12,
+        regularization: 16.0,
+        alpha: 2.0,
+        iterations: 7,
+        ..AlsParams::default()
+    };
+    t.db.save_collaborative_params(&recofinement::engine_runner::stored_params(&tuned))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.db.collaborative_params().await.unwrap(),
+        Some(StoredAlsParams {
+            factors: 12,
+            regularization: 16.0,
+            alpha: 2.0,
+            iterations: 7,
+        })
+    );
+    let again = StoredAlsParams {
+        factors: 8,
+        regularization: 32.0,
+        alpha: 4.0,
+        iterations: 20,
+    };
+    t.db.save_collaborative_params(&again).await.unwrap();
+    assert_eq!(t.db.collaborative_params().await.unwrap(), Some(again));
+    // A training with stored parameters still serves every user.
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner
+        .run(&[EngineName::CollaborativeFiltering], true)
+        .await
+        .unwrap();
+    assert!(!rows_of(&t, 3, "CollaborativeFiltering").await.is_empty());
+});
