@@ -528,8 +528,8 @@ fn recommend(
     let ds = &snapshot.dataset;
     let reasons = Reasons::new(snapshot, pairs);
     match engine {
-        // Training is the whole cost: skip it when nobody can be served.
-        EngineName::CollaborativeFiltering if users.is_empty() => (Vec::new(), None),
+        // Trained even when no real user is served yet: the kept item
+        // factors serve the fold-ins of the first users who rate.
         EngineName::CollaborativeFiltering => {
             let recs = training.train(ds, users);
             (reasons.rows(&recs, engine, true), None)
