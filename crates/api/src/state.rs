@@ -113,6 +113,10 @@ pub trait EngineHooks: Send + Sync {
     /// recommendations soon (cold start).
     fn user_changed(&self, user_id: i64);
 
+    /// A user rated or consumed something: refresh the lists that can
+    /// follow them at once (collaborative filtering folds them in).
+    fn interactions_changed(&self, _user_id: i64) {}
+
     /// Computes the sandbox run `run_id` (its snapshot is stored) and stores
     /// its results; answers how many result rows it wrote.
     fn run_profile(

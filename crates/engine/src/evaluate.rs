@@ -4,19 +4,30 @@
 //!
 //! Lists are per (user, kind), as the API shows them; a (user, kind) pair is
 //! evaluated when the user has at least one relevant held-out item of that
-//! kind. Relevant = rated ≥ 4, or unrated with a positive counter.
+//! kind. Relevant = rated ≥ 4, or unrated with a positive counter. Besides
+//! each engine, the `merged` row scores the list the API shows (engines by
+//! priority, then score).
 
+mod export;
 mod generate;
+mod merge;
+mod metrics;
+mod tune;
 
+pub use export::export;
 pub use generate::{Event, GenParams, Planted, Scale, generate};
+pub use merge::api_merge;
+pub use metrics::{Lists, Metrics};
+pub use tune::{Trial, TuneGrid, tune};
 
 use crate::als::{self, AlsParams};
 use crate::from_profile::{self, ProfileParams};
 use crate::from_similar_content::{self, SimilarContentParams};
 use crate::links::{self, LinkParams};
-use crate::similarity::{self, Neighbours, SimilarityParams};
+use crate::similarity::{self, Neighbours, SimilarPair, SimilarityParams};
 use crate::topk::top_k;
-use crate::{ContentKind, Dataset, Interaction, Item, Recommendation, popularity};
+use crate::{ContentKind, Dataset, EngineName, Interaction, Item, Recommendation, popularity};
+use metrics::{Catalogue, score_lists};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -24,26 +35,11 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
-
 /// Length of evaluated lists.
 pub const N: usize = 10;
 
-/// Top-10 metrics of one engine, averaged over evaluated (user, kind) lists.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
-pub struct Metrics {
-    #[serde(rename = "precision@10")]
-    pub precision: f64,
-    #[serde(rename = "recall@10")]
-    pub recall: f64,
-    #[serde(rename = "ndcg@10")]
-    pub ndcg: f64,
-    #[serde(rename = "hit_rate@10")]
-    pub hit_rate: f64,
-    /// Share of the catalogue recommended to at least one user.
-    pub coverage: f64,
-    /// Mean `ln(1 + training interactions)` of recommended items.
-    pub popularity_bias: f64,
-}
+/// Name of the row scoring the list the API shows.
+pub const MERGED: &str = "merged";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct ContentSimilarityMetrics {
@@ -69,7 +65,7 @@ pub struct LinkMetrics {
 /// `{"engines": {...}, "content_similarity": {...}, "links": {...}, "timings": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// Engine name (`FromProfile`, ..., `most_popular`, `random`) → metrics.
+    /// Engine name (`FromProfile`, ..., `merged`, `most_popular`, `random`) → metrics.
     pub engines: BTreeMap<String, Metrics>,
     pub content_similarity: ContentSimilarityMetrics,
     pub links: LinkMetrics,
@@ -90,15 +86,15 @@ pub struct Summary {
     pub evaluated_lists: usize,
 }
 
-/// Per-user held-out truth.
-struct Truth {
-    /// (user row, kind) → relevant item indices.
-    relevant: HashMap<(usize, ContentKind), HashSet<u32>>,
+/// Held-out truth: (user row, kind) → relevant item indices.
+pub(crate) struct Truth {
+    pub relevant: BTreeMap<(usize, ContentKind), HashSet<u32>>,
 }
 
 /// Splits events per user: the last 20 % (at least one when the user has
-/// five or more) in event order form the test part.
-pub fn split(events: &[Event]) -> (Vec<Interaction>, Vec<Interaction>) {
+/// five or more) in event order form the held-out part. Applied to the
+/// training part again, it gives the validation split of [`tune`].
+pub fn split(events: &[Event]) -> (Vec<Event>, Vec<Event>) {
     let mut per_user: BTreeMap<i64, Vec<&Event>> = BTreeMap::new();
     for e in events {
         per_user.entry(e.interaction.user).or_default().push(e);
@@ -112,10 +108,14 @@ pub fn split(events: &[Event]) -> (Vec<Interaction>, Vec<Interaction>) {
             0
         };
         let cut = evs.len() - n_test;
-        train.extend(evs[..cut].iter().map(|e| e.interaction));
-        test.extend(evs[cut..].iter().map(|e| e.interaction));
+        train.extend(evs[..cut].iter().copied());
+        test.extend(evs[cut..].iter().copied());
     }
     (train, test)
+}
+
+fn interactions(events: &[Event]) -> Vec<Interaction> {
+    events.iter().map(|e| e.interaction).collect()
 }
 
 /// Catalogue `rating`/`rating_count` as the API would hold them after the
@@ -142,147 +142,120 @@ fn with_training_ratings(items: &[Item], train: &[Interaction]) -> Vec<Item> {
         .collect()
 }
 
-fn is_relevant(i: &Interaction) -> bool {
+/// The relevance rule of every evaluation (and of `bench/quality_compare.py`).
+pub fn is_relevant(i: &Interaction) -> bool {
     match i.rating {
         Some(r) if r > 0.0 => r >= 4.0,
         _ => i.count > 0,
     }
 }
 
-fn truth(ds: &Dataset, test: &[Interaction]) -> Truth {
-    let mut relevant: HashMap<(usize, ContentKind), HashSet<u32>> = HashMap::new();
-    for t in test.iter().filter(|t| is_relevant(t)) {
-        if let (Some(u), Some(i)) = (
-            ds.matrix.users.position(t.user),
-            ds.item_index.position(t.item),
-        ) {
-            relevant
-                .entry((u, ds.items[i].kind))
-                .or_default()
-                .insert(i as u32);
-        }
-    }
-    Truth { relevant }
+/// A training dataset and the held-out truth it is scored against.
+pub struct Holdout {
+    pub ds: Dataset,
+    truth: Truth,
+    /// Training interactions per item index.
+    degree: Vec<u32>,
 }
 
-/// Scores per-(user, kind) lists (item indices, best first).
-fn score_lists(
-    ds: &Dataset,
-    truth: &Truth,
-    lists: &BTreeMap<(usize, ContentKind), Vec<u32>>,
-    degree: &[u32],
-) -> Metrics {
-    let mut m = Metrics::default();
-    let mut n = 0usize;
-    let mut recommended: HashSet<u32> = HashSet::new();
-    let (mut pop_sum, mut pop_n) = (0f64, 0usize);
-    for list in lists.values() {
-        for &i in list.iter().take(N) {
-            recommended.insert(i);
-            pop_sum += (1.0 + degree[i as usize] as f64).ln();
-            pop_n += 1;
-        }
-    }
-    let idcg = |k: usize| -> f64 { (0..k.min(N)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum() };
-    let mut keys: Vec<&(usize, ContentKind)> = truth.relevant.keys().collect();
-    keys.sort();
-    for key in keys {
-        let rel = &truth.relevant[key];
-        let empty = Vec::new();
-        let list = lists.get(key).unwrap_or(&empty);
-        let mut hits = 0usize;
-        let mut dcg = 0.0;
-        for (r, i) in list.iter().take(N).enumerate() {
-            if rel.contains(i) {
-                hits += 1;
-                dcg += 1.0 / ((r + 2) as f64).log2();
+impl Holdout {
+    pub fn new(planted: &Planted, train: &[Interaction], held_out: &[Interaction]) -> Self {
+        let items = with_training_ratings(&planted.items, train);
+        let ds = Dataset::new(items, train, &planted.interests, &[]);
+        let mut relevant: BTreeMap<(usize, ContentKind), HashSet<u32>> = BTreeMap::new();
+        for t in held_out.iter().filter(|t| is_relevant(t)) {
+            if let (Some(u), Some(i)) = (
+                ds.matrix.users.position(t.user),
+                ds.item_index.position(t.item),
+            ) {
+                relevant
+                    .entry((u, ds.items[i].kind))
+                    .or_default()
+                    .insert(i as u32);
             }
         }
-        m.precision += hits as f64 / N as f64;
-        m.recall += hits as f64 / rel.len() as f64;
-        m.ndcg += dcg / idcg(rel.len());
-        m.hit_rate += (hits > 0) as u8 as f64;
-        n += 1;
+        let degree = ds.matrix.item_degrees();
+        Holdout {
+            ds,
+            truth: Truth { relevant },
+            degree,
+        }
     }
-    if n > 0 {
-        m.precision /= n as f64;
-        m.recall /= n as f64;
-        m.ndcg /= n as f64;
-        m.hit_rate /= n as f64;
-    }
-    m.coverage = recommended.len() as f64 / ds.items.len().max(1) as f64;
-    m.popularity_bias = if pop_n > 0 {
-        pop_sum / pop_n as f64
-    } else {
-        0.0
-    };
-    m
-}
 
-fn lists_of(ds: &Dataset, recs: &[Recommendation]) -> BTreeMap<(usize, ContentKind), Vec<u32>> {
-    let mut by: BTreeMap<(usize, ContentKind), Vec<(u32, f32)>> = BTreeMap::new();
-    for r in recs {
-        let (Some(u), Some(i)) = (
-            ds.matrix.users.position(r.subject),
-            ds.item_index.position(r.item),
-        ) else {
-            continue;
+    /// Number of evaluated (user, kind) lists.
+    pub fn evaluated_lists(&self) -> usize {
+        self.truth.relevant.len()
+    }
+
+    pub fn score(&self, lists: &Lists) -> Metrics {
+        let catalogue = Catalogue {
+            ds: &self.ds,
+            degree: &self.degree,
         };
-        by.entry((u, r.kind))
-            .or_default()
-            .push((i as u32, r.score as f32));
+        score_lists(&catalogue, &self.truth, lists)
     }
-    by.into_iter()
-        .map(|(k, mut v)| {
-            top_k(&mut v, N);
-            (k, v.into_iter().map(|e| e.0).collect())
-        })
-        .collect()
-}
 
-fn baseline_lists(
-    ds: &Dataset,
-    truth: &Truth,
-    degree: &[u32],
-    seed: u64,
-) -> [BTreeMap<(usize, ContentKind), Vec<u32>>; 2] {
-    let mut popular = BTreeMap::new();
-    let mut random = BTreeMap::new();
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let mut keys: Vec<&(usize, ContentKind)> = truth.relevant.keys().collect();
-    keys.sort();
-    let by_degree: Vec<Vec<u32>> = ContentKind::ALL
-        .iter()
-        .map(|k| {
-            let mut v: Vec<(u32, f32)> = ds.kind_items[k.index()]
-                .iter()
-                .map(|&i| (i, degree[i as usize] as f32))
-                .collect();
-            top_k(&mut v, usize::MAX);
-            v.into_iter().map(|e| e.0).collect()
-        })
-        .collect();
-    for &&(u, kind) in &keys {
-        let excluded = ds.excluded(u);
-        let ok = |i: &&u32| excluded.binary_search(i).is_err();
-        popular.insert(
-            (u, kind),
-            by_degree[kind.index()]
-                .iter()
-                .filter(ok)
-                .take(N)
-                .copied()
-                .collect(),
-        );
-        let mut pool: Vec<u32> = ds.kind_items[kind.index()]
-            .iter()
-            .filter(ok)
-            .copied()
-            .collect();
-        let (head, _) = pool.partial_shuffle(&mut rng, N);
-        random.insert((u, kind), head.to_vec());
+    /// Per-(user, kind) top-[`N`] lists of engine rows.
+    pub fn lists(&self, recs: &[Recommendation]) -> Lists {
+        let ds = &self.ds;
+        let mut by: Lists = BTreeMap::new();
+        for r in recs {
+            let (Some(u), Some(i)) = (
+                ds.matrix.users.position(r.subject),
+                ds.item_index.position(r.item),
+            ) else {
+                continue;
+            };
+            by.entry((u, r.kind))
+                .or_default()
+                .push((i as u32, r.score as f32));
+        }
+        for v in by.values_mut() {
+            top_k(v, N);
+        }
+        by
     }
-    [popular, random]
+
+    /// Most popular (by training interactions) and random lists of the
+    /// evaluated pairs, without consumed items.
+    fn baselines(&self, seed: u64) -> [Lists; 2] {
+        let ds = &self.ds;
+        let mut popular = BTreeMap::new();
+        let mut random = BTreeMap::new();
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let by_degree: Vec<Vec<(u32, f32)>> = ContentKind::ALL
+            .iter()
+            .map(|k| {
+                let mut v: Vec<(u32, f32)> = ds.kind_items[k.index()]
+                    .iter()
+                    .map(|&i| (i, self.degree[i as usize] as f32))
+                    .collect();
+                top_k(&mut v, usize::MAX);
+                v
+            })
+            .collect();
+        for &(u, kind) in self.truth.relevant.keys() {
+            let excluded = ds.excluded(u);
+            let ok = |i: &u32| excluded.binary_search(i).is_err();
+            popular.insert(
+                (u, kind),
+                by_degree[kind.index()]
+                    .iter()
+                    .filter(|e| ok(&e.0))
+                    .take(N)
+                    .copied()
+                    .collect(),
+            );
+            let mut pool: Vec<(u32, f32)> = ds.kind_items[kind.index()]
+                .iter()
+                .filter(|i| ok(i))
+                .map(|&i| (i, 0.0))
+                .collect();
+            let (head, _) = pool.partial_shuffle(&mut rng, N);
+            random.insert((u, kind), head.to_vec());
+        }
+        [popular, random]
+    }
 }
 
 fn timed<T>(timings: &mut BTreeMap<String, f64>, name: &str, f: impl FnOnce() -> T) -> T {
@@ -302,14 +275,12 @@ pub struct EngineParams {
 }
 
 impl EngineParams {
-    /// The defaults with lists cut at [`N`], the ALS seed set to `seed` and
-    /// 16 factors: twice the planted latent dimension; 64 factors overfit
-    /// the small scales.
+    /// The service's defaults with lists cut at [`N`] and the ALS seed set
+    /// to `seed`.
     pub fn for_seed(seed: u64) -> Self {
         EngineParams {
             als: AlsParams {
                 seed,
-                factors: 16,
                 ..AlsParams::default()
             },
             profile: ProfileParams {
@@ -332,15 +303,39 @@ pub fn run(seed: u64, scale: Scale) -> Report {
     )
 }
 
+/// The recommending engines' lists on a holdout, each engine timed.
+fn engine_lists(
+    holdout: &Holdout,
+    sims: &[SimilarPair],
+    engine: &EngineParams,
+    timings: &mut BTreeMap<String, f64>,
+) -> Vec<(EngineName, Lists)> {
+    let ds = &holdout.ds;
+    let nb = Neighbours::from_pairs(ds, sims);
+    let fp = timed(timings, "FromProfile", || {
+        from_profile::for_users(ds, None, &engine.profile)
+    });
+    let fs = timed(timings, "FromSimilarContent", || {
+        from_similar_content::for_users(ds, &nb, None, &SimilarContentParams { n: N })
+    });
+    let cf = timed(timings, "CollaborativeFiltering", || {
+        als::recommend(ds, None, &engine.als)
+    });
+    vec![
+        (EngineName::FromProfile, holdout.lists(&fp)),
+        (EngineName::FromSimilarContent, holdout.lists(&fs)),
+        (EngineName::CollaborativeFiltering, holdout.lists(&cf)),
+    ]
+}
+
 /// [`run`] with explicit generator and engine parameters.
 pub fn run_with(seed: u64, params: &GenParams, engine: &EngineParams) -> Report {
     let mut timings = BTreeMap::new();
     let planted = timed(&mut timings, "generate", || generate(seed, params));
     let (train, test) = split(&planted.events);
-    let items = with_training_ratings(&planted.items, &train);
-    let ds = Dataset::new(items, &train, &planted.interests, &[]);
-    let truth = truth(&ds, &test);
-    let degree = ds.matrix.item_degrees();
+    let (train, test) = (interactions(&train), interactions(&test));
+    let holdout = Holdout::new(&planted, &train, &test);
+    let ds = &holdout.ds;
 
     let pop = timed(&mut timings, "Popularity", || {
         popularity::compute(&ds.items)
@@ -352,39 +347,39 @@ pub fn run_with(seed: u64, params: &GenParams, engine: &EngineParams) -> Report 
     let found_links = timed(&mut timings, "LinkBetweenItems", || {
         links::link_items(&ds.items, &engine.links)
     });
-    let nb = Neighbours::from_pairs(&ds, &sims);
-    let fp = timed(&mut timings, "FromProfile", || {
-        from_profile::for_users(&ds, None, &engine.profile)
-    });
-    let fs = timed(&mut timings, "FromSimilarContent", || {
-        from_similar_content::for_users(&ds, &nb, None, &SimilarContentParams { n: N })
-    });
-    let cf = timed(&mut timings, "CollaborativeFiltering", || {
-        als::recommend(&ds, None, &engine.als)
-    });
+    let lists = engine_lists(&holdout, &sims, engine, &mut timings);
+    let mut engines: BTreeMap<String, Metrics> = lists
+        .iter()
+        .map(|(name, l)| (name.as_str().to_owned(), holdout.score(l)))
+        .collect();
+    let merged: Vec<(EngineName, &Lists)> = lists.iter().map(|(e, l)| (*e, l)).collect();
+    engines.insert(MERGED.to_owned(), holdout.score(&api_merge(&merged)));
+    let [popular, random] = holdout.baselines(seed);
+    engines.insert("most_popular".to_owned(), holdout.score(&popular));
+    engines.insert("random".to_owned(), holdout.score(&random));
 
-    let mut engines = BTreeMap::new();
-    for (name, recs) in [
-        ("FromProfile", &fp),
-        ("FromSimilarContent", &fs),
-        ("CollaborativeFiltering", &cf),
-    ] {
-        engines.insert(
-            name.to_owned(),
-            score_lists(&ds, &truth, &lists_of(&ds, recs), &degree),
-        );
+    Report {
+        engines,
+        content_similarity: content_similarity_metrics(&planted, ds, &sims),
+        links: link_metrics(&planted, &found_links),
+        timings,
+        summary: Summary {
+            seed,
+            users: ds.matrix.n_users(),
+            items: ds.items.len(),
+            train: train.len(),
+            test: test.len(),
+            evaluated_lists: holdout.evaluated_lists(),
+        },
     }
-    let [popular, random] = baseline_lists(&ds, &truth, &degree, seed);
-    engines.insert(
-        "most_popular".to_owned(),
-        score_lists(&ds, &truth, &popular, &degree),
-    );
-    engines.insert(
-        "random".to_owned(),
-        score_lists(&ds, &truth, &random, &degree),
-    );
+}
 
-    // Content similarity against planted clusters.
+/// Content similarity against planted clusters.
+fn content_similarity_metrics(
+    planted: &Planted,
+    ds: &Dataset,
+    sims: &[SimilarPair],
+) -> ContentSimilarityMetrics {
     let cluster: HashMap<i64, usize> = planted
         .items
         .iter()
@@ -396,7 +391,7 @@ pub fn run_with(seed: u64, params: &GenParams, engine: &EngineParams) -> Report 
         .filter(|p| cluster[&p.source] == cluster[&p.target])
         .count();
     let sources: HashSet<i64> = sims.iter().map(|p| p.source).collect();
-    let content_similarity = ContentSimilarityMetrics {
+    ContentSimilarityMetrics {
         cluster_precision: if sims.is_empty() {
             0.0
         } else {
@@ -404,41 +399,23 @@ pub fn run_with(seed: u64, params: &GenParams, engine: &EngineParams) -> Report 
         },
         items_with_neighbours: sources.len() as f64 / ds.items.len().max(1) as f64,
         pairs: sims.len(),
-    };
-    // Links against planted pairs, unordered.
+    }
+}
+
+/// Links against planted pairs, unordered.
+fn link_metrics(planted: &Planted, found_links: &[SimilarPair]) -> LinkMetrics {
     let planted_links: HashSet<(i64, i64)> = planted.links.iter().copied().collect();
     let found: HashSet<(i64, i64)> = found_links
         .iter()
         .map(|l| (l.source.min(l.target), l.source.max(l.target)))
         .collect();
     let correct = found.intersection(&planted_links).count();
-    let links = LinkMetrics {
-        precision: if found.is_empty() {
-            0.0
-        } else {
-            correct as f64 / found.len() as f64
-        },
-        recall: if planted_links.is_empty() {
-            0.0
-        } else {
-            correct as f64 / planted_links.len() as f64
-        },
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    LinkMetrics {
+        precision: share(correct, found.len()),
+        recall: share(correct, planted_links.len()),
         planted: planted_links.len(),
         found: found.len(),
-    };
-    Report {
-        engines,
-        content_similarity,
-        links,
-        timings,
-        summary: Summary {
-            seed,
-            users: ds.matrix.n_users(),
-            items: ds.items.len(),
-            train: train.len(),
-            test: test.len(),
-            evaluated_lists: truth.relevant.len(),
-        },
     }
 }
 
@@ -452,14 +429,30 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            "engine", "P@10", "R@10", "NDCG@10", "HR@10", "coverage", "pop.bias"
+            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "engine",
+            "P@10",
+            "R@10",
+            "NDCG@10",
+            "HR@10",
+            "coverage",
+            "pop.bias",
+            "divers.",
+            "novelty"
         )?;
         for (name, m) in &self.engines {
             writeln!(
                 f,
-                "{:<24} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.3}",
-                name, m.precision, m.recall, m.ndcg, m.hit_rate, m.coverage, m.popularity_bias
+                "{:<24} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.3} {:>8.4} {:>8.3}",
+                name,
+                m.precision,
+                m.recall,
+                m.ndcg,
+                m.hit_rate,
+                m.coverage,
+                m.popularity_bias,
+                m.diversity,
+                m.novelty
             )?;
         }
         let c = &self.content_similarity;

@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use clap::{Subcommand, ValueEnum};
 
+use anyhow::Context;
 use recofinement::engine_runner::{
     ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, parse_engine, peak_memory_mib,
+    stored_params,
 };
 use recofinement_engine::EngineName;
-use recofinement_engine::evaluate::{self, Scale};
+use recofinement_engine::als::AlsParams;
+use recofinement_engine::evaluate::{self, GenParams, Scale, Trial, TuneGrid};
 use recofinement_store::Db;
 
 #[derive(Subcommand, Debug)]
@@ -37,8 +40,25 @@ pub enum EngineCommand {
         scale: String,
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
+        /// Also write the scored train/test split as CSV to this directory
+        /// (`items.csv`, `train.csv`, `test.csv`; see bench/QUALITY.md).
+        #[arg(long, value_name = "DIR")]
+        export: Option<std::path::PathBuf>,
         /// Also store the report and its parameters in the database (the
         /// dashboard's quality panel shows the stored ones).
+        #[arg(long)]
+        save: bool,
+    },
+    /// Grid search of the collaborative-filtering parameters on a validation
+    /// split of the planted data's training part (never its test part).
+    Tune {
+        #[arg(long, default_value_t = 11)]
+        seed: u64,
+        /// Size of the planted data: s, m or l.
+        #[arg(long, default_value = "s")]
+        scale: String,
+        /// Store the best parameters in the database; the scheduler's next
+        /// collaborative-filtering training uses them.
         #[arg(long)]
         save: bool,
     },
@@ -57,6 +77,30 @@ pub enum EngineCommand {
 pub enum ReportFormat {
     Text,
     Json,
+}
+
+fn parse_scale(scale: &str) -> anyhow::Result<Scale> {
+    Scale::parse(scale).ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))
+}
+
+fn print_trial_header() {
+    println!(
+        "{:>7} {:>6} {:>6} {:>5} {:>12} {:>12} {:>10}",
+        "factors", "reg", "alpha", "iter", "CF NDCG@10", "merged NDCG", "CF novelty"
+    );
+}
+
+fn print_trial(t: &Trial) {
+    println!(
+        "{:>7} {:>6} {:>6} {:>5} {:>12.4} {:>12.4} {:>10.3}",
+        t.factors,
+        t.regularization,
+        t.alpha,
+        t.iterations,
+        t.collaborative.ndcg,
+        t.merged.ndcg,
+        t.collaborative.novelty
+    );
 }
 
 fn parse_engine_arg(name: &str) -> Result<EngineName, String> {
@@ -104,19 +148,51 @@ pub async fn command(
             scale: scale_name,
             format,
             save,
+            export,
         } => {
-            let scale = Scale::parse(&scale_name)
-                .ok_or_else(|| anyhow::anyhow!("scale must be s, m or l"))?;
+            let scale = parse_scale(&scale_name)?;
+            if let Some(dir) = export {
+                let sizes = evaluate::export(&dir, seed, &GenParams::for_scale(scale))
+                    .with_context(|| format!("exporting to {}", dir.display()))?;
+                eprintln!(
+                    "exported {} items, {} train and {} test interactions to {}",
+                    sizes.items,
+                    sizes.train,
+                    sizes.test,
+                    dir.display()
+                );
+            }
             let report = tokio::task::spawn_blocking(move || evaluate::run(seed, scale)).await?;
             match format {
                 ReportFormat::Text => println!("{report}"),
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
+            let memory = peak_memory_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
+            eprintln!("peak memory {memory}");
             if save {
                 let id =
                     recofinement::run_history::save_evaluation(&db, seed, &scale_name, &report)
                         .await?;
                 println!("stored as evaluation #{id}");
+            }
+        }
+        EngineCommand::Tune { seed, scale, save } => {
+            let scale = parse_scale(&scale)?;
+            let trials = tokio::task::spawn_blocking(move || {
+                print_trial_header();
+                evaluate::tune(seed, scale, &TuneGrid::default(), print_trial)
+            })
+            .await?;
+            let best = trials
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("the grid is empty"))?;
+            println!("best (by merged NDCG@10 on validation):");
+            print_trial(best);
+            if save {
+                let params = best.als(AlsParams::default());
+                db.save_collaborative_params(&stored_params(&params))
+                    .await?;
+                println!("saved: the next collaborative-filtering training uses them");
             }
         }
         EngineCommand::Runs { after, limit } => {

@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use recofinement_domain::media;
-use recofinement_engine::als::{self, AlsParams};
+use recofinement_engine::als::{AlsParams, FoldInteraction, ItemModel};
 use recofinement_engine::from_profile::{self, ProfileParams};
 use recofinement_engine::from_similar_content::{self, SimilarContentParams};
 use recofinement_engine::links::{self, LinkParams};
@@ -29,6 +29,7 @@ use recofinement_engine::{
 };
 use recofinement_store::Db;
 use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow};
+use recofinement_store::engine_params::StoredAlsParams;
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -134,6 +135,8 @@ pub struct EngineRunner {
     pool: Arc<rayon::ThreadPool>,
     /// The scheduler's part, for readiness: 0 none, 1 standby, 2 holds the lock.
     scheduler_role: std::sync::atomic::AtomicU8,
+    /// Item side of the last collaborative-filtering training, for fold-ins.
+    collaborative: CollaborativeSlot,
 }
 
 impl EngineRunner {
@@ -148,6 +151,7 @@ impl EngineRunner {
             running: tokio::sync::Mutex::new(()),
             pool: Arc::new(pool),
             scheduler_role: Default::default(),
+            collaborative: CollaborativeSlot::default(),
         })
     }
 
@@ -222,8 +226,7 @@ impl EngineRunner {
                 user,
                 item,
                 rating: rating.map(|r| r as f32),
-                count: (views.unwrap_or(0).max(0) + count.unwrap_or(0).max(0))
-                    .min(i64::from(u32::MAX)) as u32,
+                count: interaction_count(views, count),
             })
             .collect();
         let interests = self.db.engine_interests().await?;
@@ -423,10 +426,13 @@ impl EngineRunner {
                     EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
                     _ => Vec::new(),
                 };
+                let training = self.collaborative_training().await?;
                 let snap = snapshot.clone();
                 let subjects = users.clone();
-                let (user_rows, group_rows) =
-                    compute(&pool, move || recommend(engine, &snap, &subjects, &pairs)).await?;
+                let (user_rows, group_rows) = compute(&pool, move || {
+                    recommend(engine, &snap, &subjects, &pairs, &training)
+                })
+                .await?;
                 let priority = engine.priority().unwrap_or(0).into();
                 let owner = match scope {
                     Scope::All => RecoOwner::Users(None),
@@ -485,8 +491,7 @@ impl EngineRunner {
             .map(|(item, rating, views, count)| ProfileMeta {
                 item,
                 rating: rating.map(|r| r as f32),
-                count: (views.unwrap_or(0).max(0) + count.unwrap_or(0).max(0))
-                    .min(i64::from(u32::MAX)) as u32,
+                count: interaction_count(views, count),
             })
             .collect();
         let profile = SandboxProfile {
@@ -575,14 +580,15 @@ fn recommend(
     snapshot: &Snapshot,
     users: &[i64],
     pairs: &[SimilarRow],
+    training: &CollaborativeTraining,
 ) -> (Vec<RecoRow>, Option<Vec<RecoRow>>) {
     let ds = &snapshot.dataset;
     let reasons = Reasons::new(snapshot, pairs);
     match engine {
-        // Training is the whole cost: skip it when nobody can be served.
-        EngineName::CollaborativeFiltering if users.is_empty() => (Vec::new(), None),
+        // Trained even when no real user is served yet: the kept item
+        // factors serve the fold-ins of the first users who rate.
         EngineName::CollaborativeFiltering => {
-            let recs = als::recommend(ds, Some(users), &AlsParams::default());
+            let recs = training.train(ds, users);
             (reasons.rows(&recs, engine, true), None)
         }
         EngineName::FromProfile => {
@@ -656,7 +662,7 @@ impl<'a> Reasons<'a> {
     ) -> Option<String> {
         let ds = &self.snapshot.dataset;
         match engine {
-            EngineName::CollaborativeFiltering => Some("Liked by people with similar taste".into()),
+            EngineName::CollaborativeFiltering => Some(COLLABORATIVE_REASON.into()),
             EngineName::FromSimilarContent => self
                 .sources
                 .get(&rec.item)?
@@ -756,6 +762,15 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
         }
     }
 
+    fn interactions_changed(&self, user_id: i64) {
+        let runner = self.runner.clone();
+        tokio::spawn(async move {
+            if let Err(error) = runner.fold_in(user_id).await {
+                tracing::warn!(user_id, error = format!("{error:#}"), "fold-in failed");
+            }
+        });
+    }
+
     fn run_profile(
         &self,
         run_id: i64,
@@ -829,5 +844,140 @@ impl EngineRunner {
     pub fn with_cf_min_interval(mut self, interval: Duration) -> Self {
         self.limits.cf_min_interval = interval;
         self
+    }
+}
+
+/// The counter of an interaction: views plus consumption, never negative.
+fn interaction_count(views: Option<i64>, count: Option<i64>) -> u32 {
+    (views.unwrap_or(0).max(0) + count.unwrap_or(0).max(0)).min(i64::from(u32::MAX)) as u32
+}
+
+const COLLABORATIVE_REASON: &str = "Liked by people with similar taste";
+
+/// The item side of the last collaborative-filtering training (none before
+/// the first one in this process).
+#[derive(Clone, Default)]
+struct CollaborativeSlot(Arc<std::sync::RwLock<Option<Arc<ItemModel>>>>);
+
+impl CollaborativeSlot {
+    fn get(&self) -> Option<Arc<ItemModel>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, model: ItemModel) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));
+    }
+}
+
+/// What a full collaborative-filtering training needs: the parameters
+/// (`engine tune --save`'s, or the code's defaults) and where to keep the
+/// item factors for the fold-ins that follow.
+struct CollaborativeTraining {
+    params: AlsParams,
+    slot: CollaborativeSlot,
+}
+
+impl CollaborativeTraining {
+    /// Trains on the whole dataset, keeps the item side and recommends to `users`.
+    fn train(&self, ds: &Dataset, users: &[i64]) -> Vec<Recommendation> {
+        let (model, items) = recofinement_engine::als::train(ds, &self.params);
+        self.slot.set(items);
+        model.recommend(ds, Some(users), self.params.n)
+    }
+}
+
+/// The code's ALS defaults with the stored tuned values over them.
+fn tuned_params(stored: Option<StoredAlsParams>) -> AlsParams {
+    let defaults = AlsParams::default();
+    match stored {
+        Some(p) => AlsParams {
+            factors: usize::try_from(p.factors)
+                .unwrap_or(defaults.factors)
+                .max(1),
+            regularization: p.regularization as f32,
+            alpha: p.alpha as f32,
+            iterations: usize::try_from(p.iterations).unwrap_or(defaults.iterations),
+            ..defaults
+        },
+        None => defaults,
+    }
+}
+
+/// The tuned values of `params` as `engine tune --save` stores them.
+pub fn stored_params(params: &AlsParams) -> StoredAlsParams {
+    StoredAlsParams {
+        factors: params.factors as i64,
+        regularization: f64::from(params.regularization),
+        alpha: f64::from(params.alpha),
+        iterations: params.iterations as i64,
+    }
+}
+
+impl EngineRunner {
+    async fn collaborative_training(&self) -> anyhow::Result<CollaborativeTraining> {
+        Ok(CollaborativeTraining {
+            params: tuned_params(self.db.collaborative_params().await?),
+            slot: self.collaborative.clone(),
+        })
+    }
+
+    /// Real-time collaborative filtering: solves `user`'s factors against
+    /// the item factors of the last full training and replaces their
+    /// `CollaborativeFiltering` rows, without moving the engine's cursor (the
+    /// full training keeps its cadence). Answers the rows written, or `None`
+    /// when no training has run in this process yet (the next one serves them).
+    pub async fn fold_in(&self, user: i64) -> anyhow::Result<Option<usize>> {
+        let Some(model) = self.collaborative.get() else {
+            return Ok(None);
+        };
+        let interactions = self.db.engine_user_interactions(user).await?;
+        let flags = self.db.engine_user_flags(user).await?;
+        let recs = compute(&self.pool, move || {
+            let position = |item: i64| model.items.position(item).map(|i| i as u32);
+            let mine: Vec<FoldInteraction> = interactions
+                .iter()
+                .filter_map(|&(item, rating, views, count)| {
+                    let r = rating.unwrap_or(0) as f32;
+                    Some((position(item)?, r, interaction_count(views, count)))
+                })
+                .collect();
+            let mut excluded: Vec<u32> = mine
+                .iter()
+                .map(|e| e.0)
+                .chain(flags.iter().filter_map(|&f| position(f)))
+                .collect();
+            excluded.sort_unstable();
+            excluded.dedup();
+            if mine.is_empty() {
+                return Vec::new();
+            }
+            model.recommend(user, &model.fold_in(&mine), &excluded)
+        })
+        .await?;
+        let rows: Vec<RecoRow> = recs
+            .iter()
+            .map(|r| {
+                let kind = r.kind.as_str().to_uppercase();
+                (
+                    user,
+                    r.item,
+                    r.score,
+                    kind,
+                    Some(COLLABORATIVE_REASON.into()),
+                )
+            })
+            .collect();
+        let engine = EngineName::CollaborativeFiltering;
+        let no_cursor = Cursor {
+            engine: engine.as_str(),
+            kinds: &[],
+            consumed_before: 0,
+        };
+        let priority = engine.priority().unwrap_or(0).into();
+        let owner = RecoOwner::Users(Some(std::slice::from_ref(&user)));
+        self.db
+            .replace_recommendations(engine.as_str(), priority, owner, &rows, no_cursor)
+            .await?;
+        Ok(Some(rows.len()))
     }
 }

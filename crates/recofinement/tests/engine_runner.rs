@@ -235,9 +235,16 @@ async fn top_picks(t: &TestDb, users: std::ops::RangeInclusive<i64>) -> Vec<(i64
     picks
 }
 
-async fn rate(t: &TestDb, user: i64, movie: i64) {
+async fn cursor_of(t: &TestDb, engine: &str) -> i64 {
+    t.scalar(&format!(
+        "SELECT COALESCE(MAX(consumed_before), -1) FROM engine WHERE engine = '{engine}'"
+    ))
+    .await
+}
+
+async fn rate(t: &TestDb, user: i64, movie: i64, rating: i64) {
     let patch = MetaPatch {
-        rating: Some(5),
+        rating: Some(rating),
         additional_count: None,
     };
     t.db.patch_item(user, movie, "MOVIE", patch).await.unwrap();
@@ -261,7 +268,7 @@ backend_test!(events_landing_during_runs_are_never_skipped, |t| {
         }
     });
     for &(user, movie) in &picks {
-        rate(&t, user, movie).await;
+        rate(&t, user, movie, 5).await;
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -315,7 +322,7 @@ async fn an_event_committed_late_is_consumed() {
     .await
     .unwrap();
     // …while user 2's later event commits and a run happens.
-    rate(&t, picks[1].0, picks[1].1).await;
+    rate(&t, picks[1].0, picks[1].1, 5).await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
     slow.commit().await.unwrap();
     t.settle_events().await;
@@ -328,3 +335,99 @@ async fn an_event_committed_late_is_consumed() {
         );
     }
 }
+
+backend_test!(
+    a_rating_reaches_the_collaborative_list_without_training,
+    |t| {
+        catalogue(&t).await;
+        let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+        assert_eq!(
+            runner.fold_in(3).await.unwrap(),
+            None,
+            "nothing to fold into before the first training"
+        );
+        runner.run(&ALL_ENGINES, true).await.unwrap();
+        let cursor = cursor_of(&t, "CollaborativeFiltering").await;
+        let before = rows_of(&t, 3, "CollaborativeFiltering").await;
+        let other = rows_of(&t, 12, "CollaborativeFiltering").await;
+        assert!(!before.is_empty());
+        // User 3 (an Action watcher) loves three Drama movies.
+        for movie in [7, 9, 11] {
+            rate(&t, 3, movie, 5).await;
+        }
+        let written = runner.fold_in(3).await.unwrap().expect("a model is kept");
+        let after = rows_of(&t, 3, "CollaborativeFiltering").await;
+        assert_eq!(after.len(), written);
+        assert_ne!(after, before, "the list follows the new ratings");
+        assert!(after.iter().all(|(id, _)| ![7, 9, 11].contains(id)));
+        let best_drama = |rows: &[(i64, String)]| {
+            rows.iter()
+                .filter(|(id, _)| id % 2 == 1)
+                .map(|(_, score)| score.parse::<f64>().unwrap())
+                .fold(0.0, f64::max)
+        };
+        assert!(
+            best_drama(&after) > 10.0 * best_drama(&before),
+            "Drama rises: {before:?} → {after:?}"
+        );
+        assert_eq!(rows_of(&t, 12, "CollaborativeFiltering").await, other);
+        assert_eq!(
+            cursor_of(&t, "CollaborativeFiltering").await,
+            cursor,
+            "no full training ran and its cursor did not move"
+        );
+        // A newcomer gets a collaborative list from their first ratings.
+        let user =
+            t.db.create_user("fresh@example.com", "fresh", "hash", "user")
+                .await
+                .unwrap();
+        rate(&t, user.user_id, 8, 5).await;
+        runner.fold_in(user.user_id).await.unwrap();
+        assert!(
+            !rows_of(&t, user.user_id, "CollaborativeFiltering")
+                .await
+                .is_empty()
+        );
+    }
+);
+
+backend_test!(tuned_parameters_are_stored_and_replaced, |t| {
+    use recofinement_engine::als::AlsParams;
+    use recofinement_store::engine_params::StoredAlsParams;
+    assert_eq!(t.db.collaborative_params().await.unwrap(), None);
+    let tuned = AlsParams {
+        factors: 12,
+        regularization: 16.0,
+        alpha: 2.0,
+        iterations: 7,
+        ..AlsParams::default()
+    };
+    t.db.save_collaborative_params(&recofinement::engine_runner::stored_params(&tuned))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.db.collaborative_params().await.unwrap(),
+        Some(StoredAlsParams {
+            factors: 12,
+            regularization: 16.0,
+            alpha: 2.0,
+            iterations: 7,
+        })
+    );
+    let again = StoredAlsParams {
+        factors: 8,
+        regularization: 32.0,
+        alpha: 4.0,
+        iterations: 20,
+    };
+    t.db.save_collaborative_params(&again).await.unwrap();
+    assert_eq!(t.db.collaborative_params().await.unwrap(), Some(again));
+    // A training with stored parameters still serves every user.
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner
+        .run(&[EngineName::CollaborativeFiltering], true)
+        .await
+        .unwrap();
+    assert!(!rows_of(&t, 3, "CollaborativeFiltering").await.is_empty());
+});

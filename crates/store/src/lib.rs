@@ -11,6 +11,7 @@ pub mod dataset_export;
 pub mod dialect;
 pub mod engine_io;
 pub mod engine_lock;
+pub mod engine_params;
 pub mod engine_runs;
 pub mod error;
 pub mod events;

@@ -459,6 +459,7 @@ async fn patch_meta(
             .list_changed(ListChange::Item { kind, content_id })
             .await;
     }
+    state.engine_hooks.interactions_changed(caller.user_id);
     Ok((
         StatusCode::CREATED,
         Json(Message::ok("Meta successfully updated")),

@@ -18,17 +18,66 @@ fn personalised_engines_beat_baselines_on_planted_data() {
         .map(String::as_str)
         .collect();
     assert_eq!(keys, ["content_similarity", "engines", "links", "timings"]);
-    let m = &json["engines"]["random"];
-    for k in [
-        "precision@10",
-        "recall@10",
-        "ndcg@10",
-        "hit_rate@10",
-        "coverage",
-        "popularity_bias",
-    ] {
-        assert!(m[k].is_number(), "{k}");
+    for name in ["merged", "random", "CollaborativeFiltering"] {
+        let m = &json["engines"][name];
+        for k in [
+            "precision@10",
+            "recall@10",
+            "ndcg@10",
+            "hit_rate@10",
+            "coverage",
+            "popularity_bias",
+            "diversity",
+            "novelty",
+        ] {
+            assert!(m[k].is_number(), "{name} {k}");
+        }
     }
+    // The API's list is never worse than its best engine, and popular
+    // items are less novel than random ones.
+    let best = [
+        "CollaborativeFiltering",
+        "FromProfile",
+        "FromSimilarContent",
+    ]
+    .map(ndcg)
+    .into_iter()
+    .fold(0.0, f64::max);
+    assert!(ndcg("merged") >= best, "{r}");
+    assert!(
+        r.engines["most_popular"].novelty < r.engines["random"].novelty,
+        "{r}"
+    );
+    assert!(
+        r.engines["random"].coverage > r.engines["most_popular"].coverage,
+        "{r}"
+    );
+}
+
+#[test]
+fn export_writes_the_scored_split() {
+    let dir = std::env::temp_dir().join(format!("reco-export-{}", std::process::id()));
+    let p = GenParams {
+        users: 40,
+        items_per_kind: 20,
+        ..GenParams::for_scale(Scale::S)
+    };
+    let sizes = export(&dir, 3, &p).unwrap();
+    let planted = generate(3, &p);
+    let (train, test) = split(&planted.events);
+    assert_eq!((sizes.train, sizes.test), (train.len(), test.len()));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let train_csv = read("train.csv");
+    assert_eq!(train_csv.lines().count(), train.len() + 1);
+    let first = train[0].interaction;
+    let rating = first.rating.map(|r| r.to_string()).unwrap_or_default();
+    assert_eq!(
+        train_csv.lines().nth(1).unwrap(),
+        format!("{},{},{},{}", first.user, first.item, rating, first.count)
+    );
+    assert_eq!(read("test.csv").lines().count(), test.len() + 1);
+    assert_eq!(read("items.csv").lines().count(), planted.items.len() + 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn small_dataset(seed: u64) -> (Dataset, Planted) {

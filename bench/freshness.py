@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Freshness of the collaborative list: time from a `PATCH /api/movie/{id}/meta`
+answer to the first `GET /api/movie/user` whose answer changed, with ratings
+arriving at a fixed total rate from many users.
+
+Starts nothing: point it at a running server with the engine on, after its
+first full training (see bench/QUALITY.md for the whole procedure).
+
+    python3 bench/freshness.py --base http://127.0.0.1:4150 --users 50 --rate 100 --seconds 20
+"""
+
+import argparse
+import http.client
+import json
+import random
+import statistics
+import threading
+import time
+import urllib.parse
+
+
+def client(base):
+    u = urllib.parse.urlparse(base)
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+
+
+def call(conn, method, path, token=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def register(base, n):
+    conn = client(base)
+    status, data = call(
+        conn,
+        "POST",
+        "/api/auth/register",
+        body={"email": f"fresh{n}-{random.randrange(10**9)}@example.com", "username": f"f{n}x{random.randrange(10**6)}", "password": "goodPassword!123"},
+    )
+    assert status in (200, 201), data
+    return json.loads(data)["access_token"]
+
+
+def movie_ids(base, token):
+    conn, ids = client(base), []
+    for page in range(1, 6):
+        _, data = call(conn, "GET", f"/api/movie?page={page}", token)
+        ids += [c["content_id"] for c in json.loads(data)["content"]]
+    return ids
+
+
+def user_loop(base, token, ids, period, stop, latencies, misses, poll):
+    """One user: every `period` seconds rate a movie not in their list, then
+    poll their list until it changes."""
+    conn = client(base)
+    rng = random.Random()
+    next_at = time.monotonic() + rng.random() * period
+    while not stop.is_set():
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += period
+        _, before = call(conn, "GET", "/api/movie/user", token)
+        shown = {c["content_id"] for c in json.loads(before).get("content", [])}
+        movie = rng.choice([i for i in ids if i not in shown])
+        status, _ = call(conn, "PATCH", f"/api/movie/{movie}/meta", token, {"rating": rng.choice([4, 5])})
+        assert status == 201, status
+        answered = time.monotonic()
+        while time.monotonic() - answered < 10:
+            _, now = call(conn, "GET", "/api/movie/user", token)
+            if now != before:
+                latencies.append(time.monotonic() - answered)
+                break
+            time.sleep(poll)
+        else:
+            misses.append(movie)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", default="http://127.0.0.1:4150")
+    p.add_argument("--users", type=int, default=50)
+    p.add_argument("--rate", type=float, default=100.0, help="ratings per second, all users together")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--poll", type=float, default=0.01, help="seconds between list reads")
+    a = p.parse_args()
+    tokens = [register(a.base, n) for n in range(a.users)]
+    ids = movie_ids(a.base, tokens[0])
+    stop, latencies, misses = threading.Event(), [], []
+    period = a.users / a.rate
+    threads = [
+        threading.Thread(target=user_loop, args=(a.base, t, ids, period, stop, latencies, misses, a.poll), daemon=True)
+        for t in tokens
+    ]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(a.seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))] * 1000
+    print(
+        f"{len(latencies)} ratings in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s) from {a.users} users: "
+        f"PATCH answer -> changed list p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
+        f"mean {statistics.mean(latencies) * 1000:.0f} ms; {len(misses)} lists unchanged after 10 s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+//! What the engine keeps between runs and reads one user at a time: the
+//! collaborative-filtering parameters `engine tune --save` chose, and one
+//! user's interactions and flags for a real-time fold-in.
+
+use crate::{Db, StoreResult, now, on_db};
+
+/// Engine name the collaborative-filtering parameters are stored under.
+const COLLABORATIVE: &str = "CollaborativeFiltering";
+
+/// Tuned ALS parameters as stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StoredAlsParams {
+    pub factors: i64,
+    pub regularization: f64,
+    pub alpha: f64,
+    pub iterations: i64,
+}
+
+/// One interaction of a user: content, rating, views, consumption count.
+pub type UserInteractionRow = (i64, Option<i64>, Option<i64>, Option<i64>);
+
+impl Db {
+    /// Stores (replaces) the collaborative-filtering parameters.
+    pub async fn save_collaborative_params(&self, p: &StoredAlsParams) -> StoreResult<()> {
+        on_db!(self, pool => {
+            sqlx::query(
+                "INSERT INTO engine_als_params (engine, factors, regularization, alpha, iterations, saved_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (engine) DO UPDATE SET factors = $2, \
+                 regularization = $3, alpha = $4, iterations = $5, saved_at = $6",
+            )
+            .bind(COLLABORATIVE)
+            .bind(p.factors)
+            .bind(p.regularization)
+            .bind(p.alpha)
+            .bind(p.iterations)
+            .bind(now())
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// The stored collaborative-filtering parameters, if any were saved.
+    pub async fn collaborative_params(&self) -> StoreResult<Option<StoredAlsParams>> {
+        on_db!(self, pool => {
+            let row: Option<(i64, f64, f64, i64)> = sqlx::query_as(
+                "SELECT factors, regularization, alpha, iterations FROM engine_als_params WHERE engine = $1",
+            )
+            .bind(COLLABORATIVE)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(factors, regularization, alpha, iterations)| StoredAlsParams {
+                factors,
+                regularization,
+                alpha,
+                iterations,
+            }))
+        })
+    }
+
+    /// One user's interactions, as [`Db::engine_interactions`] reads everyone's.
+    pub async fn engine_user_interactions(
+        &self,
+        user_id: i64,
+    ) -> StoreResult<Vec<UserInteractionRow>> {
+        on_db!(self, pool => Ok(sqlx::query_as(
+            "SELECT content_id, rating, review_see_count, count FROM meta_user_content WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Content one user flagged as a bad recommendation.
+    pub async fn engine_user_flags(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        on_db!(self, pool => Ok(sqlx::query_scalar(
+            "SELECT DISTINCT content_id FROM bad_recommendation_content WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+}
