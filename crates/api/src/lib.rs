@@ -1,6 +1,12 @@
 //! The RecoFinement HTTP API: a wire-compatible replacement of the original
 //! Flask API. [`router`] builds the whole application; [`serve`] runs it
 //! until a shutdown signal, draining in-flight requests.
+//!
+//! Owns the wire format (paths, JSON shapes, status codes, the error
+//! envelope), authentication, the OpenAPI document, Socket.IO, mail, linked
+//! services, the shared-list cache, metrics and the dashboard; must not
+//! write SQL (it calls `store`) nor depend on the engine (it talks to it
+//! through [`state::EngineHooks`]).
 
 pub mod admin;
 pub mod auth;

@@ -1,4 +1,9 @@
-//! Types every layer shares. No I/O.
+//! Types every layer shares: the six media kinds and their description
+//! (`media::MediaSpec`: columns, search field, popular order, messages),
+//! permissions and roles, and the field rules of requests.
+//!
+//! Owns the vocabulary; must not do I/O or depend on another crate of the
+//! workspace (every other crate depends on it).
 
 pub mod kind;
 pub mod media;

@@ -2,6 +2,11 @@
 //! query is written once in the dialect both accept (`$1` placeholders,
 //! `RETURNING`, `ON CONFLICT`) and run on whichever pool [`Db`] holds through
 //! the [`on_db!`] macro; the few real differences live in [`dialect`].
+//!
+//! Owns every query, the migrations (`migrations/{sqlite,postgres}`), the
+//! transactions that keep a change and its events together, the engine's
+//! event log and the change notices; must not know HTTP (no axum, no JSON
+//! envelopes). Feature `testing` gives other crates fresh test databases.
 
 pub mod audit;
 pub mod catalogue;
