@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use futures::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -21,6 +22,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// How long, at shutdown, newly accepted connections get to send their
+/// first request before idle connections are closed.
+const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(500);
 
 /// Limits of the connection loop.
 #[derive(Clone, Debug)]
@@ -79,20 +84,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(with_peer(app.clone(), remote));
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %remote, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        spawn_connection(&builder, &graceful, stream, remote, service, Some(permit));
+    }
+    // Connections the kernel completed before the signal wait in the
+    // backlog: serve them too, or closing the listener would reset them.
+    while let Some(Ok((stream, remote))) = listener.accept().now_or_never() {
+        let service = TowerToHyperService::new(with_peer(app.clone(), remote));
+        spawn_connection(&builder, &graceful, stream, remote, service, None);
     }
     drop(listener);
+    // A connection accepted a moment ago may hold a request hyper has not
+    // read yet; closing it now as idle would reset it. Let first requests
+    // arrive before idle connections are closed.
+    tokio::time::sleep(FIRST_REQUEST_WAIT.min(limits.shutdown_grace)).await;
     tracing::info!(
         connections = graceful.count(),
         "shutting down: finishing requests in flight"
@@ -104,6 +109,38 @@ pub async fn serve(
         tracing::warn!("grace period over: closing the remaining connections");
     }
     Ok(())
+}
+
+/// Serves one connection in its own task, watched for graceful shutdown;
+/// its connection slot is released when it ends.
+fn spawn_connection<S>(
+    builder: &Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    service: TowerToHyperService<S>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) where
+    S: tower::Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, %remote, "connection ended with an error");
+        }
+        drop(permit);
+    });
 }
 
 fn builder(limits: &ServerLimits) -> Builder<TokioExecutor> {

@@ -289,6 +289,7 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 }
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
+    interrupt_stale_runs(&db, settings).await?;
     // `restore` refuses while this is held.
     let _serve_lock = backup::hold_serve_lock(&settings.database_url)?;
     let state = AppState::new(
@@ -341,6 +342,26 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     }
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Sandbox runs a crash left `running` are marked interrupted. On SQLite
+/// only this process computes runs, so every one is stale; on PostgreSQL
+/// other instances may be computing theirs, so only runs past the timeout.
+async fn interrupt_stale_runs(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let timeout = match db.backend() {
+        recofinement_store::Backend::Sqlite => 0,
+        recofinement_store::Backend::Postgres => settings.sandbox_timeout_secs.max(1),
+    };
+    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(timeout);
+    let cutoff = recofinement_store::naive_utc(cutoff);
+    let interrupted = db.interrupt_stale_runs(cutoff).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "sandbox runs left running by a stop were marked interrupted"
+        );
+    }
     Ok(())
 }
 

@@ -66,3 +66,21 @@ backend_test!(the_purge_keeps_only_what_is_still_needed, |t| {
     );
     assert_eq!(t.count("external_import").await, 1);
 });
+
+backend_test!(runs_a_stop_left_running_are_marked_interrupted, |t| {
+    let user =
+        t.db.create_user("sandbox@example.com", "sandbox", "hash", "user")
+            .await
+            .unwrap();
+    let profile = t.db.create_profile(user.user_id, "left").await.unwrap();
+    let run = t.db.snapshot_profile(profile.profile_id).await.unwrap();
+    let status =
+        format!("SELECT status FROM recommendation_launched_for_profile_event WHERE id = {run}");
+    // A run younger than the cutoff may still be computing elsewhere.
+    let long_ago = recofinement_store::naive_utc(std::time::UNIX_EPOCH);
+    assert_eq!(t.db.interrupt_stale_runs(long_ago).await.unwrap(), 0);
+    assert_eq!(t.text(&status).await.as_deref(), Some("running"));
+    let later = recofinement_store::now() + Duration::from_secs(1);
+    assert_eq!(t.db.interrupt_stale_runs(later).await.unwrap(), 1);
+    assert_eq!(t.text(&status).await.as_deref(), Some("interrupted"));
+});

@@ -55,6 +55,11 @@ pub fn now() -> chrono::NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// `at` as the naive UTC wall-clock value the schema stores.
+pub fn naive_utc(at: std::time::SystemTime) -> chrono::NaiveDateTime {
+    chrono::DateTime::<chrono::Utc>::from(at).naive_utc()
+}
+
 /// A connection pool on one of the two supported backends.
 #[derive(Clone, Debug)]
 pub enum Db {

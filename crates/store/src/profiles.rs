@@ -267,6 +267,23 @@ impl Db {
         })
     }
 
+    /// Marks as `interrupted` the runs still `running` that started before
+    /// `started_before`: runs a crash or a restart left behind (no live
+    /// instance computes a run past its timeout). Returns how many.
+    pub async fn interrupt_stale_runs(
+        &self,
+        started_before: chrono::NaiveDateTime,
+    ) -> StoreResult<u64> {
+        on_db!(self, pool => Ok(sqlx::query(
+            "UPDATE recommendation_launched_for_profile_event SET status = 'interrupted' \
+             WHERE status = 'running' AND occured_at < $1",
+        )
+        .bind(started_before)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// Sandbox runs of every instance still computing: marked running and
     /// started after `since` (older ones have timed out).
     pub async fn running_sandbox_runs(&self, since: chrono::NaiveDateTime) -> StoreResult<i64> {
