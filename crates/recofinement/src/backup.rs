@@ -16,15 +16,6 @@ use anyhow::{Context, bail};
 
 use recofinement_store::{Backend, Db};
 
-/// The file of a `sqlite://` URL (`None` for an in-memory database).
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
 fn lock_path(database: &Path) -> PathBuf {
     PathBuf::from(format!("{}.serve-lock", database.display()))
 }
@@ -37,7 +28,7 @@ pub struct ServeLock {
 
 /// Takes the shared serve lock of the database at `url`.
 pub fn hold_serve_lock(url: &str) -> anyhow::Result<ServeLock> {
-    let Some(database) = sqlite_path(url) else {
+    let Some(database) = recofinement_store::sqlite_file(url) else {
         return Ok(ServeLock { _file: None });
     };
     let path = lock_path(&database);
@@ -111,7 +102,8 @@ pub async fn restore(url: &str, file: &Path) -> anyhow::Result<()> {
             postgres_command(url, "pg_restore", file)
         );
     }
-    let database = sqlite_path(url).context("restore needs a SQLite database file")?;
+    let database =
+        recofinement_store::sqlite_file(url).context("restore needs a SQLite database file")?;
     check_backup(file).await?;
     let lock_file = File::create(lock_path(&database))?;
     if lock_file.try_lock().is_err() {

@@ -63,7 +63,7 @@ impl KeyFile {
     pub fn for_database(database_url: &str) -> KeyFile {
         let fallback = || PathBuf::from("recofinement.keys");
         match Backend::from_url(database_url) {
-            Ok(Backend::Sqlite) => match sqlite_path(database_url) {
+            Ok(Backend::Sqlite) => match recofinement_store::sqlite_file(database_url) {
                 Some(path) => KeyFile::Beside(PathBuf::from(format!("{}.keys", path.display()))),
                 None => KeyFile::Beside(fallback()),
             },
@@ -76,15 +76,6 @@ impl KeyFile {
             KeyFile::Beside(p) | KeyFile::MovedTo(p) => p,
         }
     }
-}
-
-/// The file of `sqlite://FILE?options`; `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 /// A new random key: 32 bytes as 64 hexadecimal characters (valid for both).

@@ -1,7 +1,7 @@
 //! Dataset import and generation, on SQLite and (when TEST_DATABASE_URL
 //! names PostgreSQL) on PostgreSQL, each test in a fresh database/schema.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use recofinement::generate::{GenerateOptions, GenerateSummary, generate};
 use recofinement_store::Db;
@@ -9,25 +9,7 @@ use recofinement_store::backend_test as db_test;
 use recofinement_store::dataset::{DatasetError, Quiet};
 use recofinement_store::testing::TestDb;
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "recofinement-{label}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use recofinement_store::testing::TempDir;
 
 const SMALL: GenerateOptions = GenerateOptions {
     users: 40,

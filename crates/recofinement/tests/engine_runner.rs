@@ -250,6 +250,18 @@ async fn rate(t: &TestDb, user: i64, movie: i64, rating: i64) {
     t.db.patch_item(user, movie, "MOVIE", patch).await.unwrap();
 }
 
+/// Each user's rated movie has left their FromProfile list: the rating's
+/// event was consumed.
+async fn assert_rated_items_left_out(t: &TestDb, rated: &[(i64, i64)]) {
+    for &(user, movie) in rated {
+        let rows = rows_of(t, user, "FromProfile").await;
+        assert!(
+            rows.iter().all(|(id, _)| *id != movie),
+            "user {user} rated {movie}, yet it is still recommended: the event was skipped"
+        );
+    }
+}
+
 backend_test!(events_landing_during_runs_are_never_skipped, |t| {
     catalogue(&t).await;
     let runner = std::sync::Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
@@ -275,13 +287,7 @@ backend_test!(events_landing_during_runs_are_never_skipped, |t| {
     runs.await.unwrap();
     t.settle_events().await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
-    for (user, movie) in picks {
-        let rows = rows_of(&t, user, "FromProfile").await;
-        assert!(
-            rows.iter().all(|(id, _)| *id != movie),
-            "user {user} rated {movie}, yet it is still recommended: the event was skipped"
-        );
-    }
+    assert_rated_items_left_out(&t, &picks).await;
 });
 
 /// On PostgreSQL ids come from a sequence: a transaction that took an event
@@ -327,13 +333,7 @@ async fn an_event_committed_late_is_consumed() {
     slow.commit().await.unwrap();
     t.settle_events().await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
-    for (user, movie) in picks {
-        let rows = rows_of(&t, user, "FromProfile").await;
-        assert!(
-            rows.iter().all(|(id, _)| *id != movie),
-            "user {user} rated {movie}, yet it is still recommended"
-        );
-    }
+    assert_rated_items_left_out(&t, &picks).await;
 }
 
 backend_test!(

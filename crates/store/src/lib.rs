@@ -55,6 +55,16 @@ pub fn now() -> chrono::NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// The file of a `sqlite://FILE?options` URL; `None` for another scheme or
+/// an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// `at` as the naive UTC wall-clock value the schema stores.
 pub fn naive_utc(at: std::time::SystemTime) -> chrono::NaiveDateTime {
     chrono::DateTime::<chrono::Utc>::from(at).naive_utc()

@@ -70,6 +70,24 @@ fn drop_schema(base: &str, schema: &str) {
     });
 }
 
+/// A temporary directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let id = uuid::Uuid::new_v4().simple();
+        let dir = std::env::temp_dir().join(format!("recofinement-{label}-{id}"));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The PostgreSQL URL tests also run on, if any.
 pub fn postgres_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
