@@ -7,7 +7,8 @@
 //! from axum's `MatchedPath`), never the raw path, so ids and search terms
 //! cannot blow up the label space. Values that live in the database (engine
 //! backlogs, time since the last successful run) and the pool's state are
-//! read at scrape time.
+//! read at scrape time; the pool's waits come from sqlx's acquisition
+//! events through [`pool_wait_layer`].
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -108,6 +109,54 @@ async fn scrape(State(scrape): State<Scrape>) -> Result<Response, AppError> {
         scrape.handle.render(),
     )
         .into_response())
+}
+
+/// Acquisitions slower than this count as waits: with an idle connection
+/// at hand the pool answers in microseconds.
+const WAIT_THRESHOLD_SECS: f64 = 0.001;
+
+/// A `tracing` layer that turns the pool's acquisition events into the
+/// wait metrics: sqlx exposes no counters, but reports at TRACE level how
+/// long each acquisition took (the store turns that event on). Add it to
+/// the process's subscriber beside the log layer; its own filter lets
+/// those events through whatever the log level is.
+pub fn pool_wait_layer<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::Targets;
+    PoolWaits.with_filter(Targets::new().with_target(
+        recofinement_store::POOL_ACQUIRE_TARGET,
+        tracing::Level::TRACE,
+    ))
+}
+
+struct PoolWaits;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PoolWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut waited = AcquiredAfter(None);
+        event.record(&mut waited);
+        let Some(seconds) = waited.0 else { return };
+        metrics::histogram!("recofinement_db_pool_acquire_wait_seconds").record(seconds);
+        if seconds >= WAIT_THRESHOLD_SECS {
+            metrics::counter!("recofinement_db_pool_waits_total").increment(1);
+        }
+    }
+}
+
+/// Reads the `acquired_after_secs` field of a pool acquisition event.
+struct AcquiredAfter(Option<f64>);
+
+impl tracing::field::Visit for AcquiredAfter {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if field.name() == "acquired_after_secs" {
+            self.0 = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
 }
 
 /// Connections of the pool in use and idle, and its bound.

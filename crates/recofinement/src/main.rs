@@ -32,14 +32,21 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(settings: &Settings) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = match settings.log_format {
+        LogFormat::Text => log.boxed(),
+        LogFormat::Json => log.json().boxed(),
+    };
+    // The filter is the log's own, so the pool-wait metrics see their
+    // events whatever the log level is.
+    tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(recofinement_api::metrics::pool_wait_layer())
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -111,6 +111,15 @@ impl Backend {
     }
 }
 
+/// Level of the event sqlx emits for every pool acquisition (target
+/// [`POOL_ACQUIRE_TARGET`], field `acquired_after_secs`): the only place the
+/// time spent waiting for a connection is visible. At TRACE it costs nothing
+/// unless a subscriber asks for it (the metrics layer does).
+const ACQUIRE_EVENT_LEVEL: log::LevelFilter = log::LevelFilter::Trace;
+
+/// `tracing` target of sqlx's pool acquisition events.
+pub const POOL_ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
+
 impl Db {
     /// Connects to `url`. A SQLite file is created when missing, but only in
     /// a directory that exists.
@@ -126,6 +135,7 @@ impl Db {
                     .busy_timeout(Duration::from_secs(30));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections.max(1))
+                    .acquire_time_level(ACQUIRE_EVENT_LEVEL)
                     .connect_with(options)
                     .await
                     .map_err(|e| {
@@ -136,6 +146,7 @@ impl Db {
             Backend::Postgres => {
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
+                    .acquire_time_level(ACQUIRE_EVENT_LEVEL)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await

@@ -308,6 +308,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 db_test!(prometheus_scrapes_requests_by_route_template, |app| {
     recofinement_api::metrics::install().unwrap();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        // The first test of the process installs it; the others share it.
+        let _ = tracing_subscriber::registry()
+            .with(recofinement_api::metrics::pool_wait_layer())
+            .try_init();
+    }
     let (admin, _) = app.register_admin("boss").await;
     record(&app, "Popularity", RunOutcome::Done, 2).await;
     // A method only this backend's scenario uses, so that the two backends'
@@ -345,5 +353,9 @@ db_test!(prometheus_scrapes_requests_by_route_template, |app| {
         assert!(text.contains(family), "{family} in {text}");
     }
     assert!(text.contains("recofinement_db_pool_connections{state=\"idle\"}"));
+    // Every request above acquired a pool connection, and each acquisition
+    // is timed.
+    let acquisitions = sample(&text, "recofinement_db_pool_acquire_wait_seconds_count");
+    assert!(acquisitions.is_some_and(|n| n >= 4.0), "{text}");
     assert!(text.contains("recofinement_engine_backlog_events{engine=\"Popularity\"}"));
 });
