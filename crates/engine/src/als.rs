@@ -17,6 +17,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use crate::als_avx512::Avx512;
+use crate::cancel::{Cancel, Cancelled};
 use crate::simd::{Kernels, Portable};
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, ItemIndex, Recommendation, UserItemMatrix};
@@ -466,12 +467,27 @@ impl AlsModel {
 
     /// Trains a model on a confidence matrix (users × items).
     pub fn fit(c: &ConfidenceMatrix, params: &AlsParams) -> Self {
+        let never = Cancel::never();
+        match Self::fit_with(c, params, &never) {
+            Ok(m) => m,
+            Err(Cancelled) => unreachable!("a token that is never cancelled"),
+        }
+    }
+
+    /// [`AlsModel::fit`], given up between iterations once `cancel` is set.
+    pub fn fit_with(
+        c: &ConfidenceMatrix,
+        params: &AlsParams,
+        cancel: &Cancel,
+    ) -> Result<Self, Cancelled> {
         let ct = c.transpose();
         let mut m = AlsModel::init(c.n_rows, c.n_cols, params.factors, params.seed);
         for _ in 0..params.iterations {
+            cancel.check()?;
             m.iterate(c, &ct, params);
         }
-        m
+        cancel.check()?;
+        Ok(m)
     }
 
     pub fn user(&self, u: usize) -> &[f32] {
@@ -484,9 +500,25 @@ impl AlsModel {
 
     /// Top-`n` per kind for the given dataset users (all if `None`).
     pub fn recommend(&self, ds: &Dataset, users: Option<&[i64]>, n: usize) -> Vec<Recommendation> {
-        ds.user_rows(users)
+        self.recommend_with(ds, users, n, &Cancel::never())
+            .unwrap_or_default()
+    }
+
+    /// [`AlsModel::recommend`], given up between users once `cancel` is set.
+    pub fn recommend_with(
+        &self,
+        ds: &Dataset,
+        users: Option<&[i64]>,
+        n: usize,
+        cancel: &Cancel,
+    ) -> Result<Vec<Recommendation>, Cancelled> {
+        let recs = ds
+            .user_rows(users)
             .par_iter()
             .flat_map_iter(|&u| {
+                if cancel.is_cancelled() {
+                    return Vec::new();
+                }
                 let ranked = rank_items(
                     self.user(u),
                     &self.item_factors,
@@ -496,7 +528,9 @@ impl AlsModel {
                 );
                 rows_of(ds.matrix.users.id(u), ranked, |i| ds.items[i as usize].id)
             })
-            .collect()
+            .collect();
+        cancel.check()?;
+        Ok(recs)
     }
 }
 
@@ -633,10 +667,22 @@ impl ItemModel {
 
 /// Trains on the whole dataset and keeps the item side for fold-ins.
 pub fn train(ds: &Dataset, params: &AlsParams) -> (AlsModel, ItemModel) {
+    match train_with(ds, params, &Cancel::never()) {
+        Ok(trained) => trained,
+        Err(Cancelled) => unreachable!("a token that is never cancelled"),
+    }
+}
+
+/// [`train`], given up between iterations once `cancel` is set.
+pub fn train_with(
+    ds: &Dataset,
+    params: &AlsParams,
+    cancel: &Cancel,
+) -> Result<(AlsModel, ItemModel), Cancelled> {
     let c = ConfidenceMatrix::from_interactions(&ds.matrix, params.alpha);
-    let model = AlsModel::fit(&c, params);
+    let model = AlsModel::fit_with(&c, params, cancel)?;
     let items = ItemModel::new(model.clone(), ds, params);
-    (model, items)
+    Ok((model, items))
 }
 
 /// Trains on the whole dataset and recommends to every user (`None`) or to

@@ -22,6 +22,8 @@ use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, Group, Recommendation, interaction_preference};
 use rayon::prelude::*;
 
+use crate::cancel::{Cancel, Cancelled};
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProfileParams {
     /// Items kept per subject and kind (the original kept up to 200).
@@ -281,29 +283,60 @@ pub fn for_users(
     users: Option<&[i64]>,
     params: &ProfileParams,
 ) -> Vec<Recommendation> {
+    for_users_with(ds, users, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`for_users`], given up (between users) once `cancel` is set.
+pub fn for_users_with(
+    ds: &Dataset,
+    users: Option<&[i64]>,
+    params: &ProfileParams,
+    cancel: &Cancel,
+) -> Result<Vec<Recommendation>, Cancelled> {
     let genres = Genres::new(ds);
     let pop = popularity_prior(ds);
-    ds.user_rows(users)
+    let recs = ds
+        .user_rows(users)
         .par_iter()
         .flat_map_iter(|&r| {
+            if cancel.is_cancelled() {
+                return Vec::new();
+            }
             let s = [Subject::of_user(ds, r)];
             recommend_subject(ds, &genres, &pop, ds.matrix.users.id(r), &s, params)
         })
-        .collect()
+        .collect();
+    cancel.check()?;
+    Ok(recs)
 }
 
 /// Recommendations for groups; `subject` is the group id. Every member
 /// counts, with or without declared interests (defect 4).
 pub fn for_groups(ds: &Dataset, groups: &[Group], params: &ProfileParams) -> Vec<Recommendation> {
+    for_groups_with(ds, groups, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`for_groups`], given up (between groups) once `cancel` is set.
+pub fn for_groups_with(
+    ds: &Dataset,
+    groups: &[Group],
+    params: &ProfileParams,
+    cancel: &Cancel,
+) -> Result<Vec<Recommendation>, Cancelled> {
     let genres = Genres::new(ds);
     let pop = popularity_prior(ds);
-    groups
+    let recs = groups
         .par_iter()
         .flat_map_iter(|g| {
+            if cancel.is_cancelled() {
+                return Vec::new();
+            }
             let members = Subject::of_group(ds, &g.members);
             recommend_subject(ds, &genres, &pop, g.id, &members, params)
         })
-        .collect()
+        .collect();
+    cancel.check()?;
+    Ok(recs)
 }
 
 /// One synthetic subject (sandbox).

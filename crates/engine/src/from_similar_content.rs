@@ -15,6 +15,8 @@ use crate::similarity::Neighbours;
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, Group, Recommendation};
 use rayon::prelude::*;
+
+use crate::cancel::{Cancel, Cancelled};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,13 +89,30 @@ pub fn for_users(
     users: Option<&[i64]>,
     params: &SimilarContentParams,
 ) -> Vec<Recommendation> {
-    ds.user_rows(users)
+    for_users_with(ds, neighbours, users, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`for_users`], given up (between users) once `cancel` is set.
+pub fn for_users_with(
+    ds: &Dataset,
+    neighbours: &Neighbours,
+    users: Option<&[i64]>,
+    params: &SimilarContentParams,
+    cancel: &Cancel,
+) -> Result<Vec<Recommendation>, Cancelled> {
+    let recs = ds
+        .user_rows(users)
         .par_iter()
         .flat_map_iter(|&r| {
+            if cancel.is_cancelled() {
+                return Vec::new();
+            }
             let s = [Subject::of_user(ds, r)];
             recommend_subject(ds, neighbours, ds.matrix.users.id(r), &s, params)
         })
-        .collect()
+        .collect();
+    cancel.check()?;
+    Ok(recs)
 }
 
 /// Recommendations for groups (evidence of every member); `subject` is the
@@ -104,13 +123,29 @@ pub fn for_groups(
     groups: &[Group],
     params: &SimilarContentParams,
 ) -> Vec<Recommendation> {
-    groups
+    for_groups_with(ds, neighbours, groups, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`for_groups`], given up (between groups) once `cancel` is set.
+pub fn for_groups_with(
+    ds: &Dataset,
+    neighbours: &Neighbours,
+    groups: &[Group],
+    params: &SimilarContentParams,
+    cancel: &Cancel,
+) -> Result<Vec<Recommendation>, Cancelled> {
+    let recs = groups
         .par_iter()
         .flat_map_iter(|g| {
+            if cancel.is_cancelled() {
+                return Vec::new();
+            }
             let members = Subject::of_group(ds, &g.members);
             recommend_subject(ds, neighbours, g.id, &members, params)
         })
-        .collect()
+        .collect();
+    cancel.check()?;
+    Ok(recs)
 }
 
 pub(crate) fn for_subject(

@@ -15,6 +15,7 @@ pub mod als;
 #[cfg(target_arch = "x86_64")]
 mod als_avx512;
 pub mod benchdata;
+pub mod cancel;
 pub mod evaluate;
 pub mod from_profile;
 pub mod from_similar_content;
@@ -27,6 +28,7 @@ pub mod similarity;
 pub mod text;
 mod topk;
 
+pub use cancel::{Cancel, Cancelled};
 pub use model::{
     ContentKind, Dataset, EngineName, Group, Interaction, Item, ItemIndex, Recommendation,
     UserItemMatrix, interaction_preference,

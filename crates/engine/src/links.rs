@@ -4,7 +4,8 @@
 //! score 1 and near-identical ones (a subtitle, a typo) score slightly less.
 //! Every kind links to every other kind in both directions, with no row cap.
 
-use crate::similarity::{InvertedIndex, SimilarPair, top_k_cosine};
+use crate::cancel::{Cancel, Cancelled};
+use crate::similarity::{InvertedIndex, SimilarPair, top_k_cosine_with};
 use crate::text::{FxMap, SparseRows};
 use crate::{ContentKind, Item};
 
@@ -82,13 +83,29 @@ fn trigram_rows(titles: &[String]) -> SparseRows {
 /// Cross-kind links of every item, both directions. Items with an empty
 /// normalised title get none.
 pub fn link_items(items: &[Item], params: &LinkParams) -> Vec<SimilarPair> {
+    link_items_with(items, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`link_items`], given up once `cancel` is set.
+pub fn link_items_with(
+    items: &[Item],
+    params: &LinkParams,
+    cancel: &Cancel,
+) -> Result<Vec<SimilarPair>, Cancelled> {
     let titles: Vec<String> = items.iter().map(|i| normalise_title(&i.title)).collect();
+    cancel.check()?;
     let m = trigram_rows(&titles);
     let index = InvertedIndex::new(&m);
     let kinds: Vec<ContentKind> = items.iter().map(|i| i.kind).collect();
-    let lists = top_k_cosine(&m, &index, None, params.k, params.min_similarity, |s, t| {
-        kinds[s] != kinds[t]
-    });
+    let lists = top_k_cosine_with(
+        &m,
+        &index,
+        None,
+        params.k,
+        params.min_similarity,
+        |s, t| kinds[s] != kinds[t],
+        cancel,
+    )?;
     let mut out = Vec::new();
     for (s, list) in lists.into_iter().enumerate() {
         for (t, sim) in list {
@@ -102,7 +119,7 @@ pub fn link_items(items: &[Item], params: &LinkParams) -> Vec<SimilarPair> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

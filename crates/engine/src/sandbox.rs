@@ -2,6 +2,7 @@
 //! one synthetic profile, computed only from the snapshot the caller passes
 //! (declared genres and interactions), never from live user data.
 
+use crate::cancel::{Cancel, Cancelled};
 use crate::from_profile::{self, ProfileParams, Subject};
 use crate::from_similar_content::{self, SimilarContentParams};
 use crate::similarity::Neighbours;
@@ -43,6 +44,27 @@ pub fn recommend_profile(
     profile_params: &ProfileParams,
     similar_params: &SimilarContentParams,
 ) -> Vec<SandboxRow> {
+    recommend_profile_with(
+        ds,
+        neighbours,
+        profile,
+        profile_params,
+        similar_params,
+        &Cancel::never(),
+    )
+    .unwrap_or_default()
+}
+
+/// [`recommend_profile`], given up between its two engines once `cancel` is set.
+pub fn recommend_profile_with(
+    ds: &Dataset,
+    neighbours: &Neighbours,
+    profile: &SandboxProfile,
+    profile_params: &ProfileParams,
+    similar_params: &SimilarContentParams,
+    cancel: &Cancel,
+) -> Result<Vec<SandboxRow>, Cancelled> {
+    cancel.check()?;
     let mut interactions = Vec::new();
     for m in &profile.metas {
         if let Some(i) = ds.item_index.position(m.item) {
@@ -58,21 +80,20 @@ pub fn recommend_profile(
         liked: profile.liked_genres.clone(),
         excluded,
     };
-    from_profile::for_subject(ds, &subject, profile_params)
+    let by_profile = from_profile::for_subject(ds, &subject, profile_params);
+    cancel.check()?;
+    let by_similar = from_similar_content::for_subject(ds, neighbours, &subject, similar_params);
+    cancel.check()?;
+    Ok(by_profile
         .into_iter()
-        .chain(from_similar_content::for_subject(
-            ds,
-            neighbours,
-            &subject,
-            similar_params,
-        ))
+        .chain(by_similar)
         .map(|r| SandboxRow {
             kind: r.kind,
             item: r.item,
             score: r.score,
             engine: r.engine,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

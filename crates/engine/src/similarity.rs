@@ -5,6 +5,7 @@
 //! truncated, and each source row is independent, so computing the rows of
 //! a few (new or edited) items gives exactly the rows a full run gives.
 
+use crate::cancel::{Cancel, Cancelled};
 use crate::text::{self, SparseRows};
 use crate::topk::TopK;
 #[cfg(test)]
@@ -100,6 +101,31 @@ pub fn top_k_cosine<F>(
 where
     F: Fn(usize, usize) -> bool + Sync,
 {
+    top_k_cosine_with(
+        m,
+        index,
+        sources,
+        k,
+        min_similarity,
+        accept,
+        &Cancel::never(),
+    )
+    .unwrap_or_default()
+}
+
+/// [`top_k_cosine`], given up (between source rows) once `cancel` is set.
+pub fn top_k_cosine_with<F>(
+    m: &SparseRows,
+    index: &InvertedIndex,
+    sources: Option<&[usize]>,
+    k: usize,
+    min_similarity: f32,
+    accept: F,
+    cancel: &Cancel,
+) -> Result<Vec<Vec<(u32, f32)>>, Cancelled>
+where
+    F: Fn(usize, usize) -> bool + Sync,
+{
     let n = m.n_rows();
     let all: Vec<usize>;
     let sources = match sources {
@@ -109,7 +135,7 @@ where
             &all
         }
     };
-    sources
+    let lists = sources
         .par_iter()
         .map_init(
             || Acc {
@@ -118,6 +144,9 @@ where
                 best: TopK::new(k),
             },
             |acc, &r| {
+                if cancel.is_cancelled() {
+                    return Vec::new();
+                }
                 let (ix, v) = m.row(r);
                 let work: usize = ix
                     .iter()
@@ -160,7 +189,9 @@ where
                 acc.best.take()
             },
         )
-        .collect()
+        .collect();
+    cancel.check()?;
+    Ok(lists)
 }
 
 /// Same-kind neighbours of every item (`sources = None`) or of the given
@@ -170,8 +201,19 @@ pub fn content_similarities(
     sources: Option<&[i64]>,
     params: &SimilarityParams,
 ) -> Vec<SimilarPair> {
+    content_similarities_with(items, sources, params, &Cancel::never()).unwrap_or_default()
+}
+
+/// [`content_similarities`], given up once `cancel` is set.
+pub fn content_similarities_with(
+    items: &[Item],
+    sources: Option<&[i64]>,
+    params: &SimilarityParams,
+    cancel: &Cancel,
+) -> Result<Vec<SimilarPair>, Cancelled> {
     let mut out = Vec::new();
     for kind in ContentKind::ALL {
+        cancel.check()?;
         let of_kind: Vec<&Item> = items.iter().filter(|i| i.kind == kind).collect();
         if of_kind.is_empty() {
             continue;
@@ -191,14 +233,15 @@ pub fn content_similarities(
         }
         let (_, m) = text::fit_transform(&of_kind);
         let index = InvertedIndex::new(&m);
-        let lists = top_k_cosine(
+        let lists = top_k_cosine_with(
             &m,
             &index,
             src.as_deref(),
             params.k,
             params.min_similarity,
             |_, _| true,
-        );
+            cancel,
+        )?;
         let rows: Vec<usize> = src.unwrap_or_else(|| (0..of_kind.len()).collect());
         for (r, list) in rows.into_iter().zip(lists) {
             for (t, s) in list {
@@ -212,7 +255,7 @@ pub fn content_similarities(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Neighbour lists by dataset item index, as FromSimilarContent reads them.
