@@ -67,6 +67,37 @@ impl RunningProfiles {
             s.remove(&profile_id);
         }
     }
+    fn idle(&self) -> bool {
+        self.profiles.lock().map(|s| s.is_empty()).unwrap_or(true)
+    }
+}
+
+/// How long a stopping server waits for its sandbox runs to send their
+/// outcome (they are cancelled, so this is short) before closing sessions.
+const OUTCOMES_AT_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// At shutdown: once this instance's sandbox runs have told their outcome
+/// (interrupted), closes the session cleanly (a Socket.IO disconnect
+/// packet, not a dropped connection).
+async fn close_at_shutdown<A: Adapter>(
+    socket: SocketRef<A>,
+    state: AppState,
+    running: RunningProfiles,
+    closed: tokio::sync::oneshot::Receiver<()>,
+) {
+    tokio::select! {
+        () = state.engine_hooks.stopping() => {}
+        _ = closed => return,
+    }
+    let deadline = tokio::time::Instant::now() + OUTCOMES_AT_SHUTDOWN;
+    while !running.idle() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = socket.emit(
+        "server_response",
+        &json!({"on": "disconnect", "action": "disconnect", "message": "Error 503, The server is shutting down!"}),
+    );
+    let _ = socket.disconnect();
 }
 
 const BUSY: &str = "Error 429, Too many recommendations are running, try again later!";
@@ -195,11 +226,24 @@ fn room(user: &SocketUser) -> String {
     format!("user{}", user.uuid)
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>) {
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    State(state): State<AppState>,
+    State(running): State<RunningProfiles>,
+) {
     metrics::gauge!("recofinement_socketio_connections").increment(1.0);
-    socket.on_disconnect(async || {
-        metrics::gauge!("recofinement_socketio_connections").decrement(1.0)
+    let (closed_tx, closed) = tokio::sync::oneshot::channel::<()>();
+    let closed_tx = Arc::new(Mutex::new(Some(closed_tx)));
+    socket.on_disconnect(move || {
+        let closed_tx = closed_tx.clone();
+        async move {
+            metrics::gauge!("recofinement_socketio_connections").decrement(1.0);
+            if let Some(tx) = closed_tx.lock().ok().and_then(|mut tx| tx.take()) {
+                let _ = tx.send(());
+            }
+        }
     });
+    tokio::spawn(close_at_shutdown(socket.clone(), state, running, closed));
     let _ = socket.emit(
         "server_response",
         &json!({"on": "connect", "action": "connect", "message": "Connected"}),
@@ -308,11 +352,13 @@ async fn on_recommend<A: Adapter>(
     }
     let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
     let message = run_sandbox(&state, profile.profile_id).await;
-    running.finish(profile.profile_id);
+    // The outcome goes out before the profile is free: a stopping server
+    // closes the sessions only once every outcome is sent.
     let _ = socket
         .within(room)
         .emit("server_response", &outcome(message, Some(base)))
         .await;
+    running.finish(profile.profile_id);
 }
 
 /// Records the run, computes it off the reactor with a timeout, and says
@@ -340,12 +386,19 @@ async fn run_sandbox(state: &AppState, profile_id: i64) -> String {
             tracing::info!(run_id, rows, "sandbox run complete");
             "200, Recommendation complete for this profile!".into()
         }
+        Ok(Err(crate::state::SandboxError::Interrupted)) => {
+            tracing::warn!(run_id, "sandbox run interrupted by the shutdown");
+            failed("interrupted").await;
+            "Error 503, The server is shutting down: the recommendation was interrupted!".into()
+        }
         Ok(Err(error)) => {
             let error = anyhow::Error::new(error);
             tracing::error!(error = format!("{error:#}"), run_id, "sandbox run failed");
             failed("failed").await;
             "Error 500, Error during the process!".into()
         }
+        // Dropping the computation's future cancels it (the engine stops
+        // computing within a second).
         Err(_) => {
             failed("timeout").await;
             "Error 504, The recommendation took too long!".into()

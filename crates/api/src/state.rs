@@ -140,6 +140,12 @@ pub trait EngineHooks: Send + Sync {
     fn cadences(&self) -> Vec<EngineCadence> {
         Vec::new()
     }
+
+    /// Completes when the process starts shutting down (never without an
+    /// engine): Socket.IO sessions then send their last outcomes and close.
+    fn stopping(&self) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
 }
 
 /// Why a forced run was refused.
@@ -165,6 +171,9 @@ pub struct EngineCadence {
 pub enum SandboxError {
     #[error("no recommendation engine is attached to this server")]
     NoEngine,
+    /// Stopped by a shutdown before it finished: nothing was stored.
+    #[error("the sandbox computation was interrupted by a shutdown")]
+    Interrupted,
     #[error("the sandbox computation failed")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -138,9 +138,17 @@ pub async fn command(
             );
             let notify = Arc::new(tokio::sync::Notify::new());
             tracing::info!("engine worker started");
+            let mut scheduling = tokio::spawn(scheduler(db.clone(), runner.clone(), notify, tick));
             tokio::select! {
-                _ = scheduler(db.clone(), runner, notify, tick) => {}
-                _ = tokio::signal::ctrl_c() => tracing::info!("engine worker stopping"),
+                _ = &mut scheduling => {}
+                _ = tokio::signal::ctrl_c() => {
+                    tracing::info!("engine worker stopping");
+                    // Cancels the run in progress; it records itself as interrupted.
+                    runner.shutdown();
+                    if tokio::time::timeout(Duration::from_secs(2), &mut scheduling).await.is_err() {
+                        scheduling.abort();
+                    }
+                }
             }
         }
         EngineCommand::Evaluate {
@@ -262,6 +270,7 @@ pub async fn scheduler(
             }
         };
         tracing::info!("engine scheduler: this instance runs the engines");
+        runner.set_fence(lock.fence());
         runner.set_scheduler_role(true);
         loop {
             if !lock.alive().await {
@@ -270,6 +279,9 @@ pub async fn scheduler(
             }
             if let Err(error) = runner.run(&ALL_ENGINES, false).await {
                 tracing::error!(error = format!("{error:#}"), "engine run failed");
+            }
+            if runner.is_shut_down() {
+                return;
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}

@@ -25,10 +25,12 @@ use recofinement_engine::links::{self, LinkParams};
 use recofinement_engine::sandbox::{self, ProfileMeta, SandboxProfile};
 use recofinement_engine::similarity::{self, Neighbours, SimilarPair, SimilarityParams};
 use recofinement_engine::{
-    ContentKind, Dataset, EngineName, Group, Interaction, Item, Recommendation, popularity, text,
+    Cancel, Cancelled, ContentKind, Dataset, EngineName, Group, Interaction, Item, Recommendation,
+    popularity, text,
 };
 use recofinement_store::Db;
-use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow};
+use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, Written};
+use recofinement_store::engine_lock::Fence;
 use recofinement_store::engine_params::StoredAlsParams;
 use recofinement_store::profiles::RunResult;
 
@@ -137,7 +139,20 @@ pub struct EngineRunner {
     scheduler_role: std::sync::atomic::AtomicU8,
     /// Item side of the last collaborative-filtering training, for fold-ins.
     collaborative: CollaborativeSlot,
+    /// Cancelled at shutdown: every computation's token is its child.
+    shutdown: Cancel,
+    /// Tells the Socket.IO sessions that the process is stopping.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// The scheduler generation this process holds (see `engine_lock`):
+    /// scheduled and forced runs write under the one they started with.
+    fence: std::sync::Mutex<Option<Fence>>,
+    /// Test seam: called on the engine's threads before each computation.
+    probe: Option<Probe>,
 }
+
+/// Called with a computation's token before it starts (tests observe or
+/// stall computations through it).
+pub type Probe = Arc<dyn Fn(&Cancel) + Send + Sync>;
 
 impl EngineRunner {
     pub fn new(db: Db, threads: usize) -> anyhow::Result<Self> {
@@ -152,7 +167,49 @@ impl EngineRunner {
             pool: Arc::new(pool),
             scheduler_role: Default::default(),
             collaborative: CollaborativeSlot::default(),
+            shutdown: Cancel::new(),
+            stopping: tokio::sync::watch::channel(false).0,
+            fence: std::sync::Mutex::new(None),
+            probe: None,
         })
+    }
+
+    /// Calls `probe` on the engine's threads before every computation.
+    pub fn with_probe(mut self, probe: Probe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// The process is stopping: every computation in progress gives up
+    /// within a second (writing nothing more, its cursor left where it was,
+    /// its history row `interrupted`), later ones do not start, and the
+    /// Socket.IO sessions are told.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.stopping.send_replace(true);
+    }
+
+    /// Whether [`EngineRunner::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Completes once [`EngineRunner::shutdown`] is called.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// The scheduler took the lock under `fence`: the runs it starts from
+    /// now on write under it, and are refused once another holder bumps it.
+    pub fn set_fence(&self, fence: Option<Fence>) {
+        *self.fence.lock().unwrap_or_else(|e| e.into_inner()) = fence;
+    }
+
+    fn current_fence(&self) -> Option<Fence> {
+        *self.fence.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The scheduler of this process says whether it holds the lock.
@@ -267,6 +324,9 @@ impl EngineRunner {
         force: bool,
     ) -> anyhow::Result<(Vec<RunReport>, Option<SnapshotSize>)> {
         let _guard = self.running.lock().await;
+        self.shutdown.check()?;
+        let cancel = self.shutdown.child();
+        let fence = self.current_fence();
         let bound = self.db.event_bound().await?;
         let mut plan = Vec::new();
         for engine in ALL_ENGINES.into_iter().filter(|e| engines.contains(e)) {
@@ -287,7 +347,12 @@ impl EngineRunner {
         for (engine, scope) in plan {
             // Engine history: every run is recorded, failed ones included.
             let (started, scope_name) = (Instant::now(), scope.history_name());
-            let result = self.run_one(engine, scope, snapshot.clone(), bound).await;
+            let run = RunContext {
+                bound,
+                cancel: &cancel,
+                fence,
+            };
+            let result = self.run_one(engine, scope, snapshot.clone(), run).await;
             let finished = crate::run_history::Finished::of_report(&result);
             let cause = crate::run_history::cause(force);
             crate::run_history::record(
@@ -370,15 +435,28 @@ impl EngineRunner {
         engine: EngineName,
         scope: Scope,
         snapshot: Arc<Snapshot>,
-        bound: i64,
+        run: RunContext<'_>,
     ) -> anyhow::Result<RunReport> {
         let started = Instant::now();
+        let RunContext {
+            bound,
+            cancel,
+            fence,
+        } = run;
+        let stop_token = cancel.clone();
+        let stop = move || stop_token.is_cancelled();
         let cursor = Cursor {
             engine: engine.as_str(),
             kinds: &ALL_LABELS,
             consumed_before: bound,
+            fence,
+            stop: Some(&stop),
         };
-        let pool = self.pool.clone();
+        let pool = Computations {
+            pool: self.pool.clone(),
+            probe: self.probe.clone(),
+            cancel: cancel.clone(),
+        };
         let scope_name = match scope {
             Scope::All => "all",
             Scope::Users(_) => "users with new events",
@@ -386,30 +464,37 @@ impl EngineRunner {
         let (subjects, rows) = match engine {
             EngineName::Popularity => {
                 let snap = snapshot.clone();
-                let scores =
-                    compute(&pool, move || popularity::compute(&snap.dataset.items)).await?;
+                let scores = pool
+                    .run(move |_| Ok(popularity::compute(&snap.dataset.items)))
+                    .await?;
                 let rows: Vec<(i64, f64)> =
                     scores.scores.iter().map(|s| (s.item, s.score)).collect();
-                self.db.write_popularity(&rows, cursor).await?;
+                completed(self.db.write_popularity(&rows, cursor).await?)?;
                 (rows.len(), rows.len())
             }
             EngineName::ContentSimilarities | EngineName::LinkBetweenItems => {
                 let snap = snapshot.clone();
                 let same = engine == EngineName::ContentSimilarities;
-                let pairs = compute(&pool, move || {
-                    if same {
-                        similarity::content_similarities(
-                            &snap.dataset.items,
-                            None,
-                            &SimilarityParams::default(),
-                        )
-                    } else {
-                        links::link_items(&snap.dataset.items, &LinkParams::default())
-                    }
-                })
-                .await?;
+                let pairs = pool
+                    .run(move |cancel| {
+                        if same {
+                            similarity::content_similarities_with(
+                                &snap.dataset.items,
+                                None,
+                                &SimilarityParams::default(),
+                                cancel,
+                            )
+                        } else {
+                            links::link_items_with(
+                                &snap.dataset.items,
+                                &LinkParams::default(),
+                                cancel,
+                            )
+                        }
+                    })
+                    .await?;
                 let rows: Vec<SimilarRow> = pairs.iter().map(similar_row).collect();
-                self.db.replace_similars(same, &rows, cursor).await?;
+                completed(self.db.replace_similars(same, &rows, cursor).await?)?;
                 (snapshot.dataset.items.len(), rows.len())
             }
             EngineName::CollaborativeFiltering
@@ -429,10 +514,11 @@ impl EngineRunner {
                 let training = self.collaborative_training().await?;
                 let snap = snapshot.clone();
                 let subjects = users.clone();
-                let (user_rows, group_rows) = compute(&pool, move || {
-                    recommend(engine, &snap, &subjects, &pairs, &training)
-                })
-                .await?;
+                let (user_rows, group_rows) = pool
+                    .run(move |cancel| {
+                        recommend(engine, &snap, &subjects, &pairs, &training, cancel)
+                    })
+                    .await?;
                 let priority = engine.priority().unwrap_or(0).into();
                 let owner = match scope {
                     Scope::All => RecoOwner::Users(None),
@@ -441,23 +527,32 @@ impl EngineRunner {
                 // Group lists are recomputed with every user run (they are cheap).
                 if let Some(group_rows) = &group_rows {
                     let no_cursor = Cursor {
-                        engine: engine.as_str(),
                         kinds: &[],
-                        consumed_before: bound,
+                        ..cursor
                     };
+                    completed(
+                        self.db
+                            .replace_recommendations(
+                                engine.as_str(),
+                                priority,
+                                RecoOwner::Groups,
+                                group_rows,
+                                no_cursor,
+                            )
+                            .await?,
+                    )?;
+                }
+                completed(
                     self.db
                         .replace_recommendations(
                             engine.as_str(),
                             priority,
-                            RecoOwner::Groups,
-                            group_rows,
-                            no_cursor,
+                            owner,
+                            &user_rows,
+                            cursor,
                         )
-                        .await?;
-                }
-                self.db
-                    .replace_recommendations(engine.as_str(), priority, owner, &user_rows, cursor)
-                    .await?;
+                        .await?,
+                )?;
                 (
                     users.len(),
                     user_rows.len() + group_rows.map_or(0, |g| g.len()),
@@ -476,6 +571,13 @@ impl EngineRunner {
     /// Computes a sandbox run: from-profile and from-similar-content for the
     /// snapshot of a profile taken at launch, stored as the run's results.
     pub async fn run_profile(&self, run_id: i64) -> anyhow::Result<usize> {
+        self.run_profile_with(run_id, &self.shutdown.child()).await
+    }
+
+    /// [`EngineRunner::run_profile`], given up once `cancel` (or shutdown)
+    /// is set: then nothing is stored and the error is [`Cancelled`].
+    pub async fn run_profile_with(&self, run_id: i64, cancel: &Cancel) -> anyhow::Result<usize> {
+        cancel.check()?;
         let genres: Vec<i64> = self
             .db
             .run_genres_all(run_id)
@@ -500,17 +602,25 @@ impl EngineRunner {
         };
         let snapshot = Arc::new(self.snapshot().await?);
         let pairs = self.db.engine_similar_pairs().await?;
-        let rows = compute(&self.pool, move || {
-            let neighbours = Neighbours::from_pairs(&snapshot.dataset, &stored_pairs(&pairs));
-            sandbox::recommend_profile(
-                &snapshot.dataset,
-                &neighbours,
-                &profile,
-                &ProfileParams::default(),
-                &SimilarContentParams::default(),
-            )
-        })
-        .await?;
+        let computations = Computations {
+            pool: self.pool.clone(),
+            probe: self.probe.clone(),
+            cancel: cancel.clone(),
+        };
+        let rows = computations
+            .run(move |cancel| {
+                let neighbours = Neighbours::from_pairs(&snapshot.dataset, &stored_pairs(&pairs));
+                sandbox::recommend_profile_with(
+                    &snapshot.dataset,
+                    &neighbours,
+                    &profile,
+                    &ProfileParams::default(),
+                    &SimilarContentParams::default(),
+                    cancel,
+                )
+            })
+            .await?;
+        cancel.check()?;
         let results: Vec<RunResult> = rows
             .iter()
             .map(|r| RunResult {
@@ -549,6 +659,54 @@ async fn compute<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(move || pool.install(work)).await?)
 }
 
+/// What one run hands each engine: its event bound, its token, its fence.
+#[derive(Clone, Copy)]
+struct RunContext<'a> {
+    bound: i64,
+    cancel: &'a Cancel,
+    fence: Option<Fence>,
+}
+
+/// The engine's pool with a run's token: computations get the token and
+/// fail with [`Cancelled`] once it is set.
+struct Computations {
+    pool: Arc<rayon::ThreadPool>,
+    probe: Option<Probe>,
+    cancel: Cancel,
+}
+
+impl Computations {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Cancel) -> Result<T, Cancelled> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.cancel.check()?;
+        let (cancel, probe) = (self.cancel.clone(), self.probe.clone());
+        let result = compute(&self.pool, move || {
+            if let Some(probe) = probe {
+                probe(&cancel);
+            }
+            cancel.check()?;
+            work(&cancel)
+        })
+        .await?;
+        Ok(result?)
+    }
+}
+
+/// A write stopped by a cancellation is the run's cancellation.
+fn completed(written: Written) -> Result<(), Cancelled> {
+    match written {
+        Written::Done => Ok(()),
+        Written::Stopped => Err(Cancelled),
+    }
+}
+
+/// Whether a run ended because it was cancelled (shutdown, timeout).
+pub fn is_cancelled(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.is::<Cancelled>())
+}
+
 fn similar_row(pair: &SimilarPair) -> SimilarRow {
     (
         pair.source,
@@ -581,20 +739,21 @@ fn recommend(
     users: &[i64],
     pairs: &[SimilarRow],
     training: &CollaborativeTraining,
-) -> (Vec<RecoRow>, Option<Vec<RecoRow>>) {
+    cancel: &Cancel,
+) -> Result<(Vec<RecoRow>, Option<Vec<RecoRow>>), Cancelled> {
     let ds = &snapshot.dataset;
     let reasons = Reasons::new(snapshot, pairs);
-    match engine {
+    Ok(match engine {
         // Trained even when no real user is served yet: the kept item
         // factors serve the fold-ins of the first users who rate.
         EngineName::CollaborativeFiltering => {
-            let recs = training.train(ds, users);
+            let recs = training.train(ds, users, cancel)?;
             (reasons.rows(&recs, engine, true), None)
         }
         EngineName::FromProfile => {
             let params = ProfileParams::default();
-            let recs = from_profile::for_users(ds, Some(users), &params);
-            let groups = from_profile::for_groups(ds, &snapshot.groups, &params);
+            let recs = from_profile::for_users_with(ds, Some(users), &params, cancel)?;
+            let groups = from_profile::for_groups_with(ds, &snapshot.groups, &params, cancel)?;
             (
                 reasons.rows(&recs, engine, true),
                 Some(reasons.rows(&groups, engine, false)),
@@ -603,15 +762,26 @@ fn recommend(
         _ => {
             let neighbours = Neighbours::from_pairs(ds, &stored_pairs(pairs));
             let params = SimilarContentParams::default();
-            let recs = from_similar_content::for_users(ds, &neighbours, Some(users), &params);
-            let groups =
-                from_similar_content::for_groups(ds, &neighbours, &snapshot.groups, &params);
+            let recs = from_similar_content::for_users_with(
+                ds,
+                &neighbours,
+                Some(users),
+                &params,
+                cancel,
+            )?;
+            let groups = from_similar_content::for_groups_with(
+                ds,
+                &neighbours,
+                &snapshot.groups,
+                &params,
+                cancel,
+            )?;
             (
                 reasons.rows(&recs, engine, true),
                 Some(reasons.rows(&groups, engine, false)),
             )
         }
-    }
+    })
 }
 
 /// Explains recommendations in a few words: the declared genre or the
@@ -776,13 +946,32 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
         run_id: i64,
     ) -> futures::future::BoxFuture<'static, Result<usize, recofinement_api::state::SandboxError>>
     {
+        use recofinement_api::state::SandboxError;
         let runner = self.runner.clone();
-        Box::pin(async move {
+        // The computation runs in its own task under its own token; if the
+        // caller stops waiting (its timeout), dropping the guard cancels it
+        // so it frees the cores, and the task still records how it ended.
+        let cancel = runner.shutdown.child();
+        let guard = CancelOnDrop(cancel.clone());
+        let task = tokio::spawn(async move {
             let started = Instant::now();
-            let result = runner.run_profile(run_id).await;
+            let result = runner.run_profile_with(run_id, &cancel).await;
             crate::run_history::record_sandbox(&runner.db, started.elapsed(), &result).await;
-            result.map_err(|e| recofinement_api::state::SandboxError::Failed(e.into()))
+            result
+        });
+        Box::pin(async move {
+            let _guard = guard;
+            match task.await {
+                Ok(Ok(rows)) => Ok(rows),
+                Ok(Err(error)) if is_cancelled(&error) => Err(SandboxError::Interrupted),
+                Ok(Err(error)) => Err(SandboxError::Failed(error.into())),
+                Err(join) => Err(SandboxError::Failed(Box::new(join))),
+            }
         })
+    }
+
+    fn stopping(&self) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(self.runner.stopped())
     }
 
     fn force_run(
@@ -798,6 +987,15 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
 
     fn cadences(&self) -> Vec<recofinement_api::state::EngineCadence> {
         crate::run_history::cadences()
+    }
+}
+
+/// Cancels its token when dropped.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 
@@ -879,10 +1077,15 @@ struct CollaborativeTraining {
 
 impl CollaborativeTraining {
     /// Trains on the whole dataset, keeps the item side and recommends to `users`.
-    fn train(&self, ds: &Dataset, users: &[i64]) -> Vec<Recommendation> {
-        let (model, items) = recofinement_engine::als::train(ds, &self.params);
+    fn train(
+        &self,
+        ds: &Dataset,
+        users: &[i64],
+        cancel: &Cancel,
+    ) -> Result<Vec<Recommendation>, Cancelled> {
+        let (model, items) = recofinement_engine::als::train_with(ds, &self.params, cancel)?;
         self.slot.set(items);
-        model.recommend(ds, Some(users), self.params.n)
+        model.recommend_with(ds, Some(users), self.params.n, cancel)
     }
 }
 
@@ -968,14 +1171,18 @@ impl EngineRunner {
             })
             .collect();
         let engine = EngineName::CollaborativeFiltering;
+        // Not fenced: any instance folds in the users it serves.
         let no_cursor = Cursor {
             engine: engine.as_str(),
             kinds: &[],
             consumed_before: 0,
+            fence: None,
+            stop: None,
         };
         let priority = engine.priority().unwrap_or(0).into();
         let owner = RecoOwner::Users(Some(std::slice::from_ref(&user)));
-        self.db
+        let _ = self
+            .db
             .replace_recommendations(engine.as_str(), priority, owner, &rows, no_cursor)
             .await?;
         Ok(Some(rows.len()))

@@ -317,6 +317,13 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         runner: runner.clone(),
     };
     let state = state.with_engine(std::sync::Arc::new(bridge));
+    // Shutdown cancels the engine's computations at once (and tells the
+    // Socket.IO sessions), while the server drains its requests.
+    let stopping = runner.clone();
+    let signal = async move {
+        shutdown_signal().await;
+        stopping.shutdown();
+    };
     // Metrics first, so that the engines' first runs are counted.
     let metrics = match &settings.metrics_addr {
         Some(address) => Some(serve_metrics(address, state.clone()).await?),
@@ -339,13 +346,17 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         None => recofinement_api::router(state),
     };
     let limits = settings.server_limits();
-    recofinement_api::server::serve(listener, app, limits, shutdown_signal()).await?;
+    recofinement_api::server::serve(listener, app, limits, signal).await?;
     purge.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }
-    if let Some(engine) = engine {
-        engine.abort();
+    if let Some(mut engine) = engine {
+        // The cancelled run records itself as interrupted, then the loop ends.
+        let grace = std::time::Duration::from_secs(2);
+        if tokio::time::timeout(grace, &mut engine).await.is_err() {
+            engine.abort();
+        }
     }
     db.close().await;
     tracing::info!("stopped");

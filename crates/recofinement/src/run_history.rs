@@ -17,8 +17,14 @@ use crate::engine_runner::{
 
 /// What a finished run did, or why it failed.
 pub enum Finished<'a> {
-    Done { subjects: usize, rows: usize },
+    Done {
+        subjects: usize,
+        rows: usize,
+    },
     Failed(&'a anyhow::Error),
+    /// Cancelled (shutdown, a sandbox timeout) before it wrote anything
+    /// that moves its cursor.
+    Interrupted(&'a anyhow::Error),
 }
 
 impl<'a> Finished<'a> {
@@ -28,7 +34,15 @@ impl<'a> Finished<'a> {
                 subjects: report.subjects,
                 rows: report.rows,
             },
-            Err(error) => Finished::Failed(error),
+            Err(error) => Finished::of_error(error),
+        }
+    }
+
+    fn of_error(error: &'a anyhow::Error) -> Self {
+        if crate::engine_runner::is_cancelled(error) {
+            Finished::Interrupted(error)
+        } else {
+            Finished::Failed(error)
         }
     }
 }
@@ -45,6 +59,7 @@ pub async fn record(
     let (subjects, rows, outcome, error) = match finished {
         Finished::Done { subjects, rows } => (subjects, rows, RunOutcome::Done, None),
         Finished::Failed(error) => (0, 0, RunOutcome::Failed, Some(format!("{error:#}"))),
+        Finished::Interrupted(error) => (0, 0, RunOutcome::Interrupted, Some(format!("{error:#}"))),
     };
     let peak = peak_memory_mib();
     let seconds = elapsed.as_secs_f64();
@@ -94,7 +109,7 @@ pub async fn record_sandbox(db: &Db, elapsed: Duration, result: &anyhow::Result<
             subjects: 1,
             rows: *rows,
         },
-        Err(error) => Finished::Failed(error),
+        Err(error) => Finished::of_error(error),
     };
     record(
         db,

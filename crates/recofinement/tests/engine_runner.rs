@@ -431,3 +431,283 @@ backend_test!(tuned_parameters_are_stored_and_replaced, |t| {
         .unwrap();
     assert!(!rows_of(&t, 3, "CollaborativeFiltering").await.is_empty());
 });
+
+// ---------------------------------------------------------------------------
+// Faults: cancellation, chunked writes, fencing (issues 10 items 4, 6, 7; 11).
+
+/// A probe that tells when a computation starts and holds it until its
+/// token is cancelled (or `release` is sent), for at most 20 s.
+fn stalling_probe() -> (
+    recofinement::engine_runner::Probe,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let probe: recofinement::engine_runner::Probe = std::sync::Arc::new(move |cancel| {
+        let _ = started_tx.send(());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !cancel.is_cancelled() && std::time::Instant::now() < deadline {
+            let released = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(std::time::Duration::from_millis(10));
+            if released.is_ok() {
+                return;
+            }
+        }
+    });
+    (probe, started, release)
+}
+
+async fn outcomes(t: &TestDb, engine: &str) -> Vec<String> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT outcome || ':' || COALESCE(error, '') FROM engine_run WHERE engine = '{engine}' ORDER BY id"
+    ));
+    recofinement_store::on_db!(&t.db, pool => sqlx::query_as::<_, (String,)>(sql).fetch_all(pool).await.unwrap())
+        .into_iter()
+        .map(|(o,)| o)
+        .collect()
+}
+
+backend_test!(
+    a_shutdown_stops_a_run_without_writing_or_moving_its_cursor,
+    |t| {
+        catalogue(&t).await;
+        t.settle_events().await;
+        EngineRunner::new(t.db.clone(), 2)
+            .unwrap()
+            .run(&ALL_ENGINES, false)
+            .await
+            .unwrap();
+        rate(&t, 3, 11, 1).await;
+        t.settle_events().await;
+        let cursor = cursor_of(&t, "FromProfile").await;
+        let before = rows_of(&t, 3, "FromProfile").await;
+        let (probe, mut started, _release) = stalling_probe();
+        let runner = std::sync::Arc::new(
+            EngineRunner::new(t.db.clone(), 2)
+                .unwrap()
+                .with_probe(probe),
+        );
+        let run = tokio::spawn({
+            let runner = runner.clone();
+            async move { runner.run(&[EngineName::FromProfile], false).await }
+        });
+        started.recv().await.expect("the run computes");
+        runner.shutdown();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(5), run)
+            .await
+            .expect("a cancelled run ends at once")
+            .unwrap();
+        let error = result.expect_err("a cancelled run is no success");
+        assert!(
+            recofinement::engine_runner::is_cancelled(&error),
+            "{error:#}"
+        );
+        assert_eq!(
+            cursor_of(&t, "FromProfile").await,
+            cursor,
+            "the cursor moved"
+        );
+        assert_eq!(
+            rows_of(&t, 3, "FromProfile").await,
+            before,
+            "rows were written"
+        );
+        let history = outcomes(&t, "FromProfile").await;
+        assert!(
+            history.last().unwrap().starts_with("interrupted:"),
+            "{history:?}"
+        );
+        // A stopping runner starts nothing new.
+        assert!(runner.run(&ALL_ENGINES, true).await.is_err());
+    }
+);
+
+/// 150 more users (ids 101..=250) who each get a list of every movie.
+async fn many_lists(t: &TestDb) -> Vec<recofinement_store::engine_io::RecoRow> {
+    let mut sql = String::new();
+    for user in 101..=250 {
+        sql.push_str(&format!(
+            "INSERT INTO \"user\" (user_id, uuid, email, username, password_hash) \
+             VALUES ({user}, '{}', 'm{user}@example.com', 'many{user}', 'hash');",
+            uuid::Uuid::new_v4()
+        ));
+    }
+    t.sql(&sql).await;
+    (101..=250)
+        .flat_map(|user| {
+            (1..=MOVIES).map(move |movie| (user, movie, 0.5, "MOVIE".to_string(), None))
+        })
+        .collect()
+}
+
+backend_test!(
+    engine_writes_are_chunked_and_an_interrupted_one_keeps_its_cursor,
+    |t| {
+        use recofinement_store::engine_io::{Cursor, ROWS_PER_TRANSACTION, RecoOwner, Written};
+        catalogue(&t).await;
+        let rows = many_lists(&t).await;
+        assert!(
+            rows.len() > 2 * ROWS_PER_TRANSACTION,
+            "the write spans transactions"
+        );
+        // A list of a user the new rows do not mention: a full write removes it.
+        t.sql("INSERT INTO recommended_content (user_id, content_id, score, engine, engine_priority, content_type) \
+           VALUES (5, 1, 0.1, 'FromProfile', 1, 'MOVIE')").await;
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        // The error injected mid-way: the third transaction is never started.
+        let stop = || calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
+        let cursor = Cursor {
+            engine: "FromProfile",
+            kinds: &["MOVIE"],
+            consumed_before: 7,
+            fence: None,
+            stop: Some(&stop),
+        };
+        let written =
+            t.db.replace_recommendations("FromProfile", 1, RecoOwner::Users(None), &rows, cursor)
+                .await
+                .unwrap();
+        assert_eq!(written, Written::Stopped);
+        assert_eq!(
+            cursor_of(&t, "FromProfile").await,
+            -1,
+            "an interrupted write moved the cursor"
+        );
+        // Whole lists only: every user has all of their rows or none.
+        let partial = t
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM (SELECT user_id FROM recommended_content WHERE engine = 'FromProfile' \
+             AND user_id > 100 GROUP BY user_id HAVING COUNT(*) <> {MOVIES}) p"
+        ))
+        .await;
+        assert_eq!(partial, 0);
+        let cursor = Cursor {
+            stop: None,
+            ..cursor
+        };
+        let written =
+            t.db.replace_recommendations("FromProfile", 1, RecoOwner::Users(None), &rows, cursor)
+                .await
+                .unwrap();
+        assert_eq!(written, Written::Done);
+        assert_eq!(cursor_of(&t, "FromProfile").await, 7);
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM recommended_content WHERE engine = 'FromProfile'")
+                .await,
+            rows.len() as i64
+        );
+    }
+);
+
+backend_test!(api_writes_proceed_while_the_engine_writes, |t| {
+    use recofinement_store::engine_io::{Cursor, RecoOwner, Written};
+    catalogue(&t).await;
+    let rows = many_lists(&t).await;
+    // Rows of many engine writes in a row, while users rate.
+    let writer = {
+        let db = t.db.clone();
+        tokio::spawn(async move {
+            for _ in 0..5 {
+                let cursor = Cursor {
+                    engine: "FromProfile",
+                    kinds: &["MOVIE"],
+                    consumed_before: 1,
+                    fence: None,
+                    stop: None,
+                };
+                let written = db
+                    .replace_recommendations(
+                        "FromProfile",
+                        1,
+                        RecoOwner::Users(None),
+                        &rows,
+                        cursor,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(written, Written::Done);
+            }
+        })
+    };
+    for round in 0..20 {
+        let user = 1 + round % USERS;
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            rate(&t, user, 1 + round % MOVIES, 4),
+        )
+        .await
+        .expect("a rating waited too long for the engine's write");
+    }
+    writer.await.unwrap();
+});
+
+/// A scheduler that lost its lock mid-run must not write once another
+/// took over: its write is refused and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_scheduler_cannot_write_after_a_takeover() {
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let t = TestDb::fresh(Backend::Postgres).await;
+    catalogue(&t).await;
+    t.settle_events().await;
+    let (probe, mut started, release) = stalling_probe();
+    let runner = std::sync::Arc::new(
+        EngineRunner::new(t.db.clone(), 2)
+            .unwrap()
+            .with_probe(probe),
+    );
+    let first =
+        t.db.try_engine_lock()
+            .await
+            .unwrap()
+            .expect("the lock is free");
+    runner.set_fence(first.fence());
+    let run = tokio::spawn({
+        let runner = runner.clone();
+        async move { runner.run(&[EngineName::Popularity], true).await }
+    });
+    started.recv().await.expect("the run computes");
+    // The lock's connection dies; another instance takes over.
+    t.sql(&format!(
+        "SELECT pg_terminate_backend({})",
+        first.backend_pid().unwrap()
+    ))
+    .await;
+    let mut second = None;
+    for _ in 0..100 {
+        if let Some(lock) = t.db.try_engine_lock().await.unwrap() {
+            second = Some(lock);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = second.expect("another instance takes the lock");
+    assert!(second.fence().unwrap().generation > first.fence().unwrap().generation);
+    release.send(()).unwrap();
+    let error = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect_err("the stale scheduler's write is refused");
+    assert!(
+        format!("{error:#}").contains("another engine scheduler took over"),
+        "{error:#}"
+    );
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM content WHERE popularity_score IS NOT NULL")
+            .await,
+        0,
+        "the stale write committed"
+    );
+    let history = outcomes(&t, "Popularity").await;
+    assert!(
+        history.last().unwrap().starts_with("failed:"),
+        "{history:?}"
+    );
+    drop(second);
+}

@@ -1,9 +1,10 @@
 //! What the recommendation engine reads from the database and writes back.
 //! The engine itself knows nothing of SQL; the runner in the binary loads
 //! these rows, calls it, and hands its results to the writers here. Every
-//! writer replaces one engine's rows in one transaction, so readers never
-//! see a half-written list, and moves that engine's event cursor in the same
-//! transaction.
+//! writer replaces one engine's rows in short transactions of at most
+//! [`ROWS_PER_TRANSACTION`] rows (API writers are not starved of SQLite's
+//! write lock), each one replacing whole lists, so readers never see a
+//! half-written list; the engine's event cursor moves in the last one.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use recofinement_domain::media::MediaSpec;
 
 use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
+use crate::engine_lock::Fence;
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// Rows per multi-row statement (well under both databases' parameter limits).
@@ -187,77 +189,123 @@ impl Db {
         })
     }
 
-    /// Writes every item's popularity score and moves the cursor.
+    /// Writes every item's popularity score and moves the cursor (in the
+    /// last of its short transactions).
     pub async fn write_popularity(
         &self,
         scores: &[(i64, f64)],
         cursor: Cursor<'_>,
-    ) -> StoreResult<()> {
-        on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            for chunk in scores.chunks(BATCH) {
-                let mut cases = String::new();
-                let mut ids = Vec::with_capacity(chunk.len());
-                for i in 0..chunk.len() {
-                    cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
-                    ids.push(format!("${}", 2 * i + 1));
+    ) -> StoreResult<Written> {
+        let fence_sql = self.fence_sql();
+        let chunks: Vec<&[(i64, f64)]> = if scores.is_empty() {
+            vec![&[]]
+        } else {
+            scores.chunks(ROWS_PER_TRANSACTION).collect()
+        };
+        let last = chunks.len() - 1;
+        let mut committed = false;
+        let written = on_db!(self, pool => {
+            let mut written = Written::Done;
+            for (n, scores) in chunks.iter().enumerate() {
+                if cursor.stopped() {
+                    written = Written::Stopped;
+                    break;
                 }
-                let sql = format!(
-                    "UPDATE content SET popularity_score = CASE content_id{cases} END WHERE content_id IN ({})",
-                    ids.join(", ")
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, score) in chunk {
-                    query = query.bind(*id).bind(*score);
+                let mut tx = pool.begin_write().await?;
+                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                for chunk in scores.chunks(BATCH) {
+                    let mut cases = String::new();
+                    let mut ids = Vec::with_capacity(chunk.len());
+                    for i in 0..chunk.len() {
+                        cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+                        ids.push(format!("${}", 2 * i + 1));
+                    }
+                    let sql = format!(
+                        "UPDATE content SET popularity_score = CASE content_id{cases} END WHERE content_id IN ({})",
+                        ids.join(", ")
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (id, score) in chunk {
+                        query = query.bind(*id).bind(*score);
+                    }
+                    query.execute(&mut *tx).await?;
                 }
-                query.execute(&mut *tx).await?;
+                if n == last {
+                    set_cursor!(&mut *tx, cursor);
+                }
+                tx.commit().await?;
+                committed = true;
             }
-            set_cursor!(&mut *tx, cursor);
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(written)
         })?;
-        self.announce(ListChange::Catalogue).await;
-        Ok(())
+        if committed {
+            self.announce(ListChange::Catalogue).await;
+        }
+        Ok(written)
     }
 
     /// Replaces the similarity rows between items of the same kind
-    /// (`same_kind`) or of different kinds, and moves the cursor.
+    /// (`same_kind`) or of different kinds, and moves the cursor. Written
+    /// in short transactions, each replacing every row of a range of source
+    /// items (a source's list is never seen half-written); the cursor moves
+    /// in the last one, so an interrupted write is just done again.
     pub async fn replace_similars(
         &self,
         same_kind: bool,
         rows: &[SimilarRow],
         cursor: Cursor<'_>,
-    ) -> StoreResult<()> {
-        let delete = if same_kind {
-            "DELETE FROM similars_content WHERE content_type0 = content_type1"
+    ) -> StoreResult<Written> {
+        let condition = if same_kind {
+            "content_type0 = content_type1"
         } else {
-            "DELETE FROM similars_content WHERE content_type0 <> content_type1"
+            "content_type0 <> content_type1"
         };
+        let steps = range_steps(rows, |r| r.0);
+        let fence_sql = self.fence_sql();
         on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query(delete).execute(&mut *tx).await?;
-            for chunk in rows.chunks(BATCH) {
-                let sql = multi_insert(
-                    "INSERT INTO similars_content (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ",
-                    5,
-                    chunk.len(),
-                    " ON CONFLICT DO NOTHING",
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (a, b, s, ka, kb) in chunk {
-                    query = query.bind(*a).bind(*b).bind(*s).bind(ka.as_str()).bind(kb.as_str());
+            for step in &steps {
+                if cursor.stopped() {
+                    return Ok(Written::Stopped);
                 }
-                query.execute(&mut *tx).await?;
+                let mut tx = pool.begin_write().await?;
+                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                let sql = format!(
+                    "DELETE FROM similars_content WHERE {condition} AND content_id0 > $1 AND content_id0 <= $2"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(step.after)
+                    .bind(step.up_to)
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in step.rows.chunks(BATCH) {
+                    let sql = multi_insert(
+                        "INSERT INTO similars_content (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ",
+                        5,
+                        chunk.len(),
+                        " ON CONFLICT DO NOTHING",
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (a, b, s, ka, kb) in chunk.iter().copied() {
+                        query = query.bind(*a).bind(*b).bind(*s).bind(ka.as_str()).bind(kb.as_str());
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                if step.last {
+                    set_cursor!(&mut *tx, cursor);
+                }
+                tx.commit().await?;
             }
-            set_cursor!(&mut *tx, cursor);
-            tx.commit().await?;
-            Ok(())
+            Ok(Written::Done)
         })
     }
 
     /// Replaces one engine's recommendations for the given owners with
-    /// `rows`, and moves the cursor, in one transaction. An item another
-    /// engine already recommends to the same subject stays with that engine.
+    /// `rows`, and moves the cursor. Written in short transactions (no
+    /// engine write holds SQLite's write lock for long), each replacing the
+    /// whole list of its subjects, so a reader never sees half of one list;
+    /// the cursor moves in the last one, so an interrupted write is just
+    /// done again. An item another engine already recommends to the same
+    /// subject stays with that engine.
     pub async fn replace_recommendations(
         &self,
         engine: &str,
@@ -265,57 +313,200 @@ impl Db {
         owner: RecoOwner<'_>,
         rows: &[RecoRow],
         cursor: Cursor<'_>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Written> {
         let (table, key) = match owner {
             RecoOwner::Users(_) => ("recommended_content", "user_id"),
             RecoOwner::Groups => ("recommended_content_for_group", "group_id"),
         };
+        let steps = match owner {
+            RecoOwner::Users(Some(users)) => subject_steps(users, rows, |r| r.0),
+            _ => range_steps(rows, |r| r.0),
+        };
+        let fence_sql = self.fence_sql();
         on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            match owner {
-                RecoOwner::Users(Some(users)) => {
-                    for chunk in users.chunks(BATCH) {
-                        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-                        let sql = format!("DELETE FROM {table} WHERE engine = $1 AND {key} IN ({})", params.join(", "));
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(engine);
-                        for user in chunk {
-                            query = query.bind(*user);
+            for step in &steps {
+                if cursor.stopped() {
+                    return Ok(Written::Stopped);
+                }
+                let mut tx = pool.begin_write().await?;
+                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                match &step.subjects {
+                    Some(subjects) => {
+                        for chunk in subjects.chunks(BATCH) {
+                            let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+                            let sql = format!("DELETE FROM {table} WHERE engine = $1 AND {key} IN ({})", params.join(", "));
+                            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(engine);
+                            for subject in chunk {
+                                query = query.bind(*subject);
+                            }
+                            query.execute(&mut *tx).await?;
                         }
-                        query.execute(&mut *tx).await?;
+                    }
+                    None => {
+                        let sql = format!("DELETE FROM {table} WHERE engine = $1 AND {key} > $2 AND {key} <= $3");
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(engine)
+                            .bind(step.after)
+                            .bind(step.up_to)
+                            .execute(&mut *tx)
+                            .await?;
                     }
                 }
-                _ => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE engine = $1")))
-                        .bind(engine)
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in step.rows.chunks(BATCH) {
+                    let sql = multi_insert(
+                        &format!("INSERT INTO {table} ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "),
+                        7,
+                        chunk.len(),
+                        " ON CONFLICT DO NOTHING",
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (subject, content, score, kind, reason) in chunk.iter().copied() {
+                        query = query
+                            .bind(*subject)
+                            .bind(*content)
+                            .bind(*score)
+                            .bind(engine)
+                            .bind(priority)
+                            .bind(kind.as_str())
+                            .bind(reason.as_deref());
+                    }
+                    query.execute(&mut *tx).await?;
                 }
-            }
-            for chunk in rows.chunks(BATCH) {
-                let sql = multi_insert(
-                    &format!("INSERT INTO {table} ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "),
-                    7,
-                    chunk.len(),
-                    " ON CONFLICT DO NOTHING",
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (subject, content, score, kind, reason) in chunk {
-                    query = query
-                        .bind(*subject)
-                        .bind(*content)
-                        .bind(*score)
-                        .bind(engine)
-                        .bind(priority)
-                        .bind(kind.as_str())
-                        .bind(reason.as_deref());
+                if step.last {
+                    set_cursor!(&mut *tx, cursor);
                 }
-                query.execute(&mut *tx).await?;
+                tx.commit().await?;
             }
-            set_cursor!(&mut *tx, cursor);
-            tx.commit().await?;
-            Ok(())
+            Ok(Written::Done)
         })
     }
+
+    /// Reads the fence row inside a write transaction, locked against a
+    /// new scheduler's bump until the transaction ends.
+    fn fence_sql(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SELECT generation FROM engine_fence WHERE id = 1",
+            Db::Postgres(_) => "SELECT generation FROM engine_fence WHERE id = 1 FOR SHARE",
+        }
+    }
+
+    /// The scheduler generation now (the one the last holder bumped to).
+    pub async fn engine_fence_generation(&self) -> StoreResult<i64> {
+        on_db!(self, pool => {
+            let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM engine_fence WHERE id = 1")
+                .fetch_one(pool)
+                .await?;
+            Ok(generation)
+        })
+    }
+}
+
+/// Rows an engine transaction writes at most: at SQLite's pace a few tens
+/// of milliseconds, so API writes waiting for the lock are not starved.
+pub const ROWS_PER_TRANSACTION: usize = 2_000;
+
+/// How an engine write ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Written {
+    /// Every row written and the cursor moved.
+    Done,
+    /// Stopped between two transactions (the run was cancelled): the
+    /// subjects written so far have their new lists, the cursor is where
+    /// it was, so the next run writes them all again.
+    Stopped,
+}
+
+/// Why a write was refused: another scheduler took over since the run began.
+pub const FENCED: &str = "engine_fence (another engine scheduler took over)";
+
+/// One transaction of a chunked write: the rows it inserts and which old
+/// rows it deletes first, either those of `subjects` or those whose
+/// subject is in `after < subject <= up_to`.
+struct Step<'r, T> {
+    subjects: Option<Vec<i64>>,
+    after: i64,
+    up_to: i64,
+    rows: Vec<&'r T>,
+    last: bool,
+}
+
+/// Steps that replace every row of a table part: consecutive subject
+/// ranges covering all ids, so subjects without new rows lose their old
+/// ones, each step with at most [`ROWS_PER_TRANSACTION`] rows (or one
+/// subject's).
+fn range_steps<T>(rows: &[T], subject: impl Fn(&T) -> i64) -> Vec<Step<'_, T>> {
+    let mut by_subject: BTreeMap<i64, Vec<&T>> = BTreeMap::new();
+    for row in rows {
+        by_subject.entry(subject(row)).or_default().push(row);
+    }
+    let mut steps: Vec<Step<'_, T>> = Vec::new();
+    let mut after = i64::MIN;
+    let mut current: Vec<&T> = Vec::new();
+    for (id, mut list) in by_subject {
+        if !current.is_empty() && current.len() + list.len() > ROWS_PER_TRANSACTION {
+            let up_to = subject(current[current.len() - 1]);
+            steps.push(Step {
+                subjects: None,
+                after,
+                up_to,
+                rows: std::mem::take(&mut current),
+                last: false,
+            });
+            after = up_to;
+        }
+        debug_assert!(list.iter().all(|r| subject(r) == id));
+        current.append(&mut list);
+    }
+    steps.push(Step {
+        subjects: None,
+        after,
+        up_to: i64::MAX,
+        rows: current,
+        last: true,
+    });
+    steps
+}
+
+/// Steps that replace the rows of the given subjects only.
+fn subject_steps<'r, T>(
+    subjects: &[i64],
+    rows: &'r [T],
+    subject: impl Fn(&T) -> i64,
+) -> Vec<Step<'r, T>> {
+    let mut by_subject: BTreeMap<i64, Vec<&T>> =
+        subjects.iter().map(|s| (*s, Vec::new())).collect();
+    for row in rows {
+        if let Some(list) = by_subject.get_mut(&subject(row)) {
+            list.push(row);
+        }
+    }
+    let mut steps: Vec<Step<'r, T>> = Vec::new();
+    let mut current = Step {
+        subjects: Some(Vec::new()),
+        after: 0,
+        up_to: 0,
+        rows: Vec::new(),
+        last: false,
+    };
+    for (id, mut list) in by_subject {
+        let ids = current.subjects.as_mut().expect("subject steps");
+        if !ids.is_empty() && current.rows.len() + list.len() > ROWS_PER_TRANSACTION {
+            let next = Step {
+                subjects: Some(Vec::new()),
+                after: 0,
+                up_to: 0,
+                rows: Vec::new(),
+                last: false,
+            };
+            steps.push(std::mem::replace(&mut current, next));
+        }
+        current.subjects.as_mut().expect("subject steps").push(id);
+        current.rows.append(&mut list);
+    }
+    current.last = true;
+    steps.push(current);
+    steps
 }
 
 /// The events a run consumes: positioned from `from` (the engine's cursor)
@@ -327,13 +518,47 @@ pub struct EventRange {
 }
 
 /// Where an engine's run leaves its cursor: every event positioned before
-/// `consumed_before` has been consumed (see [`Db::event_bound`]).
-#[derive(Clone, Copy, Debug)]
+/// `consumed_before` has been consumed (see [`Db::event_bound`]). Also what
+/// the write must prove and watch: the scheduler `fence` it still holds
+/// (none: unfenced, e.g. `engine run` or SQLite) and `stop`, asked before
+/// each transaction (true: the run was cancelled, stop writing).
+#[derive(Clone, Copy)]
 pub struct Cursor<'a> {
     pub engine: &'a str,
     pub kinds: &'a [&'a str],
     pub consumed_before: i64,
+    pub fence: Option<Fence>,
+    pub stop: Option<Stop<'a>>,
 }
+
+/// Asked between an engine write's transactions: whether to stop.
+pub type Stop<'a> = &'a (dyn Fn() -> bool + Send + Sync);
+
+impl Cursor<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|stop| stop())
+    }
+}
+
+/// Refuses the write unless the fence row still holds the caller's
+/// generation (inside the caller's transaction, which the row lock ties
+/// to the check).
+macro_rules! check_fence {
+    ($conn:expr, $sql:expr, $fence:expr) => {{
+        if let Some(fence) = $fence {
+            let (generation,): (i64,) = sqlx::query_as($sql).fetch_one($conn).await?;
+            if generation != fence.generation {
+                tracing::error!(
+                    held = fence.generation,
+                    current = generation,
+                    "engine write refused: another scheduler took over"
+                );
+                return Err(StoreError::conflict(FENCED));
+            }
+        }
+    }};
+}
+use check_fence;
 
 /// Upserts the `engine` rows of a cursor inside the caller's transaction.
 macro_rules! set_cursor {

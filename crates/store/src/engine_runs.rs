@@ -42,6 +42,9 @@ pub enum RunOutcome {
     Failed,
     /// A request row: nothing ran yet.
     Requested,
+    /// Cancelled (shutdown, a sandbox timeout): nothing written, the
+    /// cursor left where it was.
+    Interrupted,
 }
 
 impl RunOutcome {
@@ -50,6 +53,7 @@ impl RunOutcome {
             RunOutcome::Done => "done",
             RunOutcome::Failed => "failed",
             RunOutcome::Requested => "requested",
+            RunOutcome::Interrupted => "interrupted",
         }
     }
 }
