@@ -623,9 +623,9 @@ db_test!(
     }
 );
 
-/// The per-kind counts behind `total_pages` follow every way items come and
-/// go: one at a time, many per statement, the import's kind set after the
-/// insert, a deletion.
+// The per-kind counts behind `total_pages` follow every way items come and
+// go: one at a time, many per statement, the import's kind set after the
+// insert, a deletion.
 db_test!(item_counts_follow_inserts_kind_changes_and_deletes, |app| {
     let (_, user, ids) = movies(&app).await;
     assert_eq!(counted(&app).await, 4);
