@@ -8,7 +8,7 @@
 //! only bounds what no notice reaches (a second process on one SQLite file).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -16,8 +16,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use recofinement_domain::ContentKind;
 use recofinement_domain::media::{PopularOrder, spec};
-use recofinement_store::Db;
-use recofinement_store::changes::{Heard, ListChange};
+use recofinement_store::changes::ListChange;
 
 /// Entries kept at most; past that the cache starts afresh.
 const CAPACITY: usize = 10_000;
@@ -37,6 +36,7 @@ impl Tag {
     /// The tags a change touches; `None` means every answer.
     fn touched_by(change: ListChange) -> Option<Vec<Tag>> {
         match change {
+            ListChange::Account { .. } => Some(Vec::new()),
             ListChange::Catalogue => None,
             ListChange::Item { kind, content_id } => {
                 let mut tags = vec![Tag::Item(content_id)];
@@ -217,24 +217,6 @@ impl ListCache {
     /// Forgets everything.
     pub fn clear(&self) {
         self.lock().apply(None);
-    }
-
-    /// Applies the store's change notices to `cache` until it is dropped.
-    pub fn follow(cache: &Arc<ListCache>, db: Db) {
-        let weak: Weak<ListCache> = Arc::downgrade(cache);
-        tokio::spawn(async move {
-            db.watch_changes(|heard| {
-                let Some(cache) = weak.upgrade() else {
-                    return false;
-                };
-                match heard {
-                    Heard::Change(change) => cache.changed(change),
-                    Heard::MayHaveMissed => cache.clear(),
-                }
-                true
-            })
-            .await;
-        });
     }
 }
 

@@ -85,7 +85,7 @@ pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Resu
 
 /// Routes and the inner middleware (limits, timeout, envelopes).
 fn application(state: AppState) -> Router {
-    cache::ListCache::follow(&state.lists, state.db.clone());
+    state.follow_changes();
     let (api, document) = api_routes().split_for_parts();
     let timeout = state.config.request_timeout;
     api.with_state(state)

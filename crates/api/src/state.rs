@@ -1,6 +1,6 @@
 //! Shared state of the running API and its settings.
 
-use recofinement_store::changes::ListChange;
+use recofinement_store::changes::{Heard, ListChange};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,6 +203,8 @@ pub struct AppState {
     pub mailer: Mailer,
     pub engine_hooks: Arc<dyn EngineHooks>,
     pub lists: Arc<crate::cache::ListCache>,
+    /// Accounts' auth state, so that token checks skip the database.
+    pub sessions: Arc<crate::auth::sessions::SessionCache>,
     /// Linked services and their background imports.
     pub external: Arc<crate::integrations::External>,
 }
@@ -220,6 +222,7 @@ impl AppState {
             &config.url_front,
         );
         let lists = Arc::new(crate::cache::ListCache::new(config.list_cache_ttl));
+        let sessions = Arc::new(crate::auth::sessions::SessionCache::default());
         AppState {
             db,
             config: Arc::new(config),
@@ -229,7 +232,37 @@ impl AppState {
             engine_hooks: Arc::new(NoEngine),
             external,
             lists,
+            sessions,
         }
+    }
+
+    /// Applies the store's change notices to the caches, in a task that
+    /// ends when the state is dropped. If notices cannot be heard, the
+    /// auth state is read from the database on every request.
+    pub(crate) fn follow_changes(&self) {
+        let lists = Arc::downgrade(&self.lists);
+        let sessions = Arc::downgrade(&self.sessions);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            db.watch_changes(|heard| {
+                let (Some(lists), Some(sessions)) = (lists.upgrade(), sessions.upgrade()) else {
+                    return false;
+                };
+                match heard {
+                    Heard::Change(ListChange::Account { user_id }) => sessions.forget(user_id),
+                    Heard::Change(change) => lists.changed(change),
+                    Heard::MayHaveMissed => {
+                        lists.clear();
+                        sessions.clear();
+                    }
+                }
+                true
+            })
+            .await;
+            if let Some(sessions) = sessions.upgrade() {
+                sessions.stop();
+            }
+        });
     }
 
     /// A change that cached lists show has committed: drop what it alters

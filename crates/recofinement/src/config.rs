@@ -249,7 +249,8 @@ pub struct Settings {
     /// bcrypt cost of new password hashes.
     #[arg(long, env = "BCRYPT_COST", default_value_t = 12, global = true)]
     pub bcrypt_cost: u32,
-    /// bcrypt computations at once (default: cores - 1, at least 1).
+    /// bcrypt computations at once, on threads of lower priority than the
+    /// request handlers (default: the number of cores).
     #[arg(long, env = "BCRYPT_CONCURRENCY", global = true)]
     pub bcrypt_concurrency: Option<usize>,
     /// Allowed CORS origins, comma separated; unset allows the origin of
@@ -510,9 +511,8 @@ impl Settings {
     pub fn bcrypt_concurrency(&self) -> usize {
         self.bcrypt_concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism()
-                .map(|n| n.get().saturating_sub(1))
+                .map(std::num::NonZeroUsize::get)
                 .unwrap_or(1)
-                .max(1)
         })
     }
 

@@ -246,15 +246,20 @@ fn print_summary(reports: &[RunReport], size: Option<SnapshotSize>, elapsed: Dur
 
 /// The background loop: holds the scheduler lock (one scheduler across
 /// instances), then every `tick`, or sooner when woken, runs the engines
-/// that have work. An instance without the lock retries every few seconds,
-/// so it takes over soon after the holder dies.
+/// that have work. An instance without the lock retries every second, so it
+/// takes over soon after the holder dies. While waiting for the next run the
+/// holder checks its lock every second: when the database restarts, the
+/// lock's connection dies with it, and the loop goes back to taking the lock
+/// as soon as the server answers again (instead of finding out a whole tick
+/// later, or running the engines without the lock).
 pub async fn scheduler(
     db: Db,
     runner: Arc<EngineRunner>,
     wake: Arc<tokio::sync::Notify>,
     tick: Duration,
 ) {
-    let retry = Duration::from_secs(3);
+    let retry = Duration::from_secs(1);
+    let mut announced_wait = false;
     loop {
         runner.set_scheduler_role(false);
         let mut lock = match db.try_engine_lock().await {
@@ -264,16 +269,21 @@ pub async fn scheduler(
                 continue;
             }
             Err(error) => {
-                tracing::warn!(%error, "engine scheduler: cannot take the lock");
+                // Logged once per outage, not every second.
+                if !announced_wait {
+                    tracing::warn!(%error, "engine scheduler: cannot take the lock; retrying every second");
+                    announced_wait = true;
+                }
                 tokio::time::sleep(retry).await;
                 continue;
             }
         };
+        announced_wait = false;
         tracing::info!("engine scheduler: this instance runs the engines");
         runner.set_fence(lock.fence());
         runner.set_scheduler_role(true);
         loop {
-            if !lock.alive().await {
+            if !lock_alive(&mut lock).await {
                 tracing::warn!("engine scheduler: lost the lock");
                 break;
             }
@@ -283,10 +293,48 @@ pub async fn scheduler(
             if runner.is_shut_down() {
                 return;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(tick) => {}
-                _ = wake.notified() => tokio::time::sleep(Duration::from_millis(500)).await,
+            if !wait_holding(&mut lock, &wake, tick).await {
+                tracing::warn!("engine scheduler: lost the lock");
+                break;
             }
+        }
+    }
+}
+
+/// How often a waiting scheduler checks that it still holds its lock.
+const LOCK_CHECK: Duration = Duration::from_secs(1);
+
+/// Whether the lock's connection still answers; a ping that hangs (a
+/// server that vanished without closing the socket) counts as lost.
+async fn lock_alive(lock: &mut recofinement_store::engine_lock::EngineLock) -> bool {
+    tokio::time::timeout(Duration::from_secs(2), lock.alive())
+        .await
+        .unwrap_or(false)
+}
+
+/// Waits `tick`, or until woken (then half a second more, to gather the
+/// events of a burst), checking the lock every second; `false` as soon as
+/// the lock is lost.
+async fn wait_holding(
+    lock: &mut recofinement_store::engine_lock::EngineLock,
+    wake: &tokio::sync::Notify,
+    tick: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + tick;
+    loop {
+        let step = deadline.min(tokio::time::Instant::now() + LOCK_CHECK);
+        tokio::select! {
+            _ = tokio::time::sleep_until(step) => {}
+            _ = wake.notified() => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return true;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return true;
+        }
+        if !lock_alive(lock).await {
+            return false;
         }
     }
 }

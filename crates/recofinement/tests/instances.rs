@@ -31,14 +31,106 @@ backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
         )
         .await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
-    for server in [&a, &b] {
-        let answer = server
+    // At once where it was revoked, within a second everywhere else.
+    let answer = b
+        .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
+        .await
+        .1;
+    assert_eq!(answer["msg"], "Token has been revoked");
+    let refused = within_a_second(|| async {
+        let answer = a
             .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
             .await
             .1;
-        assert_eq!(answer["msg"], "Token has been revoked");
-    }
+        answer["msg"] == "Token has been revoked"
+    })
+    .await;
+    assert!(refused, "instance a still accepts the revoked token");
 });
+
+/// Polls `check` until it holds, for at most a second (the bound within
+/// which a change of auth state reaches every instance).
+async fn within_a_second<F, Fut>(check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+backend_test!(
+    a_demotion_or_a_deletion_reaches_every_instance_within_a_second,
+    |t| {
+        let (a, b) = (common::server(&t).await, common::server(&t).await);
+        let admin = a.account("boss", true).await;
+        let user = a.account("carol", false).await;
+        // Both instances have checked both tokens (and cached what they read).
+        for server in [&a, &b] {
+            let (status, _) = server
+                .call(reqwest::Method::GET, "/api/engine/runs", Some(&admin), None)
+                .await;
+            assert_eq!(status, reqwest::StatusCode::OK);
+            let (status, _) = server
+                .call(reqwest::Method::GET, "/api/user/genre", Some(&user), None)
+                .await;
+            assert_eq!(status, reqwest::StatusCode::OK);
+        }
+        // A demotion by another process (`admin revoke` on the same database).
+        let other = recofinement_store::Db::connect(&t.url(), 1).await.unwrap();
+        assert!(
+            other
+                .revoke_role("boss@example.com", "admin")
+                .await
+                .unwrap()
+        );
+        for server in [&a, &b] {
+            let demoted = within_a_second(|| async {
+                let (status, _) = server
+                    .call(reqwest::Method::GET, "/api/engine/runs", Some(&admin), None)
+                    .await;
+                status == reqwest::StatusCode::FORBIDDEN
+            })
+            .await;
+            assert!(
+                demoted,
+                "{} still lets the demoted admin in",
+                server.url("")
+            );
+        }
+        // The account deletes itself through the other instance.
+        let me = other
+            .user_by_email("carol@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let (status, _) = b
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/user/{}", me.uuid),
+                Some(&user),
+                None,
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+        let gone = within_a_second(|| async {
+            let (status, _) = a
+                .call(reqwest::Method::GET, "/api/user/genre", Some(&user), None)
+                .await;
+            status == reqwest::StatusCode::UNAUTHORIZED
+        })
+        .await;
+        assert!(gone, "instance a still serves a deleted account");
+    }
+);
 
 backend_test!(login_throttling_holds_across_instances, |t| {
     let (a, b) = (common::server(&t).await, common::server(&t).await);

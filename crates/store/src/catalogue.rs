@@ -132,7 +132,9 @@ impl Db {
             spec.table,
             popular_order(spec)
         );
-        let count = "SELECT COUNT(*) FROM content WHERE content_type = $1".to_string();
+        // Kept by the writes (migration 0040): no count over the kind.
+        let count = "SELECT COALESCE((SELECT items FROM content_count WHERE content_type = $1), 0)"
+            .to_string();
         let label = spec.kind.label();
         let mut page = on_db!(self, pool => ItemPage {
             items: fetch_items!(pool, sql, spec, false, [label, PAGE_SIZE, offset]),

@@ -1,5 +1,5 @@
 //! Notices of changes that shared, cached answers depend on (the API's list
-//! cache). A writer announces a change after its commit; every instance
+//! cache and its cache of accounts' auth state). A writer announces a change after its commit; every instance
 //! hears it: on PostgreSQL through `LISTEN/NOTIFY` on a channel of the
 //! schema, so the instances on one database (and an `engine worker` beside
 //! them) agree; on SQLite through an in-process channel of the file. Redis is not needed for this: the database
@@ -29,6 +29,9 @@ pub enum ListChange {
     Item { kind: ContentKind, content_id: i64 },
     /// Items were added, removed or re-scored: every list may differ.
     Catalogue,
+    /// An account's auth state changed: deleted, new password (token
+    /// version), a token revoked, a role granted or revoked.
+    Account { user_id: i64 },
 }
 
 impl ListChange {
@@ -36,12 +39,18 @@ impl ListChange {
         match self {
             ListChange::Item { kind, content_id } => format!("item:{}:{content_id}", kind.label()),
             ListChange::Catalogue => "catalogue".into(),
+            ListChange::Account { user_id } => format!("account:{user_id}"),
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
         if text == "catalogue" {
             return Some(ListChange::Catalogue);
+        }
+        if let Some(user_id) = text.strip_prefix("account:") {
+            return Some(ListChange::Account {
+                user_id: user_id.parse().ok()?,
+            });
         }
         let mut parts = text.strip_prefix("item:")?.split(':');
         let kind = ContentKind::parse(parts.next()?)?;
@@ -172,11 +181,12 @@ mod tests {
                 kind: ContentKind::Movie,
                 content_id: 42,
             },
+            ListChange::Account { user_id: 7 },
         ];
         for change in changes {
             assert_eq!(ListChange::parse(&change.encode()), Some(change));
         }
-        for garbage in ["item:NOPE:1", "item:MOVIE:x", "other"] {
+        for garbage in ["item:NOPE:1", "item:MOVIE:x", "account:x", "other"] {
             assert_eq!(ListChange::parse(garbage), None);
         }
     }

@@ -1,6 +1,10 @@
 //! The few places where SQLite and PostgreSQL really differ. Everything else
 //! is shared SQL.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::{Db, StoreResult};
@@ -13,20 +17,70 @@ pub trait BeginWrite {
     type Database: sqlx::Database;
     fn begin_write(
         &self,
-    ) -> impl std::future::Future<Output = StoreResult<Transaction<'static, Self::Database>>> + Send;
+    ) -> impl std::future::Future<Output = StoreResult<WriteTx<Self::Database>>> + Send;
+}
+
+/// A write transaction; used like sqlx's (`&mut *tx` is its connection,
+/// `commit` ends it, dropping it rolls back). On SQLite it also holds the
+/// file's writer turn: the writers of a process queue for it in order
+/// instead of polling SQLite's busy handler, whose sleeps (up to 100 ms
+/// each) made the tail latency of concurrent writes. SQLite has one writer
+/// at a time anyway; the queue only makes the wait fair and prompt.
+pub struct WriteTx<DB: sqlx::Database> {
+    tx: Transaction<'static, DB>,
+    /// Released after the transaction (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// The writer turn of a SQLite file, shared by every pool of the process
+/// on that file.
+fn writer_turn(pool: &sqlx::SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    static TURNS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut turns = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    turns.entry(file).or_default().clone()
 }
 
 impl BeginWrite for sqlx::SqlitePool {
     type Database = Sqlite;
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(&self) -> StoreResult<WriteTx<Sqlite>> {
+        let turn = writer_turn(self).lock_owned().await;
+        Ok(WriteTx {
+            tx: self.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: Some(turn),
+        })
     }
 }
 
 impl BeginWrite for sqlx::PgPool {
     type Database = Postgres;
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        Ok(self.begin().await?)
+    async fn begin_write(&self) -> StoreResult<WriteTx<Postgres>> {
+        Ok(WriteTx {
+            tx: self.begin().await?,
+            _turn: None,
+        })
     }
 }
 

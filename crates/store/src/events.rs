@@ -87,6 +87,47 @@ macro_rules! write_event {
     }};
 }
 
+/// Appends `$events` (a slice of [`NewEvent`]) to the log in one statement
+/// inside the caller's transaction; nothing for an empty slice.
+#[macro_export]
+macro_rules! write_events {
+    ($conn:expr, $events:expr) => {{
+        let events: &[$crate::events::NewEvent] = $events;
+        if events.is_empty() {
+            Ok::<(), sqlx::Error>(())
+        } else {
+            let rows: Vec<String> = (0..events.len())
+                .map(|i| {
+                    let p = |k: usize| format!("${}", i * 9 + k);
+                    format!(
+                        "({}, {}, {}, {}, {}, {}, {}, {}, {})",
+                        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload) VALUES {}",
+                rows.join(", ")
+            );
+            let at = $crate::now();
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in events {
+                query = query
+                    .bind(at)
+                    .bind(event.occured_by)
+                    .bind(event.object_id)
+                    .bind(event.kind.as_str())
+                    .bind(event.model_name)
+                    .bind(event.attribute_name)
+                    .bind(event.new_value.clone())
+                    .bind(event.content_type)
+                    .bind(event.payload.clone());
+            }
+            query.execute($conn).await.map(|_| ())
+        }
+    }};
+}
+
 impl Db {
     /// Events with an id greater than `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Event>> {

@@ -60,6 +60,49 @@ pub(crate) fn changed<'a>(
     }
 }
 
+/// The events of one patch of an interaction: its creation, or each field
+/// it set (a rating only when it changed, a count only when it grew) with
+/// the date beside it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn meta_events<'a>(
+    user_id: i64,
+    content_id: i64,
+    label: &'a str,
+    inserted: bool,
+    old_rating: Option<i64>,
+    patch: MetaPatch,
+    meta: &Meta,
+    now: NaiveDateTime,
+) -> Vec<NewEvent<'a>> {
+    if inserted {
+        return vec![NewEvent {
+            kind: EventKind::MetaAdded,
+            occured_by: Some(user_id),
+            object_id: content_id,
+            model_name: "meta_user_content",
+            attribute_name: None,
+            new_value: None,
+            content_type: Some(label),
+            payload: Some(meta_payload(meta)),
+        }];
+    }
+    let field = |attribute, value| changed(user_id, content_id, label, attribute, Some(value));
+    let mut events = Vec::new();
+    if let Some(rating) = patch.rating {
+        if old_rating != Some(rating) {
+            events.push(field("rating", rating.to_string()));
+        }
+        events.push(field("last_rating_date", render_time(now)));
+    }
+    if let Some(add) = patch.additional_count {
+        if add != 0 {
+            events.push(field("count", meta.count.to_string()));
+        }
+        events.push(field("last_count_increment", render_time(now)));
+    }
+    events
+}
+
 /// The body of [`Db::patch_item`] inside the caller's write transaction
 /// `$tx` (so that imports share its rating arithmetic and its events):
 /// creates the interaction if needed, applies the patch at `$now`, keeps the
@@ -114,60 +157,26 @@ macro_rules! patch_meta_in_tx {
                 .execute(&mut **tx)
                 .await?,
             };
-            sqlx::query("UPDATE meta_user_content SET rating = $3, last_rating_date = $4 WHERE user_id = $1 AND content_id = $2")
-                .bind(user_id)
-                .bind(content_id)
-                .bind(rating)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
         }
-        if let Some(add) = patch.additional_count {
-            sqlx::query(
-                "UPDATE meta_user_content SET count = COALESCE(count, 0) + $3, last_count_increment = $4 \
-                 WHERE user_id = $1 AND content_id = $2",
-            )
-            .bind(user_id)
-            .bind(content_id)
-            .bind(add)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
+        // Both fields and the answer in one statement.
         let meta: $crate::interactions::Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM meta_user_content WHERE user_id = $1 AND content_id = $2",
+            "UPDATE meta_user_content SET \
+               rating = COALESCE($3, rating), \
+               last_rating_date = CASE WHEN $3 IS NULL THEN last_rating_date ELSE $5 END, \
+               count = CASE WHEN $4 IS NULL THEN count ELSE COALESCE(count, 0) + $4 END, \
+               last_count_increment = CASE WHEN $4 IS NULL THEN last_count_increment ELSE $5 END \
+             WHERE user_id = $1 AND content_id = $2 RETURNING {}",
             $crate::interactions::META_COLUMNS
         )))
         .bind(user_id)
         .bind(content_id)
+        .bind(patch.rating)
+        .bind(patch.additional_count)
+        .bind(now)
         .fetch_one(&mut **tx)
         .await?;
-        if inserted {
-            let event = $crate::events::NewEvent {
-                kind: $crate::events::EventKind::MetaAdded,
-                occured_by: Some(user_id),
-                object_id: content_id,
-                model_name: "meta_user_content",
-                attribute_name: None,
-                new_value: None,
-                content_type: Some(label),
-                payload: Some($crate::interactions::meta_payload(&meta)),
-            };
-            $crate::write_event!(&mut **tx, &event)?;
-        } else {
-            if let Some(rating) = patch.rating {
-                if old_rating != Some(rating) {
-                    $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "rating", Some(rating.to_string())))?;
-                }
-                $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "last_rating_date", Some($crate::events::render_time(now))))?;
-            }
-            if let Some(add) = patch.additional_count {
-                if add != 0 {
-                    $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "count", Some(meta.count.to_string())))?;
-                }
-                $crate::write_event!(&mut **tx, &$crate::interactions::changed(user_id, content_id, label, "last_count_increment", Some($crate::events::render_time(now))))?;
-            }
-        }
+        let events = $crate::interactions::meta_events(user_id, content_id, label, inserted, old_rating, patch, &meta, now);
+        $crate::write_events!(&mut **tx, &events)?;
         meta
     }};
 }

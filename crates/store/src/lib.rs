@@ -120,6 +120,13 @@ const ACQUIRE_EVENT_LEVEL: log::LevelFilter = log::LevelFilter::Trace;
 /// `tracing` target of sqlx's pool acquisition events.
 pub const POOL_ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
 
+/// How long a request waits for a PostgreSQL connection. While the server
+/// is down sqlx retries a refused connection until this deadline, so it is
+/// also how long a request takes to get its 503: short enough that clients
+/// are not left hanging, long enough that a saturated but healthy pool
+/// (every connection busy for a few hundred milliseconds) still serves.
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Db {
     /// Connects to `url`. A SQLite file is created when missing, but only in
     /// a directory that exists.
@@ -147,7 +154,7 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
                     .acquire_time_level(ACQUIRE_EVENT_LEVEL)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(|e| {

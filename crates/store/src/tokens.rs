@@ -4,20 +4,29 @@
 
 use chrono::NaiveDateTime;
 
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::{Db, StoreResult, now, on_db};
 
 impl Db {
-    /// Revokes an access token by its id until it would have expired anyway.
-    pub async fn revoke_token(&self, jti: &str, expires_at: NaiveDateTime) -> StoreResult<()> {
+    /// Revokes an access token of `user_id` by its id until it would have
+    /// expired anyway.
+    pub async fn revoke_token(
+        &self,
+        user_id: i64,
+        jti: &str,
+        expires_at: NaiveDateTime,
+    ) -> StoreResult<()> {
         on_db!(self, pool => {
             sqlx::query("INSERT INTO revoked_token (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(jti)
                 .bind(expires_at)
                 .execute(pool)
                 .await?;
-            Ok(())
-        })
+            Ok::<_, crate::StoreError>(())
+        })?;
+        self.announce(ListChange::Account { user_id }).await;
+        Ok(())
     }
 
     /// Forgets revocations of tokens that have expired (they are refused for
@@ -74,7 +83,7 @@ impl Db {
         password_hash: &str,
     ) -> StoreResult<Option<i64>> {
         let now = now();
-        on_db!(self, pool => {
+        let user_id = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let user: Option<(i64,)> = sqlx::query_as(
                 "UPDATE password_reset SET used_at = $2 \
@@ -99,8 +108,12 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(Some(user_id))
-        })
+            Ok::<_, crate::StoreError>(Some(user_id))
+        })?;
+        if let Some(user_id) = user_id {
+            self.announce(ListChange::Account { user_id }).await;
+        }
+        Ok(user_id)
     }
 
     /// Counts one attempt in `bucket` and answers the bucket's count and

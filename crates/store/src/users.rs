@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::{Db, StoreError, StoreResult, on_db};
 
@@ -159,8 +160,12 @@ impl Db {
             if result.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        if changes.password_hash.is_some() {
+            self.announce(ListChange::Account { user_id }).await;
+        }
+        Ok(())
     }
 
     pub async fn set_preferences_defined(&self, user_id: i64) -> StoreResult<()> {
@@ -178,8 +183,10 @@ impl Db {
     pub async fn delete_user(&self, user_id: i64) -> StoreResult<()> {
         on_db!(self, pool => {
             sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(pool).await?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        self.announce(ListChange::Account { user_id }).await;
+        Ok(())
     }
 
     /// Gives the role named `role` to the account with this e-mail.
@@ -200,8 +207,13 @@ impl Db {
             if result.rows_affected() == 0 && !self.has_role(user.user_id, role).await? {
                 return Err(StoreError::invalid_message(format!("unknown role {role:?}")));
             }
-            Ok(())
+            Ok::<_, StoreError>(())
+        })?;
+        self.announce(ListChange::Account {
+            user_id: user.user_id,
         })
+        .await;
+        Ok(())
     }
 
     /// Takes the role named `role` from the account with this e-mail;
@@ -211,7 +223,7 @@ impl Db {
             .user_by_email(email)
             .await?
             .ok_or(StoreError::NotFound)?;
-        on_db!(self, pool => {
+        let revoked = on_db!(self, pool => {
             let result = sqlx::query(
                 "DELETE FROM user_role WHERE user_id = $1 AND role_id IN (SELECT role_id FROM role WHERE name = $2)",
             )
@@ -219,8 +231,13 @@ impl Db {
             .bind(role)
             .execute(pool)
             .await?;
-            Ok(result.rows_affected() > 0)
+            Ok::<_, StoreError>(result.rows_affected() > 0)
+        })?;
+        self.announce(ListChange::Account {
+            user_id: user.user_id,
         })
+        .await;
+        Ok(revoked)
     }
 
     async fn has_role(&self, user_id: i64, role: &str) -> StoreResult<bool> {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod jwt;
 pub mod password;
+pub mod sessions;
 pub mod throttle;
 
 use axum::extract::FromRequestParts;
@@ -26,12 +27,13 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Checks a permission against the database, not the token, so that a
+    /// Checks a permission against the database (through the auth state
+    /// cache, which a role change invalidates), not the token, so that a
     /// role change takes effect at once (D5).
     pub async fn require(&self, state: &AppState, permission: Permission) -> AppResult<()> {
         if state
-            .db
-            .has_permission(self.user_id, permission.as_str())
+            .sessions
+            .has_permission(&state.db, &self.uuid, self.user_id, permission.as_str())
             .await?
         {
             Ok(())
@@ -71,7 +73,10 @@ impl FromRequestParts<AppState> for AuthUser {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
         let claims = state.jwt.decode_access(token)?;
-        let session = state.db.session(&claims.identity, &claims.jti).await?;
+        let session = state
+            .sessions
+            .session(&state.db, &claims.identity, &claims.jti)
+            .await?;
         let revoked = || AppError::Token(StatusCode::UNAUTHORIZED, "Token has been revoked".into());
         match session {
             None => Err(AppError::unauthorized("User not found!")),

@@ -1,9 +1,12 @@
-//! bcrypt off the async reactor with bounded concurrency: a burst of logins
-//! queues here instead of occupying every worker thread. New hashes
+//! bcrypt off the async reactor, on threads of its own: as many as the
+//! machine has cores, at a lower scheduling priority than the request
+//! handlers, so logins use whatever CPU the reads leave and a burst of them
+//! queues here instead of slowing every other request. New hashes
 //! (registrations, password changes) have their own single slot, so a flood
 //! of them never takes bcrypt time from logins.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Semaphore;
 
@@ -20,6 +23,9 @@ pub struct PasswordHasher {
     /// for unknown accounts so they take as long as known ones (no account
     /// enumeration by timing).
     dummy: Arc<OnceLock<String>>,
+    /// The bcrypt threads, started by the first computation.
+    threads: Arc<OnceLock<BcryptThreads>>,
+    concurrency: usize,
 }
 
 impl PasswordHasher {
@@ -29,6 +35,8 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             hash_permits: Arc::new(Semaphore::new(1)),
             dummy: Arc::default(),
+            threads: Arc::default(),
+            concurrency: concurrency.max(1),
         }
     }
 
@@ -36,7 +44,7 @@ impl PasswordHasher {
         let cost = self.cost;
         let password = password.to_owned();
         let work = move || bcrypt::hash(truncated(&password), cost).map_err(AppError::internal);
-        Self::run(&self.hash_permits, work).await?
+        self.run(&self.hash_permits, work).await?
     }
 
     /// Verifies a password; a stored value that is not a bcrypt hash (such as
@@ -45,7 +53,7 @@ impl PasswordHasher {
         let usable = stored.filter(|h| h.starts_with("$2")).map(str::to_owned);
         let password = password.to_owned();
         let (dummy, cost) = (self.dummy.clone(), self.cost);
-        Self::run(&self.permits, move || {
+        self.run(&self.permits, move || {
             let dummy = dummy.get_or_init(|| {
                 let random = uuid::Uuid::new_v4().to_string();
                 bcrypt::hash(random, cost).unwrap_or_default()
@@ -58,6 +66,7 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(
+        &self,
         permits: &Semaphore,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
@@ -66,9 +75,75 @@ impl PasswordHasher {
         let permit = permits.acquire().await;
         waiting.decrement(1.0);
         let _permit = permit.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(f)
+        let threads = self
+            .threads
+            .get_or_init(|| BcryptThreads::start(self.concurrency));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        threads.submit(Box::new(move || {
+            let _ = answer.send(f());
+        }))?;
+        answered
             .await
-            .map_err(AppError::internal)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("a bcrypt thread stopped")))
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that run bcrypt jobs; they end when the last sender is dropped.
+struct BcryptThreads {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+/// Niceness of the bcrypt threads: the request handlers (niceness 0) are
+/// scheduled first when both want the CPU.
+#[cfg(target_os = "linux")]
+const BCRYPT_NICENESS: libc::c_int = 10;
+
+impl BcryptThreads {
+    fn start(count: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a bcrypt thread");
+            }
+        }
+        BcryptThreads {
+            jobs: Mutex::new(jobs),
+        }
+    }
+
+    fn submit(&self, job: Job) -> AppResult<()> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.send(job)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("no bcrypt thread is running")))
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (on Linux, niceness is
+/// per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the
+    // calling thread.
+    unsafe {
+        if libc::setpriority(libc::PRIO_PROCESS, 0, BCRYPT_NICENESS) != 0 {
+            tracing::debug!("cannot lower the bcrypt threads' priority");
+        }
     }
 }
 
@@ -106,5 +181,22 @@ mod tests {
                 .unwrap()
         );
         assert!(!hasher.verify("goodPassword!123", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bcrypt_runs_on_its_own_threads_below_the_request_handlers() {
+        let hasher = PasswordHasher::new(4, 2);
+        let permits = Semaphore::new(1);
+        let (name, niceness) = hasher
+            .run(&permits, || {
+                let name = std::thread::current().name().map(str::to_string);
+                // SAFETY: getpriority only reads its integer arguments.
+                let niceness = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+                (name, niceness)
+            })
+            .await
+            .unwrap();
+        assert!(name.is_some_and(|n| n.starts_with("bcrypt-")));
+        assert_eq!(niceness, BCRYPT_NICENESS);
     }
 }

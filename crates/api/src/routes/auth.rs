@@ -196,7 +196,13 @@ async fn logout(State(state): State<AppState>, caller: AuthUser) -> AppResult<St
     let expires = chrono::DateTime::from_timestamp(caller.exp, 0)
         .map(|d| d.naive_utc())
         .unwrap_or_else(recofinement_store::now);
-    state.db.revoke_token(&caller.jti, expires).await?;
+    state
+        .db
+        .revoke_token(caller.user_id, &caller.jti, expires)
+        .await?;
+    // This instance hears its own notice a moment later: not later than
+    // this answer.
+    state.sessions.forget(caller.user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,6 +273,7 @@ async fn reset(
         .reset_password(&token_hash, &new_hash)
         .await?
         .ok_or_else(invalid)?;
+    state.sessions.forget(user_id);
     if let Some(user) = state.db.user_by_id(user_id).await?
         && let Some(email) = user.email
     {

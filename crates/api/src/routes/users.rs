@@ -154,6 +154,7 @@ async fn patch_user(
         .update_user(user.user_id, &changes)
         .await
         .on_conflict(taken)?;
+    state.sessions.forget(user.user_id);
     send_change_notices(&state, &user, &changes);
     let access_token = match changes.password_hash {
         Some(_) => {
@@ -246,6 +247,7 @@ async fn delete_user(
         ));
     }
     state.db.delete_user(user.user_id).await?;
+    state.sessions.forget(user.user_id);
     let target = format!("user:{}", user.uuid);
     crate::routes::audit::record(&state, &caller, AuditAction::UserDeleted, &target, None).await;
     Ok((

@@ -622,3 +622,50 @@ db_test!(
         assert_eq!(search["content"][0]["title"], "Brand New");
     }
 );
+
+// The per-kind counts behind `total_pages` follow every way items come and
+// go: one at a time, many per statement, the import's kind set after the
+// insert, a deletion.
+db_test!(item_counts_follow_inserts_kind_changes_and_deletes, |app| {
+    let (_, user, ids) = movies(&app).await;
+    assert_eq!(counted(&app).await, 4);
+    // As the import does: rows without a kind, then the kind for all of them.
+    let values: Vec<String> = (0..30).map(|i| format!("({})", 900_000 + i)).collect();
+    app.sql(&format!(
+        "INSERT INTO content (content_id) VALUES {}",
+        values.join(", ")
+    ))
+    .await;
+    app.sql(
+        "INSERT INTO movie (content_id, title) SELECT content_id, 'Bulk ' || content_id FROM content WHERE content_id >= 900000",
+    )
+    .await;
+    assert_eq!(counted(&app).await, 4);
+    app.sql("UPDATE content SET content_type = 'MOVIE' WHERE content_id >= 900000")
+        .await;
+    assert_eq!(counted(&app).await, 34);
+    // Ratings and popularity updates leave it alone.
+    app.sql("UPDATE content SET rating = 3, popularity_score = 1")
+        .await;
+    assert_eq!(counted(&app).await, 34);
+    app.sql(&format!(
+        "DELETE FROM content WHERE content_id IN ({}, 900000)",
+        ids[0]
+    ))
+    .await;
+    assert_eq!(counted(&app).await, 32);
+    let (_, body) = app.get("/api/movie", &user).await;
+    assert_eq!(body["total_pages"], 2, "32 movies are two pages of 24");
+});
+
+/// The kept count of movies, checked against a real count.
+async fn counted(app: &TestApp) -> i64 {
+    let kept = app
+        .scalar_i64("SELECT items FROM content_count WHERE content_type = 'MOVIE'")
+        .await;
+    let real = app
+        .scalar_i64("SELECT COUNT(*) FROM content WHERE content_type = 'MOVIE'")
+        .await;
+    assert_eq!(kept, real, "kept count against COUNT(*)");
+    kept
+}
