@@ -116,14 +116,15 @@ async fn load_dataset(t: &TestDb, users: usize, items: usize, interactions: usiz
 // ---------------------------------------------------------------------------
 // kill -9 in the middle of an engine write
 
-/// What the killed run is in the middle of: the statement that opens the
-/// engine's write transaction, then how many of its inserts to let through
-/// before SIGKILL (the transaction is then open, with rows written and the
-/// cursor not yet moved). The statement texts are the writers' in
-/// `store::engine_io`; a writer that changes them changes these.
+/// What the killed run is in the middle of: the engine whose write is
+/// going on (the one after the cursors of the engines before it were
+/// written), then how many of its inserts to let through before SIGKILL
+/// (engines write in short transactions, the cursor in the last one: some
+/// lists are replaced, the cursor not yet moved). The statement texts are
+/// the writers' in `store::engine_io`; a writer that changes them changes
+/// these.
 struct KillPoint {
     engine: &'static str,
-    opens: &'static str,
     insert: &'static str,
     inserts_before_kill: usize,
 }
@@ -131,19 +132,16 @@ struct KillPoint {
 const KILL_POINTS: [KillPoint; 3] = [
     KillPoint {
         engine: "ContentSimilarities",
-        opens: "DELETE FROM similars_content WHERE content_type0 = content_type1",
         insert: "INSERT INTO similars_content",
         inserts_before_kill: 3,
     },
     KillPoint {
         engine: "CollaborativeFiltering",
-        opens: "DELETE FROM recommended_content WHERE engine",
         insert: "INSERT INTO recommended_content (",
         inserts_before_kill: 3,
     },
     KillPoint {
         engine: "FromSimilarContent",
-        opens: "DELETE FROM recommended_content WHERE engine",
         insert: "INSERT INTO recommended_content (",
         inserts_before_kill: 10,
     },
@@ -219,6 +217,9 @@ async fn engine_state(t: &TestDb, engine: &str) -> EngineState {
     }
 }
 
+/// Kinds of content: each engine's cursor is one row per kind.
+const KINDS: usize = 6;
+
 const ALL_ENGINES: [&str; 6] = [
     "Popularity",
     "ContentSimilarities",
@@ -246,19 +247,15 @@ async fn kill_engine_run_at(t: &TestDb, point: &KillPoint) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // The k-th engine writing to this table is the one to kill: count the
-    // transactions opened on it before ours.
-    let opening = match point.engine {
-        "ContentSimilarities" => 1,
-        engine => 1 + USER_ENGINES.iter().position(|e| *e == engine).unwrap(),
-    };
-    let (mut opened, mut inserts) = (0, 0);
+    // Engines write in a fixed order, each ending with its cursor (one
+    // upsert per kind): ours writes once the cursors before it are written.
+    let before_ours = ALL_ENGINES.iter().position(|e| *e == point.engine).unwrap();
+    let (mut cursors, mut inserts) = (0, 0);
     let killed = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains(point.opens) {
-                opened += 1;
-                inserts = 0;
-            } else if opened == opening && line.contains(point.insert) {
+            if line.contains("INSERT INTO engine (") {
+                cursors += 1;
+            } else if cursors == KINDS * before_ours && line.contains(point.insert) {
                 inserts += 1;
                 if inserts == point.inserts_before_kill {
                     child.start_kill().unwrap();
