@@ -618,7 +618,7 @@ fn write_interactions(
     rng: &mut ChaCha8Rng,
     world: &mut World,
     options: &GenerateOptions,
-) -> io::Result<(Vec<(String, u64)>, usize)> {
+) -> io::Result<(FileRows, usize)> {
     let names: Vec<String> = (1..=4).map(interaction_file_name).collect();
     let mut files = names
         .iter()
@@ -670,6 +670,9 @@ fn write_genres(dir: &Path, genres: &[Genre]) -> io::Result<u64> {
     out.finish()
 }
 
+/// Data rows written per file.
+type FileRows = Vec<(String, u64)>;
+
 /// An episode to write: (serie, season, number, year, title).
 type Episode = (i64, i64, i64, i64, String);
 
@@ -696,7 +699,7 @@ fn write_media(
     dir: &Path,
     words: &mut Words,
     world: &World,
-) -> io::Result<(Vec<(String, u64)>, Vec<Episode>)> {
+) -> io::Result<(FileRows, Vec<Episode>)> {
     let mut files = ContentKind::ALL
         .iter()
         .map(|&kind| {
@@ -1037,7 +1040,7 @@ fn write_content_genres(dir: &Path, world: &World) -> io::Result<u64> {
 }
 
 /// Roles and permissions as the migrations seed them.
-fn write_roles(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+fn write_roles(dir: &Path) -> io::Result<FileRows> {
     let mut out = writer(dir, "role.csv", "role.csv")?;
     for role in &ROLES {
         out.int(role.id).text(role.name).end();

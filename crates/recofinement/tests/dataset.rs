@@ -483,3 +483,29 @@ db_test!(
         assert_eq!(table_shape(&t, "meta_user_content").await, shape);
     }
 );
+
+db_test!(generated_accounts_can_log_in_and_are_engine_subjects, |t| {
+    use recofinement::generate::{Accounts, GENERATED_PASSWORD, generate_with};
+    let dir = TempDir::new("accounts");
+    let accounts: Accounts = "10%".parse().unwrap();
+    let summary = generate_with(&dir.0, &SMALL, accounts).unwrap();
+    assert_eq!(summary.accounts, SMALL.users / 10);
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let subjects = t.db.engine_real_users().await.unwrap();
+    assert_eq!(subjects.len(), SMALL.users / 10, "{subjects:?}");
+    let hash = t
+        .text(&format!(
+            "SELECT password_hash FROM \"user\" WHERE user_id = {}",
+            subjects[0]
+        ))
+        .await
+        .unwrap();
+    assert!(bcrypt::verify(GENERATED_PASSWORD, &hash).unwrap());
+    // The same options write the same bytes; without accounts, none.
+    let again = TempDir::new("accounts-again");
+    generate_with(&again.0, &SMALL, accounts).unwrap();
+    assert_eq!(read_all(&dir.0), read_all(&again.0));
+    assert!("101%".parse::<Accounts>().is_err());
+    let none = TempDir::new("accounts-none");
+    assert_eq!(generate(&none.0, &SMALL).unwrap().accounts, 0);
+});
