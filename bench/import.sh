@@ -30,14 +30,16 @@ start=$(date +%s.%N)
     --interactions "$INTERACTIONS" --seed "$SEED" | tail -1
 echo "generated in $(echo "$(date +%s.%N) - $start" | bc) s ($(du -sh "$WORK/data" | cut -f1))"
 
-# Rows of the whole set and of the interaction files, read from the summary table.
+# Rows of the whole set, of the interaction files and per interaction file,
+# read from the summary table (file table rows inserted seconds rows/s).
 report() { # $1 = backend, $2 = log file
     awk -v backend="$1" '
-        /^meta_user_content/ { rows += $3; secs += $5 }
+        /^meta_user_content/ { rows += $3; secs += $5; files = files sprintf(" %s %.0f", $1, $6) }
         /^total/ { total = $2; tsecs = $4 }
         END {
             printf "%-10s all files: %9d rows in %6.2f s = %8.0f rows/s | interactions: %8d rows in %6.2f s = %8.0f rows/s\n",
                 backend, total, tsecs, total / tsecs, rows, secs, rows / secs
+            printf "%-10s per interaction file (rows/s):%s\n", backend, files
         }' "$2"
 }
 
