@@ -15,6 +15,7 @@ INTERACTIONS=${INTERACTIONS:-1000000}
 SEED=${SEED:-1}
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
+BENCH_DB=${BENCH_DB:-recofinement_bench}  # PostgreSQL database, dropped and recreated
 WORK=${WORK:-$(mktemp -d /tmp/recofinement-import-bench.XXXXXX)}
 
 # BIN=path/to/recofinement skips the build (e.g. a binary built elsewhere).
@@ -49,9 +50,9 @@ DATABASE_URL="sqlite://$WORK/bench.db" "$BIN" migrate >/dev/null
 DATABASE_URL="sqlite://$WORK/bench.db" "$BIN" import "$WORK/data" 2>/dev/null | tee "$WORK/sqlite.log"
 
 echo "== PostgreSQL"
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS recofinement_bench" >/dev/null
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE recofinement_bench" >/dev/null
-PG_URL="postgres://postgres@$PGHOST:$PGPORT/recofinement_bench"
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE $BENCH_DB" >/dev/null
+PG_URL="postgres://postgres@$PGHOST:$PGPORT/$BENCH_DB"
 DATABASE_URL="$PG_URL" "$BIN" migrate >/dev/null
 DATABASE_URL="$PG_URL" "$BIN" import "$WORK/data" 2>/dev/null | tee "$WORK/postgres.log"
 
