@@ -15,6 +15,7 @@ INTERACTIONS=${INTERACTIONS:-1000000}
 SEED=${SEED:-1}
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
+BENCH_DB=${BENCH_DB:-recofinement_bench}  # PostgreSQL database, dropped and recreated
 WORK=${WORK:-$(mktemp -d /tmp/recofinement-import-bench.XXXXXX)}
 
 # BIN=path/to/recofinement skips the build (e.g. a binary built elsewhere).
@@ -30,14 +31,16 @@ start=$(date +%s.%N)
     --interactions "$INTERACTIONS" --seed "$SEED" | tail -1
 echo "generated in $(echo "$(date +%s.%N) - $start" | bc) s ($(du -sh "$WORK/data" | cut -f1))"
 
-# Rows of the whole set and of the interaction files, read from the summary table.
+# Rows of the whole set, of the interaction files and per interaction file,
+# read from the summary table (file table rows inserted seconds rows/s).
 report() { # $1 = backend, $2 = log file
     awk -v backend="$1" '
-        /^meta_user_content/ { rows += $3; secs += $5 }
+        /^meta_user_content/ { rows += $3; secs += $5; files = files sprintf(" %s %.0f", $1, $6) }
         /^total/ { total = $2; tsecs = $4 }
         END {
             printf "%-10s all files: %9d rows in %6.2f s = %8.0f rows/s | interactions: %8d rows in %6.2f s = %8.0f rows/s\n",
                 backend, total, tsecs, total / tsecs, rows, secs, rows / secs
+            printf "%-10s per interaction file (rows/s):%s\n", backend, files
         }' "$2"
 }
 
@@ -47,9 +50,9 @@ DATABASE_URL="sqlite://$WORK/bench.db" "$BIN" migrate >/dev/null
 DATABASE_URL="sqlite://$WORK/bench.db" "$BIN" import "$WORK/data" 2>/dev/null | tee "$WORK/sqlite.log"
 
 echo "== PostgreSQL"
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS recofinement_bench" >/dev/null
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE recofinement_bench" >/dev/null
-PG_URL="postgres://postgres@$PGHOST:$PGPORT/recofinement_bench"
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS $BENCH_DB" >/dev/null
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE $BENCH_DB" >/dev/null
+PG_URL="postgres://postgres@$PGHOST:$PGPORT/$BENCH_DB"
 DATABASE_URL="$PG_URL" "$BIN" migrate >/dev/null
 DATABASE_URL="$PG_URL" "$BIN" import "$WORK/data" 2>/dev/null | tee "$WORK/postgres.log"
 

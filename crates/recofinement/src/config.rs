@@ -86,15 +86,22 @@ pub struct DatasetSize {
     /// Random seed: the same seed writes the same files.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Share of the users that can log in (password `Generated!2024`), e.g.
+    /// `10%`; the others are dataset accounts, which are no engine subjects.
+    #[arg(long, default_value = "0%")]
+    pub accounts: recofinement::generate::Accounts,
 }
 
 impl DatasetSize {
-    pub fn options(self) -> recofinement::generate::GenerateOptions {
-        recofinement::generate::GenerateOptions {
-            users: self.users,
-            items: self.items,
-            interactions: self.interactions,
-            seed: self.seed,
+    pub fn options(self) -> recofinement::generate::GeneratePlan {
+        recofinement::generate::GeneratePlan {
+            options: recofinement::generate::GenerateOptions {
+                users: self.users,
+                items: self.items,
+                interactions: self.interactions,
+                seed: self.seed,
+            },
+            accounts: self.accounts,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use recofinement::generate::{GenerateOptions, generate};
+use recofinement::generate::{GeneratePlan, generate_with};
 use recofinement_store::Db;
 use recofinement_store::dataset::{DatasetError, FileReport, ImportObserver};
 
@@ -103,31 +103,43 @@ pub async fn import(db: &Db, dir: &Path) -> anyhow::Result<Vec<FileReport>> {
     }
     let mut bars = Bars { bar: None };
     let mut reports = Vec::with_capacity(files.len());
-    for file in &files {
-        match db.import_file(file, &mut bars).await {
-            Ok(report) => reports.push(report),
+    // The interaction files load as one unit (one transaction): all or none.
+    for unit in recofinement_store::dataset::load_units(&files) {
+        match db.import_files(unit, &mut bars).await {
+            Ok(loaded) => reports.extend(loaded),
             Err(error) => {
                 if !reports.is_empty() {
                     println!("{}", summary_table(&reports, started.elapsed()));
                 }
                 return Err(anyhow::Error::new(error).context(format!(
-                    "import stopped; {} earlier file(s) stay loaded",
-                    reports.len()
+                    "import stopped; {} earlier file(s) stay loaded, the failing file{} left nothing",
+                    reports.len(),
+                    if unit.len() > 1 { " and its unit" } else { "" }
                 )));
             }
         }
     }
-    println!("{}", summary_table(&reports, started.elapsed()));
+    let elapsed = started.elapsed();
+    // Fresh planner statistics (not counted in the table's time).
+    db.analyze_imported().await?;
+    println!("{}", summary_table(&reports, elapsed));
     Ok(reports)
 }
 
 /// `recofinement generate`.
-pub fn generate_command(out: &Path, options: &GenerateOptions) -> anyhow::Result<()> {
+pub fn generate_command(out: &Path, plan: &GeneratePlan) -> anyhow::Result<()> {
     let started = Instant::now();
-    let summary =
-        generate(out, options).with_context(|| format!("writing into {}", out.display()))?;
+    let summary = generate_with(out, &plan.options, plan.accounts)
+        .with_context(|| format!("writing into {}", out.display()))?;
     for (file, rows) in &summary.files {
         println!("{file:<28} {rows:>12}");
+    }
+    if summary.accounts > 0 {
+        println!(
+            "{} of the users can log in with the password {}",
+            summary.accounts,
+            recofinement::generate::GENERATED_PASSWORD
+        );
     }
     println!(
         "{} users, {} items (+{} episodes), {} interactions written to {} in {:.2}s",
@@ -143,7 +155,7 @@ pub fn generate_command(out: &Path, options: &GenerateOptions) -> anyhow::Result
 
 /// The data part of `recofinement demo`: generates a set into a temporary
 /// directory and imports it, unless the catalogue has content already.
-pub async fn demo_data(db: &Db, options: &GenerateOptions) -> anyhow::Result<()> {
+pub async fn demo_data(db: &Db, plan: &GeneratePlan) -> anyhow::Result<()> {
     if !db.catalogue_is_empty().await? {
         tracing::info!("the catalogue has content already: the demo data is not imported");
         return Ok(());
@@ -151,11 +163,11 @@ pub async fn demo_data(db: &Db, options: &GenerateOptions) -> anyhow::Result<()>
     let dir: PathBuf = std::env::temp_dir().join(format!(
         "recofinement-demo-{}-{}",
         std::process::id(),
-        options.seed
+        plan.options.seed
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let result = async {
-        generate_command(&dir, options)?;
+        generate_command(&dir, plan)?;
         import(db, &dir).await?;
         anyhow::Ok(())
     }

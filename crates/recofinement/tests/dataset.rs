@@ -152,12 +152,10 @@ db_test!(
                 .to_string()
                 .contains("meta_user_content_2.csv, line 4")
         );
-        // Earlier files stay, the failing file left nothing, later files did not run.
+        // Earlier units stay; the interaction files are one unit (one
+        // transaction), so the failing file and its unit left nothing.
         assert_eq!(t.count("\"user\"").await, summary.users as i64);
-        assert_eq!(
-            t.count("meta_user_content").await,
-            rows_of(&summary, "meta_user_content_1.csv")
-        );
+        assert_eq!(t.count("meta_user_content").await, 0);
 
         // A wrong column count and a bad UUID are reported the same way.
         std::fs::write(
@@ -410,4 +408,104 @@ db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
         summary.interactions as i64
     );
     assert_eq!(table_shape(&t, "meta_user_content").await, shape);
+});
+
+/// Runs `recofinement import DIR` against `url` to its end.
+fn import_process(url: &str, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recofinement"));
+    command
+        .arg("import")
+        .arg(dir)
+        .env("DATABASE_URL", url)
+        .env("LOGGING_LEVEL_ROOT", "recofinement_store::dataset=debug")
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+db_test!(
+    a_killed_import_leaves_whole_files_and_a_rerun_completes_it,
+    |t| {
+        use std::io::BufRead;
+        let dir = TempDir::new("killed");
+        let options = GenerateOptions {
+            users: 2_000,
+            items: 4_000,
+            interactions: 400_000,
+            seed: 13,
+        };
+        let summary = generate(&dir.0, &options).unwrap();
+        let shape = table_shape(&t, "meta_user_content").await;
+        let url = t.url();
+
+        // kill -9 once the second interaction file has a batch in the database
+        // (sent, not committed): the middle of a file of the interaction unit.
+        let mut child = import_process(&url, &dir.0)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut killed = false;
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if line.contains("import batch loaded") && line.contains("meta_user_content_2.csv") {
+                child.kill().unwrap(); // SIGKILL
+                killed = true;
+                break;
+            }
+        }
+        let status = child.wait().unwrap();
+        assert!(killed && !status.success(), "killed mid-file: {status:?}");
+
+        // Earlier units are whole, the interrupted one left nothing, the table
+        // has its indexes and foreign keys.
+        let items = (summary.items + summary.episodes) as i64;
+        assert_eq!(t.count("content").await, items);
+        assert_eq!(t.count("\"user\"").await, summary.users as i64);
+        assert_eq!(
+            t.count("content_genres").await,
+            rows_of(&summary, "content_genres.csv")
+        );
+        assert_eq!(t.count("meta_user_content").await, 0, "no half-loaded file");
+        assert_eq!(table_shape(&t, "meta_user_content").await, shape);
+
+        // A re-run completes the set.
+        let status = import_process(&url, &dir.0)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        assert_eq!(
+            t.count("meta_user_content").await,
+            summary.interactions as i64
+        );
+        assert_eq!(t.count("content").await, items);
+        assert_eq!(t.count("role_permission").await, 14);
+        assert_eq!(table_shape(&t, "meta_user_content").await, shape);
+    }
+);
+
+db_test!(generated_accounts_can_log_in_and_are_engine_subjects, |t| {
+    use recofinement::generate::{Accounts, GENERATED_PASSWORD, generate_with};
+    let dir = TempDir::new("accounts");
+    let accounts: Accounts = "10%".parse().unwrap();
+    let summary = generate_with(&dir.0, &SMALL, accounts).unwrap();
+    assert_eq!(summary.accounts, SMALL.users / 10);
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let subjects = t.db.engine_real_users().await.unwrap();
+    assert_eq!(subjects.len(), SMALL.users / 10, "{subjects:?}");
+    let hash = t
+        .text(&format!(
+            "SELECT password_hash FROM \"user\" WHERE user_id = {}",
+            subjects[0]
+        ))
+        .await
+        .unwrap();
+    assert!(bcrypt::verify(GENERATED_PASSWORD, &hash).unwrap());
+    // The same options write the same bytes; without accounts, none.
+    let again = TempDir::new("accounts-again");
+    generate_with(&again.0, &SMALL, accounts).unwrap();
+    assert_eq!(read_all(&dir.0), read_all(&again.0));
+    assert!("101%".parse::<Accounts>().is_err());
+    let none = TempDir::new("accounts-none");
+    assert_eq!(generate(&none.0, &SMALL).unwrap().accounts, 0);
 });

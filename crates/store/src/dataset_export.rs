@@ -3,18 +3,16 @@
 //! the same column lists ([`crate::dataset::file_specs`]), so that an export
 //! imported into an empty database gives the same answers.
 //!
-//! Values are written in PostgreSQL's CSV rules, which the importer reads:
-//! NULL is an empty unquoted field, an empty text is `""`, and a field
-//! holding a comma, a quote or a line break is quoted.
+//! Values are written by the dataset format's writer, in the CSV rules the
+//! importer reads: NULL is an empty unquoted field, an empty text is `""`.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use futures::TryStreamExt;
-use sqlx::Row;
-
-use crate::dataset::{FieldType, FileSpec, INTERACTIONS_PREFIX, file_specs};
 use crate::{Db, StoreError, on_db};
+use futures::TryStreamExt;
+use recofinement_dataset::{CsvWriter, FieldType, FileSpec, file_specs, interaction_file_name};
+use sqlx::Row;
 
 /// What exporting one file wrote.
 #[derive(Clone, Debug)]
@@ -42,8 +40,8 @@ pub enum ExportError {
 
 /// The file an export writes for `spec` (interactions in one numbered file).
 fn file_name(spec: &FileSpec) -> String {
-    if spec.file == INTERACTIONS_PREFIX {
-        format!("{INTERACTIONS_PREFIX}_1.csv")
+    if spec.is_interactions() {
+        interaction_file_name(1)
     } else {
         spec.file.to_string()
     }
@@ -96,18 +94,6 @@ fn select_sql(spec: &FileSpec) -> String {
     )
 }
 
-/// Appends one CSV field.
-fn push_field(out: &mut Vec<u8>, value: Option<&str>) {
-    let Some(text) = value else { return };
-    if text.is_empty() || text.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(text.as_bytes());
-    }
-}
-
 /// Renders column `i` of a row as its CSV text (`None`: NULL).
 macro_rules! field_text {
     ($row:expr, $i:expr, $read:expr) => {
@@ -152,32 +138,22 @@ impl Db {
     /// export never leaves half a file under the real name).
     async fn export_file(&self, spec: &FileSpec, path: &Path) -> Result<u64, FileError> {
         let partial = PathBuf::from(format!("{}.partial", path.display()));
-        let mut out = io::BufWriter::new(std::fs::File::create(&partial)?);
-        let header: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
-        writeln!(out, "{}", header.join(","))?;
+        let file = io::BufWriter::new(std::fs::File::create(&partial)?);
+        let mut out = CsvWriter::new(file, spec)?;
         let reads: Vec<Read> = spec.columns.iter().map(|c| read_as(c.ty)).collect();
         let sql = select_sql(spec);
-        let mut rows = 0u64;
-        let mut line = Vec::with_capacity(256);
         on_db!(self, pool => {
             let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(pool);
             while let Some(row) = stream.try_next().await.map_err(StoreError::from)? {
-                line.clear();
                 for (i, read) in reads.iter().enumerate() {
-                    if i > 0 {
-                        line.push(b',');
-                    }
                     let text: Option<String> = (|| -> Result<_, sqlx::Error> { Ok(field_text!(row, i, read)) })()
                         .map_err(StoreError::from)?;
-                    push_field(&mut line, text.as_deref());
+                    out.field(text.as_deref());
                 }
-                line.push(b'\n');
-                out.write_all(&line)?;
-                rows += 1;
+                out.end();
             }
         });
-        out.flush()?;
-        drop(out);
+        let rows = out.finish()?;
         std::fs::rename(&partial, path)?;
         Ok(rows)
     }
@@ -203,38 +179,6 @@ impl From<StoreError> for FileError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::CsvReader;
-
-    #[test]
-    fn fields_read_back_as_written() {
-        let values = [
-            None,
-            Some(""),
-            Some("plain"),
-            Some("a, b"),
-            Some("say \"hi\""),
-            Some("two\nlines"),
-        ];
-        let mut line = Vec::new();
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            push_field(&mut line, *v);
-        }
-        line.push(b'\n');
-        let mut reader = CsvReader::new(line.as_slice());
-        reader.next_record().unwrap();
-        let read: Vec<Option<String>> = (0..reader.len())
-            .map(|i| {
-                reader
-                    .field(i)
-                    .map(|b| String::from_utf8(b.to_vec()).unwrap())
-            })
-            .collect();
-        let expected: Vec<Option<String>> = values.iter().map(|v| v.map(str::to_string)).collect();
-        assert_eq!(read, expected);
-    }
 
     #[test]
     fn every_file_of_the_layout_is_written_once() {
