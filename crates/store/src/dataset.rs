@@ -532,7 +532,7 @@ impl Db {
     /// than row by row; a missing parent row fails the unit as before.
     /// Returns the statements that re-create what was dropped.
     async fn postgres_bulk_start(
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
         table: &str,
         size: u64,
     ) -> Result<Vec<String>, sqlx::Error> {
@@ -569,7 +569,7 @@ impl Db {
 
     /// One file through the staging table.
     async fn copy_postgres(
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
         file: &DatasetFile,
         name: &str,
         observer: &mut dyn ImportObserver,
@@ -621,7 +621,7 @@ impl Db {
     /// The end of a unit: content types of a media table, the id sequence
     /// past the largest id.
     async fn postgres_unit_end(
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
         spec: &FileSpec,
     ) -> Result<(), sqlx::Error> {
         if let Some(label) = spec.content_type {
@@ -708,7 +708,7 @@ impl Db {
     /// cache large enough for the table's unique index. Returns the
     /// statements that re-create the indexes.
     async fn sqlite_bulk_start(
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        tx: &mut crate::dialect::WriteTx<sqlx::Sqlite>,
         table: &str,
         size: u64,
     ) -> Result<Vec<String>, sqlx::Error> {
@@ -749,7 +749,7 @@ impl Db {
 
     /// One file as multi-row inserts.
     async fn insert_sqlite(
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        tx: &mut crate::dialect::WriteTx<sqlx::Sqlite>,
         file: &DatasetFile,
         name: &str,
         observer: &mut dyn ImportObserver,
