@@ -69,21 +69,7 @@ pub struct Event {
 macro_rules! write_event {
     ($conn:expr, $event:expr) => {{
         let event: &$crate::events::NewEvent = $event;
-        sqlx::query(
-            "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind($crate::now())
-        .bind(event.occured_by)
-        .bind(event.object_id)
-        .bind(event.kind.as_str())
-        .bind(event.model_name)
-        .bind(event.attribute_name)
-        .bind(event.new_value.clone())
-        .bind(event.content_type)
-        .bind(event.payload.clone())
-        .execute($conn)
-        .await
+        $crate::write_events!($conn, std::slice::from_ref(event))
     }};
 }
 
