@@ -10,6 +10,8 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use recofinement_domain::Page;
+
 use crate::error::AppError;
 
 /// JSON type a body field must have.
@@ -258,22 +260,13 @@ pub fn parse_uuid(value: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
-/// Number of items on every page of every list.
-pub const PAGE_SIZE: i64 = 24;
-
 /// The `page` query parameter: missing, malformed or below 1 means 1 (D26);
 /// a number past the last page (even one too large for 64 bits) is an
 /// empty page, clamped so that offsets never overflow.
 #[derive(Clone, Copy, Debug)]
-pub struct Page(pub i64);
+pub struct ListPage(pub Page);
 
-impl Page {
-    pub fn offset(self) -> i64 {
-        (self.0 - 1) * PAGE_SIZE
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Page {
+impl<S: Send + Sync> FromRequestParts<S> for ListPage {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
@@ -287,7 +280,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             .and_then(|(_, v)| parse_page(v.trim()))
             .unwrap_or(1)
             .clamp(1, MAX_PAGE);
-        Ok(Page(page))
+        Ok(ListPage(Page(page)))
     }
 }
 
@@ -308,11 +301,6 @@ fn parse_page(text: &str) -> Option<i64> {
             numeric.then_some(if negative.is_some() { 1 } else { MAX_PAGE })
         }
     }
-}
-
-/// Total pages for `total` matching rows.
-pub fn total_pages(total: i64) -> i64 {
-    (total + PAGE_SIZE - 1) / PAGE_SIZE
 }
 
 #[cfg(test)]
@@ -368,12 +356,5 @@ mod tests {
         assert!(contains_nul(&json!({"a": ["x", {"b": "c\u{0}"}]})));
         assert!(contains_nul(&json!({"k\u{0}": 1})));
         assert!(!contains_nul(&json!({"a": ["x", 1, null]})));
-    }
-
-    #[test]
-    fn pages_round_up() {
-        assert_eq!(total_pages(0), 0);
-        assert_eq!(total_pages(24), 1);
-        assert_eq!(total_pages(25), 2);
     }
 }

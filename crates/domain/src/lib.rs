@@ -1,14 +1,16 @@
 //! Types every layer shares: the six media kinds and their description
 //! (`media::MediaSpec`: columns, search field, popular order, messages),
-//! permissions and roles, and the field rules of requests.
+//! permissions and roles, pagination, and the field rules of requests.
 //!
 //! Owns the vocabulary; must not do I/O or depend on another crate of the
 //! workspace (every other crate depends on it).
 
 pub mod kind;
 pub mod media;
+pub mod page;
 pub mod permission;
 pub mod validate;
 
 pub use kind::ContentKind;
+pub use page::{Listing, Page};
 pub use permission::Permission;

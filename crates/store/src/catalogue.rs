@@ -5,17 +5,16 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::{Map, Value};
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
-use recofinement_domain::media::{ColumnType, EPISODE_COLUMNS, MediaSpec, PopularOrder, Shape};
+use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, PopularOrder};
+use recofinement_domain::{Listing, Page};
 
+use crate::backend::{Backend, Bind, Conn, Statement, statement};
 use crate::dialect::escape_like;
 use crate::{Db, StoreResult, on_db};
-
-/// Items per page of every list.
-pub const PAGE_SIZE: i64 = 24;
 
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Genre {
@@ -24,11 +23,49 @@ pub struct Genre {
     pub count: Option<i64>,
 }
 
-/// One page of items as JSON objects, with the total of matching rows.
-#[derive(Debug, Default)]
-pub struct ItemPage {
-    pub items: Vec<Map<String, Value>>,
-    pub total: i64,
+/// A media column's stored value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    Integer(Option<i64>),
+    Text(Option<String>),
+}
+
+/// A catalogue item as stored: its content row and its kind's media
+/// columns, in `MediaSpec::columns` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub content_id: i64,
+    pub rating: Option<f64>,
+    pub rating_count: Option<i64>,
+    pub popularity_score: Option<f64>,
+    pub fields: Vec<FieldValue>,
+    /// Why it is in a recommendation list (`None` in other lists).
+    pub recommendation: Option<Recommendation>,
+}
+
+/// The engine line that put an item in a user's or group's list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recommendation {
+    pub engine: Option<String>,
+    pub score: Option<f64>,
+    pub reason: Option<String>,
+}
+
+/// An episode of a serie, its columns in `EPISODE_COLUMNS` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Episode {
+    pub content_id: i64,
+    pub rating: Option<f64>,
+    pub rating_count: Option<i64>,
+    pub serie_id: Option<i64>,
+    pub fields: Vec<FieldValue>,
+}
+
+/// A track of a user's listening history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlayedTrack {
+    pub track: Item,
+    pub last_played: NaiveDateTime,
 }
 
 /// `SELECT` list of an item: content columns, then the media columns in
@@ -53,78 +90,74 @@ pub fn popular_order(spec: &MediaSpec) -> &'static str {
     }
 }
 
-/// Decodes a row of `select_list` (plus `extra` trailing reco columns).
-fn decode_item<R>(row: &R, spec: &MediaSpec, reco: bool) -> Result<Map<String, Value>, sqlx::Error>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let mut item = Map::new();
-    let content_id: i64 = row.try_get(0)?;
-    item.insert("content_id".into(), content_id.into());
-    if let Some(alias) = spec.alias {
-        item.insert(alias.into(), content_id.into());
+/// Columns `first..` of a row as the values of `columns`.
+fn decode_fields<DB: Backend>(
+    row: &DB::Row,
+    columns: &[media::Column],
+    first: usize,
+) -> Result<Vec<FieldValue>, sqlx::Error> {
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        fields.push(match column.ty {
+            ColumnType::Integer => FieldValue::Integer(DB::get(row, first + i)?),
+            _ => FieldValue::Text(DB::get(row, first + i)?),
+        });
     }
-    item.insert("rating".into(), row.try_get::<Option<f64>, _>(1)?.into());
-    item.insert(
-        "rating_count".into(),
-        row.try_get::<Option<i64>, _>(2)?.into(),
-    );
-    item.insert(
-        "popularity_score".into(),
-        row.try_get::<Option<f64>, _>(3)?.into(),
-    );
-    let mut index = 4;
-    for column in spec.columns {
-        let value: Value = match column.ty {
-            ColumnType::Integer => row.try_get::<Option<i64>, _>(index)?.into(),
-            _ => row.try_get::<Option<String>, _>(index)?.into(),
-        };
-        item.insert(column.name.into(), value);
-        index += 1;
-    }
-    if reco {
-        item.insert(
-            "reco_engine".into(),
-            row.try_get::<Option<String>, _>(index)?.into(),
-        );
-        item.insert(
-            "reco_score".into(),
-            row.try_get::<Option<f64>, _>(index + 1)?.into(),
-        );
-        item.insert(
-            "reason".into(),
-            row.try_get::<Option<String>, _>(index + 2)?.into(),
-        );
-    }
-    Ok(item)
+    Ok(fields)
 }
 
-/// Binds a list of parameters and fetches a page of items.
-macro_rules! fetch_items {
-    ($pool:expr, $sql:expr, $spec:expr, $reco:expr, [$($bind:expr),*]) => {{
-        let rows = sqlx::query(sqlx::AssertSqlSafe($sql))
-            $(.bind($bind))*
-            .fetch_all($pool)
-            .await?;
-        rows.iter().map(|r| decode_item(r, $spec, $reco)).collect::<Result<Vec<_>, sqlx::Error>>()?
-    }};
+/// Decodes a row of `select_list` (plus the three recommendation columns
+/// when `reco`).
+fn decode_item<DB: Backend>(
+    row: &DB::Row,
+    spec: &MediaSpec,
+    reco: bool,
+) -> Result<Item, sqlx::Error> {
+    let after = 4 + spec.columns.len();
+    let recommendation = if reco {
+        Some(Recommendation {
+            engine: DB::get(row, after)?,
+            score: DB::get(row, after + 1)?,
+            reason: DB::get(row, after + 2)?,
+        })
+    } else {
+        None
+    };
+    Ok(Item {
+        content_id: DB::get(row, 0)?,
+        rating: DB::get(row, 1)?,
+        rating_count: DB::get(row, 2)?,
+        popularity_score: DB::get(row, 3)?,
+        fields: decode_fields::<DB>(row, spec.columns, 4)?,
+        recommendation,
+    })
 }
 
-macro_rules! fetch_count {
-    ($pool:expr, $sql:expr, [$($bind:expr),*]) => {{
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe($sql)) $(.bind($bind))* .fetch_one($pool).await?;
-        n
-    }};
+/// Runs a query of `select_list` rows and decodes them.
+async fn fetch_items<C: Conn>(
+    mut conn: C,
+    query: Statement<'_, C::Backend>,
+    spec: &MediaSpec,
+    reco: bool,
+) -> Result<Vec<Item>, sqlx::Error> {
+    let rows = query.fetch_all(conn.executor()).await?;
+    rows.iter()
+        .map(|row| decode_item::<C::Backend>(row, spec, reco))
+        .collect()
+}
+
+/// Runs a `SELECT COUNT(*)`-like query.
+async fn fetch_count<C: Conn>(
+    mut conn: C,
+    query: Statement<'_, C::Backend>,
+) -> Result<i64, sqlx::Error> {
+    let row = query.fetch_one(conn.executor()).await?;
+    <C::Backend as Backend>::get(&row, 0)
 }
 
 impl Db {
     /// E1: every item of the kind in its popular order.
-    pub async fn popular_items(&self, spec: &MediaSpec, offset: i64) -> StoreResult<ItemPage> {
+    pub async fn popular_items(&self, spec: &MediaSpec, page: Page) -> StoreResult<Listing<Item>> {
         let sql = format!(
             "SELECT {} FROM content c JOIN {} m ON m.content_id = c.content_id \
              WHERE c.content_type = $1 ORDER BY {} LIMIT $2 OFFSET $3",
@@ -136,13 +169,10 @@ impl Db {
         let count = "SELECT COALESCE((SELECT items FROM content_count WHERE content_type = $1), 0)"
             .to_string();
         let label = spec.kind.label();
-        let mut page = on_db!(self, pool => ItemPage {
-            items: fetch_items!(pool, sql, spec, false, [label, PAGE_SIZE, offset]),
-            total: fetch_count!(pool, count, [label]),
-        });
-        self.shape_items(spec, spec.popular_shape, &mut page.items)
-            .await?;
-        Ok(page)
+        Ok(on_db!(self, pool => Listing {
+            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(label).arg(Page::SIZE).arg(page.offset()), spec, false).await?,
+            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(label)).await?,
+        }))
     }
 
     /// E2: items whose search field contains `term` (case-insensitive,
@@ -151,8 +181,8 @@ impl Db {
         &self,
         spec: &MediaSpec,
         term: &str,
-        offset: i64,
-    ) -> StoreResult<ItemPage> {
+        page: Page,
+    ) -> StoreResult<Listing<Item>> {
         let lowered = term.to_lowercase();
         let contains = format!("%{}%", escape_like(&lowered));
         let prefix = format!("{}%", escape_like(&lowered));
@@ -171,23 +201,20 @@ impl Db {
             spec.table,
             filter.replace("$5", "$2")
         );
-        let phrase = crate::dialect::fts_phrase(term);
-        let mut page = on_db!(self, pool => {
-            if index_filter.is_empty() {
-                ItemPage {
-                    items: fetch_items!(pool, sql, spec, false, [&contains, &prefix, PAGE_SIZE, offset]),
-                    total: fetch_count!(pool, count, [&contains]),
-                }
-            } else {
-                ItemPage {
-                    items: fetch_items!(pool, sql, spec, false, [&contains, &prefix, PAGE_SIZE, offset, &phrase]),
-                    total: fetch_count!(pool, count, [&contains, &phrase]),
-                }
+        // $5 (the FTS5 phrase) exists only where the index filter uses it.
+        let phrase = (!index_filter.is_empty()).then(|| crate::dialect::fts_phrase(term));
+        Ok(on_db!(self, pool => {
+            let mut items = statement(&pool, sqlx::AssertSqlSafe(sql)).arg(&contains).arg(&prefix).arg(Page::SIZE).arg(page.offset());
+            let mut total = statement(&pool, sqlx::AssertSqlSafe(count)).arg(&contains);
+            if let Some(phrase) = &phrase {
+                items = items.arg(phrase);
+                total = total.arg(phrase);
             }
-        });
-        self.shape_items(spec, spec.search_shape, &mut page.items)
-            .await?;
-        Ok(page)
+            Listing {
+                rows: fetch_items(pool, items, spec, false).await?,
+                total: fetch_count(pool, total).await?,
+            }
+        }))
     }
 
     /// E3/E4: the recommendations stored for a user (or for the groups of
@@ -197,8 +224,8 @@ impl Db {
         spec: &MediaSpec,
         target: RecoTarget,
         engine: Option<&str>,
-        offset: i64,
-    ) -> StoreResult<ItemPage> {
+        page: Page,
+    ) -> StoreResult<Listing<Item>> {
         // $1 is the user (the groups' member for group lists), $2 the engine.
         let (from, owner_filter) = match target {
             RecoTarget::User(_) => (
@@ -236,13 +263,10 @@ impl Db {
             spec.table
         );
         let user_id = target.user_id();
-        let mut page = on_db!(self, pool => ItemPage {
-            items: fetch_items!(pool, sql, spec, true, [user_id, engine, PAGE_SIZE, offset]),
-            total: fetch_count!(pool, count, [user_id, engine]),
-        });
-        self.shape_items(spec, spec.popular_shape, &mut page.items)
-            .await?;
-        Ok(page)
+        Ok(on_db!(self, pool => Listing {
+            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(user_id).arg(engine).arg(Page::SIZE).arg(page.offset()), spec, true).await?,
+            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(user_id).arg(engine)).await?,
+        }))
     }
 
     /// Cold start: popular items of the kind carrying one of the genres the
@@ -251,8 +275,8 @@ impl Db {
         &self,
         spec: &MediaSpec,
         user_id: i64,
-        offset: i64,
-    ) -> StoreResult<ItemPage> {
+        page: Page,
+    ) -> StoreResult<Listing<Item>> {
         let filter = "EXISTS (SELECT 1 FROM content_genres cg JOIN liked_genres l ON l.genre_id = cg.genre_id \
                 WHERE cg.content_id = c.content_id AND l.user_id = $1) \
              AND NOT EXISTS (SELECT 1 FROM bad_recommendation_content b WHERE b.user_id = $1 AND b.content_id = c.content_id) \
@@ -270,66 +294,10 @@ impl Db {
         let count =
             format!("SELECT COUNT(*) FROM content c WHERE c.content_type = $2 AND {filter}");
         let label = spec.kind.label();
-        let mut page = on_db!(self, pool => ItemPage {
-            items: fetch_items!(pool, sql, spec, true, [user_id, label, PAGE_SIZE, offset]),
-            total: fetch_count!(pool, count, [user_id, label]),
-        });
-        self.shape_items(spec, spec.popular_shape, &mut page.items)
-            .await?;
-        Ok(page)
-    }
-
-    /// Completes items for their shape: `genres` for the "with genres"
-    /// shape, `categorie` (the first genre) for applications.
-    pub async fn shape_items(
-        &self,
-        spec: &MediaSpec,
-        shape: Shape,
-        items: &mut [Map<String, Value>],
-    ) -> StoreResult<()> {
-        if shape == Shape::WithGenres {
-            self.attach_genres(items).await?;
-        }
-        if spec.kind == recofinement_domain::ContentKind::Application {
-            let ids: Vec<i64> = items
-                .iter()
-                .filter_map(|i| i.get("content_id").and_then(Value::as_i64))
-                .collect();
-            let mut genres = self.genres_of(&ids).await?;
-            for item in items.iter_mut() {
-                let id = item
-                    .get("content_id")
-                    .and_then(Value::as_i64)
-                    .unwrap_or_default();
-                let first = genres.remove(&id).and_then(|g| g.into_iter().next());
-                item.insert(
-                    "categorie".into(),
-                    serde_json::to_value(first).unwrap_or_default(),
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds `genres` to items, in one query.
-    pub async fn attach_genres(&self, items: &mut [Map<String, Value>]) -> StoreResult<()> {
-        let ids: Vec<i64> = items
-            .iter()
-            .filter_map(|i| i.get("content_id").and_then(Value::as_i64))
-            .collect();
-        let mut by_item = self.genres_of(&ids).await?;
-        for item in items.iter_mut() {
-            let id = item
-                .get("content_id")
-                .and_then(Value::as_i64)
-                .unwrap_or_default();
-            let genres = by_item.remove(&id).unwrap_or_default();
-            item.insert(
-                "genres".into(),
-                serde_json::to_value(genres).unwrap_or_default(),
-            );
-        }
-        Ok(())
+        Ok(on_db!(self, pool => Listing {
+            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(user_id).arg(label).arg(Page::SIZE).arg(page.offset()), spec, true).await?,
+            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(user_id).arg(label)).await?,
+        }))
     }
 
     /// Genres of each of the given items, by item, lowest genre id first.
@@ -392,7 +360,7 @@ impl Db {
 
     /// E6: the episodes of a serie in season order; `None` when no serie has
     /// this id.
-    pub async fn episodes(&self, serie_id: i64) -> StoreResult<Option<Vec<Map<String, Value>>>> {
+    pub async fn episodes(&self, serie_id: i64) -> StoreResult<Option<Vec<Episode>>> {
         let exists: Option<(i64,)> = on_db!(self, pool => sqlx::query_as("SELECT content_id FROM serie WHERE content_id = $1")
             .bind(serie_id)
             .fetch_optional(pool)
@@ -409,25 +377,7 @@ impl Db {
         );
         let episodes = on_db!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(serie_id).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let mut item = Map::new();
-                let id: i64 = row.try_get(0)?;
-                item.insert("content_id".into(), id.into());
-                item.insert("episode_id".into(), id.into());
-                item.insert("rating".into(), row.try_get::<Option<f64>, _>(1)?.into());
-                item.insert("rating_count".into(), row.try_get::<Option<i64>, _>(2)?.into());
-                item.insert("serie_id".into(), row.try_get::<Option<i64>, _>(3)?.into());
-                for (i, column) in EPISODE_COLUMNS.iter().enumerate() {
-                    let value: Value = match column.ty {
-                        ColumnType::Integer => row.try_get::<Option<i64>, _>(4 + i)?.into(),
-                        _ => row.try_get::<Option<String>, _>(4 + i)?.into(),
-                    };
-                    item.insert(column.name.into(), value);
-                }
-                out.push(item);
-            }
-            out
+            rows.iter().map(|row| decode_episode(pool, row)).collect::<Result<Vec<_>, sqlx::Error>>()?
         });
         Ok(Some(episodes))
     }
@@ -437,8 +387,8 @@ impl Db {
         &self,
         spec: &MediaSpec,
         user_id: i64,
-        offset: i64,
-    ) -> StoreResult<(Vec<Value>, i64)> {
+        page: Page,
+    ) -> StoreResult<Listing<PlayedTrack>> {
         let sql = format!(
             "SELECT {}, u.last_count_increment FROM meta_user_content u JOIN content c ON c.content_id = u.content_id \
              JOIN {} m ON m.content_id = c.content_id WHERE u.user_id = $1 AND u.last_count_increment IS NOT NULL \
@@ -451,25 +401,44 @@ impl Db {
              WHERE u.user_id = $1 AND u.last_count_increment IS NOT NULL",
             spec.table
         );
-        let position = 4 + spec.columns.len();
-        let (mut items, dates, total) = on_db!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?;
-            let mut items = Vec::new();
-            let mut dates = Vec::new();
-            for row in &rows {
-                items.push(decode_item(row, spec, false)?);
-                dates.push(row.try_get::<chrono::NaiveDateTime, _>(position)?);
+        Ok(on_db!(self, pool => {
+            let mut conn = pool;
+            let query = statement(&conn, sqlx::AssertSqlSafe(sql)).arg(user_id).arg(Page::SIZE).arg(page.offset());
+            let rows = query.fetch_all(conn.executor()).await?;
+            let played = rows.iter().map(|row| decode_played(pool, row, spec)).collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Listing {
+                rows: played,
+                total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(user_id)).await?,
             }
-            (items, dates, fetch_count!(pool, count, [user_id]))
-        });
-        self.attach_genres(&mut items).await?;
-        let entries = items
-            .into_iter()
-            .zip(dates)
-            .map(|(track, date)| serde_json::json!({"last_played_date": crate::timefmt::format(&date), "track": track}))
-            .collect();
-        Ok((entries, total))
+        }))
     }
+}
+
+/// A row of [`Db::episodes`].
+fn decode_episode<C: Conn>(
+    _: C,
+    row: &<C::Backend as sqlx::Database>::Row,
+) -> Result<Episode, sqlx::Error> {
+    type DB<C> = <C as Conn>::Backend;
+    Ok(Episode {
+        content_id: DB::<C>::get(row, 0)?,
+        rating: DB::<C>::get(row, 1)?,
+        rating_count: DB::<C>::get(row, 2)?,
+        serie_id: DB::<C>::get(row, 3)?,
+        fields: decode_fields::<DB<C>>(row, EPISODE_COLUMNS, 4)?,
+    })
+}
+
+/// A row of [`Db::track_history`]: the item, then the date it was played.
+fn decode_played<C: Conn>(
+    _: C,
+    row: &<C::Backend as sqlx::Database>::Row,
+    spec: &MediaSpec,
+) -> Result<PlayedTrack, sqlx::Error> {
+    Ok(PlayedTrack {
+        track: decode_item::<C::Backend>(row, spec, false)?,
+        last_played: <C::Backend as Backend>::get(row, 4 + spec.columns.len())?,
+    })
 }
 
 /// Whose recommendations to read.
@@ -489,13 +458,13 @@ impl RecoTarget {
 }
 
 impl Db {
-    /// Items of a kind by id (Base shape), for lists that hold ids of
-    /// several kinds: ids of other kinds are simply absent from the map.
+    /// Items of a kind by id, for lists that hold ids of several kinds:
+    /// ids of other kinds are simply absent from the map.
     pub async fn items_by_ids(
         &self,
         spec: &MediaSpec,
         ids: &[i64],
-    ) -> StoreResult<HashMap<i64, Map<String, Value>>> {
+    ) -> StoreResult<HashMap<i64, Item>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -507,16 +476,15 @@ impl Db {
             placeholders.join(", ")
         );
         let items = on_db!(self, pool => {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = statement(&pool, sqlx::AssertSqlSafe(sql));
             for id in ids {
-                query = query.bind(*id);
+                query = query.arg(*id);
             }
-            let rows = query.fetch_all(pool).await?;
-            rows.iter().map(|r| decode_item(r, spec, false)).collect::<Result<Vec<_>, sqlx::Error>>()?
+            fetch_items(pool, query, spec, false).await?
         });
         Ok(items
             .into_iter()
-            .filter_map(|item| Some((item.get("content_id")?.as_i64()?, item)))
+            .map(|item| (item.content_id, item))
             .collect())
     }
 }

@@ -85,17 +85,6 @@ impl BeginWrite for sqlx::PgPool {
 }
 
 impl Db {
-    /// `FOR UPDATE` where row locks exist; SQLite's immediate transaction
-    /// already holds the database write lock.
-    pub fn for_update(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "",
-            Db::Postgres(_) => " FOR UPDATE",
-        }
-    }
-}
-
-impl Db {
     /// Extra condition that lets the search use an index. PostgreSQL's
     /// trigram index serves the `LIKE` itself; SQLite's FTS5 trigram table
     /// is asked with `MATCH` (bound as `$5`) for terms of three or more
@@ -131,6 +120,27 @@ pub fn escape_like(term: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `prefix ($1, $2…), (…), … suffix`: `rows` tuples of `columns` numbered
+/// placeholders, for a multi-row insert in one statement.
+pub(crate) fn values_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::from(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
 }
 
 #[cfg(test)]

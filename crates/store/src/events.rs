@@ -7,7 +7,8 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::{Db, StoreResult, on_db};
+use crate::backend::{Bind, Conn, statement};
+use crate::{Db, StoreResult, now, on_db};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,55 +64,42 @@ pub struct Event {
     pub payload: Option<String>,
 }
 
-/// Writes one event on the given connection, inside the caller's
-/// transaction (a macro so that one text serves both backends).
-#[macro_export]
-macro_rules! write_event {
-    ($conn:expr, $event:expr) => {{
-        let event: &$crate::events::NewEvent = $event;
-        $crate::write_events!($conn, std::slice::from_ref(event))
-    }};
+/// Writes one event inside the caller's transaction.
+pub(crate) async fn write_event(conn: impl Conn, event: &NewEvent<'_>) -> Result<(), sqlx::Error> {
+    write_events(conn, std::slice::from_ref(event)).await
 }
 
-/// Appends `$events` (a slice of [`NewEvent`]) to the log in one statement
-/// inside the caller's transaction; nothing for an empty slice.
-#[macro_export]
-macro_rules! write_events {
-    ($conn:expr, $events:expr) => {{
-        let events: &[$crate::events::NewEvent] = $events;
-        if events.is_empty() {
-            Ok::<(), sqlx::Error>(())
-        } else {
-            let rows: Vec<String> = (0..events.len())
-                .map(|i| {
-                    let p = |k: usize| format!("${}", i * 9 + k);
-                    format!(
-                        "({}, {}, {}, {}, {}, {}, {}, {}, {})",
-                        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload) VALUES {}",
-                rows.join(", ")
-            );
-            let at = $crate::now();
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for event in events {
-                query = query
-                    .bind(at)
-                    .bind(event.occured_by)
-                    .bind(event.object_id)
-                    .bind(event.kind.as_str())
-                    .bind(event.model_name)
-                    .bind(event.attribute_name)
-                    .bind(event.new_value.clone())
-                    .bind(event.content_type)
-                    .bind(event.payload.clone());
-            }
-            query.execute($conn).await.map(|_| ())
-        }
-    }};
+/// Appends `events` to the log in one statement inside the caller's
+/// transaction; nothing for an empty slice.
+pub(crate) async fn write_events(
+    mut conn: impl Conn,
+    events: &[NewEvent<'_>],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = crate::dialect::values_insert(
+        "INSERT INTO event (occured_at, occured_by, object_id, kind, model_name, attribute_name, new_value, content_type, payload) VALUES ",
+        9,
+        events.len(),
+        "",
+    );
+    let at = now();
+    let mut query = statement(&conn, sqlx::AssertSqlSafe(sql));
+    for event in events {
+        query = query
+            .arg(at)
+            .arg(event.occured_by)
+            .arg(event.object_id)
+            .arg(event.kind.as_str())
+            .arg(event.model_name)
+            .arg(event.attribute_name)
+            .arg(event.new_value.clone())
+            .arg(event.content_type)
+            .arg(event.payload.clone());
+    }
+    query.execute(conn.executor()).await?;
+    Ok(())
 }
 
 impl Db {

@@ -10,9 +10,10 @@ use recofinement_domain::ContentKind;
 use recofinement_domain::media::{ColumnType, spec};
 
 use crate::dialect::BeginWrite;
+use crate::events::write_event;
 use crate::events::{EventKind, NewEvent};
-use crate::interactions::{MetaPatch, patch_meta_in_tx};
-use crate::{Db, StoreResult, now, on_db, write_event};
+use crate::interactions::{MetaPatch, patch_meta};
+use crate::{Db, StoreResult, now, on_db};
 
 /// A stored grant, as stored (the API keeps these values encrypted).
 #[derive(Clone)]
@@ -263,7 +264,6 @@ impl Db {
         user_id: i64,
         items: &[ImportItem],
     ) -> StoreResult<ImportReport> {
-        let lock = self.for_update();
         let mut report = ImportReport::default();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -354,7 +354,7 @@ impl Db {
                             content_type: Some(label),
                             payload: Some(Value::Object(payload).to_string()),
                         };
-                        write_event!(&mut *tx, &added)?;
+                        write_event(&mut *tx, &added).await?;
                         report.items_created += 1;
                         id
                     }
@@ -371,7 +371,7 @@ impl Db {
                 match existing {
                     None => {
                         let patch = MetaPatch { rating: item.user_rating, additional_count: Some(1) };
-                        let _ = patch_meta_in_tx!(tx, lock, user_id, content_id, label, patch, item.consumed_at.unwrap_or(at));
+                        patch_meta(&mut *tx, user_id, content_id, label, patch, item.consumed_at.unwrap_or(at)).await?;
                         // Only a play has a play date; a page seen counts once.
                         sqlx::query(
                             "UPDATE meta_user_content SET last_count_increment = $3, \
@@ -391,7 +391,7 @@ impl Db {
                     Some((old_rating, last_count)) => {
                         if item.user_rating.is_some() && item.user_rating != old_rating {
                             let patch = MetaPatch { rating: item.user_rating, additional_count: None };
-                            let _ = patch_meta_in_tx!(tx, lock, user_id, content_id, label, patch, at);
+                            patch_meta(&mut *tx, user_id, content_id, label, patch, at).await?;
                             report.interactions_written += 1;
                         }
                         if let Some(played) = item.consumed_at
@@ -410,7 +410,7 @@ impl Db {
                                 "last_count_increment",
                                 Some(crate::events::render_time(played)),
                             );
-                            write_event!(&mut *tx, &event)?;
+                            write_event(&mut *tx, &event).await?;
                             report.interactions_written += 1;
                         }
                     }

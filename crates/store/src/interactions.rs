@@ -6,9 +6,11 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::FromRow;
 
+use crate::backend::{Bind, Conn, decode, execute, get, row_lock, statement};
 use crate::dialect::BeginWrite;
 use crate::events::{EventKind, NewEvent, render_time};
-use crate::{Db, StoreResult, now, on_db, write_event};
+use crate::events::{write_event, write_events};
+use crate::{Db, StoreResult, now, on_db};
 
 /// One user's interaction with one item (NULL counters read as 0).
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -104,83 +106,94 @@ pub(crate) fn meta_events<'a>(
 }
 
 /// The body of [`Db::patch_item`] inside the caller's write transaction
-/// `$tx` (so that imports share its rating arithmetic and its events):
-/// creates the interaction if needed, applies the patch at `$now`, keeps the
-/// item's average and rating count right and writes the meta events.
-/// Evaluates to the resulting [`Meta`]; `?` returns the caller's error.
-macro_rules! patch_meta_in_tx {
-    ($tx:ident, $lock:expr, $user_id:expr, $content_id:expr, $label:expr, $patch:expr, $now:expr) => {{
-        let (user_id, content_id, label, patch, now): (i64, i64, &str, $crate::interactions::MetaPatch, chrono::NaiveDateTime) =
-            ($user_id, $content_id, $label, $patch, $now);
-        let lock: &str = $lock;
-        let tx = &mut $tx;
-        let inserted = sqlx::query(
-            "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
-             ON CONFLICT (user_id, content_id) DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(content_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let (old_rating,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
-        )))
-        .bind(user_id)
-        .bind(content_id)
-        .fetch_one(&mut **tx)
+/// (imports share its rating arithmetic and its events): creates the
+/// interaction if needed, applies the patch at `now`, keeps the item's
+/// average and rating count right and writes the meta events.
+pub(crate) async fn patch_meta(
+    mut conn: impl Conn,
+    user_id: i64,
+    content_id: i64,
+    label: &str,
+    patch: MetaPatch,
+    now: NaiveDateTime,
+) -> Result<Meta, sqlx::Error> {
+    let insert = statement(
+        &conn,
+        "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
+         ON CONFLICT (user_id, content_id) DO NOTHING",
+    );
+    let inserted = execute(&mut conn, insert.arg(user_id).arg(content_id)).await? == 1;
+    let lock = row_lock(&conn);
+    let sql = format!(
+        "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
+    );
+    let row = statement(&conn, sqlx::AssertSqlSafe(sql))
+        .arg(user_id)
+        .arg(content_id)
+        .fetch_one(conn.executor())
         .await?;
-        if let Some(rating) = patch.rating {
-            let new = rating as f64;
-            match old_rating {
-                None => sqlx::query(
-                    "UPDATE content SET \
-                       rating = (COALESCE(rating, 0) * COALESCE(rating_count, 0) + $2) / (COALESCE(rating_count, 0) + 1), \
-                       rating_count = COALESCE(rating_count, 0) + 1 \
-                     WHERE content_id = $1",
-                )
-                .bind(content_id)
-                .bind(new)
-                .execute(&mut **tx)
-                .await?,
-                Some(old) => sqlx::query(
-                    "UPDATE content SET \
-                       rating = CASE WHEN COALESCE(rating_count, 0) = 0 THEN $2 \
-                                     ELSE (COALESCE(rating, 0) * rating_count - $3 + $2) / rating_count END, \
-                       rating_count = CASE WHEN COALESCE(rating_count, 0) = 0 THEN 1 ELSE rating_count END \
-                     WHERE content_id = $1",
-                )
-                .bind(content_id)
-                .bind(new)
-                .bind(old as f64)
-                .execute(&mut **tx)
-                .await?,
-            };
-        }
-        // Both fields and the answer in one statement.
-        let meta: $crate::interactions::Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE meta_user_content SET \
-               rating = COALESCE($3, rating), \
-               last_rating_date = CASE WHEN $3 IS NULL THEN last_rating_date ELSE $5 END, \
-               count = CASE WHEN $4 IS NULL THEN count ELSE COALESCE(count, 0) + $4 END, \
-               last_count_increment = CASE WHEN $4 IS NULL THEN last_count_increment ELSE $5 END \
-             WHERE user_id = $1 AND content_id = $2 RETURNING {}",
-            $crate::interactions::META_COLUMNS
-        )))
-        .bind(user_id)
-        .bind(content_id)
-        .bind(patch.rating)
-        .bind(patch.additional_count)
-        .bind(now)
-        .fetch_one(&mut **tx)
+    let old_rating: Option<i64> = get(&conn, &row, 0)?;
+    if let Some(rating) = patch.rating {
+        rate_content(&mut conn, content_id, rating, old_rating).await?;
+    }
+    // Both fields and the answer in one statement.
+    let sql = format!(
+        "UPDATE meta_user_content SET \
+           rating = COALESCE($3, rating), \
+           last_rating_date = CASE WHEN $3 IS NULL THEN last_rating_date ELSE $5 END, \
+           count = CASE WHEN $4 IS NULL THEN count ELSE COALESCE(count, 0) + $4 END, \
+           last_count_increment = CASE WHEN $4 IS NULL THEN last_count_increment ELSE $5 END \
+         WHERE user_id = $1 AND content_id = $2 RETURNING {META_COLUMNS}"
+    );
+    let row = statement(&conn, sqlx::AssertSqlSafe(sql))
+        .arg(user_id)
+        .arg(content_id)
+        .arg(patch.rating)
+        .arg(patch.additional_count)
+        .arg(now)
+        .fetch_one(conn.executor())
         .await?;
-        let events = $crate::interactions::meta_events(user_id, content_id, label, inserted, old_rating, patch, &meta, now);
-        $crate::write_events!(&mut **tx, &events)?;
-        meta
-    }};
+    let meta: Meta = decode(&conn, &row)?;
+    let events = meta_events(
+        user_id, content_id, label, inserted, old_rating, patch, &meta, now,
+    );
+    write_events(conn, &events).await?;
+    Ok(meta)
 }
-pub(crate) use patch_meta_in_tx;
+
+/// Moves the item's average and rating count from `old` to `new` (a first
+/// rating adds one to the count).
+async fn rate_content(
+    conn: &mut impl Conn,
+    content_id: i64,
+    new: i64,
+    old: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let query = match old {
+        None => statement(
+            &*conn,
+            "UPDATE content SET \
+               rating = (COALESCE(rating, 0) * COALESCE(rating_count, 0) + $2) / (COALESCE(rating_count, 0) + 1), \
+               rating_count = COALESCE(rating_count, 0) + 1 \
+             WHERE content_id = $1",
+        )
+        .arg(content_id)
+        .arg(new as f64),
+        Some(old) => statement(
+            &*conn,
+            "UPDATE content SET \
+               rating = CASE WHEN COALESCE(rating_count, 0) = 0 THEN $2 \
+                             ELSE (COALESCE(rating, 0) * rating_count - $3 + $2) / rating_count END, \
+               rating_count = CASE WHEN COALESCE(rating_count, 0) = 0 THEN 1 ELSE rating_count END \
+             WHERE content_id = $1",
+        )
+        .arg(content_id)
+        .arg(new as f64)
+        .arg(old as f64),
+    };
+    execute(conn, query).await?;
+    Ok(())
+}
 
 impl Db {
     /// E8: counts a view of the item and returns the interaction.
@@ -218,12 +231,12 @@ impl Db {
                     content_type: Some(label),
                     payload: Some(meta_payload(&meta)),
                 };
-                write_event!(&mut *tx, &event)?;
+                write_event(&mut *tx, &event).await?;
             } else {
                 let count = changed(user_id, content_id, label, "review_see_count", Some(meta.review_see_count.to_string()));
-                write_event!(&mut *tx, &count)?;
+                write_event(&mut *tx, &count).await?;
                 let date = changed(user_id, content_id, label, "last_review_see_date", Some(render_time(now)));
-                write_event!(&mut *tx, &date)?;
+                write_event(&mut *tx, &date).await?;
             }
             tx.commit().await?;
             Ok(meta)
@@ -240,10 +253,9 @@ impl Db {
         patch: MetaPatch,
     ) -> StoreResult<Meta> {
         let now = now();
-        let lock = self.for_update();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let meta = patch_meta_in_tx!(tx, lock, user_id, content_id, label, patch, now);
+            let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
             tx.commit().await?;
             Ok(meta)
         })

@@ -9,6 +9,7 @@
 //! envelopes). Feature `testing` gives other crates fresh test databases.
 
 pub mod audit;
+pub mod backend;
 pub mod catalogue;
 pub mod changes;
 pub mod dataset;

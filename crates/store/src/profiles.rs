@@ -1,16 +1,16 @@
 //! Administrators' sandbox profiles: fictitious users with genres and
 //! interactions, and the recorded runs of the engine for them.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::{Map, Value};
+
 use sqlx::FromRow;
 
 use recofinement_domain::media::MediaSpec;
 
-use crate::catalogue::{Genre, PAGE_SIZE};
+use recofinement_domain::{Listing, Page};
+
+use crate::catalogue::{Genre, Item};
 use crate::dialect::BeginWrite;
 use crate::{Db, StoreResult, now, on_db};
 
@@ -55,26 +55,25 @@ pub struct RunResult {
 
 const PROFILE_COLUMNS: &str = "profile_id, uuid, profilename, user_id";
 
-/// Items of `spec` among `rows` (content id first), each as
-/// `{"<kind>": item, …values}` in row order.
-async fn with_items<T: Serialize>(
+/// A run's result line: its score and engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultLine {
+    pub score: Option<f64>,
+    pub engine: String,
+}
+
+/// Items of `spec` among `rows` (content id first), paired with their
+/// values in row order; ids that are not items of the kind are left out.
+async fn with_items<T>(
     db: &Db,
     spec: &MediaSpec,
     rows: Vec<(i64, T)>,
-) -> StoreResult<Vec<Value>> {
+) -> StoreResult<Vec<(Item, T)>> {
     let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
     let mut items = db.items_by_ids(spec, &ids).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, values)| {
-            let item = items.remove(&id)?;
-            let mut entry = match serde_json::to_value(values) {
-                Ok(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            entry.insert(spec.table.into(), Value::Object(item));
-            Some(Value::Object(entry))
-        })
+        .filter_map(|(id, values)| Some((items.remove(&id)?, values)))
         .collect())
 }
 
@@ -92,21 +91,21 @@ impl Db {
         .await?))
     }
 
-    pub async fn profiles_of(&self, user_id: i64, offset: i64) -> StoreResult<(Vec<Profile>, i64)> {
+    pub async fn profiles_of(&self, user_id: i64, page: Page) -> StoreResult<Listing<Profile>> {
         on_db!(self, pool => {
             let profiles = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {PROFILE_COLUMNS} FROM profile WHERE user_id = $1 ORDER BY profile_id LIMIT $2 OFFSET $3"
             )))
             .bind(user_id)
-            .bind(PAGE_SIZE)
-            .bind(offset)
+            .bind(Page::SIZE)
+            .bind(page.offset())
             .fetch_all(pool)
             .await?;
             let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM profile WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(pool)
                 .await?;
-            Ok((profiles, total))
+            Ok(Listing { rows: profiles, total })
         })
     }
 
@@ -206,8 +205,8 @@ impl Db {
         &self,
         spec: &MediaSpec,
         source: MetaSource,
-        offset: i64,
-    ) -> StoreResult<(Vec<Value>, i64)> {
+        page: Page,
+    ) -> StoreResult<Listing<(Item, ProfileMeta)>> {
         let (table, key, id) = match source {
             MetaSource::Profile(id) => ("meta_profile_content", "profile_id", id),
             MetaSource::Run(id) => ("recommendation_launched_meta", "event_id", id),
@@ -223,11 +222,14 @@ impl Db {
             spec.table
         );
         let (rows, total): (Vec<ProfileMetaRow>, (i64,)) = on_db!(self, pool => (
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?,
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(Page::SIZE).bind(page.offset()).fetch_all(pool).await?,
             sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(id).fetch_one(pool).await?,
         ));
         let rows = rows.into_iter().map(ProfileMetaRow::split).collect();
-        Ok((with_items(self, spec, rows).await?, total.0))
+        Ok(Listing {
+            rows: with_items(self, spec, rows).await?,
+            total: total.0,
+        })
     }
 
     /// Records a run: the event and snapshots of the profile's genres and
@@ -352,15 +354,15 @@ impl Db {
     }
 
     /// P11: a profile's runs, newest first.
-    pub async fn runs(&self, profile_id: i64, offset: i64) -> StoreResult<(Vec<Run>, i64)> {
+    pub async fn runs(&self, profile_id: i64, page: Page) -> StoreResult<Listing<Run>> {
         on_db!(self, pool => {
             let runs = sqlx::query_as(
                 "SELECT id, occured_at, profile_id, status FROM recommendation_launched_for_profile_event \
                  WHERE profile_id = $1 ORDER BY occured_at DESC, id DESC LIMIT $2 OFFSET $3",
             )
             .bind(profile_id)
-            .bind(PAGE_SIZE)
-            .bind(offset)
+            .bind(Page::SIZE)
+            .bind(page.offset())
             .fetch_all(pool)
             .await?;
             let (total,): (i64,) =
@@ -368,7 +370,7 @@ impl Db {
                     .bind(profile_id)
                     .fetch_one(pool)
                     .await?;
-            Ok((runs, total))
+            Ok(Listing { rows: runs, total })
         })
     }
 
@@ -376,23 +378,23 @@ impl Db {
     pub async fn run_genres(
         &self,
         run_id: i64,
-        offset: i64,
-    ) -> StoreResult<(Vec<(Option<String>, Option<String>)>, i64)> {
+        page: Page,
+    ) -> StoreResult<Listing<(Option<String>, Option<String>)>> {
         on_db!(self, pool => {
             let rows = sqlx::query_as(
                 "SELECT name, content_type FROM recommendation_launched_liked_genre WHERE event_id = $1 \
                  ORDER BY genre_id LIMIT $2 OFFSET $3",
             )
             .bind(run_id)
-            .bind(PAGE_SIZE)
-            .bind(offset)
+            .bind(Page::SIZE)
+            .bind(page.offset())
             .fetch_all(pool)
             .await?;
             let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recommendation_launched_liked_genre WHERE event_id = $1")
                 .bind(run_id)
                 .fetch_one(pool)
                 .await?;
-            Ok((rows, total))
+            Ok(Listing { rows, total })
         })
     }
 
@@ -401,8 +403,8 @@ impl Db {
         &self,
         spec: &MediaSpec,
         run_id: i64,
-        offset: i64,
-    ) -> StoreResult<(Vec<Value>, i64)> {
+        page: Page,
+    ) -> StoreResult<Listing<(Item, ResultLine)>> {
         let sql = format!(
             "SELECT r.content_id, r.score, r.engine FROM recommendation_launched_result r \
              JOIN {} m ON m.content_id = r.content_id JOIN content c ON c.content_id = r.content_id \
@@ -415,19 +417,17 @@ impl Db {
             spec.table
         );
         let (rows, total): (Vec<ResultRow>, (i64,)) = on_db!(self, pool => (
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(PAGE_SIZE).bind(offset).fetch_all(pool).await?,
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(Page::SIZE).bind(page.offset()).fetch_all(pool).await?,
             sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(run_id).fetch_one(pool).await?,
         ));
-        let rows: Vec<(i64, HashMap<&str, Value>)> = rows
+        let rows = rows
             .into_iter()
-            .map(|(id, score, engine)| {
-                (
-                    id,
-                    HashMap::from([("score", score.into()), ("engine", engine.into())]),
-                )
-            })
+            .map(|(id, score, engine)| (id, ResultLine { score, engine }))
             .collect();
-        Ok((with_items(self, spec, rows).await?, total.0))
+        Ok(Listing {
+            rows: with_items(self, spec, rows).await?,
+            total: total.0,
+        })
     }
 }
 

@@ -8,9 +8,13 @@ use serde_json::{Map, Value};
 
 use recofinement_domain::media::{Column, ColumnType, EPISODE_COLUMNS, MediaSpec};
 
+use recofinement_domain::{Listing, Page};
+
+use crate::backend::{Backend, Bind, Statement};
 use crate::dialect::BeginWrite;
+use crate::events::write_event;
 use crate::events::{EventKind, NewEvent};
-use crate::{Db, StoreError, StoreResult, now, on_db, write_event};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// One proposed episode of a proposed serie.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -73,18 +77,19 @@ fn insert_sql(table: &str, columns: &[&Column], extra: &[&str]) -> String {
 }
 
 /// Binds column values from a JSON object in column order.
-macro_rules! bind_columns {
-    ($query:expr, $columns:expr, $fields:expr) => {{
-        let mut query = $query;
-        for column in $columns {
-            let value = $fields.get(column.name);
-            query = match column.ty {
-                ColumnType::Integer => query.bind(value.and_then(Value::as_i64)),
-                _ => query.bind(value.and_then(Value::as_str).map(str::to_string)),
-            };
-        }
-        query
-    }};
+fn bind_columns<'q, DB: Backend>(
+    mut query: Statement<'q, DB>,
+    columns: &[&Column],
+    fields: &Map<String, Value>,
+) -> Statement<'q, DB> {
+    for column in columns {
+        let value = fields.get(column.name);
+        query = match column.ty {
+            ColumnType::Integer => query.arg(value.and_then(Value::as_i64)),
+            _ => query.arg(value.and_then(Value::as_str).map(str::to_string)),
+        };
+    }
+    query
 }
 
 impl Db {
@@ -153,16 +158,16 @@ impl Db {
     pub async fn list_submissions(
         &self,
         spec: &MediaSpec,
-        offset: i64,
-    ) -> StoreResult<(Vec<(i64, Proposal)>, i64)> {
+        page: Page,
+    ) -> StoreResult<Listing<(i64, Proposal)>> {
         let label = spec.kind.label();
         let (rows, total): (Vec<(i64, String)>, (i64,)) = on_db!(self, pool => (
             sqlx::query_as(
                 "SELECT submission_id, payload FROM submission WHERE content_type = $1 ORDER BY submission_id LIMIT $2 OFFSET $3",
             )
             .bind(label)
-            .bind(crate::catalogue::PAGE_SIZE)
-            .bind(offset)
+            .bind(Page::SIZE)
+            .bind(page.offset())
             .fetch_all(pool)
             .await?,
             sqlx::query_as("SELECT COUNT(*) FROM submission WHERE content_type = $1").bind(label).fetch_one(pool).await?,
@@ -171,7 +176,10 @@ impl Db {
             .into_iter()
             .map(|(id, payload)| (id, serde_json::from_str(&payload).unwrap_or_default()))
             .collect();
-        Ok((proposals, total.0))
+        Ok(Listing {
+            rows: proposals,
+            total: total.0,
+        })
     }
 
     /// E14: removes a proposal; false when there was none of this kind.
@@ -219,7 +227,7 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?;
             let query = sqlx::query(sqlx::AssertSqlSafe(media_sql.clone())).bind(content_id);
-            bind_columns!(query, &media_columns, proposal.fields).execute(&mut *tx).await?;
+            bind_columns(query, &media_columns, &proposal.fields).execute(&mut *tx).await?;
             for genre in &proposal.genres {
                 sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(content_id)
@@ -237,7 +245,7 @@ impl Db {
                 content_type: Some(label),
                 payload: Some(Value::Object(proposal.fields.clone()).to_string()),
             };
-            write_event!(&mut *tx, &added)?;
+            write_event(&mut *tx, &added).await?;
             for episode in &proposal.episodes {
                 let (episode_id,): (i64,) = sqlx::query_as(
                     "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, 'EPISODE') RETURNING content_id",
@@ -245,7 +253,7 @@ impl Db {
                 .fetch_one(&mut *tx)
                 .await?;
                 let query = sqlx::query(sqlx::AssertSqlSafe(episode_sql.clone())).bind(episode_id);
-                bind_columns!(query, &episode_columns, episode.fields).bind(content_id).execute(&mut *tx).await?;
+                bind_columns(query, &episode_columns, &episode.fields).bind(content_id).execute(&mut *tx).await?;
                 for genre in &episode.genres {
                     sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(episode_id)
@@ -265,7 +273,7 @@ impl Db {
                     content_type: Some("EPISODE"),
                     payload: Some(Value::Object(fields).to_string()),
                 };
-                write_event!(&mut *tx, &added)?;
+                write_event(&mut *tx, &added).await?;
             }
             tx.commit().await?;
             Ok(content_id)

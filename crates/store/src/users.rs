@@ -2,8 +2,11 @@
 
 use sqlx::FromRow;
 
+use recofinement_domain::{Listing, Page};
+
 use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
+use crate::events::write_event;
 use crate::{Db, StoreError, StoreResult, on_db};
 
 /// Marker of accounts imported from the public datasets: they never log in.
@@ -286,7 +289,7 @@ pub struct LinkedService {
 impl Db {
     /// Users whose name contains `term` (case-insensitive, literal), dataset
     /// accounts left out, ordered by name then uuid.
-    pub async fn search_users(&self, term: &str, offset: i64) -> StoreResult<(Vec<User>, i64)> {
+    pub async fn search_users(&self, term: &str, page: Page) -> StoreResult<Listing<User>> {
         let pattern = format!("%{}%", crate::dialect::escape_like(&term.to_lowercase()));
         let filter = "lower(username) LIKE $1 ESCAPE '\\' AND password_hash <> 'no_pwd'";
         let sql = format!(
@@ -296,12 +299,12 @@ impl Db {
         on_db!(self, pool => {
             let users = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(&pattern)
-                .bind(crate::catalogue::PAGE_SIZE)
-                .bind(offset)
+                .bind(Page::SIZE)
+                .bind(page.offset())
                 .fetch_all(pool)
                 .await?;
             let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(&pattern).fetch_one(pool).await?;
-            Ok((users, total))
+            Ok(Listing { rows: users, total })
         })
     }
 
@@ -349,7 +352,7 @@ impl Db {
                     content_type: None,
                     payload: None,
                 };
-                crate::write_event!(&mut *tx, &event)?;
+                write_event(&mut *tx, &event).await?;
             }
             tx.commit().await?;
             Ok(changed)

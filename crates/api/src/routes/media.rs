@@ -15,10 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec};
-use recofinement_domain::{ContentKind, Permission, validate};
+use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, Shape};
+use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
 use recofinement_store::audit::AuditAction;
-use recofinement_store::catalogue::{Genre, ItemPage, RecoTarget};
+use recofinement_store::catalogue::{Genre, Item, RecoTarget};
 use recofinement_store::changes::ListChange;
 use recofinement_store::interactions::{Meta, MetaPatch};
 use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
@@ -26,7 +26,8 @@ use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
 use crate::auth::AuthUser;
 use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{Field, FieldType, JsonObject, Page, PathParam, check_fields, total_pages};
+use crate::extract::{Field, FieldType, JsonObject, ListPage, PathParam, check_fields};
+use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
 
@@ -112,17 +113,21 @@ impl PageAnswer {
             number_of_elements: content.len(),
             content,
             page: page.0,
-            total_pages: total_pages(total),
+            total_pages: Page::count(total),
         })
     }
 
-    fn items(message: impl Into<String>, items: ItemPage, page: Page) -> Json<PageAnswer> {
-        Self::new(
-            message,
-            items.items.into_iter().map(Value::Object).collect(),
-            page,
-            items.total,
-        )
+    /// A page of items in the list's shape.
+    async fn items(
+        state: &AppState,
+        spec: &MediaSpec,
+        shape: Shape,
+        message: impl Into<String>,
+        items: Listing<Item>,
+        page: Page,
+    ) -> AppResult<Json<PageAnswer>> {
+        let content = shaped(&state.db, spec, shape, items.rows).await?;
+        Ok(Self::new(message, content, page, items.total))
     }
 }
 
@@ -176,15 +181,16 @@ async fn popular(
     State(state): State<AppState>,
     _caller: AuthUser,
     Media(spec): Media,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Response> {
     let key = format!("{}:popular:{}", spec.table, page.0);
     state
         .lists
         .get_or_insert(key, || async {
-            let items = state.db.popular_items(spec, page.offset()).await?;
+            let items = state.db.popular_items(spec, page).await?;
             let message = format!("Most popular {} data sent", spec.table);
-            tagged(spec, PageAnswer::items(message, items, page).0)
+            let answer = PageAnswer::items(&state, spec, spec.popular_shape, message, items, page);
+            tagged(spec, answer.await?.0)
         })
         .await
 }
@@ -218,7 +224,7 @@ async fn search(
     _caller: AuthUser,
     Media(spec): Media,
     PathParam(path): PathParam<SearchPath>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Response> {
     if path.term.chars().count() > MAX_TERM_CHARS {
         return Err(AppError::validation(format!(
@@ -229,14 +235,10 @@ async fn search(
     state
         .lists
         .get_or_insert(key, || async {
-            let items = state
-                .db
-                .search_items(spec, &path.term, page.offset())
-                .await?;
-            tagged(
-                spec,
-                PageAnswer::items(format!("{} data sent", spec.title), items, page).0,
-            )
+            let items = state.db.search_items(spec, &path.term, page).await?;
+            let message = format!("{} data sent", spec.title);
+            let answer = PageAnswer::items(&state, spec, spec.search_shape, message, items, page);
+            tagged(spec, answer.await?.0)
         })
         .await
 }
@@ -248,28 +250,25 @@ async fn for_user(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
-    page: Page,
+    ListPage(page): ListPage,
     Query(query): Query<RecoQuery>,
 ) -> AppResult<Json<PageAnswer>> {
     let engine = query.reco_engine.as_deref();
     let target = RecoTarget::User(caller.user_id);
     let mut items = state
         .db
-        .recommended_items(spec, target, engine, page.offset())
+        .recommended_items(spec, target, engine, page)
         .await?;
     // Cold start: nothing computed yet for this person, so the popular
     // items of their declared genres stand in for the profile-based list.
     if items.total == 0 && matches!(engine, None | Some("FromProfile")) {
         items = state
             .db
-            .cold_start_items(spec, caller.user_id, page.offset())
+            .cold_start_items(spec, caller.user_id, page)
             .await?;
     }
-    Ok(PageAnswer::items(
-        format!("Most popular {} data sent", spec.table),
-        items,
-        page,
-    ))
+    let message = format!("Most popular {} data sent", spec.table);
+    PageAnswer::items(&state, spec, spec.popular_shape, message, items, page).await
 }
 
 /// E4: recommendations for the groups the caller owns or belongs to, one entry per item.
@@ -279,7 +278,7 @@ async fn for_groups(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
-    page: Page,
+    ListPage(page): ListPage,
     Query(query): Query<RecoQuery>,
 ) -> AppResult<Json<PageAnswer>> {
     let items = state
@@ -288,14 +287,11 @@ async fn for_groups(
             spec,
             RecoTarget::Groups(caller.user_id),
             query.reco_engine.as_deref(),
-            page.offset(),
+            page,
         )
         .await?;
-    Ok(PageAnswer::items(
-        format!("Most popular {} data sent", spec.table),
-        items,
-        page,
-    ))
+    let message = format!("Most popular {} data sent", spec.table);
+    PageAnswer::items(&state, spec, spec.popular_shape, message, items, page).await
 }
 
 /// E5: the genres of a kind, most popular first (not for books).
@@ -342,7 +338,7 @@ async fn episodes(
     Ok(Json(EpisodesAnswer {
         status: true,
         message: "Series episodes data sent".into(),
-        content: episodes.into_iter().map(Value::Object).collect(),
+        content: episodes.into_iter().map(episode_json).collect(),
     }))
 }
 
@@ -353,15 +349,16 @@ async fn history(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     if spec.kind != ContentKind::Track {
         return Err(AppError::not_found("Not found"));
     }
-    let (entries, total) = state
-        .db
-        .track_history(spec, caller.user_id, page.offset())
-        .await?;
+    let Listing {
+        rows: played,
+        total,
+    } = state.db.track_history(spec, caller.user_id, page).await?;
+    let entries = played_json(&state.db, spec, played).await?;
     Ok(PageAnswer::new(
         "History of listened track data successfully updated",
         entries,
@@ -718,10 +715,13 @@ async fn list_additional(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     caller.require(&state, Permission::AddContent).await?;
-    let (proposals, total) = state.db.list_submissions(spec, page.offset()).await?;
+    let Listing {
+        rows: proposals,
+        total,
+    } = state.db.list_submissions(spec, page).await?;
     let content = proposals
         .into_iter()
         .map(|(id, proposal)| {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod external;
 pub mod groups;
 pub mod health;
+pub mod items;
 pub mod media;
 pub mod people;
 pub mod profiles;

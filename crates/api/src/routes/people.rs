@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::Permission;
+use recofinement_domain::{Listing, Page, Permission};
 use recofinement_store::catalogue::Genre;
 use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{Page, PathParam, total_pages};
+use crate::extract::{ListPage, PathParam};
 use crate::routes::schema::{EmptyObject, GenreList, GroupBase, Message, UserBase};
 use crate::state::AppState;
 
@@ -61,14 +61,14 @@ async fn search_users(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(term): PathParam<String>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<UserPage>> {
     if term.chars().count() > 255 {
         return Err(AppError::validation(
             "search_term: Longer than maximum length 255.",
         ));
     }
-    let (users, total) = state.db.search_users(&term, page.offset()).await?;
+    let Listing { rows: users, total } = state.db.search_users(&term, page).await?;
     let content: Vec<UserBase> = users
         .iter()
         .map(|u| UserBase::seen_by(u, caller.user_id))
@@ -79,7 +79,7 @@ async fn search_users(
         number_of_elements: content.len(),
         content,
         page: page.0,
-        total_pages: total_pages(total),
+        total_pages: Page::count(total),
     }))
 }
 
@@ -194,17 +194,17 @@ async fn export(State(state): State<AppState>, caller: AuthUser) -> AppResult<Js
         v.into_iter().map(GroupBase::from).collect()
     };
     let mut profiles = Vec::new();
-    let mut offset = 0;
+    let mut page = Page(1);
     loop {
-        let (page, total) = db.profiles_of(user.user_id, offset).await?;
+        let Listing { rows, total } = db.profiles_of(user.user_id, page).await?;
         profiles.extend(
-            page.into_iter()
+            rows.into_iter()
                 .map(|p| serde_json::json!({"uuid": p.uuid, "profilename": p.profilename})),
         );
-        offset += recofinement_store::catalogue::PAGE_SIZE;
-        if offset >= total {
+        if page.0 * Page::SIZE >= total {
             break;
         }
+        page = Page(page.0 + 1);
     }
     let export = UserExport {
         roles: db.role_names(user.user_id).await?,

@@ -14,15 +14,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
-use recofinement_domain::{ContentKind, Permission};
+use recofinement_domain::{ContentKind, Listing, Page, Permission};
 use recofinement_store::catalogue::Genre;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{
-    BodySchema, Field, FieldType, Page, PathParam, Valid, parse_uuid, total_pages,
-};
+use crate::extract::{BodySchema, Field, FieldType, ListPage, PathParam, Valid, parse_uuid};
+use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
 use crate::routes::schema::{ErrorBody, GenreList, Message};
 use crate::state::AppState;
@@ -92,10 +91,13 @@ pub struct ProfileList {
 async fn list_profiles(
     State(state): State<AppState>,
     caller: AuthUser,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<ProfileList>> {
     caller.require(&state, Permission::AccessSandbox).await?;
-    let (profiles, total) = state.db.profiles_of(caller.user_id, page.offset()).await?;
+    let Listing {
+        rows: profiles,
+        total,
+    } = state.db.profiles_of(caller.user_id, page).await?;
     let content: Vec<ProfileBase> = profiles.iter().map(ProfileBase::from).collect();
     Ok(Json(ProfileList {
         status: true,
@@ -103,7 +105,7 @@ async fn list_profiles(
         number_of_elements: content.len(),
         content,
         page: page.0,
-        total_pages: total_pages(total),
+        total_pages: Page::count(total),
     }))
 }
 
@@ -421,17 +423,20 @@ async fn list_metas(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<KindPath>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let spec = kind_spec(&path.ptype)?;
     let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
-    let (content, total) = state
+    let Listing {
+        rows: content,
+        total,
+    } = state
         .db
-        .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page.offset())
+        .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page)
         .await?;
     Ok(PageAnswer::new(
         format!("Profile's meta {} data sent", spec.table),
-        content,
+        content.into_iter().map(|row| beside(spec, row)).collect(),
         page,
         total,
     ))
@@ -445,10 +450,10 @@ async fn history(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(uuid): PathParam<String>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
-    let (runs, total) = state.db.runs(profile.profile_id, page.offset()).await?;
+    let Listing { rows: runs, total } = state.db.runs(profile.profile_id, page).await?;
     let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
     let content = runs
         .into_iter()
@@ -509,10 +514,10 @@ async fn history_genres(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<RunPath>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let (rows, total) = state.db.run_genres(run, page.offset()).await?;
+    let Listing { rows, total } = state.db.run_genres(run, page).await?;
     let content = rows
         .into_iter()
         .map(|(name, kind)| json!({"name": name, "content_type": kind.map(|k| k.to_lowercase())}))
@@ -533,14 +538,25 @@ async fn history_results(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<RunKindPath>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let spec = kind_spec(&path.ptype)?;
     let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let (content, total) = state.db.run_results(spec, run, page.offset()).await?;
+    let Listing {
+        rows: content,
+        total,
+    } = state.db.run_results(spec, run, page).await?;
     Ok(PageAnswer::new(
         "Recommendation history data sent",
-        content,
+        content
+            .into_iter()
+            .map(|(item, line)| {
+                beside(
+                    spec,
+                    (item, json!({"score": line.score, "engine": line.engine})),
+                )
+            })
+            .collect(),
         page,
         total,
     ))
@@ -554,17 +570,20 @@ async fn history_metas(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<RunKindPath>,
-    page: Page,
+    ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let spec = kind_spec(&path.ptype)?;
     let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let (content, total) = state
+    let Listing {
+        rows: content,
+        total,
+    } = state
         .db
-        .profile_meta_page(spec, MetaSource::Run(run), page.offset())
+        .profile_meta_page(spec, MetaSource::Run(run), page)
         .await?;
     Ok(PageAnswer::new(
         "Recommendation history data sent",
-        content,
+        content.into_iter().map(|row| beside(spec, row)).collect(),
         page,
         total,
     ))

@@ -1,0 +1,204 @@
+//! One bound for the SQL both databases share. sqlx states what a query
+//! needs as separate bounds on concrete types (`i64: Encode<'_, DB>`,
+//! `&mut DB::Connection: Executor`, …) that a generic function would have
+//! to repeat; [`Backend`] and [`Conn`] gather them once, implemented for
+//! SQLite and PostgreSQL, so shared SQL is a generic function written and
+//! type-checked once (`async fn f(mut conn: impl Conn)`), not a macro that
+//! compiles twice and type-checks only after expansion.
+
+use sqlx::postgres::PgRow;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{
+    Database, Decode, Encode, Executor, FromRow, IntoArguments, PgConnection, PgPool, Postgres,
+    Sqlite, SqliteConnection, SqlitePool, Type,
+};
+
+/// A statement of backend `DB` with its parameters.
+pub type Statement<'q, DB> = Query<'q, DB, <DB as Database>::Arguments>;
+
+/// A database the shared SQL runs on.
+pub trait Backend: Database<Arguments: IntoArguments<Self> + Send> {
+    /// What ends a `SELECT` that locks its rows for the transaction
+    /// (SQLite's writer already holds the whole file).
+    const ROW_LOCK: &'static str;
+    /// `query` with `value` bound as its next parameter.
+    fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self>;
+    /// A whole row as `T` (its `FromRow`).
+    fn decode<T: Decodes>(row: &Self::Row) -> Result<T, sqlx::Error>;
+    /// Column `index` of a row as `T`.
+    fn get<T: Column>(row: &Self::Row, index: usize) -> Result<T, sqlx::Error>;
+    /// Rows a statement inserted, changed or deleted.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// Something statements run on: a connection inside a transaction, or a
+/// pool for a lone statement.
+pub trait Conn: Send {
+    type Backend: Backend;
+    /// The handle as sqlx's executor, for one statement.
+    fn executor(&mut self) -> impl Executor<'_, Database = Self::Backend>;
+}
+
+/// A value that binds as a parameter on both databases.
+pub trait Param {
+    fn bind_sqlite<'q>(self, query: Statement<'q, Sqlite>) -> Statement<'q, Sqlite>;
+    fn bind_postgres<'q>(self, query: Statement<'q, Postgres>) -> Statement<'q, Postgres>;
+}
+
+impl<'e, T> Param for T
+where
+    T: Encode<'e, Sqlite> + Type<Sqlite> + Encode<'e, Postgres> + Type<Postgres>,
+{
+    fn bind_sqlite<'q>(self, query: Statement<'q, Sqlite>) -> Statement<'q, Sqlite> {
+        query.bind(self)
+    }
+    fn bind_postgres<'q>(self, query: Statement<'q, Postgres>) -> Statement<'q, Postgres> {
+        query.bind(self)
+    }
+}
+
+/// A row type that decodes from both databases' rows.
+pub trait Decodes: Sized {
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error>;
+    fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error>;
+}
+
+impl<T> Decodes for T
+where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+{
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        T::from_row(row)
+    }
+    fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error> {
+        T::from_row(row)
+    }
+}
+
+/// A column value that decodes from both databases.
+pub trait Column: Sized {
+    fn from_sqlite(row: &SqliteRow, index: usize) -> Result<Self, sqlx::Error>;
+    fn from_postgres(row: &PgRow, index: usize) -> Result<Self, sqlx::Error>;
+}
+
+impl<T> Column for T
+where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>,
+{
+    fn from_sqlite(row: &SqliteRow, index: usize) -> Result<Self, sqlx::Error> {
+        sqlx::Row::try_get(row, index)
+    }
+    fn from_postgres(row: &PgRow, index: usize) -> Result<Self, sqlx::Error> {
+        sqlx::Row::try_get(row, index)
+    }
+}
+
+impl Backend for Sqlite {
+    const ROW_LOCK: &'static str = "";
+    fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
+        value.bind_sqlite(query)
+    }
+    fn decode<T: Decodes>(row: &SqliteRow) -> Result<T, sqlx::Error> {
+        T::from_sqlite(row)
+    }
+    fn get<T: Column>(row: &SqliteRow, index: usize) -> Result<T, sqlx::Error> {
+        T::from_sqlite(row, index)
+    }
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Backend for Postgres {
+    const ROW_LOCK: &'static str = " FOR UPDATE";
+    fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
+        value.bind_postgres(query)
+    }
+    fn decode<T: Decodes>(row: &PgRow) -> Result<T, sqlx::Error> {
+        T::from_postgres(row)
+    }
+    fn get<T: Column>(row: &PgRow, index: usize) -> Result<T, sqlx::Error> {
+        T::from_postgres(row, index)
+    }
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Conn for &mut SqliteConnection {
+    type Backend = Sqlite;
+    fn executor(&mut self) -> impl Executor<'_, Database = Sqlite> {
+        &mut **self
+    }
+}
+
+impl Conn for &mut PgConnection {
+    type Backend = Postgres;
+    fn executor(&mut self) -> impl Executor<'_, Database = Postgres> {
+        &mut **self
+    }
+}
+
+impl Conn for &SqlitePool {
+    type Backend = Sqlite;
+    fn executor(&mut self) -> impl Executor<'_, Database = Sqlite> {
+        *self
+    }
+}
+
+impl Conn for &PgPool {
+    type Backend = Postgres;
+    fn executor(&mut self) -> impl Executor<'_, Database = Postgres> {
+        *self
+    }
+}
+
+/// `.arg(value)`: binds through [`Backend`], so generic code binds any
+/// [`Param`] without naming the database.
+pub trait Bind {
+    fn arg<T: Param>(self, value: T) -> Self;
+}
+
+impl<'q, DB: Backend> Bind for Statement<'q, DB> {
+    fn arg<T: Param>(self, value: T) -> Self {
+        DB::bind(self, value)
+    }
+}
+
+/// A statement of `C`'s backend (`sqlx::query` with the backend named by
+/// the handle, so callers need not spell it).
+pub fn statement<'q, C: Conn>(_: &C, sql: impl sqlx::SqlSafeStr) -> Statement<'q, C::Backend> {
+    sqlx::query(sql)
+}
+
+/// [`Backend::ROW_LOCK`] of `C`'s backend.
+pub fn row_lock<C: Conn>(_: &C) -> &'static str {
+    <C::Backend as Backend>::ROW_LOCK
+}
+
+/// A row of `C`'s backend as `T`.
+pub fn decode<C: Conn, T: Decodes>(
+    _: &C,
+    row: &<C::Backend as Database>::Row,
+) -> Result<T, sqlx::Error> {
+    <C::Backend as Backend>::decode(row)
+}
+
+/// Column `index` of a row of `C`'s backend.
+pub fn get<C: Conn, T: Column>(
+    _: &C,
+    row: &<C::Backend as Database>::Row,
+    index: usize,
+) -> Result<T, sqlx::Error> {
+    <C::Backend as Backend>::get(row, index)
+}
+
+/// Runs `query` on `conn`; answers how many rows it changed.
+pub async fn execute<C: Conn>(
+    conn: &mut C,
+    query: Statement<'_, C::Backend>,
+) -> Result<u64, sqlx::Error> {
+    let result = query.execute(conn.executor()).await?;
+    Ok(<C::Backend as Backend>::rows_affected(&result))
+}
