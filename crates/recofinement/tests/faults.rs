@@ -23,46 +23,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
+mod common;
+
+use common::binary::{Server, command, free_port};
 use recofinement_store::backend_test;
 use recofinement_store::testing::{TempDir, TestDb, require_service};
-
-const PASSWORD: &str = "goodPassword!123";
-const BIN: &str = env!("CARGO_BIN_EXE_recofinement");
-
-/// A free port on the loopback interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The binary with `DATABASE_URL` set and quiet logs.
-fn command(url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("LOGGING_LEVEL_ROOT", "warn")
-        .env("BCRYPT_COST", "4")
-        .env("ACCOUNT_REQUESTS_PER_CLIENT", "100000")
-        // PostgreSQL keeps no keys: a server there needs them given.
-        .env(
-            "SECRET_KEY",
-            "4ef58c33e005e3dd2bfb215c4cb1bcd06b70b1740b36f150753ff5220c9f598a",
-        )
-        .env(
-            "TOKEN_ENCRYPTION_KEY",
-            "057a284f2b858552116392c02b3d57445b8bcd933b1803fc7e6441a33962147d",
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
 
 /// Runs the binary to completion; panics with its output when it fails.
 async fn run_ok(url: &str, args: &[&str]) {
@@ -362,73 +328,6 @@ backend_test!(
 // ---------------------------------------------------------------------------
 // kill -9 in the middle of a burst of ratings
 
-/// A `serve` child process on `url`; its log goes to a file (a pipe
-/// nobody reads would stall it once full).
-struct Server {
-    child: Child,
-    base: String,
-    log: TempDir,
-}
-
-impl Server {
-    async fn start(url: &str, extra_env: &[(&str, &str)]) -> Server {
-        // reqwest is built without a default TLS provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let port = free_port();
-        let mut command = command(url, &["serve", "--port", &port.to_string()]);
-        for (name, value) in extra_env {
-            command.env(name, value);
-        }
-        let log = TempDir::new("faults-log");
-        let file = std::fs::File::create(log.0.join("serve.log")).unwrap();
-        let child = command.stderr(file).spawn().unwrap();
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..400 {
-            if let Ok(answer) = client.get(server.url("/health")).send().await
-                && answer.status().is_success()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(server.log.0.join("serve.log")).unwrap_or_default();
-        panic!("the server did not start:\n{log}");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Registers an account; its token.
-    async fn register(&self, name: &str) -> String {
-        let body =
-            json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD});
-        let answer: Value = reqwest::Client::new()
-            .post(self.url("/api/auth/register"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("registered: {answer}"))
-            .to_string()
-    }
-
-    async fn kill(&mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-    }
-}
-
 /// One rater's record: ratings acknowledged with a 200, and the one in
 /// flight when the server died (it may or may not have committed).
 #[derive(Default)]
@@ -475,10 +374,10 @@ backend_test!(
             rows.into_iter().map(|(id,)| id).collect()
         };
         assert!(movies.len() >= 10, "movies to rate");
-        let mut server = Server::start(&t.url(), &[("NO_ENGINE", "true")]).await;
+        let mut server = Server::start(&t.url(), &[], &[("NO_ENGINE", "true")]).await;
         let mut tokens = Vec::new();
         for i in 0..16 {
-            tokens.push(server.register(&format!("rater{i}")).await);
+            tokens.push(server.token(&format!("rater{i}")).await);
         }
 
         // 16 raters, each one request at a time, rating the same dozen movies
@@ -539,7 +438,7 @@ backend_test!(
         }
 
         // Restarted on the same database: it serves, and the data is whole.
-        let server = Server::start(&t.url(), &[("NO_ENGINE", "true")]).await;
+        let server = Server::start(&t.url(), &[], &[("NO_ENGINE", "true")]).await;
         let inconsistent = inconsistent_contents(&t).await;
         assert!(
             inconsistent.is_empty(),
@@ -743,6 +642,100 @@ async fn scheduler_lock_held(url: &str) -> bool {
     held.is_ok_and(|(n,)| n > 0)
 }
 
+/// One of the clients that read an authenticated page in a loop through
+/// the outage, recording when each request left, how long it took and its
+/// status (0: no answer).
+struct Reader {
+    client: reqwest::Client,
+    page: String,
+    token: String,
+    origin: Instant,
+}
+
+impl Reader {
+    async fn run(self, samples: Arc<Mutex<Vec<Sample>>>, stop: Arc<std::sync::atomic::AtomicBool>) {
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let sent = self.origin.elapsed();
+            let answer = self
+                .client
+                .get(&self.page)
+                .bearer_auth(&self.token)
+                .send()
+                .await;
+            let status = match answer {
+                Ok(answer) => {
+                    let status = answer.status().as_u16();
+                    let body: Value = answer.json().await.unwrap_or(Value::Null);
+                    assert!(
+                        status == 200 || (status == 503 && body["status"] == false),
+                        "an answer during the outage: {status} {body}"
+                    );
+                    status
+                }
+                Err(_) => 0,
+            };
+            samples
+                .lock()
+                .unwrap()
+                .push((sent, self.origin.elapsed() - sent, status));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// `/health` and `/health/ready` answer 503 in the envelope, within 5 s.
+async fn assert_health_unavailable(client: &reqwest::Client, server: &Server) {
+    for path in ["/health", "/health/ready"] {
+        let asked = Instant::now();
+        let answer = client.get(server.url(path)).send().await.unwrap();
+        let took = asked.elapsed();
+        assert_eq!(
+            answer.status(),
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            "{path}"
+        );
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], false, "{path}: {body}");
+        assert!(took < Duration::from_secs(5), "{path} answered in {took:?}");
+    }
+}
+
+/// Polls for 5 s at most until the API answers 200, `/health/ready` too
+/// and the scheduler holds its lock; when each came back.
+async fn wait_until_back(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    url: &str,
+) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
+    let started = Instant::now();
+    let (mut api_back, mut health_back, mut lock_back) = (None, None, None);
+    let ok = |answer: Result<reqwest::Response, reqwest::Error>| {
+        answer.is_ok_and(|a| a.status().is_success())
+    };
+    while started.elapsed() < Duration::from_secs(5)
+        && (api_back.is_none() || health_back.is_none() || lock_back.is_none())
+    {
+        if health_back.is_none() && ok(client.get(server.url("/health/ready")).send().await) {
+            health_back = Some(started.elapsed());
+        }
+        if api_back.is_none()
+            && ok(client
+                .get(server.url("/api/user/genre"))
+                .bearer_auth(token)
+                .send()
+                .await)
+        {
+            api_back = Some(started.elapsed());
+        }
+        if lock_back.is_none() && scheduler_lock_held(url).await {
+            lock_back = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (api_back, health_back, lock_back)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restarted_under_load_gives_quick_503s_and_recovers() {
     let test = "faults::postgres_restarted_under_load_gives_quick_503s_and_recovers";
@@ -763,8 +756,8 @@ async fn postgres_restarted_under_load_gives_quick_503s_and_recovers() {
         .unwrap();
     admin.close().await;
     let url = cluster.url("reco");
-    let mut server = Server::start(&url, &[]).await;
-    let token = server.register("outage").await;
+    let mut server = Server::start(&url, &[], &[]).await;
+    let token = server.token("outage").await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -792,35 +785,17 @@ async fn postgres_restarted_under_load_gives_quick_503s_and_recovers() {
     let origin = Instant::now();
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let (client, samples, stop, token) =
-            (client.clone(), samples.clone(), stop.clone(), token.clone());
-        let page = server.url("/api/user/genre");
-        load.push(tokio::spawn(async move {
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let sent = origin.elapsed();
-                let answer = client.get(&page).bearer_auth(&token).send().await;
-                let status = match answer {
-                    Ok(answer) => {
-                        let status = answer.status().as_u16();
-                        let body: Value = answer.json().await.unwrap_or(Value::Null);
-                        assert!(
-                            status == 200 || (status == 503 && body["status"] == false),
-                            "an answer during the outage: {status} {body}"
-                        );
-                        status
-                    }
-                    Err(_) => 0,
-                };
-                samples
-                    .lock()
-                    .unwrap()
-                    .push((sent, origin.elapsed() - sent, status));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }));
-    }
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let reader = Reader {
+                client: client.clone(),
+                page: server.url("/api/user/genre"),
+                token: token.clone(),
+                origin,
+            };
+            tokio::spawn(reader.run(samples.clone(), stop.clone()))
+        })
+        .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let down_at = origin.elapsed();
@@ -828,54 +803,14 @@ async fn postgres_restarted_under_load_gives_quick_503s_and_recovers() {
     let stopped_at = origin.elapsed();
     // During the outage: the health checks say 503, quickly, in JSON.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for path in ["/health", "/health/ready"] {
-        let asked = Instant::now();
-        let answer = client.get(server.url(path)).send().await.unwrap();
-        let took = asked.elapsed();
-        assert_eq!(
-            answer.status(),
-            reqwest::StatusCode::SERVICE_UNAVAILABLE,
-            "{path}"
-        );
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["status"], false, "{path}: {body}");
-        assert!(took < Duration::from_secs(5), "{path} answered in {took:?}");
-    }
+    assert_health_unavailable(&client, &server).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let up_at = origin.elapsed();
     cluster.start();
-    let started = Instant::now();
     // Back within 5 s of the database's return: the API, the health check
     // and the scheduler's lock (taken again on a new connection).
-    let (mut api_back, mut health_back, mut lock_back) = (None, None, None);
-    while started.elapsed() < Duration::from_secs(5)
-        && (api_back.is_none() || health_back.is_none() || lock_back.is_none())
-    {
-        if health_back.is_none()
-            && client
-                .get(server.url("/health/ready"))
-                .send()
-                .await
-                .is_ok_and(|a| a.status().is_success())
-        {
-            health_back = Some(started.elapsed());
-        }
-        if api_back.is_none()
-            && client
-                .get(server.url("/api/user/genre"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .is_ok_and(|a| a.status().is_success())
-        {
-            api_back = Some(started.elapsed());
-        }
-        if lock_back.is_none() && scheduler_lock_held(&url).await {
-            lock_back = Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (api_back, health_back, lock_back) = wait_until_back(&client, &server, &token, &url).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for task in load {
         task.await.unwrap();

@@ -4,23 +4,17 @@
 //! refused, and the process exits 0. A run a stop left `running` is marked
 //! interrupted at the next start.
 
-use std::process::Stdio;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 
-const PASSWORD: &str = "goodPassword!123";
-
-/// A free port on the loopback interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::PASSWORD;
+use common::binary::Server;
+use recofinement_store::testing::TempDir;
 
 #[derive(Default)]
 struct Tally {
@@ -84,50 +78,12 @@ async fn hammer(tally: Arc<Tally>, request: impl Fn(&reqwest::Client) -> reqwest
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_fails_no_accepted_request() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = std::env::temp_dir().join(format!(
-        "recofinement-shutdown-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_recofinement"))
-        .args(["serve", "--no-engine", "--port", &port.to_string()])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/db.sqlite", dir.display()),
-        )
-        .env("BCRYPT_COST", "10")
-        .env("LOGGING_LEVEL_ROOT", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server did not start");
-    let register = json!({"email": "load@example.com", "username": "load", "password": PASSWORD});
-    let answer: serde_json::Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&register)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = answer["access_token"]
-        .as_str()
-        .expect("registered")
-        .to_string();
+    let dir = TempDir::new("shutdown");
+    let url = format!("sqlite://{}/db.sqlite", dir.0.display());
+    let mut server = Server::start(&url, &["--no-engine"], &[("BCRYPT_COST", "10")]).await;
+    let base = server.base.clone();
+    let answer = server.register("load").await;
+    let token = answer["access_token"].as_str().unwrap().to_string();
     let uuid = answer["user"]["uuid"].as_str().unwrap().to_string();
 
     let tally = Arc::new(Tally::default());
@@ -153,13 +109,13 @@ async fn sigterm_under_load_fails_no_accepted_request() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     tally.signalled.store(true, Ordering::SeqCst);
-    let pid = server.id().unwrap().to_string();
+    let pid = server.child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+    let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait())
         .await
         .expect("the server stops within its grace period")
         .unwrap();
@@ -169,7 +125,6 @@ async fn sigterm_under_load_fails_no_accepted_request() {
             .unwrap()
             .unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(status.success(), "exit status {status:?}");
     assert!(tally.answered.load(Ordering::Relaxed) > 100, "the load ran");
     assert_eq!(

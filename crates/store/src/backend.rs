@@ -140,6 +140,14 @@ impl Conn for &mut PgConnection {
     }
 }
 
+/// A handle lent to a helper, which gives it back after its statements.
+impl<C: Conn> Conn for &mut C {
+    type Backend = C::Backend;
+    fn executor(&mut self) -> impl Executor<'_, Database = C::Backend> {
+        (**self).executor()
+    }
+}
+
 impl Conn for &SqlitePool {
     type Backend = Sqlite;
     fn executor(&mut self) -> impl Executor<'_, Database = Sqlite> {

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::{Db, StoreError, on_db};
 use futures::TryStreamExt;
 use recofinement_dataset::{CsvWriter, FieldType, FileSpec, file_specs, interaction_file_name};
-use sqlx::Row;
+
+use crate::backend::{Backend, Conn};
 
 /// What exporting one file wrote.
 #[derive(Clone, Debug)]
@@ -95,14 +96,30 @@ fn select_sql(spec: &FileSpec) -> String {
 }
 
 /// Renders column `i` of a row as its CSV text (`None`: NULL).
-macro_rules! field_text {
-    ($row:expr, $i:expr, $read:expr) => {
-        match $read {
-            Read::Integer => $row.try_get::<Option<i64>, _>($i)?.map(|v| v.to_string()),
-            Read::Float => $row.try_get::<Option<f64>, _>($i)?.map(|v| v.to_string()),
-            Read::Text => $row.try_get::<Option<String>, _>($i)?,
-        }
-    };
+fn field_text<DB: Backend>(
+    row: &DB::Row,
+    i: usize,
+    read: &Read,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(match read {
+        Read::Integer => DB::get::<Option<i64>>(row, i)?.map(|v| v.to_string()),
+        Read::Float => DB::get::<Option<f64>>(row, i)?.map(|v| v.to_string()),
+        Read::Text => DB::get::<Option<String>>(row, i)?,
+    })
+}
+
+/// Writes one row (read through `_pool`) to `out`.
+fn write_row<C: Conn, W: io::Write>(
+    _pool: C,
+    out: &mut CsvWriter<W>,
+    row: &<C::Backend as sqlx::Database>::Row,
+    reads: &[Read],
+) -> Result<(), sqlx::Error> {
+    for (i, read) in reads.iter().enumerate() {
+        out.field(field_text::<C::Backend>(row, i, read)?.as_deref());
+    }
+    out.end();
+    Ok(())
 }
 
 impl Db {
@@ -145,12 +162,7 @@ impl Db {
         on_db!(self, pool => {
             let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(pool);
             while let Some(row) = stream.try_next().await.map_err(StoreError::from)? {
-                for (i, read) in reads.iter().enumerate() {
-                    let text: Option<String> = (|| -> Result<_, sqlx::Error> { Ok(field_text!(row, i, read)) })()
-                        .map_err(StoreError::from)?;
-                    out.field(text.as_deref());
-                }
-                out.end();
+                write_row(pool, &mut out, &row, &reads).map_err(StoreError::from)?;
             }
         });
         let rows = out.finish()?;

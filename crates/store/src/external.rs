@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use recofinement_domain::ContentKind;
 use recofinement_domain::media::{ColumnType, spec};
 
+use crate::backend::{Bind, Conn, decode, execute, get, statement};
 use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::events::{EventKind, NewEvent};
@@ -268,158 +269,218 @@ impl Db {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for item in items {
-                let media = spec(item.kind);
-                let label = item.kind.label();
-                let title_column = media.search_field;
-                // 1. Find the item.
-                let mut found: Option<i64> = None;
-                for (column, value) in &item.keys {
-                    if media.column(column).is_none() || value.is_empty() {
-                        continue;
-                    }
-                    let sql = format!("SELECT content_id FROM {} WHERE {column} = $1 ORDER BY content_id LIMIT 1", media.table);
-                    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                        .bind(value)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some((id,)) = row {
-                        found = Some(id);
-                        break;
-                    }
-                }
-                let title = normalise_title(&item.title);
-                if found.is_none() && !title.is_empty() {
-                    let row: Option<(i64,)> = match item.title_with {
-                        Some((column, value)) if media.column(column).is_some() => {
-                            let sql = format!(
-                                "SELECT content_id FROM {} WHERE LOWER(TRIM({title_column})) = $1 AND {column} = $2 ORDER BY content_id LIMIT 1",
-                                media.table
-                            );
-                            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&title).bind(value).fetch_optional(&mut *tx).await?
-                        }
-                        _ => {
-                            let sql = format!(
-                                "SELECT content_id FROM {} WHERE LOWER(TRIM({title_column})) = $1 ORDER BY content_id LIMIT 1",
-                                media.table
-                            );
-                            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&title).fetch_optional(&mut *tx).await?
-                        }
-                    };
-                    found = row.map(|(id,)| id);
-                }
-                // 2. Create it when unknown.
-                let content_id = match found {
+                let content_id = match find_imported(&mut *tx, item).await? {
                     Some(id) => id,
                     None => {
-                        let (id,): (i64,) = sqlx::query_as(
-                            "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES ($1, $2, 0, $3) RETURNING content_id",
-                        )
-                        .bind(item.rating)
-                        .bind(item.rating_count.unwrap_or(0))
-                        .bind(label)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let columns: Vec<_> = media
-                            .columns
-                            .iter()
-                            .filter(|c| item.fields.get(c.name).is_some_and(|v| !v.is_null()))
-                            .collect();
-                        let mut names = vec!["content_id"];
-                        names.extend(columns.iter().map(|c| c.name));
-                        let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-                        let sql = format!("INSERT INTO {} ({}) VALUES ({})", media.table, names.join(", "), params.join(", "));
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-                        for column in &columns {
-                            let value = &item.fields[column.name];
-                            query = match column.ty {
-                                ColumnType::Integer => query.bind(value.as_i64()),
-                                ColumnType::Text(max) | ColumnType::TextOrNumber(max) => query.bind(
-                                    value.as_str().map(|s| s.chars().take(max).collect::<String>()).or_else(|| Some(value.to_string())),
-                                ),
-                                ColumnType::Uuid => query.bind(value.as_str().map(str::to_string)),
-                            };
-                        }
-                        query.execute(&mut *tx).await?;
-                        let mut payload = Map::new();
-                        for column in &columns {
-                            payload.insert(column.name.to_string(), item.fields[column.name].clone());
-                        }
-                        let added = NewEvent {
-                            kind: EventKind::Added,
-                            occured_by: Some(user_id),
-                            object_id: id,
-                            model_name: media.table,
-                            attribute_name: None,
-                            new_value: None,
-                            content_type: Some(label),
-                            payload: Some(Value::Object(payload).to_string()),
-                        };
-                        write_event(&mut *tx, &added).await?;
                         report.items_created += 1;
-                        id
+                        create_imported(&mut *tx, user_id, item).await?
                     }
                 };
-                // 3. The user's interaction.
-                let existing: Option<(Option<i64>, Option<NaiveDateTime>)> = sqlx::query_as(
-                    "SELECT rating, last_count_increment FROM meta_user_content WHERE user_id = $1 AND content_id = $2",
-                )
-                .bind(user_id)
-                .bind(content_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let at = now();
-                match existing {
-                    None => {
-                        let patch = MetaPatch { rating: item.user_rating, additional_count: Some(1) };
-                        patch_meta(&mut *tx, user_id, content_id, label, patch, item.consumed_at.unwrap_or(at)).await?;
-                        // Only a play has a play date; a page seen counts once.
-                        sqlx::query(
-                            "UPDATE meta_user_content SET last_count_increment = $3, \
-                               review_see_count = CASE WHEN $4 THEN 1 ELSE review_see_count END, \
-                               last_review_see_date = CASE WHEN $4 THEN $5 ELSE last_review_see_date END \
-                             WHERE user_id = $1 AND content_id = $2",
-                        )
-                        .bind(user_id)
-                        .bind(content_id)
-                        .bind(item.consumed_at)
-                        .bind(item.seen)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                        report.interactions_written += 1;
-                    }
-                    Some((old_rating, last_count)) => {
-                        if item.user_rating.is_some() && item.user_rating != old_rating {
-                            let patch = MetaPatch { rating: item.user_rating, additional_count: None };
-                            patch_meta(&mut *tx, user_id, content_id, label, patch, at).await?;
-                            report.interactions_written += 1;
-                        }
-                        if let Some(played) = item.consumed_at
-                            && last_count.is_none_or(|last| played > last)
-                        {
-                            sqlx::query("UPDATE meta_user_content SET last_count_increment = $3 WHERE user_id = $1 AND content_id = $2")
-                                .bind(user_id)
-                                .bind(content_id)
-                                .bind(played)
-                                .execute(&mut *tx)
-                                .await?;
-                            let event = crate::interactions::changed(
-                                user_id,
-                                content_id,
-                                label,
-                                "last_count_increment",
-                                Some(crate::events::render_time(played)),
-                            );
-                            write_event(&mut *tx, &event).await?;
-                            report.interactions_written += 1;
-                        }
-                    }
-                }
+                report.interactions_written += import_interaction(&mut *tx, user_id, content_id, item).await?;
             }
             tx.commit().await?;
             Ok(report)
         })
     }
+}
+
+/// The catalogue item an imported one is: the first provider key that
+/// matches, else the same normalised title (and `title_with` column).
+async fn find_imported(mut conn: impl Conn, item: &ImportItem) -> Result<Option<i64>, sqlx::Error> {
+    let media = spec(item.kind);
+    for (column, value) in &item.keys {
+        if media.column(column).is_none() || value.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT content_id FROM {} WHERE {column} = $1 ORDER BY content_id LIMIT 1",
+            media.table
+        );
+        let query = statement(&conn, sqlx::AssertSqlSafe(sql)).arg(value.as_str());
+        if let Some(row) = query.fetch_optional(conn.executor()).await? {
+            return get(&conn, &row, 0).map(Some);
+        }
+    }
+    let title = normalise_title(&item.title);
+    if title.is_empty() {
+        return Ok(None);
+    }
+    let title_column = media.search_field;
+    let same_title = format!("LOWER(TRIM({title_column})) = $1");
+    let query = match item.title_with {
+        Some((column, value)) if media.column(column).is_some() => {
+            let sql = format!(
+                "SELECT content_id FROM {} WHERE {same_title} AND {column} = $2 ORDER BY content_id LIMIT 1",
+                media.table
+            );
+            statement(&conn, sqlx::AssertSqlSafe(sql))
+                .arg(title)
+                .arg(value)
+        }
+        _ => {
+            let sql = format!(
+                "SELECT content_id FROM {} WHERE {same_title} ORDER BY content_id LIMIT 1",
+                media.table
+            );
+            statement(&conn, sqlx::AssertSqlSafe(sql)).arg(title)
+        }
+    };
+    match query.fetch_optional(conn.executor()).await? {
+        Some(row) => get(&conn, &row, 0).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Creates an imported item (content row, media row, `added` event);
+/// answers its content id.
+async fn create_imported(
+    mut conn: impl Conn,
+    user_id: i64,
+    item: &ImportItem,
+) -> Result<i64, sqlx::Error> {
+    let media = spec(item.kind);
+    let label = item.kind.label();
+    let row = statement(
+        &conn,
+        "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES ($1, $2, 0, $3) RETURNING content_id",
+    )
+    .arg(item.rating)
+    .arg(item.rating_count.unwrap_or(0))
+    .arg(label)
+    .fetch_one(conn.executor())
+    .await?;
+    let id: i64 = get(&conn, &row, 0)?;
+    let columns: Vec<_> = media
+        .columns
+        .iter()
+        .filter(|c| item.fields.get(c.name).is_some_and(|v| !v.is_null()))
+        .collect();
+    let mut names = vec!["content_id"];
+    names.extend(columns.iter().map(|c| c.name));
+    let sql = crate::dialect::values_insert(
+        &format!("INSERT INTO {} ({}) VALUES ", media.table, names.join(", ")),
+        names.len(),
+        1,
+        "",
+    );
+    let mut query = statement(&conn, sqlx::AssertSqlSafe(sql)).arg(id);
+    for column in &columns {
+        let value = &item.fields[column.name];
+        query = match column.ty {
+            ColumnType::Integer => query.arg(value.as_i64()),
+            ColumnType::Text(max) | ColumnType::TextOrNumber(max) => query.arg(
+                value
+                    .as_str()
+                    .map(|s| s.chars().take(max).collect::<String>())
+                    .or_else(|| Some(value.to_string())),
+            ),
+            ColumnType::Uuid => query.arg(value.as_str().map(str::to_string)),
+        };
+    }
+    execute(&mut conn, query).await?;
+    let payload: Map<String, Value> = columns
+        .iter()
+        .map(|column| (column.name.to_string(), item.fields[column.name].clone()))
+        .collect();
+    let added = NewEvent {
+        kind: EventKind::Added,
+        occured_by: Some(user_id),
+        object_id: id,
+        model_name: media.table,
+        attribute_name: None,
+        new_value: None,
+        content_type: Some(label),
+        payload: Some(Value::Object(payload).to_string()),
+    };
+    write_event(conn, &added).await?;
+    Ok(id)
+}
+
+/// Writes the user's interaction with an imported item: a first one
+/// counts a consumption (and a page seen, when the provider says so), a
+/// later one only a changed rating or a newer play. Answers how many
+/// interactions it wrote.
+async fn import_interaction(
+    mut conn: impl Conn,
+    user_id: i64,
+    content_id: i64,
+    item: &ImportItem,
+) -> Result<i64, sqlx::Error> {
+    let label = item.kind.label();
+    let query = statement(
+        &conn,
+        "SELECT rating, last_count_increment FROM meta_user_content WHERE user_id = $1 AND content_id = $2",
+    )
+    .arg(user_id)
+    .arg(content_id);
+    let existing = match query.fetch_optional(conn.executor()).await? {
+        Some(row) => Some(decode::<_, (Option<i64>, Option<NaiveDateTime>)>(
+            &conn, &row,
+        )?),
+        None => None,
+    };
+    let at = now();
+    let Some((old_rating, last_count)) = existing else {
+        let patch = MetaPatch {
+            rating: item.user_rating,
+            additional_count: Some(1),
+        };
+        patch_meta(
+            &mut conn,
+            user_id,
+            content_id,
+            label,
+            patch,
+            item.consumed_at.unwrap_or(at),
+        )
+        .await?;
+        // Only a play has a play date; a page seen counts once.
+        let query = statement(
+            &conn,
+            "UPDATE meta_user_content SET last_count_increment = $3, \
+               review_see_count = CASE WHEN $4 THEN 1 ELSE review_see_count END, \
+               last_review_see_date = CASE WHEN $4 THEN $5 ELSE last_review_see_date END \
+             WHERE user_id = $1 AND content_id = $2",
+        )
+        .arg(user_id)
+        .arg(content_id)
+        .arg(item.consumed_at)
+        .arg(item.seen)
+        .arg(at);
+        execute(&mut conn, query).await?;
+        return Ok(1);
+    };
+    let mut written = 0;
+    if item.user_rating.is_some() && item.user_rating != old_rating {
+        let patch = MetaPatch {
+            rating: item.user_rating,
+            additional_count: None,
+        };
+        patch_meta(&mut conn, user_id, content_id, label, patch, at).await?;
+        written += 1;
+    }
+    if let Some(played) = item.consumed_at
+        && last_count.is_none_or(|last| played > last)
+    {
+        let query = statement(
+            &conn,
+            "UPDATE meta_user_content SET last_count_increment = $3 WHERE user_id = $1 AND content_id = $2",
+        )
+        .arg(user_id)
+        .arg(content_id)
+        .arg(played);
+        execute(&mut conn, query).await?;
+        let event = crate::interactions::changed(
+            user_id,
+            content_id,
+            label,
+            "last_count_increment",
+            Some(crate::events::render_time(played)),
+        );
+        write_event(conn, &event).await?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
