@@ -9,8 +9,10 @@ pub mod kind;
 pub mod media;
 pub mod page;
 pub mod permission;
+pub mod service;
 pub mod validate;
 
 pub use kind::ContentKind;
 pub use page::{Listing, Page};
 pub use permission::Permission;
+pub use service::Service;

@@ -241,7 +241,7 @@ pub async fn reencrypt_tokens(db: &Db, keys: &Keys) -> anyhow::Result<usize> {
     let opener = TokenCipher::rotating(&keys.token_key, keys.token_key_previous.as_ref());
     let mut changed = 0;
     for grant in db.external_grants().await? {
-        let aad = grant_aad(grant.user_id, &grant.service_name);
+        let aad = grant_aad(grant.user_id, grant.service.name());
         let reseal = |stored: &Option<String>| -> Result<Option<String>, ()> {
             match stored {
                 None => Ok(None),
@@ -255,7 +255,7 @@ pub async fn reencrypt_tokens(db: &Db, keys: &Keys) -> anyhow::Result<usize> {
             (Ok(Some(access)), Ok(refresh)) => {
                 db.update_external_tokens(
                     grant.user_id,
-                    &grant.service_name,
+                    grant.service,
                     &access,
                     refresh.as_deref(),
                 )
@@ -265,7 +265,7 @@ pub async fn reencrypt_tokens(db: &Db, keys: &Keys) -> anyhow::Result<usize> {
             (Ok(None), _) => {}
             _ => tracing::error!(
                 user_id = grant.user_id,
-                service = %grant.service_name,
+                service = grant.service.name(),
                 "a stored token opens with neither key: left as it is"
             ),
         }

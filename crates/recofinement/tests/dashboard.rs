@@ -235,7 +235,7 @@ async fn fill(t: &TestDb, server: &TestServer) {
             rating: Some(5),
             additional_count: Some(1),
         };
-        t.db.patch_item(reader.user_id, id, "MOVIE", patch)
+        t.db.patch_item(reader.user_id, id, recofinement_domain::ContentKind::Movie, patch)
             .await
             .unwrap();
     }

@@ -135,7 +135,7 @@ backend_test!(incremental_runs_equal_a_full_recomputation, |t| {
     t.db.patch_item(
         3,
         7,
-        "MOVIE",
+        recofinement_domain::ContentKind::Movie,
         MetaPatch {
             rating: Some(5),
             additional_count: None,
@@ -247,7 +247,7 @@ async fn rate(t: &TestDb, user: i64, movie: i64, rating: i64) {
         rating: Some(rating),
         additional_count: None,
     };
-    t.db.patch_item(user, movie, "MOVIE", patch).await.unwrap();
+    t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, patch).await.unwrap();
 }
 
 /// Each user's rated movie has left their FromProfile list: the rating's

@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
-use recofinement_domain::ContentKind;
+use recofinement_domain::{ContentKind, Service};
 use recofinement_domain::media::{ColumnType, spec};
 
 use crate::backend::{Bind, Conn, decode, execute, get, statement};
@@ -14,7 +14,7 @@ use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::events::{EventKind, NewEvent};
 use crate::interactions::{MetaPatch, patch_meta};
-use crate::{Db, StoreResult, now, on_db};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// A stored grant, as stored (the API keeps these values encrypted).
 #[derive(Clone)]
@@ -71,10 +71,10 @@ pub fn normalise_title(title: &str) -> String {
 }
 
 /// One grant exactly as stored (tokens sealed).
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct StoredGrant {
     pub user_id: i64,
-    pub service_name: String,
+    pub service: Service,
     pub access_token: Option<String>,
     pub refresh_token: Option<String>,
 }
@@ -84,14 +84,14 @@ impl Db {
     pub async fn external_link(
         &self,
         user_id: i64,
-        service: &str,
+        service: Service,
     ) -> StoreResult<Option<ExternalLink>> {
         on_db!(self, pool => {
             let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
                 "SELECT access_token, refresh_token FROM external_service WHERE user_id = $1 AND service_name = $2",
             )
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .fetch_optional(pool)
             .await?;
             Ok(row.map(|(access_token, refresh_token)| ExternalLink { access_token, refresh_token }))
@@ -102,7 +102,7 @@ impl Db {
     pub async fn link_external(
         &self,
         user_id: i64,
-        service: &str,
+        service: Service,
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> StoreResult<bool> {
@@ -112,7 +112,7 @@ impl Db {
                  ON CONFLICT (user_id, service_name) DO NOTHING",
             )
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .bind(access_token)
             .bind(refresh_token)
             .execute(pool)
@@ -125,7 +125,7 @@ impl Db {
     pub async fn update_external_tokens(
         &self,
         user_id: i64,
-        service: &str,
+        service: Service,
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> StoreResult<()> {
@@ -135,7 +135,7 @@ impl Db {
                  WHERE user_id = $1 AND service_name = $2",
             )
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .bind(access_token)
             .bind(refresh_token)
             .execute(pool)
@@ -147,19 +147,33 @@ impl Db {
     /// Every stored grant (user, service, tokens as stored), for the
     /// re-encryption of a key rotation.
     pub async fn external_grants(&self) -> StoreResult<Vec<StoredGrant>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
+        type Row = (i64, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = on_db!(self, pool => sqlx::query_as(
             "SELECT user_id, service_name, access_token, refresh_token FROM external_service ORDER BY user_id, service_name",
         )
         .fetch_all(pool)
-        .await?))
+        .await?);
+        rows.into_iter()
+            .map(|(user_id, name, access_token, refresh_token)| {
+                let service = Service::from_name(&name).ok_or_else(|| {
+                    StoreError::invalid_message(format!("unknown linked service {name:?}"))
+                })?;
+                Ok(StoredGrant {
+                    user_id,
+                    service,
+                    access_token,
+                    refresh_token,
+                })
+            })
+            .collect()
     }
 
     /// Removes a link; false when there was none.
-    pub async fn unlink_external(&self, user_id: i64, service: &str) -> StoreResult<bool> {
+    pub async fn unlink_external(&self, user_id: i64, service: Service) -> StoreResult<bool> {
         on_db!(self, pool => {
             let result = sqlx::query("DELETE FROM external_service WHERE user_id = $1 AND service_name = $2")
                 .bind(user_id)
-                .bind(service)
+                .bind(service.name())
                 .execute(pool)
                 .await?;
             Ok(result.rows_affected() == 1)
@@ -172,7 +186,7 @@ impl Db {
         &self,
         state_hash: &str,
         user_id: i64,
-        service: &str,
+        service: Service,
         expires_at: NaiveDateTime,
     ) -> StoreResult<()> {
         on_db!(self, pool => {
@@ -186,7 +200,7 @@ impl Db {
             )
             .bind(state_hash)
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .bind(expires_at)
             .execute(pool)
             .await?;
@@ -199,7 +213,7 @@ impl Db {
         &self,
         state_hash: &str,
         user_id: i64,
-        service: &str,
+        service: Service,
     ) -> StoreResult<bool> {
         on_db!(self, pool => {
             let row: Option<(i64,)> = sqlx::query_as(
@@ -208,7 +222,7 @@ impl Db {
             )
             .bind(state_hash)
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .bind(now())
             .fetch_optional(pool)
             .await?;
@@ -217,13 +231,13 @@ impl Db {
     }
 
     /// Records the start of an import; returns its id.
-    pub async fn start_import(&self, user_id: i64, service: &str) -> StoreResult<i64> {
+    pub async fn start_import(&self, user_id: i64, service: Service) -> StoreResult<i64> {
         on_db!(self, pool => {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO external_import (user_id, service_name, started_at) VALUES ($1, $2, $3) RETURNING import_id",
             )
             .bind(user_id)
-            .bind(service)
+            .bind(service.name())
             .bind(now())
             .fetch_one(pool)
             .await?;

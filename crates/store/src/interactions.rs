@@ -6,6 +6,9 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::FromRow;
 
+use recofinement_domain::ContentKind;
+use recofinement_domain::media::MediaSpec;
+
 use crate::backend::{Bind, Conn, decode, execute, get, row_lock, statement};
 use crate::dialect::BeginWrite;
 use crate::events::{EventKind, NewEvent, render_time};
@@ -197,8 +200,9 @@ async fn rate_content(
 
 impl Db {
     /// E8: counts a view of the item and returns the interaction.
-    pub async fn view_item(&self, user_id: i64, content_id: i64, label: &str) -> StoreResult<Meta> {
+    pub async fn view_item(&self, user_id: i64, content_id: i64, kind: ContentKind) -> StoreResult<Meta> {
         let now = now();
+        let label = kind.label();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let inserted = sqlx::query(
@@ -249,10 +253,11 @@ impl Db {
         &self,
         user_id: i64,
         content_id: i64,
-        label: &str,
+        kind: ContentKind,
         patch: MetaPatch,
     ) -> StoreResult<Meta> {
         let now = now();
+        let label = kind.label();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
@@ -287,9 +292,9 @@ impl Db {
         })
     }
 
-    /// Whether an item of this media table has this id.
-    pub async fn item_exists(&self, table: &'static str, content_id: i64) -> StoreResult<bool> {
-        let sql = format!("SELECT content_id FROM {table} WHERE content_id = $1");
+    /// Whether an item of this kind has this id.
+    pub async fn item_exists(&self, spec: &MediaSpec, content_id: i64) -> StoreResult<bool> {
+        let sql = format!("SELECT content_id FROM {} WHERE content_id = $1", spec.table);
         on_db!(self, pool => {
             let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(content_id).fetch_optional(pool).await?;
             Ok(row.is_some())

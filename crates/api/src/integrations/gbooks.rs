@@ -130,7 +130,7 @@ pub async fn collect(
             .db
             .update_external_tokens(
                 user_id,
-                Service::GBooks.name(),
+                Service::GBooks,
                 &sealed,
                 sealed_refresh.as_deref(),
             )

@@ -30,30 +30,7 @@ pub const RETURN_PATH: &str = "/recofinement/app/user/profile";
 /// How long an OAuth `state` (or a TMDB request token) stays usable.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
-/// One linked service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Service {
-    Spotify,
-    Tmdb,
-    GBooks,
-}
-
-impl Service {
-    pub const ALL: [Service; 3] = [Service::Spotify, Service::Tmdb, Service::GBooks];
-
-    /// `service_name` in the database and in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Spotify => "Spotify",
-            Service::Tmdb => "TMDB",
-            Service::GBooks => "GBooks",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
+pub use recofinement_domain::Service;
 
 /// An OAuth2 provider (Spotify, Google Books).
 #[derive(Clone, Debug)]
@@ -219,7 +196,7 @@ impl External {
 
     /// One import, from the stored grant to its recorded outcome.
     async fn run_import(&self, user_id: i64, service: Service) {
-        let link = match self.db.external_link(user_id, service.name()).await {
+        let link = match self.db.external_link(user_id, service).await {
             Ok(Some(link)) => link,
             Ok(None) => return,
             Err(e) => {
@@ -227,7 +204,7 @@ impl External {
                 return;
             }
         };
-        let import_id = match self.db.start_import(user_id, service.name()).await {
+        let import_id = match self.db.start_import(user_id, service).await {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!(user_id, service = service.name(), error = %e, "import not started");
@@ -276,7 +253,7 @@ impl External {
                     elapsed_ms,
                     "grant revoked by the provider: link removed"
                 );
-                if let Err(e) = self.db.unlink_external(user_id, service.name()).await {
+                if let Err(e) = self.db.unlink_external(user_id, service).await {
                     tracing::error!(user_id, service = service.name(), error = %e, "cannot remove a revoked link");
                 }
                 ("revoked".to_string(), Default::default())

@@ -96,7 +96,7 @@ pub async fn collect(
             .db
             .update_external_tokens(
                 user_id,
-                Service::Spotify.name(),
+                Service::Spotify,
                 &sealed,
                 sealed_refresh.as_deref(),
             )

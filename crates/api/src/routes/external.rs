@@ -134,7 +134,7 @@ fn csrf_invalid() -> AppError {
 async fn is_linked(state: &AppState, user_id: i64, service: Service) -> AppResult<bool> {
     Ok(state
         .db
-        .external_link(user_id, service.name())
+        .external_link(user_id, service)
         .await?
         .is_some())
 }
@@ -146,7 +146,7 @@ async fn mint_state(state: &AppState, user_id: i64, service: Service) -> AppResu
         + chrono::Duration::from_std(STATE_TTL).map_err(AppError::internal)?;
     state
         .db
-        .create_oauth_state(&state_hash(&value), user_id, service.name(), expires)
+        .create_oauth_state(&state_hash(&value), user_id, service, expires)
         .await?;
     Ok(value)
 }
@@ -193,7 +193,7 @@ async fn oauth_link(
     let provider = oauth_provider(&state.external, service)?;
     if !state
         .db
-        .take_oauth_state(&state_hash(state_value), caller.user_id, service.name())
+        .take_oauth_state(&state_hash(state_value), caller.user_id, service)
         .await?
     {
         return Err(csrf_invalid());
@@ -240,7 +240,7 @@ async fn store_grant(
     let sealed_refresh = refresh.map(|t| external.encrypt(user_id, service, t));
     if !state
         .db
-        .link_external(user_id, service.name(), &sealed, sealed_refresh.as_deref())
+        .link_external(user_id, service, &sealed, sealed_refresh.as_deref())
         .await?
     {
         return Err(AppError::validation(already_done));
@@ -344,7 +344,7 @@ async fn tmdb_url(
         .create_oauth_state(
             &state_hash(&token),
             caller.user_id,
-            Service::Tmdb.name(),
+            Service::Tmdb,
             expires,
         )
         .await?;
@@ -389,7 +389,7 @@ async fn tmdb_callback(
         .ok_or_else(|| not_configured(Service::Tmdb))?;
     if !state
         .db
-        .take_oauth_state(&state_hash(&token), caller.user_id, Service::Tmdb.name())
+        .take_oauth_state(&state_hash(&token), caller.user_id, Service::Tmdb)
         .await?
     {
         return Err(csrf_invalid());
@@ -481,7 +481,7 @@ async fn gbooks_callback(
 async fn unlink(state: &AppState, caller: &AuthUser, service: Service) -> AppResult<StatusCode> {
     if state
         .db
-        .unlink_external(caller.user_id, service.name())
+        .unlink_external(caller.user_id, service)
         .await?
     {
         tracing::info!(

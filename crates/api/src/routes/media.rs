@@ -388,7 +388,7 @@ async fn view_meta(
     item_of_kind(&state, spec, path.content_id).await?;
     let meta = state
         .db
-        .view_item(caller.user_id, path.content_id, spec.kind.label())
+        .view_item(caller.user_id, path.content_id, spec.kind)
         .await?;
     Ok(Json(MetaAnswer {
         status: true,
@@ -447,7 +447,7 @@ async fn patch_meta(
     };
     state
         .db
-        .patch_item(caller.user_id, path.content_id, spec.kind.label(), patch)
+        .patch_item(caller.user_id, path.content_id, spec.kind, patch)
         .await?;
     if rating.is_some() {
         let content_id = path.content_id;
@@ -506,7 +506,7 @@ async fn bad_recommendation(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    if !state.db.item_exists(spec.table, path.content_id).await? {
+    if !state.db.item_exists(spec, path.content_id).await? {
         return Err(AppError::not_found(format!("{} not found!", spec.title)));
     }
     state
