@@ -235,9 +235,14 @@ async fn fill(t: &TestDb, server: &TestServer) {
             rating: Some(5),
             additional_count: Some(1),
         };
-        t.db.patch_item(reader.user_id, id, recofinement_domain::ContentKind::Movie, patch)
-            .await
-            .unwrap();
+        t.db.patch_item(
+            reader.user_id,
+            id,
+            recofinement_domain::ContentKind::Movie,
+            patch,
+        )
+        .await
+        .unwrap();
     }
     let genre = t
         .scalar("SELECT MIN(genre_id) FROM genre WHERE content_type = 'MOVIE'")

@@ -35,7 +35,9 @@ backend_test!(views_do_not_count_toward_retrains, |t| {
     let (user, movie) = one_of_each(&t).await;
     let before = t.db.interaction_events_in(EVERY_EVENT).await.unwrap();
     for _ in 0..50 {
-        t.db.view_item(user, movie, recofinement_domain::ContentKind::Movie).await.unwrap();
+        t.db.view_item(user, movie, recofinement_domain::ContentKind::Movie)
+            .await
+            .unwrap();
     }
     let viewed = t.db.interaction_events_in(EVERY_EVENT).await.unwrap();
     // The first view creates the interaction; repeating it adds nothing.
@@ -44,7 +46,9 @@ backend_test!(views_do_not_count_toward_retrains, |t| {
         rating: Some(4),
         additional_count: None,
     };
-    t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, rating).await.unwrap();
+    t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, rating)
+        .await
+        .unwrap();
     assert!(t.db.interaction_events_in(EVERY_EVENT).await.unwrap() > viewed);
 });
 
@@ -61,7 +65,9 @@ backend_test!(retrains_wait_for_the_minimum_interval, |t| {
             rating: Some(rating % 5 + 1),
             additional_count: Some(1),
         };
-        t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, patch).await.unwrap();
+        t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, patch)
+            .await
+            .unwrap();
     }
     // New content makes the engine due, but not before the interval.
     t.sql(

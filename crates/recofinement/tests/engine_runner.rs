@@ -247,7 +247,9 @@ async fn rate(t: &TestDb, user: i64, movie: i64, rating: i64) {
         rating: Some(rating),
         additional_count: None,
     };
-    t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, patch).await.unwrap();
+    t.db.patch_item(user, movie, recofinement_domain::ContentKind::Movie, patch)
+        .await
+        .unwrap();
 }
 
 /// Each user's rated movie has left their FromProfile list: the rating's

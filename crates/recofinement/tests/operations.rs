@@ -283,9 +283,14 @@ async fn a_backup_taken_under_load_restores_to_the_same_answers() {
                     .unwrap(),
                     Db::Postgres(_) => unreachable!("a SQLite test"),
                 };
-                db.patch_item(user, content.0, recofinement_domain::ContentKind::parse(&content.1).unwrap(), patch)
-                    .await
-                    .unwrap();
+                db.patch_item(
+                    user,
+                    content.0,
+                    recofinement_domain::ContentKind::parse(&content.1).unwrap(),
+                    patch,
+                )
+                .await
+                .unwrap();
                 written += 1;
             }
             written

@@ -122,9 +122,14 @@ backend_test!(rotation_reseals_every_provider_token, |t| {
     let aad = grant_aad(user.user_id, "Spotify");
     let sealed = old_cipher.encrypt("provider-access", aad.as_bytes());
     let refresh = old_cipher.encrypt("provider-refresh", aad.as_bytes());
-    t.db.link_external(user.user_id, recofinement_domain::Service::Spotify, &sealed, Some(&refresh))
-        .await
-        .unwrap();
+    t.db.link_external(
+        user.user_id,
+        recofinement_domain::Service::Spotify,
+        &sealed,
+        Some(&refresh),
+    )
+    .await
+    .unwrap();
     let (dir, file) = key_file_in_temp(KeyFile::MovedTo);
     let given = GivenKeys {
         secret_key: Some(secrets::generate()),

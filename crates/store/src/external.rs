@@ -6,8 +6,8 @@
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
-use recofinement_domain::{ContentKind, Service};
 use recofinement_domain::media::{ColumnType, spec};
+use recofinement_domain::{ContentKind, Service};
 
 use crate::backend::{Bind, Conn, decode, execute, get, statement};
 use crate::dialect::BeginWrite;

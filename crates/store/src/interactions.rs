@@ -200,7 +200,12 @@ async fn rate_content(
 
 impl Db {
     /// E8: counts a view of the item and returns the interaction.
-    pub async fn view_item(&self, user_id: i64, content_id: i64, kind: ContentKind) -> StoreResult<Meta> {
+    pub async fn view_item(
+        &self,
+        user_id: i64,
+        content_id: i64,
+        kind: ContentKind,
+    ) -> StoreResult<Meta> {
         let now = now();
         let label = kind.label();
         on_db!(self, pool => {
@@ -294,7 +299,10 @@ impl Db {
 
     /// Whether an item of this kind has this id.
     pub async fn item_exists(&self, spec: &MediaSpec, content_id: i64) -> StoreResult<bool> {
-        let sql = format!("SELECT content_id FROM {} WHERE content_id = $1", spec.table);
+        let sql = format!(
+            "SELECT content_id FROM {} WHERE content_id = $1",
+            spec.table
+        );
         on_db!(self, pool => {
             let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(content_id).fetch_optional(pool).await?;
             Ok(row.is_some())

@@ -128,12 +128,7 @@ pub async fn collect(
             .map(|t| external.encrypt(user_id, Service::GBooks, t));
         external
             .db
-            .update_external_tokens(
-                user_id,
-                Service::GBooks,
-                &sealed,
-                sealed_refresh.as_deref(),
-            )
+            .update_external_tokens(user_id, Service::GBooks, &sealed, sealed_refresh.as_deref())
             .await?;
         access = Some(tokens.access_token);
     }

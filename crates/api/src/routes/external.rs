@@ -132,11 +132,7 @@ fn csrf_invalid() -> AppError {
 }
 
 async fn is_linked(state: &AppState, user_id: i64, service: Service) -> AppResult<bool> {
-    Ok(state
-        .db
-        .external_link(user_id, service)
-        .await?
-        .is_some())
+    Ok(state.db.external_link(user_id, service).await?.is_some())
 }
 
 /// A fresh state for `service`, stored (hashed) for the caller.
@@ -341,12 +337,7 @@ async fn tmdb_url(
         + chrono::Duration::from_std(STATE_TTL).map_err(AppError::internal)?;
     state
         .db
-        .create_oauth_state(
-            &state_hash(&token),
-            caller.user_id,
-            Service::Tmdb,
-            expires,
-        )
+        .create_oauth_state(&state_hash(&token), caller.user_id, Service::Tmdb, expires)
         .await?;
     let mut url = url::Url::parse(&format!(
         "{}/authenticate/",
@@ -479,11 +470,7 @@ async fn gbooks_callback(
 
 /// Deletes the stored grant; what was imported stays.
 async fn unlink(state: &AppState, caller: &AuthUser, service: Service) -> AppResult<StatusCode> {
-    if state
-        .db
-        .unlink_external(caller.user_id, service)
-        .await?
-    {
+    if state.db.unlink_external(caller.user_id, service).await? {
         tracing::info!(
             user_id = caller.user_id,
             service = service.name(),
