@@ -762,15 +762,12 @@ async fn postgres_restarted_under_load_gives_quick_503s_and_recovers() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let me: Value = client
-        .get(server.url("/api/user/genre"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = common::json_answer(
+        client
+            .get(server.url("/api/user/genre"))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(me["status"], true, "{me}");
     let locked = Instant::now();
     while !scheduler_lock_held(&url).await {

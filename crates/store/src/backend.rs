@@ -94,37 +94,43 @@ where
     }
 }
 
-impl Backend for Sqlite {
-    const ROW_LOCK: &'static str = "";
-    fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
-        value.bind_sqlite(query)
-    }
-    fn decode<T: Decodes>(row: &SqliteRow) -> Result<T, sqlx::Error> {
-        T::from_sqlite(row)
-    }
-    fn get<T: Column>(row: &SqliteRow, index: usize) -> Result<T, sqlx::Error> {
-        T::from_sqlite(row, index)
-    }
-    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
-        result.rows_affected()
-    }
+/// The two implementations differ only in their names.
+macro_rules! backend {
+    ($db:ty, $row:ty, $result:ty, $bind:ident, $from:ident, $row_lock:expr) => {
+        impl Backend for $db {
+            const ROW_LOCK: &'static str = $row_lock;
+            fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
+                value.$bind(query)
+            }
+            fn decode<T: Decodes>(row: &$row) -> Result<T, sqlx::Error> {
+                T::$from(row)
+            }
+            fn get<T: Column>(row: &$row, index: usize) -> Result<T, sqlx::Error> {
+                T::$from(row, index)
+            }
+            fn rows_affected(result: &$result) -> u64 {
+                result.rows_affected()
+            }
+        }
+    };
 }
 
-impl Backend for Postgres {
-    const ROW_LOCK: &'static str = " FOR UPDATE";
-    fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
-        value.bind_postgres(query)
-    }
-    fn decode<T: Decodes>(row: &PgRow) -> Result<T, sqlx::Error> {
-        T::from_postgres(row)
-    }
-    fn get<T: Column>(row: &PgRow, index: usize) -> Result<T, sqlx::Error> {
-        T::from_postgres(row, index)
-    }
-    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
-}
+backend!(
+    Sqlite,
+    SqliteRow,
+    sqlx::sqlite::SqliteQueryResult,
+    bind_sqlite,
+    from_sqlite,
+    ""
+);
+backend!(
+    Postgres,
+    PgRow,
+    sqlx::postgres::PgQueryResult,
+    bind_postgres,
+    from_postgres,
+    " FOR UPDATE"
+);
 
 impl Conn for &mut SqliteConnection {
     type Backend = Sqlite;
