@@ -160,20 +160,29 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Generates the data set of `p` from `seed`.
-pub fn generate(seed: u64, p: &GenParams) -> Planted {
-    let mut rng = StdRng::seed_from_u64(seed);
+/// The clusters' shared material: latent centres and the words, people
+/// and companies their items are described with.
+struct World {
+    centres: Vec<Vec<f64>>,
+    vocab: Vec<Vec<String>>,
+    people: Vec<Vec<String>>,
+    companies: Vec<Vec<String>>,
+    /// Noise words any item may use.
+    shared: Vec<String>,
+}
+
+fn world(rng: &mut StdRng, p: &GenParams) -> World {
     let k = p.latent_dim;
     let centres: Vec<Vec<f64>> = (0..p.clusters)
         .map(|_| {
-            let v: Vec<f64> = (0..k).map(|_| normal(&mut rng)).collect();
+            let v: Vec<f64> = (0..k).map(|_| normal(rng)).collect();
             let n = dot(&v, &v).sqrt();
             v.into_iter().map(|x| x / n).collect()
         })
         .collect();
     // Per-cluster vocabularies; a shared pool adds noise tokens.
     let vocab: Vec<Vec<String>> = (0..p.clusters)
-        .map(|_| (0..40).map(|_| word(&mut rng, 3)).collect())
+        .map(|_| (0..40).map(|_| word(rng, 3)).collect())
         .collect();
     let people: Vec<Vec<String>> = (0..p.clusters)
         .map(|_| {
@@ -181,8 +190,8 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
                 .map(|_| {
                     format!(
                         "{} {}",
-                        capitalise(&word(&mut rng, 2)),
-                        capitalise(&word(&mut rng, 3))
+                        capitalise(&word(rng, 2)),
+                        capitalise(&word(rng, 3))
                     )
                 })
                 .collect()
@@ -191,82 +200,114 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
     let companies: Vec<Vec<String>> = (0..p.clusters)
         .map(|_| {
             (0..4)
-                .map(|_| format!("{} Studios", capitalise(&word(&mut rng, 3))))
+                .map(|_| format!("{} Studios", capitalise(&word(rng, 3))))
                 .collect()
         })
         .collect();
-    let shared: Vec<String> = (0..300).map(|_| word(&mut rng, 3)).collect();
+    let shared: Vec<String> = (0..300).map(|_| word(rng, 3)).collect();
+    World {
+        centres,
+        vocab,
+        people,
+        companies,
+        shared,
+    }
+}
 
-    let mut items = Vec::new();
-    let mut item_cluster = Vec::new();
-    let mut latent: Vec<Vec<f64>> = Vec::new();
-    let mut pop_weight = Vec::new();
-    let mut quality = Vec::new();
+/// The items of every kind with what the users' choices are drawn from.
+#[derive(Default)]
+struct Catalogue {
+    items: Vec<Item>,
+    item_cluster: Vec<usize>,
+    latent: Vec<Vec<f64>>,
+    pop_weight: Vec<f64>,
+    quality: Vec<f64>,
+    movie_positions: Vec<usize>,
+}
+
+/// Genres of an item of cluster `c`: cluster c owns genres 2c and 2c + 1
+/// (mod G) of each kind.
+fn item_genres(
+    rng: &mut StdRng,
+    p: &GenParams,
+    kind: ContentKind,
+    c: usize,
+    genre_base: i64,
+) -> Vec<i64> {
+    let g = p.genres_per_kind as i64;
+    let mut genres = Vec::new();
+    let n_genres = match kind {
+        ContentKind::Book => 0,
+        ContentKind::Application => 1,
+        _ => rng.random_range(1..=3),
+    };
+    while genres.len() < n_genres {
+        let local = if rng.random::<f64>() < 0.8 {
+            (2 * c as i64 + rng.random_range(0..2)) % g
+        } else {
+            rng.random_range(0..g)
+        };
+        let id = genre_base + local;
+        if !genres.contains(&id) {
+            genres.push(id);
+        }
+    }
+    genres
+}
+
+/// An item's text: words mostly of its cluster, two people, a company.
+fn item_text(rng: &mut StdRng, p: &GenParams, world: &World, c: usize) -> Vec<String> {
+    let mut text = Vec::new();
+    let words: Vec<String> = (0..12)
+        .map(|_| {
+            if rng.random::<f64>() < 0.75 {
+                world.vocab[c][rng.random_range(0..world.vocab[c].len())].clone()
+            } else {
+                world.shared[rng.random_range(0..world.shared.len())].clone()
+            }
+        })
+        .collect();
+    text.push(words.join(" "));
+    for _ in 0..2 {
+        let who = if rng.random::<f64>() < 0.85 {
+            &world.people[c][rng.random_range(0..world.people[c].len())]
+        } else {
+            let o = rng.random_range(0..p.clusters);
+            &world.people[o][rng.random_range(0..world.people[o].len())]
+        };
+        text.push(name_token(who));
+    }
+    let companies = &world.companies[c];
+    text.push(name_token(&companies[rng.random_range(0..companies.len())]));
+    text
+}
+
+fn catalogue(rng: &mut StdRng, p: &GenParams, world: &World) -> Catalogue {
+    let mut out = Catalogue::default();
     let mut next_id = 1i64;
     let mut genre_base = 1i64;
-    let mut movie_positions = Vec::new();
     for kind in ContentKind::ALL {
-        let g = p.genres_per_kind as i64;
         let mut ranks: Vec<usize> = (0..p.items_per_kind).collect();
-        ranks.shuffle(&mut rng);
+        ranks.shuffle(rng);
         for &rank in ranks.iter() {
             let c = rng.random_range(0..p.clusters);
-            let y: Vec<f64> = centres[c]
+            let y: Vec<f64> = world.centres[c]
                 .iter()
-                .map(|m| m + p.item_noise * normal(&mut rng))
+                .map(|m| m + p.item_noise * normal(rng))
                 .collect();
-            // Cluster c owns genres 2c and 2c + 1 (mod G) of each kind.
-            let mut genres = Vec::new();
-            let n_genres = match kind {
-                ContentKind::Book => 0,
-                ContentKind::Application => 1,
-                _ => rng.random_range(1..=3),
-            };
-            while genres.len() < n_genres {
-                let local = if rng.random::<f64>() < 0.8 {
-                    (2 * c as i64 + rng.random_range(0..2)) % g
-                } else {
-                    rng.random_range(0..g)
-                };
-                let id = genre_base + local;
-                if !genres.contains(&id) {
-                    genres.push(id);
-                }
-            }
-            let mut text = Vec::new();
-            let words: Vec<String> = (0..12)
-                .map(|_| {
-                    if rng.random::<f64>() < 0.75 {
-                        vocab[c][rng.random_range(0..vocab[c].len())].clone()
-                    } else {
-                        shared[rng.random_range(0..shared.len())].clone()
-                    }
-                })
-                .collect();
-            text.push(words.join(" "));
-            for _ in 0..2 {
-                let who = if rng.random::<f64>() < 0.85 {
-                    &people[c][rng.random_range(0..people[c].len())]
-                } else {
-                    let o = rng.random_range(0..p.clusters);
-                    &people[o][rng.random_range(0..people[o].len())]
-                };
-                text.push(name_token(who));
-            }
-            text.push(name_token(
-                &companies[c][rng.random_range(0..companies[c].len())],
-            ));
+            let genres = item_genres(rng, p, kind, c, genre_base);
+            let mut text = item_text(rng, p, world, c);
             let title = format!(
                 "{} {} {}",
-                capitalise(&word(&mut rng, 3)),
-                word(&mut rng, 2),
-                word(&mut rng, 3)
+                capitalise(&word(rng, 3)),
+                word(rng, 2),
+                word(rng, 3)
             );
             text.insert(0, title.clone());
             if kind == ContentKind::Movie {
-                movie_positions.push(items.len());
+                out.movie_positions.push(out.items.len());
             }
-            items.push(Item {
+            out.items.push(Item {
                 id: next_id,
                 kind,
                 title,
@@ -276,15 +317,19 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
                 rating_count: 0,
             });
             next_id += 1;
-            item_cluster.push(c);
-            latent.push(y);
-            pop_weight.push(1.0 / ((rank + 1) as f64).powf(1.1));
-            quality.push(0.5 * normal(&mut rng));
+            out.item_cluster.push(c);
+            out.latent.push(y);
+            out.pop_weight.push(1.0 / ((rank + 1) as f64).powf(1.1));
+            out.quality.push(0.5 * normal(rng));
         }
-        genre_base += g;
+        genre_base += p.genres_per_kind as i64;
     }
-    // Planted links: some movies give their title (re-cased, re-punctuated)
-    // to a serie and/or a book.
+    out
+}
+
+/// Planted links: some movies give their title (re-cased, re-punctuated)
+/// to a serie and/or a book; answers the linked id pairs.
+fn plant_links(p: &GenParams, items: &mut [Item], movie_positions: &[usize]) -> Vec<(i64, i64)> {
     let series: Vec<usize> = (0..items.len())
         .filter(|&i| items[i].kind == ContentKind::Serie)
         .collect();
@@ -323,95 +368,145 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
             }
         }
     }
+    links
+}
 
-    // Users.
-    let n_items = items.len();
-    let mut events = Vec::new();
-    let mut interests = Vec::new();
-    let mut user_cluster = Vec::new();
-    let users: Vec<i64> = (1..=p.users as i64).collect();
-    let exact = n_items <= 5000;
-    let mut pool: Vec<usize> = (0..n_items).collect();
-    for &u in &users {
+/// What the users did: events, declared interests, each user's cluster.
+#[derive(Default)]
+struct Behaviour {
+    events: Vec<Event>,
+    interests: Vec<(i64, i64)>,
+    user_cluster: Vec<usize>,
+}
+
+/// Declared interests of user `u` of main cluster `c1`: the cluster's
+/// genres of each kind with probability 0.5, plus one noise genre now and
+/// then.
+fn declare_interests(
+    rng: &mut StdRng,
+    p: &GenParams,
+    u: i64,
+    c1: usize,
+    interests: &mut Vec<(i64, i64)>,
+) {
+    let mut gb = 1i64;
+    for kind in ContentKind::ALL {
+        let g = p.genres_per_kind as i64;
+        if kind != ContentKind::Book {
+            for j in 0..2 {
+                if rng.random::<f64>() < 0.5 {
+                    interests.push((u, gb + (2 * c1 as i64 + j) % g));
+                }
+            }
+            if rng.random::<f64>() < 0.1 {
+                interests.push((u, gb + rng.random_range(0..g)));
+            }
+        }
+        gb += g;
+    }
+}
+
+/// A user's hidden taste: a latent vector and a rating bias.
+struct Taste {
+    user: i64,
+    x: Vec<f64>,
+    bias: f64,
+}
+
+/// A user's interactions: how many from a Pareto tail, which ones by
+/// popularity and affinity, each with a rating (60 %) and a count.
+fn interact(
+    rng: &mut StdRng,
+    p: &GenParams,
+    cat: &Catalogue,
+    pool: &mut [usize],
+    taste: &Taste,
+    events: &mut Vec<Event>,
+) {
+    let Taste { user: u, x, bias } = taste;
+    let n_items = cat.items.len();
+    // Activity: minimum plus a Pareto tail (shape 2 has mean 2·scale).
+    let extra = (p.mean_activity - p.min_activity) as f64 / 2.0;
+    let pareto = extra * (1.0 / rng.random::<f64>().max(1e-9)).sqrt();
+    let activity = (p.min_activity + pareto as usize).min(n_items / 4);
+    // Weighted sampling without replacement (Efraimidis-Spirakis keys)
+    // over the whole catalogue, or over a uniform pool on large scales.
+    let cands: &[usize] = if n_items <= 5000 {
+        pool
+    } else {
+        let m = (activity * 40).min(n_items);
+        let (head, _) = pool.partial_shuffle(rng, m);
+        head
+    };
+    let mut keys: Vec<(f64, usize)> = cands
+        .iter()
+        .map(|&i| {
+            let w = p.beta * cat.pop_weight[i].ln() + p.gamma * dot(x, &cat.latent[i]);
+            let e: f64 = rng.random::<f64>().max(1e-300);
+            (e.ln() / w.exp(), i)
+        })
+        .collect();
+    let take = activity.min(keys.len());
+    keys.select_nth_unstable_by(take.saturating_sub(1), |a, b| b.0.total_cmp(&a.0));
+    keys.truncate(take);
+    keys.sort_unstable_by_key(|e| e.1);
+    for (_, i) in keys {
+        let aff = dot(x, &cat.latent[i]);
+        let rating = if rng.random::<f64>() < 0.6 {
+            let r = 3.0 + *bias + cat.quality[i] + 1.2 * aff + p.rating_noise * normal(rng);
+            Some(r.round().clamp(1.0, 5.0) as f32)
+        } else {
+            None
+        };
+        let count = poisson(rng, 1.0 + 2.0 * aff.max(0.0));
+        events.push(Event {
+            id: 0,
+            time: rng.random::<f64>(),
+            interaction: Interaction {
+                user: *u,
+                item: cat.items[i].id,
+                rating,
+                count,
+            },
+        });
+    }
+}
+
+fn behaviour(
+    rng: &mut StdRng,
+    p: &GenParams,
+    world: &World,
+    cat: &Catalogue,
+    users: &[i64],
+) -> Behaviour {
+    let mut out = Behaviour::default();
+    let mut pool: Vec<usize> = (0..cat.items.len()).collect();
+    for &u in users {
         let c1 = rng.random_range(0..p.clusters);
         let c2 = if rng.random::<f64>() < 0.5 {
             rng.random_range(0..p.clusters)
         } else {
             c1
         };
-        user_cluster.push(c1);
-        let x: Vec<f64> = (0..k)
-            .map(|d| 0.7 * centres[c1][d] + 0.3 * centres[c2][d] + 0.15 * normal(&mut rng))
+        out.user_cluster.push(c1);
+        let centres = &world.centres;
+        let x: Vec<f64> = (0..p.latent_dim)
+            .map(|d| 0.7 * centres[c1][d] + 0.3 * centres[c2][d] + 0.15 * normal(rng))
             .collect();
-        let bias = 0.3 * normal(&mut rng);
-        // Interests: the main cluster's genres of each kind with probability
-        // 0.5, plus one noise genre now and then.
-        let mut gb = 1i64;
-        for kind in ContentKind::ALL {
-            let g = p.genres_per_kind as i64;
-            if kind != ContentKind::Book {
-                for j in 0..2 {
-                    if rng.random::<f64>() < 0.5 {
-                        interests.push((u, gb + (2 * c1 as i64 + j) % g));
-                    }
-                }
-                if rng.random::<f64>() < 0.1 {
-                    interests.push((u, gb + rng.random_range(0..g)));
-                }
-            }
-            gb += g;
-        }
-        // Activity: minimum plus a Pareto tail (shape 2 has mean 2·scale).
-        let extra = (p.mean_activity - p.min_activity) as f64 / 2.0;
-        let pareto = extra * (1.0 / rng.random::<f64>().max(1e-9)).sqrt();
-        let activity = (p.min_activity + pareto as usize).min(n_items / 4);
-        // Weighted sampling without replacement (Efraimidis-Spirakis keys)
-        // over the whole catalogue, or over a uniform pool on large scales.
-        let cands: &[usize] = if exact {
-            &pool
-        } else {
-            let m = (activity * 40).min(n_items);
-            let (head, _) = pool.partial_shuffle(&mut rng, m);
-            head
-        };
-        let mut keys: Vec<(f64, usize)> = cands
-            .iter()
-            .map(|&i| {
-                let w = p.beta * pop_weight[i].ln() + p.gamma * dot(&x, &latent[i]);
-                let e: f64 = rng.random::<f64>().max(1e-300);
-                (e.ln() / w.exp(), i)
-            })
-            .collect();
-        let take = activity.min(keys.len());
-        keys.select_nth_unstable_by(take.saturating_sub(1), |a, b| b.0.total_cmp(&a.0));
-        keys.truncate(take);
-        keys.sort_unstable_by_key(|e| e.1);
-        for (_, i) in keys {
-            let aff = dot(&x, &latent[i]);
-            let rating = if rng.random::<f64>() < 0.6 {
-                let r = 3.0 + bias + quality[i] + 1.2 * aff + p.rating_noise * normal(&mut rng);
-                Some(r.round().clamp(1.0, 5.0) as f32)
-            } else {
-                None
-            };
-            let count = poisson(&mut rng, 1.0 + 2.0 * aff.max(0.0));
-            events.push(Event {
-                id: 0,
-                time: rng.random::<f64>(),
-                interaction: Interaction {
-                    user: u,
-                    item: items[i].id,
-                    rating,
-                    count,
-                },
-            });
-        }
+        let bias = 0.3 * normal(rng);
+        declare_interests(rng, p, u, c1, &mut out.interests);
+        let taste = Taste { user: u, x, bias };
+        interact(rng, p, cat, &mut pool, &taste, &mut out.events);
     }
-    events.sort_by(|a, b| a.time.total_cmp(&b.time));
-    for (n, e) in events.iter_mut().enumerate() {
+    out.events.sort_by(|a, b| a.time.total_cmp(&b.time));
+    for (n, e) in out.events.iter_mut().enumerate() {
         e.id = n as i64 + 1;
     }
-    // Groups: half from one cluster, half mixed.
+    out
+}
+
+/// Groups: half from one cluster, half mixed.
+fn groups(rng: &mut StdRng, p: &GenParams, users: &[i64], user_cluster: &[usize]) -> Vec<Group> {
     let mut groups = Vec::new();
     for g in 0..p.groups {
         let size = rng.random_range(2..=5);
@@ -430,11 +525,23 @@ pub fn generate(seed: u64, p: &GenParams) -> Planted {
             members,
         });
     }
+    groups
+}
+
+/// Generates the data set of `p` from `seed`.
+pub fn generate(seed: u64, p: &GenParams) -> Planted {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let world = world(&mut rng, p);
+    let mut cat = catalogue(&mut rng, p, &world);
+    let links = plant_links(p, &mut cat.items, &cat.movie_positions);
+    let users: Vec<i64> = (1..=p.users as i64).collect();
+    let behaviour = behaviour(&mut rng, p, &world, &cat, &users);
+    let groups = groups(&mut rng, p, &users, &behaviour.user_cluster);
     Planted {
-        items,
-        item_cluster,
-        events,
-        interests,
+        items: cat.items,
+        item_cluster: cat.item_cluster,
+        events: behaviour.events,
+        interests: behaviour.interests,
         groups,
         links,
         users,
