@@ -15,7 +15,7 @@ use recofinement_store::users::User;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::routes::schema::{ErrorBody, Message, UserBase};
 use crate::state::AppState;
 
@@ -90,16 +90,13 @@ async fn member(state: &AppState, uuid: &str) -> AppResult<User> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupBody {
+    #[schema(schema_with = validate::group_name_schema)]
     pub name: String,
 }
 
-impl BodySchema for GroupBody {
-    const FIELDS: &'static [Field] = &[Field::required("name", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        validate::group_name(&self.name, errors);
-    }
-}
+impl Body for GroupBody {}
 
 /// G1: create a group owned by the caller.
 #[utoipa::path(post, path = "", tag = "group", security(("Bearer Auth" = [])), request_body = GroupBody,
@@ -154,19 +151,14 @@ async fn delete_group(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// The invitee's uuid.
+    #[schema(schema_with = validate::uuid_schema)]
     pub uuid: String,
 }
 
-impl BodySchema for InviteBody {
-    const FIELDS: &'static [Field] = &[Field::required("uuid", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        if parse_uuid(&self.uuid).is_none() {
-            errors.push("Not a valid UUID.".into());
-        }
-    }
-}
+impl Body for InviteBody {}
 
 /// G4: the owner invites a user.
 #[utoipa::path(post, path = "/{group_id}/invitations", tag = "group", security(("Bearer Auth" = [])),

@@ -26,7 +26,7 @@ use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
 use crate::auth::AuthUser;
 use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{Field, FieldType, JsonObject, Page, PathParam, check_fields, total_pages};
+use crate::extract::{JsonObject, Page, PathParam, schema_of, total_pages};
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
 
@@ -404,15 +404,12 @@ async fn view_meta(
 #[derive(Deserialize, ToSchema)]
 pub struct MetaBody {
     /// 0 to 5.
+    #[schema(nullable = false, minimum = 0, maximum = 5)]
     pub rating: Option<i64>,
-    /// How much was consumed (plays, episodes, hours); at least 0.
+    /// How much was consumed (plays, episodes, hours).
+    #[schema(nullable = false, minimum = 0, maximum = 1000000000)]
     pub additional_count: Option<f64>,
 }
-
-const META_FIELDS: &[Field] = &[
-    Field::optional("rating", FieldType::Integer),
-    Field::optional("additional_count", FieldType::Number),
-];
 
 /// E9: rate the item and/or count a consumption.
 #[utoipa::path(patch, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
@@ -425,21 +422,9 @@ async fn patch_meta(
     PathParam(path): PathParam<ItemPath>,
     JsonObject(body): JsonObject,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let (mut errors, _) = check_fields(&body, META_FIELDS, true);
+    let (errors, _) = validate::check_object(&schema_of::<MetaBody>(), &body);
     let rating = body.get("rating").and_then(Value::as_i64);
-    if let Some(r) = rating
-        && !(0..=5).contains(&r)
-    {
-        errors.push(format!("rating: {r} is not between 0 and 5."));
-    }
     let additional = body.get("additional_count").and_then(Value::as_f64);
-    if let Some(a) = additional
-        && !(0.0..=1e9).contains(&a)
-    {
-        errors.push(format!(
-            "additional_count: {a} is not between 0 and 1000000000."
-        ));
-    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

@@ -14,15 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
-use recofinement_domain::{ContentKind, Permission};
+use recofinement_domain::{ContentKind, Permission, validate};
 use recofinement_store::catalogue::Genre;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{
-    BodySchema, Field, FieldType, Page, PathParam, Valid, parse_uuid, total_pages,
-};
+use crate::extract::{Body, Page, PathParam, Valid, parse_uuid, total_pages};
 use crate::routes::media::PageAnswer;
 use crate::routes::schema::{ErrorBody, GenreList, Message};
 use crate::state::AppState;
@@ -108,20 +106,14 @@ async fn list_profiles(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// 1 to 45 characters, unique among the caller's profiles.
+    #[schema(schema_with = validate::profile_name_schema)]
     pub profilename: String,
 }
 
-impl BodySchema for ProfileBody {
-    const FIELDS: &'static [Field] = &[Field::required("profilename", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        let n = self.profilename.trim().chars().count();
-        if !(1..=45).contains(&n) {
-            errors.push("Length must be between 1 and 45.".into());
-        }
-    }
-}
+impl Body for ProfileBody {}
 
 const DUPLICATE_NAME: &str = "You have already created a profile with this name!";
 
@@ -313,39 +305,24 @@ async fn unlike_genre(
 /// The six values of a profile's interaction (P9). Dates are ISO 8601.
 #[derive(Deserialize, ToSchema)]
 pub struct ProfileMetaBody {
-    /// 0 to 5, or null for no rating.
+    /// 0 to 5.
+    #[schema(required = true, nullable = false, minimum = 0, maximum = 5)]
     pub rating: Option<i64>,
+    #[schema(format = DateTime)]
     pub last_rating_date: String,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub review_see_count: i64,
+    #[schema(format = DateTime)]
     pub last_review_see_date: String,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub count: i64,
+    #[schema(format = DateTime)]
     pub last_count_increment: String,
 }
 
-impl BodySchema for ProfileMetaBody {
-    const FIELDS: &'static [Field] = &[
-        Field::required("rating", FieldType::Integer),
-        Field::required("last_rating_date", FieldType::String),
-        Field::required("review_see_count", FieldType::Integer),
-        Field::required("last_review_see_date", FieldType::String),
-        Field::required("count", FieldType::Integer),
-        Field::required("last_count_increment", FieldType::String),
-    ];
-    const ALLOW_UNKNOWN: bool = true;
+/// The dates are parsed here: a pattern cannot tell a 31 February.
+impl Body for ProfileMetaBody {
     fn check(&self, errors: &mut Vec<String>) {
-        if let Some(r) = self.rating
-            && !(0..=5).contains(&r)
-        {
-            errors.push(format!("rating: {r} is not between 0 and 5."));
-        }
-        for (name, value) in [
-            ("review_see_count", self.review_see_count),
-            ("count", self.count),
-        ] {
-            if !(0..=i64::from(i32::MAX)).contains(&value) {
-                errors.push(format!("{name}: Must be at least 0."));
-            }
-        }
         for (name, value) in [
             ("last_rating_date", &self.last_rating_date),
             ("last_review_see_date", &self.last_review_see_date),

@@ -16,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
 use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::mail::{Mail, Template};
 use crate::routes::schema::{ErrorBody, Message, UserObject};
 use crate::state::AppState;
@@ -66,34 +66,21 @@ async fn get_user(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(schema_with = validate::username_schema)]
     pub username: Option<String>,
+    #[schema(schema_with = validate::email_schema)]
     pub email: Option<String>,
+    #[schema(schema_with = validate::password_schema)]
     pub password: Option<String>,
     /// Required to change the e-mail or the password (ASVS 2.1.5): a stolen
     /// session alone cannot take the account over.
+    #[schema(nullable = false)]
     pub current_password: Option<String>,
 }
 
-impl BodySchema for UserPatch {
-    const FIELDS: &'static [Field] = &[
-        Field::optional("username", FieldType::String),
-        Field::optional("email", FieldType::String),
-        Field::optional("password", FieldType::String),
-        Field::optional("current_password", FieldType::String),
-    ];
-    fn check(&self, errors: &mut Vec<String>) {
-        if let Some(u) = &self.username {
-            validate::username(u, errors);
-        }
-        if let Some(e) = &self.email {
-            validate::email(&validate::normalise_email(e), errors);
-        }
-        if let Some(p) = &self.password {
-            validate::password(p, errors);
-        }
-    }
-}
+impl Body for UserPatch {}
 
 /// Answer of a change; a password change ends every session, so it carries
 /// a fresh token for the caller.
