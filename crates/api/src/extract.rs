@@ -50,12 +50,12 @@ impl<S: Send + Sync, T: Body> FromRequest<S> for Valid<T> {
                 ));
             }
         };
-        let (mut errors, unknown) = validate::check_object(&schema_of::<T>(), &object);
+        let mut object = object;
+        let (mut errors, unknown) = validate::check_object(&schema_of::<T>(), &mut object);
         if errors.len() > unknown.len() {
             return Err(AppError::Validation(errors));
         }
         // Only unknown fields so far: still report the rules of the known ones.
-        let mut object = object;
         for key in &unknown {
             object.remove(key);
         }

@@ -127,7 +127,9 @@ pub fn login_password_schema() -> Object {
 
 /// A profile name: 1–45 characters, not only white space (it is trimmed).
 pub fn profile_name_schema() -> Object {
-    let not_blank = format!("[^{WS}]");
+    // Anchored and NUL-free like every documented string; NUL itself is
+    // refused before any rule runs.
+    let not_blank = format!(r"^[^\x00]*[^{WS}\x00][^\x00]*$");
     text(
         Some(1),
         45,
@@ -189,8 +191,12 @@ pub fn web_url(value: &str) -> bool {
 /// Checks a JSON object against an object schema. Returns every failed
 /// rule, in the schema's field order, and separately the undeclared keys
 /// (refused when the schema closes `additionalProperties`), which do not
-/// prevent checking the rest.
-pub fn check_object(schema: &Schema, object: &Map<String, Value>) -> (Vec<String>, Vec<String>) {
+/// prevent checking the rest. An integer field given an integral number
+/// (`5.0`, an integer to JSON Schema) is rewritten as the integer.
+pub fn check_object(
+    schema: &Schema,
+    object: &mut Map<String, Value>,
+) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
     let mut unknown = Vec::new();
     let Schema::Object(schema) = schema else {
@@ -210,6 +216,9 @@ pub fn check_object(schema: &Schema, object: &Map<String, Value>) -> (Vec<String
         }
     }
     for (name, property) in &schema.properties {
+        if let RefOr::T(Schema::Object(field)) = property {
+            integral(field, object.get_mut(name));
+        }
         match (object.get(name), property) {
             (None, _) if schema.required.contains(name) => {
                 errors.push(format!("{name}: Missing data for required field."))
@@ -219,6 +228,24 @@ pub fn check_object(schema: &Schema, object: &Map<String, Value>) -> (Vec<String
         }
     }
     (errors, unknown)
+}
+
+/// `5.0` becomes `5` where the schema wants an integer.
+fn integral(schema: &Object, value: Option<&mut Value>) {
+    let wants_integer = match &schema.schema_type {
+        SchemaType::Type(t) => *t == Type::Integer,
+        SchemaType::Array(types) => types.contains(&Type::Integer),
+        SchemaType::AnyValue => false,
+    };
+    if let Some(value) = value
+        && wants_integer
+        && let Some(f) = value.as_f64()
+        && value.as_i64().is_none()
+        && f.fract() == 0.0
+        && f.abs() < 9.0e15
+    {
+        *value = Value::from(f as i64);
+    }
 }
 
 /// Checks one field's value; a message is pushed once even when several
@@ -521,8 +548,13 @@ mod tests {
             )
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
             .into();
-        let errors = |v: Value| check_object(&schema, v.as_object().unwrap()).0;
+        let errors = |mut v: Value| check_object(&schema, v.as_object_mut().unwrap()).0;
         assert!(errors(json!({"email": "a@b.co"})).is_empty());
+        assert!(errors(json!({"email": "a@b.co", "rating": 5.0})).is_empty());
+        assert_eq!(
+            errors(json!({"email": "a@b.co", "rating": 4.5})),
+            vec!["rating: Not a valid integer."]
+        );
         assert_eq!(
             errors(json!({"rating": "five", "x": 1})),
             vec![

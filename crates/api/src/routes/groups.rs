@@ -16,6 +16,7 @@ use recofinement_store::users::User;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, PathParam, Valid, parse_uuid};
+use crate::openapi::demo;
 use crate::routes::schema::{ErrorBody, Message, UserBase};
 use crate::state::AppState;
 
@@ -115,7 +116,7 @@ async fn create_group(
 
 /// G2: read a group (owner, members and invitees only).
 #[utoipa::path(get, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_group(
     State(state): State<AppState>,
@@ -134,7 +135,7 @@ async fn get_group(
 
 /// G3: the owner deletes the group; a member leaves it.
 #[utoipa::path(delete, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_group(
     State(state): State<AppState>,
@@ -162,7 +163,7 @@ impl Body for InviteBody {}
 
 /// G4: the owner invites a user.
 #[utoipa::path(post, path = "/{group_id}/invitations", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)), request_body = InviteBody,
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))), request_body = InviteBody,
     responses((status = 200, body = GroupAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn invite(
@@ -203,7 +204,7 @@ pub struct InvitationPath {
 
 /// G5: the invitee accepts and becomes a member.
 #[utoipa::path(put, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn accept_invitation(
     State(state): State<AppState>,
@@ -229,7 +230,7 @@ async fn accept_invitation(
 
 /// G6: the invitee declines, or the owner withdraws, an invitation.
 #[utoipa::path(delete, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_invitation(
     State(state): State<AppState>,
@@ -255,7 +256,7 @@ async fn delete_invitation(
 
 /// The owner removes a member (an addition to the original, D34).
 #[utoipa::path(delete, path = "/{group_id}/members/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn remove_member(
     State(state): State<AppState>,

@@ -21,6 +21,7 @@ use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, Page, PathParam, Valid, parse_uuid, total_pages};
+use crate::openapi::demo;
 use crate::routes::media::PageAnswer;
 use crate::routes::schema::{ErrorBody, GenreList, Message};
 use crate::state::AppState;
@@ -162,7 +163,7 @@ pub struct ProfileObjectAnswer {
 
 /// P3: read a profile with its genres.
 #[utoipa::path(get, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_profile(
     State(state): State<AppState>,
@@ -184,7 +185,7 @@ async fn get_profile(
 
 /// P4: rename a profile.
 #[utoipa::path(patch, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)), request_body = ProfileBody,
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))), request_body = ProfileBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn rename_profile(
     State(state): State<AppState>,
@@ -206,7 +207,7 @@ async fn rename_profile(
 
 /// P5: delete a profile and its whole history.
 #[utoipa::path(delete, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn delete_profile(
     State(state): State<AppState>,
@@ -223,7 +224,7 @@ async fn delete_profile(
 
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 200, body = GenreList), (status = 404, body = Message)))]
 async fn profile_genres(
     State(state): State<AppState>,
@@ -261,7 +262,7 @@ async fn profile_and_genre(
 
 /// P7: the profile likes a genre (idempotent).
 #[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
@@ -281,7 +282,7 @@ async fn like_genre(
 
 /// P8: the profile unlikes a genre.
 #[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
 async fn unlike_genre(
     State(state): State<AppState>,
@@ -352,7 +353,7 @@ pub struct ContentPath {
 
 /// P9: set the profile's interaction with an item.
 #[utoipa::path(put, path = "/{profile_uuid}/content/{content_id}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("content_id" = i64, Path)), request_body = ProfileMetaBody,
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = ProfileMetaBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn set_meta(
     State(state): State<AppState>,
@@ -392,7 +393,7 @@ pub struct KindPath {
 
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
@@ -416,7 +417,7 @@ async fn list_metas(
 
 /// P11: the profile's runs, newest first.
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn history(
     State(state): State<AppState>,
@@ -480,7 +481,7 @@ async fn owned_run(
 
 /// P12: the genres the profile liked when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
@@ -504,7 +505,7 @@ async fn history_genres(
 
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
@@ -525,7 +526,7 @@ async fn history_results(
 
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,
