@@ -4,7 +4,9 @@
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -62,11 +64,47 @@ pub fn conventions(document: &mut utoipa::openapi::OpenApi) {
             operation_conventions(operation);
         }
     }
-    if let Some(components) = document.components.as_mut() {
-        for schema in components.schemas.values_mut() {
-            no_nul(schema);
-        }
+    let components = document.components.get_or_insert_with(Default::default);
+    for schema in components.schemas.values_mut() {
+        no_nul(schema);
     }
+    components
+        .schemas
+        .insert(NUL_FREE.into(), nul_free_value().into());
+}
+
+/// Name of the schema of any JSON value without NUL in a key or a string:
+/// what an open body (one whose undeclared fields are ignored) accepts.
+const NUL_FREE: &str = "NulFreeValue";
+
+fn nul_free_value() -> Schema {
+    let itself = || Ref::from_schema_name(NUL_FREE);
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL)),
+        )
+        .item(ArrayBuilder::new().items(itself()))
+        .item(open_object())
+        .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
+            Type::Number,
+            Type::Boolean,
+            Type::Null,
+        ])))
+        .into()
+}
+
+/// An object whose keys and values are free of NUL.
+fn open_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL)),
+        ))
+        .additional_properties(Some(Ref::from_schema_name(NUL_FREE)))
 }
 
 fn operation_conventions(operation: &mut Operation) {
@@ -75,6 +113,15 @@ fn operation_conventions(operation: &mut Operation) {
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
     let mut has_path = false;
+    if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+        for content in body.content.values_mut() {
+            if let RefOr::T(content) = content
+                && let Some(schema) = content.schema.as_mut()
+            {
+                no_nul(schema);
+            }
+        }
+    }
     for parameter in operation.parameters.iter_mut().flatten() {
         if let RefOr::T(parameter) = parameter {
             has_path |= parameter.parameter_in == ParameterIn::Path;
@@ -141,6 +188,12 @@ fn no_nul(schema: &mut RefOr<Schema>) {
             };
             if is_string && object.pattern.is_none() {
                 object.pattern = Some(NO_NUL.into());
+            }
+            let is_object = object.schema_type == SchemaType::Type(Type::Object);
+            if is_object && object.additional_properties.is_none() {
+                let open = open_object().build();
+                object.property_names = open.property_names;
+                object.additional_properties = open.additional_properties;
             }
             for property in object.properties.values_mut() {
                 no_nul(property);

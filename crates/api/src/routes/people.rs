@@ -56,7 +56,7 @@ pub struct UserPage {
 
 /// U5: users whose name contains the term (e-mails of others are not shown).
 #[utoipa::path(get, path = "/search/{search_term}", tag = "user", security(("Bearer Auth" = [])),
-    params(("search_term" = String, Path, example = json!(demo::USER_TERM)), ("page" = Option<i64>, Query)),
+    params(("search_term" = String, Path, example = json!(demo::USER_TERM)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = UserPage)))]
 async fn search_users(
     State(state): State<AppState>,

@@ -86,7 +86,7 @@ pub struct ProfileList {
 }
 
 /// P1: the caller's profiles.
-#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<i64>, Query)),
+#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = ProfileList), (status = 403, body = Message)))]
 async fn list_profiles(
     State(state): State<AppState>,
@@ -393,7 +393,7 @@ pub struct KindPath {
 
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
@@ -417,7 +417,7 @@ async fn list_metas(
 
 /// P11: the profile's runs, newest first.
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn history(
     State(state): State<AppState>,
@@ -481,7 +481,7 @@ async fn owned_run(
 
 /// P12: the genres the profile liked when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
@@ -505,7 +505,7 @@ async fn history_genres(
 
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
@@ -526,7 +526,7 @@ async fn history_results(
 
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,
