@@ -10,65 +10,34 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use recofinement_domain::Page;
+use recofinement_domain::{Page, validate};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::error::AppError;
 
-/// JSON type a body field must have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    /// A JSON array (its items are checked by the body's own rules).
-    Array,
-    /// Anything, including null.
-    Any,
-}
-
-/// One declared field of a request body.
-#[derive(Clone, Copy, Debug)]
-pub struct Field {
-    pub name: &'static str,
-    pub ty: FieldType,
-    pub required: bool,
-}
-
-impl Field {
-    pub const fn required(name: &'static str, ty: FieldType) -> Self {
-        Field {
-            name,
-            ty,
-            required: true,
-        }
-    }
-    pub const fn optional(name: &'static str, ty: FieldType) -> Self {
-        Field {
-            name,
-            ty,
-            required: false,
-        }
-    }
-}
-
-/// A request body: its declared fields (checked before deserialising, so
-/// every problem is reported at once) and its application rules.
-pub trait BodySchema: DeserializeOwned {
-    const FIELDS: &'static [Field];
-    /// Whether undeclared fields are accepted (most bodies reject them).
-    const ALLOW_UNKNOWN: bool = false;
-    /// Application rules (lengths, formats); push one message per failure.
+/// A JSON request body. Its fields and their rules (types, required,
+/// nullable, lengths, patterns, ranges, unknown fields) are read from its
+/// OpenAPI schema, the same one `/api/swagger.json` publishes, so renaming a
+/// field renames its rules; `check` holds only what a schema cannot say.
+pub trait Body: ToSchema + DeserializeOwned {
+    /// Rules across fields or on normalised values; one message per failure.
     fn check(&self, _errors: &mut Vec<String>) {}
+}
+
+/// The inline schema of a body type.
+pub fn schema_of<T: ToSchema>() -> Schema {
+    match T::schema() {
+        RefOr::T(schema) => schema,
+        RefOr::Ref(_) => Schema::default(),
+    }
 }
 
 /// A body that passed its schema and rules.
 pub struct Valid<T>(pub T);
 
-/// Largest string we accept in any JSON field before looking further.
-const MAX_FIELD_CHARS: usize = 65_536;
-
-impl<S: Send + Sync, T: BodySchema> FromRequest<S> for Valid<T> {
+impl<S: Send + Sync, T: Body> FromRequest<S> for Valid<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -81,12 +50,12 @@ impl<S: Send + Sync, T: BodySchema> FromRequest<S> for Valid<T> {
                 ));
             }
         };
-        let (mut errors, unknown) = check_fields(&object, T::FIELDS, T::ALLOW_UNKNOWN);
+        let mut object = object;
+        let (mut errors, unknown) = validate::check_object(&schema_of::<T>(), &mut object);
         if errors.len() > unknown.len() {
             return Err(AppError::Validation(errors));
         }
         // Only unknown fields so far: still report the rules of the known ones.
-        let mut object = object;
         for key in &unknown {
             object.remove(key);
         }
@@ -154,71 +123,6 @@ fn contains_nul(value: &Value) -> bool {
         Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
         _ => false,
     }
-}
-
-fn type_name(ty: FieldType) -> &'static str {
-    match ty {
-        FieldType::String => "Not a valid string.",
-        FieldType::Integer => "Not a valid integer.",
-        FieldType::Number => "Not a valid number.",
-        FieldType::Boolean => "Not a valid boolean.",
-        FieldType::Array => "Not a valid list.",
-        FieldType::Any => "",
-    }
-}
-
-/// Checks presence and JSON types; returns every message and, separately,
-/// the unknown keys (which do not prevent checking the rest).
-pub fn check_fields(
-    object: &Map<String, Value>,
-    fields: &[Field],
-    allow_unknown: bool,
-) -> (Vec<String>, Vec<String>) {
-    let mut errors = Vec::new();
-    let mut unknown = Vec::new();
-    if !allow_unknown {
-        for key in object.keys() {
-            if !fields.iter().any(|f| f.name == key) {
-                errors.push(format!("{}: Unknown field.", truncate(key)));
-                unknown.push(key.clone());
-            }
-        }
-    }
-    for field in fields {
-        match object.get(field.name) {
-            None if field.required => {
-                errors.push(format!("{}: Missing data for required field.", field.name))
-            }
-            None => {}
-            Some(Value::Null) if field.ty == FieldType::Any => {}
-            // A typed field may be left out, never null (as the original).
-            Some(Value::Null) => errors.push(format!("{}: Field may not be null.", field.name)),
-            Some(value) => {
-                let ok = match field.ty {
-                    FieldType::String => value
-                        .as_str()
-                        .is_some_and(|s| s.chars().count() <= MAX_FIELD_CHARS),
-                    FieldType::Integer => value.as_i64().is_some(),
-                    FieldType::Number => value.as_f64().is_some(),
-                    FieldType::Boolean => value.is_boolean(),
-                    FieldType::Array => value.is_array(),
-                    FieldType::Any => true,
-                };
-                if !ok {
-                    let message = match (field.ty, value.as_str()) {
-                        (FieldType::String, Some(_)) => "Longer than maximum length 65536.",
-                        _ => type_name(field.ty),
-                    };
-                    errors.push(format!("{}: {message}", field.name));
-                }
-            }
-        }
-    }
-    (errors, unknown)
-}
-
-fn truncate(key: &str) -> String {
-    key.chars().take(64).collect()
 }
 
 /// A JSON object body checked by the handler against fields known only at
@@ -307,40 +211,6 @@ fn parse_page(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    const FIELDS: &[Field] = &[
-        Field::required("email", FieldType::String),
-        Field::optional("rating", FieldType::Integer),
-    ];
-
-    fn errors(v: Value) -> Vec<String> {
-        check_fields(v.as_object().unwrap(), FIELDS, false).0
-    }
-
-    #[test]
-    fn every_field_problem_is_reported() {
-        assert!(errors(json!({"email": "a@b.c"})).is_empty());
-        assert_eq!(
-            errors(json!({"rating": "five", "x": 1})),
-            vec![
-                "x: Unknown field.",
-                "email: Missing data for required field.",
-                "rating: Not a valid integer."
-            ]
-        );
-        assert_eq!(
-            errors(json!({"email": null})),
-            vec!["email: Field may not be null."]
-        );
-        assert_eq!(
-            errors(json!({"email": "a@b.c", "rating": null})),
-            vec!["rating: Field may not be null."]
-        );
-        assert_eq!(
-            errors(json!({"email": 5})),
-            vec!["email: Not a valid string."]
-        );
-    }
 
     #[test]
     fn huge_pages_are_past_the_end_and_garbage_is_page_one() {

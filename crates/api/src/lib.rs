@@ -86,7 +86,8 @@ pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Resu
 /// Routes and the inner middleware (limits, timeout, envelopes).
 fn application(state: AppState) -> Router {
     state.follow_changes();
-    let (api, document) = api_routes().split_for_parts();
+    let (api, mut document) = api_routes().split_for_parts();
+    openapi::conventions(&mut document);
     let timeout = state.config.request_timeout;
     api.with_state(state)
         .route("/api", get(|| async { Redirect::permanent("/api/") }))

@@ -16,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
 use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{BodySchema, Field, FieldType, Valid};
+use crate::extract::{Body, Valid};
 use crate::mail::{Mail, Template};
 use crate::routes::schema::{ErrorBody, Message, UserBase};
 use crate::state::AppState;
@@ -31,76 +31,49 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterBody {
-    #[schema(example = "alice@example.com")]
+    #[schema(schema_with = validate::email_schema)]
     pub email: String,
-    #[schema(example = "alice")]
+    #[schema(schema_with = validate::username_schema)]
     pub username: String,
-    #[schema(example = "goodPassword!123")]
+    #[schema(schema_with = validate::password_schema)]
     pub password: String,
 }
 
-impl BodySchema for RegisterBody {
-    const FIELDS: &'static [Field] = &[
-        Field::required("email", FieldType::String),
-        Field::required("username", FieldType::String),
-        Field::required("password", FieldType::String),
-    ];
-    fn check(&self, errors: &mut Vec<String>) {
-        validate::email(&validate::normalise_email(&self.email), errors);
-        validate::username(&self.username, errors);
-        validate::password(&self.password, errors);
-    }
-}
+impl Body for RegisterBody {}
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(schema_with = validate::email_schema)]
     pub email: String,
+    #[schema(schema_with = validate::login_password_schema)]
     pub password: String,
 }
 
-impl BodySchema for LoginBody {
-    const FIELDS: &'static [Field] = &[
-        Field::required("email", FieldType::String),
-        Field::required("password", FieldType::String),
-    ];
-    fn check(&self, errors: &mut Vec<String>) {
-        validate::email(&validate::normalise_email(&self.email), errors);
-        validate::login_password(&self.password, errors);
-    }
-}
+impl Body for LoginBody {}
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForgetBody {
+    #[schema(schema_with = validate::email_schema)]
     pub email: String,
 }
 
-impl BodySchema for ForgetBody {
-    const FIELDS: &'static [Field] = &[Field::required("email", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        validate::email(&validate::normalise_email(&self.email), errors);
-    }
-}
+impl Body for ForgetBody {}
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetBody {
     /// The secret of the reset link (64 hexadecimal characters).
+    #[schema(min_length = 50)]
     pub reset_password_token: String,
+    #[schema(schema_with = validate::password_schema)]
     pub password: String,
 }
 
-impl BodySchema for ResetBody {
-    const FIELDS: &'static [Field] = &[
-        Field::required("reset_password_token", FieldType::String),
-        Field::required("password", FieldType::String),
-    ];
-    fn check(&self, errors: &mut Vec<String>) {
-        if self.reset_password_token.chars().count() < 50 {
-            errors.push("Shorter than minimum length 50.".into());
-        }
-        validate::password(&self.password, errors);
-    }
-}
+impl Body for ResetBody {}
 
 /// Answer of register and login.
 #[derive(Serialize, ToSchema)]

@@ -15,7 +15,7 @@ use recofinement_store::engine_runs::{EngineRun, NewEngineRun, RunCause, RunOutc
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{BodySchema, Field, FieldType, Valid};
+use crate::extract::{Body, Valid};
 use crate::routes::schema::Message;
 use crate::state::{AppState, ForceRunError};
 
@@ -64,20 +64,15 @@ async fn list_runs(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForceBody {
     /// Engine names (`FromProfile`, `als`…); every engine when absent or empty.
     #[serde(default)]
+    #[schema(max_items = 6)]
     pub engines: Vec<String>,
 }
 
-impl BodySchema for ForceBody {
-    const FIELDS: &'static [Field] = &[Field::optional("engines", FieldType::Array)];
-    fn check(&self, errors: &mut Vec<String>) {
-        if self.engines.len() > 6 {
-            errors.push("engines: At most 6 names.".into());
-        }
-    }
-}
+impl Body for ForceBody {}
 
 #[derive(Serialize, ToSchema)]
 pub struct ForceAnswer {

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{BodySchema, Field, FieldType, Valid};
+use crate::extract::{Body, Valid};
 use crate::integrations::http::{self, TokenError};
 use crate::integrations::{
     External, OAuthProvider, STATE_TTL, Service, gbooks, new_state, spotify, state_hash, tmdb,
@@ -62,40 +62,30 @@ pub struct GbooksUrl {
 /// What the provider put in the return URL (Spotify, Google).
 #[derive(Deserialize, ToSchema)]
 pub struct OAuthCallbackBody {
+    #[schema(nullable = false)]
     pub code: Option<String>,
+    #[schema(nullable = false)]
     pub state: Option<String>,
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     /// Present when the user refused.
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 
-impl BodySchema for OAuthCallbackBody {
-    const FIELDS: &'static [Field] = &[
-        Field::optional("code", FieldType::String),
-        Field::optional("state", FieldType::String),
-        Field::optional("scope", FieldType::String),
-        Field::optional("error", FieldType::String),
-    ];
-    const ALLOW_UNKNOWN: bool = true;
-}
+impl Body for OAuthCallbackBody {}
 
 /// What TMDB put in the return URL.
 #[derive(Deserialize, ToSchema)]
 pub struct TmdbCallbackBody {
+    #[schema(nullable = false)]
     pub request_token: Option<String>,
     pub approved: Option<String>,
     /// Present when the user refused.
     pub denied: Option<String>,
 }
 
-impl BodySchema for TmdbCallbackBody {
-    const FIELDS: &'static [Field] = &[
-        Field::optional("request_token", FieldType::String),
-        Field::optional("approved", FieldType::Any),
-        Field::optional("denied", FieldType::Any),
-    ];
-    const ALLOW_UNKNOWN: bool = true;
-}
+impl Body for TmdbCallbackBody {}
 
 fn missing(field: &str) -> AppError {
     AppError::Validation(vec![format!("{field}: Missing data for required field.")])

@@ -15,7 +15,8 @@ use recofinement_store::users::User;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, PathParam, Valid, parse_uuid};
+use crate::openapi::demo;
 use crate::routes::schema::{ErrorBody, Message, UserBase};
 use crate::state::AppState;
 
@@ -90,16 +91,13 @@ async fn member(state: &AppState, uuid: &str) -> AppResult<User> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupBody {
+    #[schema(schema_with = validate::group_name_schema)]
     pub name: String,
 }
 
-impl BodySchema for GroupBody {
-    const FIELDS: &'static [Field] = &[Field::required("name", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        validate::group_name(&self.name, errors);
-    }
-}
+impl Body for GroupBody {}
 
 /// G1: create a group owned by the caller.
 #[utoipa::path(post, path = "", tag = "group", security(("Bearer Auth" = [])), request_body = GroupBody,
@@ -118,7 +116,7 @@ async fn create_group(
 
 /// G2: read a group (owner, members and invitees only).
 #[utoipa::path(get, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_group(
     State(state): State<AppState>,
@@ -137,7 +135,7 @@ async fn get_group(
 
 /// G3: the owner deletes the group; a member leaves it.
 #[utoipa::path(delete, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_group(
     State(state): State<AppState>,
@@ -154,23 +152,18 @@ async fn delete_group(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteBody {
     /// The invitee's uuid.
+    #[schema(schema_with = validate::uuid_schema)]
     pub uuid: String,
 }
 
-impl BodySchema for InviteBody {
-    const FIELDS: &'static [Field] = &[Field::required("uuid", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        if parse_uuid(&self.uuid).is_none() {
-            errors.push("Not a valid UUID.".into());
-        }
-    }
-}
+impl Body for InviteBody {}
 
 /// G4: the owner invites a user.
 #[utoipa::path(post, path = "/{group_id}/invitations", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path)), request_body = InviteBody,
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))), request_body = InviteBody,
     responses((status = 200, body = GroupAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn invite(
@@ -211,7 +204,7 @@ pub struct InvitationPath {
 
 /// G5: the invitee accepts and becomes a member.
 #[utoipa::path(put, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn accept_invitation(
     State(state): State<AppState>,
@@ -237,7 +230,7 @@ async fn accept_invitation(
 
 /// G6: the invitee declines, or the owner withdraws, an invitation.
 #[utoipa::path(delete, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_invitation(
     State(state): State<AppState>,
@@ -263,7 +256,7 @@ async fn delete_invitation(
 
 /// The owner removes a member (an addition to the original, D34).
 #[utoipa::path(delete, path = "/{group_id}/members/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path), ("user_uuid" = String, Path)),
+    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn remove_member(
     State(state): State<AppState>,

@@ -26,7 +26,8 @@ use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
 use crate::auth::AuthUser;
 use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{Field, FieldType, JsonObject, ListPage, PathParam, check_fields};
+use crate::extract::{JsonObject, ListPage, PathParam, schema_of};
+use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
@@ -152,7 +153,7 @@ content_answer!(MetaAnswer, Meta, Meta);
 #[into_params(parameter_in = Path)]
 pub struct MediaParam {
     /// The media kind.
-    #[param(inline)]
+    #[param(inline, example = json!(demo::KIND))]
     pub media: ContentKind,
 }
 
@@ -161,14 +162,16 @@ pub struct MediaParam {
 pub struct PageQuery {
     /// Page number (24 items a page); missing, malformed or below 1 means 1.
     #[allow(dead_code)]
+    #[param(example = "1")]
     pub page: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecoQuery {
-    /// Page number (24 items a page).
+    /// Page number (24 items a page); missing, malformed or below 1 means 1.
     #[allow(dead_code)]
+    #[param(example = "1")]
     pub page: Option<String>,
     /// Keep only the recommendations of this engine (`FromProfile`, `FromSimilarContent`, `CollaborativeFiltering`…).
     pub reco_engine: Option<String>,
@@ -217,7 +220,7 @@ const MAX_TERM_CHARS: usize = 255;
 
 /// E2: items whose search field contains the term (case-insensitive, literal), prefix matches first.
 #[utoipa::path(get, path = "/api/{media}/search/{term}", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("term" = String, Path, description = "text to look for"), PageQuery),
+    params(MediaParam, ("term" = String, Path, description = "text to look for", example = json!(demo::TERM)), PageQuery),
     responses((status = 200, body = PageAnswer), (status = 400, body = ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
@@ -319,7 +322,7 @@ async fn genres(
 
 /// E6: the episodes of a serie, in season order (series only).
 #[utoipa::path(get, path = "/api/{media}/{content_id}/episodes", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("content_id" = i64, Path)),
+    params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))),
     responses((status = 200, body = EpisodesAnswer), (status = 404, body = Message)))]
 async fn episodes(
     State(state): State<AppState>,
@@ -377,7 +380,7 @@ async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> Ap
 
 /// E8: the caller's interaction with an item; reading it counts a view.
 #[utoipa::path(get, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("content_id" = i64, Path)),
+    params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))),
     responses((status = 200, body = MetaAnswer), (status = 404, body = Message)))]
 async fn view_meta(
     State(state): State<AppState>,
@@ -401,42 +404,27 @@ async fn view_meta(
 #[derive(Deserialize, ToSchema)]
 pub struct MetaBody {
     /// 0 to 5.
+    #[schema(nullable = false, minimum = 0, maximum = 5)]
     pub rating: Option<i64>,
-    /// How much was consumed (plays, episodes, hours); at least 0.
+    /// How much was consumed (plays, episodes, hours).
+    #[schema(nullable = false, minimum = 0, maximum = 1000000000)]
     pub additional_count: Option<f64>,
 }
 
-const META_FIELDS: &[Field] = &[
-    Field::optional("rating", FieldType::Integer),
-    Field::optional("additional_count", FieldType::Number),
-];
-
 /// E9: rate the item and/or count a consumption.
 #[utoipa::path(patch, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("content_id" = i64, Path)), request_body = MetaBody,
+    params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = MetaBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn patch_meta(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
     PathParam(path): PathParam<ItemPath>,
-    JsonObject(body): JsonObject,
+    JsonObject(mut body): JsonObject,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let (mut errors, _) = check_fields(&body, META_FIELDS, true);
+    let (errors, _) = validate::check_object(&schema_of::<MetaBody>(), &mut body);
     let rating = body.get("rating").and_then(Value::as_i64);
-    if let Some(r) = rating
-        && !(0..=5).contains(&r)
-    {
-        errors.push(format!("rating: {r} is not between 0 and 5."));
-    }
     let additional = body.get("additional_count").and_then(Value::as_f64);
-    if let Some(a) = additional
-        && !(0.0..=1e9).contains(&a)
-    {
-        errors.push(format!(
-            "additional_count: {a} is not between 0 and 1000000000."
-        ));
-    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -468,7 +456,7 @@ const MAX_FLAGS: usize = 100;
 
 /// E10: flag values the caller does not want (`{"actors": ["…"], "year": ["1994"]}`).
 #[utoipa::path(post, path = "/api/{media}/{content_id}/bad_recommendation", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("content_id" = i64, Path)), request_body = Object,
+    params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = Object,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn bad_recommendation(
     State(state): State<AppState>,
@@ -750,7 +738,7 @@ async fn list_additional(
 
 /// E13: accept a proposal into the catalogue (with its genres and episodes).
 #[utoipa::path(put, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("id" = i64, Path, description = "the pending item's id")),
+    params(MediaParam, ("id" = i64, Path, description = "the pending item's id", example = json!(demo::FIRST_ID))),
     responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message),
         (status = 409, body = Message)))]
 async fn accept_additional(
@@ -802,7 +790,7 @@ async fn accept_additional(
 
 /// E14: decline a proposal.
 #[utoipa::path(delete, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("id" = i64, Path, description = "the pending item's id")),
+    params(MediaParam, ("id" = i64, Path, description = "the pending item's id", example = json!(demo::FIRST_ID))),
     responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn decline_additional(
     State(state): State<AppState>,

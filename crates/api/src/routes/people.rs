@@ -15,6 +15,7 @@ use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ListPage, PathParam};
+use crate::openapi::demo;
 use crate::routes::schema::{EmptyObject, GenreList, GroupBase, Message, UserBase};
 use crate::state::AppState;
 
@@ -55,7 +56,7 @@ pub struct UserPage {
 
 /// U5: users whose name contains the term (e-mails of others are not shown).
 #[utoipa::path(get, path = "/search/{search_term}", tag = "user", security(("Bearer Auth" = [])),
-    params(("search_term" = String, Path), ("page" = Option<i64>, Query)),
+    params(("search_term" = String, Path, example = json!(demo::USER_TERM)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = UserPage)))]
 async fn search_users(
     State(state): State<AppState>,
@@ -109,7 +110,7 @@ async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
 
 /// U7: like a genre (liking twice is harmless).
 #[utoipa::path(put, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
-    params(("genre_id" = i64, Path)),
+    params(("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
@@ -128,7 +129,7 @@ async fn like_genre(
 
 /// U8: unlike a genre.
 #[utoipa::path(delete, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
-    params(("genre_id" = i64, Path)),
+    params(("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn unlike_genre(

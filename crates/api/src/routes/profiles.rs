@@ -14,13 +14,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
-use recofinement_domain::{ContentKind, Listing, Page, Permission};
+use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
 use recofinement_store::catalogue::Genre;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{BodySchema, Field, FieldType, ListPage, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, ListPage, PathParam, Valid, parse_uuid};
+use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
 use crate::routes::schema::{ErrorBody, GenreList, Message};
@@ -86,7 +87,7 @@ pub struct ProfileList {
 }
 
 /// P1: the caller's profiles.
-#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<i64>, Query)),
+#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = ProfileList), (status = 403, body = Message)))]
 async fn list_profiles(
     State(state): State<AppState>,
@@ -110,20 +111,14 @@ async fn list_profiles(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// 1 to 45 characters, unique among the caller's profiles.
+    #[schema(schema_with = validate::profile_name_schema)]
     pub profilename: String,
 }
 
-impl BodySchema for ProfileBody {
-    const FIELDS: &'static [Field] = &[Field::required("profilename", FieldType::String)];
-    fn check(&self, errors: &mut Vec<String>) {
-        let n = self.profilename.trim().chars().count();
-        if !(1..=45).contains(&n) {
-            errors.push("Length must be between 1 and 45.".into());
-        }
-    }
-}
+impl Body for ProfileBody {}
 
 const DUPLICATE_NAME: &str = "You have already created a profile with this name!";
 
@@ -172,7 +167,7 @@ pub struct ProfileObjectAnswer {
 
 /// P3: read a profile with its genres.
 #[utoipa::path(get, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_profile(
     State(state): State<AppState>,
@@ -194,7 +189,7 @@ async fn get_profile(
 
 /// P4: rename a profile.
 #[utoipa::path(patch, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)), request_body = ProfileBody,
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))), request_body = ProfileBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn rename_profile(
     State(state): State<AppState>,
@@ -216,7 +211,7 @@ async fn rename_profile(
 
 /// P5: delete a profile and its whole history.
 #[utoipa::path(delete, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn delete_profile(
     State(state): State<AppState>,
@@ -233,7 +228,7 @@ async fn delete_profile(
 
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
     responses((status = 200, body = GenreList), (status = 404, body = Message)))]
 async fn profile_genres(
     State(state): State<AppState>,
@@ -271,7 +266,7 @@ async fn profile_and_genre(
 
 /// P7: the profile likes a genre (idempotent).
 #[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
@@ -291,7 +286,7 @@ async fn like_genre(
 
 /// P8: the profile unlikes a genre.
 #[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("genre_id" = i64, Path)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
 async fn unlike_genre(
     State(state): State<AppState>,
@@ -315,39 +310,24 @@ async fn unlike_genre(
 /// The six values of a profile's interaction (P9). Dates are ISO 8601.
 #[derive(Deserialize, ToSchema)]
 pub struct ProfileMetaBody {
-    /// 0 to 5, or null for no rating.
+    /// 0 to 5.
+    #[schema(required = true, nullable = false, minimum = 0, maximum = 5)]
     pub rating: Option<i64>,
+    #[schema(format = DateTime)]
     pub last_rating_date: String,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub review_see_count: i64,
+    #[schema(format = DateTime)]
     pub last_review_see_date: String,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub count: i64,
+    #[schema(format = DateTime)]
     pub last_count_increment: String,
 }
 
-impl BodySchema for ProfileMetaBody {
-    const FIELDS: &'static [Field] = &[
-        Field::required("rating", FieldType::Integer),
-        Field::required("last_rating_date", FieldType::String),
-        Field::required("review_see_count", FieldType::Integer),
-        Field::required("last_review_see_date", FieldType::String),
-        Field::required("count", FieldType::Integer),
-        Field::required("last_count_increment", FieldType::String),
-    ];
-    const ALLOW_UNKNOWN: bool = true;
+/// The dates are parsed here: a pattern cannot tell a 31 February.
+impl Body for ProfileMetaBody {
     fn check(&self, errors: &mut Vec<String>) {
-        if let Some(r) = self.rating
-            && !(0..=5).contains(&r)
-        {
-            errors.push(format!("rating: {r} is not between 0 and 5."));
-        }
-        for (name, value) in [
-            ("review_see_count", self.review_see_count),
-            ("count", self.count),
-        ] {
-            if !(0..=i64::from(i32::MAX)).contains(&value) {
-                errors.push(format!("{name}: Must be at least 0."));
-            }
-        }
         for (name, value) in [
             ("last_rating_date", &self.last_rating_date),
             ("last_review_see_date", &self.last_review_see_date),
@@ -377,7 +357,7 @@ pub struct ContentPath {
 
 /// P9: set the profile's interaction with an item.
 #[utoipa::path(put, path = "/{profile_uuid}/content/{content_id}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("content_id" = i64, Path)), request_body = ProfileMetaBody,
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = ProfileMetaBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn set_meta(
     State(state): State<AppState>,
@@ -417,7 +397,7 @@ pub struct KindPath {
 
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
@@ -444,7 +424,7 @@ async fn list_metas(
 
 /// P11: the profile's runs, newest first.
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn history(
     State(state): State<AppState>,
@@ -508,7 +488,7 @@ async fn owned_run(
 
 /// P12: the genres the profile liked when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
@@ -532,7 +512,7 @@ async fn history_genres(
 
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
@@ -564,7 +544,7 @@ async fn history_results(
 
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path), ("id" = i64, Path), ("ptype" = inline(ContentKind), Path), ("page" = Option<i64>, Query)),
+    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,

@@ -16,8 +16,9 @@ use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
 use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{BodySchema, Field, FieldType, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::mail::{Mail, Template};
+use crate::openapi::demo;
 use crate::routes::schema::{ErrorBody, Message, UserObject};
 use crate::state::AppState;
 
@@ -44,7 +45,7 @@ async fn path_user(state: &AppState, uuid: &str) -> AppResult<User> {
 
 /// Read one's own account (another user's is 403, D3).
 #[utoipa::path(get, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
-    params(("uuid" = String, Path, description = "the caller's uuid")),
+    params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
     responses((status = 200, body = UserAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_user(
     State(state): State<AppState>,
@@ -66,34 +67,21 @@ async fn get_user(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(schema_with = validate::username_schema)]
     pub username: Option<String>,
+    #[schema(schema_with = validate::email_schema)]
     pub email: Option<String>,
+    #[schema(schema_with = validate::password_schema)]
     pub password: Option<String>,
     /// Required to change the e-mail or the password (ASVS 2.1.5): a stolen
     /// session alone cannot take the account over.
+    #[schema(nullable = false)]
     pub current_password: Option<String>,
 }
 
-impl BodySchema for UserPatch {
-    const FIELDS: &'static [Field] = &[
-        Field::optional("username", FieldType::String),
-        Field::optional("email", FieldType::String),
-        Field::optional("password", FieldType::String),
-        Field::optional("current_password", FieldType::String),
-    ];
-    fn check(&self, errors: &mut Vec<String>) {
-        if let Some(u) = &self.username {
-            validate::username(u, errors);
-        }
-        if let Some(e) = &self.email {
-            validate::email(&validate::normalise_email(e), errors);
-        }
-        if let Some(p) = &self.password {
-            validate::password(p, errors);
-        }
-    }
-}
+impl Body for UserPatch {}
 
 /// Answer of a change; a password change ends every session, so it carries
 /// a fresh token for the caller.
@@ -108,7 +96,7 @@ pub struct PatchAnswer {
 /// Change one's username, e-mail and/or password; a new e-mail or password
 /// needs `current_password`, and the owner is told of it by mail.
 #[utoipa::path(patch, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])), request_body = UserPatch,
-    params(("uuid" = String, Path, description = "the caller's uuid")),
+    params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
     responses((status = 201, body = PatchAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
         (status = 404, body = Message), (status = 429, body = Message)))]
 async fn patch_user(
@@ -232,7 +220,7 @@ fn send_change_notices(state: &AppState, user: &User, changes: &UserChanges) {
 
 /// Delete one's account and everything that is the user's.
 #[utoipa::path(delete, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
-    params(("uuid" = String, Path, description = "the caller's uuid")),
+    params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
     responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_user(
     State(state): State<AppState>,

@@ -96,3 +96,150 @@ db_test!(pages_past_the_end_are_empty_with_the_true_total, |app| {
         }
     }
 });
+
+/// The path of an operation with its parameters replaced by the document's
+/// examples.
+fn example_path(path: &str, operation: &Value) -> String {
+    let mut path = path.to_string();
+    for parameter in operation["parameters"].as_array().into_iter().flatten() {
+        if parameter["in"] != "path" {
+            continue;
+        }
+        let name = parameter["name"].as_str().unwrap();
+        let example = match &parameter["example"] {
+            Value::String(s) => s.clone(),
+            Value::Null => panic!("{path}: no example for {name}"),
+            other => other.to_string(),
+        };
+        path = path.replace(&format!("{{{name}}}"), &example);
+    }
+    path
+}
+
+// Every body the document describes is checked under the names it gives:
+// each documented field of a wrong type and each required field left out is
+// reported by that name, so a renamed field cannot lose its rules.
+db_test!(every_documented_field_is_validated_under_its_name, |app| {
+    let (admin, _) = app.register_admin("admin").await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/swagger.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut bodies = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let reference =
+                &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+            let Some(name) = reference.as_str().and_then(|r| r.rsplit('/').next()) else {
+                continue;
+            };
+            let schema = &document["components"]["schemas"][name];
+            let properties = schema["properties"].as_object().unwrap();
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = example_path(path, operation);
+            let wrong: serde_json::Map<String, Value> = properties
+                .keys()
+                .map(|k| (k.clone(), json!({"not": "a value"})))
+                .collect();
+            let (status, answer) = app
+                .call(
+                    method.clone(),
+                    &url,
+                    Some(&admin),
+                    Some(Value::Object(wrong)),
+                )
+                .await;
+            assert_eq!(status, 400, "{method} {url}: {answer}");
+            for field in properties.keys() {
+                let prefix = format!("{field}: Not a valid ");
+                assert!(
+                    answer["errors"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|e| e.as_str().unwrap().starts_with(&prefix)),
+                    "{method} {url} ({name}): {field} unchecked: {answer}"
+                );
+            }
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            if !required.is_empty() {
+                let (status, answer) = app
+                    .call(method.clone(), &url, Some(&admin), Some(json!({})))
+                    .await;
+                assert_eq!(status, 400, "{method} {url}: {answer}");
+                for field in required {
+                    let message = format!(
+                        "{}: Missing data for required field.",
+                        field.as_str().unwrap()
+                    );
+                    assert!(
+                        answer["errors"]
+                            .as_array()
+                            .unwrap()
+                            .contains(&json!(message)),
+                        "{method} {url}: {answer}"
+                    );
+                }
+            }
+            bodies += 1;
+        }
+    }
+    assert!(bodies >= 12, "only {bodies} documented bodies");
+});
+
+// The limits the document states are the ones enforced, to the character.
+db_test!(the_documented_limits_are_the_enforced_limits, |app| {
+    let document: Value = app
+        .client
+        .get(app.url("/api/swagger.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let username = &document["components"]["schemas"]["RegisterBody"]["properties"]["username"];
+    let max = username["maxLength"].as_u64().unwrap() as usize;
+    let register = |name: String| json!({"email": format!("{}@example.com", name.len()), "username": name, "password": "goodPassword!123"});
+    let (status, body) = app
+        .post("/api/auth/register", None, register("a".repeat(max)))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .post("/api/auth/register", None, register("a".repeat(max + 1)))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"],
+        json!([format!("Length must be between 4 and {max}.")])
+    );
+    // An integral number is an integer to JSON Schema, so to the server too.
+    let (admin, _) = app.register_admin("admin").await;
+    let movie = app
+        .add_item(&admin, "movie", json!({"title": "Whole", "genres": []}))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/movie/{movie}/meta"),
+            Some(&admin),
+            Some(json!({"rating": 4.0})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/movie/{movie}/meta"),
+            Some(&admin),
+            Some(json!({"rating": 6})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"], json!(["rating: 6 is not between 0 and 5."]));
+});

@@ -191,3 +191,60 @@ async fn raw_request(address: std::net::SocketAddr, request: &str) -> String {
     }
     answer
 }
+
+// The document carries the rules the server enforces: lengths, patterns (with
+// the message a failure reads), ranges, closed bodies, examples for path
+// parameters, and the statuses every secured operation may answer.
+db_test!(the_document_carries_the_validation_rules, |app| {
+    let document: Value = app
+        .client
+        .get(app.url("/api/swagger.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &document["components"]["schemas"];
+    let register = &schemas["RegisterBody"];
+    assert_eq!(
+        register["required"],
+        json!(["email", "username", "password"])
+    );
+    assert_eq!(register["additionalProperties"], false);
+    let username = &register["properties"]["username"];
+    assert_eq!(
+        (&username["minLength"], &username["maxLength"]),
+        (&json!(4), &json!(15))
+    );
+    assert!(username["pattern"].is_string(), "{username}");
+    assert_eq!(username["x-pattern-message"], "Invalid username!");
+    assert_eq!(register["properties"]["email"]["maxLength"], 64);
+    let rating = &schemas["MetaBody"]["properties"]["rating"];
+    assert_eq!(
+        (&rating["minimum"], &rating["maximum"]),
+        (&json!(0), &json!(5))
+    );
+    assert_eq!(schemas["ForceBody"]["properties"]["engines"]["maxItems"], 6);
+    let meta = &document["paths"]["/api/{media}/{content_id}/meta"]["patch"];
+    let examples: Vec<&Value> = meta["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["example"])
+        .collect();
+    assert_eq!(examples, vec![&json!("movie"), &json!(881)]);
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                assert!(
+                    operation["responses"].get("401").is_some(),
+                    "{method} {path} does not document 401"
+                );
+            }
+        }
+    }
+});
