@@ -122,6 +122,18 @@ impl TestServer {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// The OpenAPI document the server serves (`/api/swagger.json`).
+    pub async fn document(&self) -> Value {
+        let response = self
+            .client
+            .get(self.url("/api/swagger.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     /// Registers `username@example.com`; returns (token, uuid).
     pub async fn register(&self, username: &str) -> (String, String) {
         let body = json!({"email": format!("{username}@example.com"), "username": username, "password": PASSWORD});

@@ -121,15 +121,7 @@ fn example_path(path: &str, operation: &Value) -> String {
 // reported by that name, so a renamed field cannot lose its rules.
 db_test!(every_documented_field_is_validated_under_its_name, |app| {
     let (admin, _) = app.register_admin("admin").await;
-    let document: Value = app
-        .client
-        .get(app.url("/api/swagger.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.document().await;
     let mut bodies = 0;
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -194,15 +186,7 @@ db_test!(every_documented_field_is_validated_under_its_name, |app| {
 
 // The limits the document states are the ones enforced, to the character.
 db_test!(the_documented_limits_are_the_enforced_limits, |app| {
-    let document: Value = app
-        .client
-        .get(app.url("/api/swagger.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.document().await;
     let username = &document["components"]["schemas"]["RegisterBody"]["properties"]["username"];
     let max = username["maxLength"].as_u64().unwrap() as usize;
     let register = |name: String| json!({"email": format!("{}@example.com", name.len()), "username": name, "password": "goodPassword!123"});

@@ -132,14 +132,7 @@ db_test!(health_and_documentation_are_served, |app| {
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap()["database"], "ok");
-    let response = app
-        .client
-        .get(app.url("/api/swagger.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let document: Value = response.json().await.unwrap();
+    let document = app.document().await;
     assert_eq!(document["info"]["title"], "RecoFinement API");
     for path in [
         "/api/auth/register",
@@ -196,15 +189,7 @@ async fn raw_request(address: std::net::SocketAddr, request: &str) -> String {
 // the message a failure reads), ranges, closed bodies, examples for path
 // parameters, and the statuses every secured operation may answer.
 db_test!(the_document_carries_the_validation_rules, |app| {
-    let document: Value = app
-        .client
-        .get(app.url("/api/swagger.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.document().await;
     let schemas = &document["components"]["schemas"];
     let register = &schemas["RegisterBody"];
     assert_eq!(
