@@ -5,10 +5,12 @@
 //! Owns the vocabulary; must not do I/O or depend on another crate of the
 //! workspace (every other crate depends on it).
 
+pub mod engine_name;
 pub mod kind;
 pub mod media;
 pub mod permission;
 pub mod validate;
 
+pub use engine_name::EngineName;
 pub use kind::ContentKind;
 pub use permission::Permission;
