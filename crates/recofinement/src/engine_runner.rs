@@ -374,6 +374,11 @@ impl EngineRunner {
             }
         };
         let mut interactions: Vec<Interaction> = Vec::new();
+        if let UserScope::All = scope {
+            // Sized once: growing by doubling would hold 1.5 copies at the end.
+            let estimate = self.db.engine_interactions_estimate().await?;
+            interactions.reserve(estimate + estimate / 64);
+        }
         self.db
             .engine_interactions(scope, |row| {
                 interactions.push(Interaction {

@@ -162,6 +162,22 @@ impl Db {
         Ok(())
     }
 
+    /// About how many interactions there are (PostgreSQL: the planner's
+    /// estimate, no scan), to size the snapshot's buffer once.
+    pub async fn engine_interactions_estimate(&self) -> StoreResult<usize> {
+        let (n,): (i64,) = match self {
+            Db::Postgres(pool) => sqlx::query_as(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'meta_user_content'::regclass",
+            )
+            .fetch_one(pool)
+            .await?,
+            Db::Sqlite(pool) => sqlx::query_as("SELECT COUNT(*) FROM meta_user_content")
+                .fetch_one(pool)
+                .await?,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// (content, users who interacted with it), over every user.
     pub async fn engine_audience(&self) -> StoreResult<Vec<(i64, i64)>> {
         on_db!(self, pool => Ok(sqlx::query_as(
