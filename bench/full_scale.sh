@@ -8,8 +8,8 @@
 #   BIN=target/release/recofinement bash bench/full_scale.sh        # the original's scale
 #   USERS=100000 ITEMS=43000 INTERACTIONS=12000000 BIN=… bash bench/full_scale.sh
 #
-# Needs about 45 bytes of CSV and ~150 bytes of PostgreSQL per interaction
-# on disk: watch `df -h`. KEEP_DB=1 keeps the database afterwards.
+# Needs about 17 bytes of CSV (deleted after the import) and ~150 bytes of
+# PostgreSQL per interaction on disk: watch `df -h`. KEEP_DB=1 keeps the database afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,23 +30,27 @@ run() { # $1 = label, rest = command; prints its output, time and peak memory
     local label=$1
     shift
     echo "== $label"
-    /usr/bin/time -f "$label: %e s wall, peak RSS %M KiB" nice -n "$NICE" "$@" 2>&1 |
+    /usr/bin/time -f "${label//%/%%}: %e s wall, peak RSS %M KiB" nice -n "$NICE" "$@" 2>&1 |
         grep -v '^\s*$' | grep -v '\[' || true
     df -h "$WORK" | tail -1
 }
 
-run "generate $USERS users, $ITEMS items, $INTERACTIONS interactions, accounts $ACCOUNTS" \
-    "$BIN" generate --out "$WORK/data" --users "$USERS" --items "$ITEMS" \
-    --interactions "$INTERACTIONS" --seed "$SEED" --accounts "$ACCOUNTS"
-du -sh "$WORK/data"
+if [ -z "${SKIP_LOAD:-}" ]; then # SKIP_LOAD=1: the database is already loaded
+    run "generate $USERS users, $ITEMS items, $INTERACTIONS interactions, accounts $ACCOUNTS" \
+        "$BIN" generate --out "$WORK/data" --users "$USERS" --items "$ITEMS" \
+        --interactions "$INTERACTIONS" --seed "$SEED" --accounts "$ACCOUNTS"
+    du -sh "$WORK/data"
 
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS $SCALE_DB" >/dev/null
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE $SCALE_DB" >/dev/null
-export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$SCALE_DB"
-"$BIN" migrate >/dev/null
-run "import" "$BIN" import "$WORK/data"
-rm -rf "$WORK/data" # the CSV is not needed any more: free the disk
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -Atc "SELECT pg_size_pretty(pg_database_size('$SCALE_DB'))"
+    psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "DROP DATABASE IF EXISTS $SCALE_DB" >/dev/null
+    psql -h "$PGHOST" -p "$PGPORT" -U postgres -q -c "CREATE DATABASE $SCALE_DB" >/dev/null
+    export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$SCALE_DB"
+    "$BIN" migrate >/dev/null
+    run "import" "$BIN" import "$WORK/data"
+    rm -rf "$WORK/data" # the CSV is not needed any more: free the disk
+    psql -h "$PGHOST" -p "$PGPORT" -U postgres -Atc "SELECT pg_size_pretty(pg_database_size('$SCALE_DB'))"
+else
+    export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$SCALE_DB"
+fi
 
 run "engine run --force (every engine)" "$BIN" engine run --force
 for engine in $ENGINES; do
