@@ -7,6 +7,7 @@
 #
 #   BIN=target/release/recofinement bash bench/full_scale.sh        # the original's scale
 #   USERS=100000 ITEMS=43000 INTERACTIONS=12000000 BIN=… bash bench/full_scale.sh
+#   ALL=0 ENGINES=cf …    # one engine only; SKIP_LOAD=1 reuses the loaded database
 #
 # Needs about 17 bytes of CSV (deleted after the import) and ~150 bytes of
 # PostgreSQL per interaction on disk: watch `df -h`. KEEP_DB=1 keeps the database afterwards.
@@ -52,7 +53,9 @@ else
     export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$SCALE_DB"
 fi
 
-run "engine run --force (every engine)" "$BIN" engine run --force
+if [ "${ALL:-1}" = 1 ]; then # ALL=0: only the engines one by one
+    run "engine run --force (every engine)" "$BIN" engine run --force
+fi
 for engine in $ENGINES; do
     run "engine run --force $engine" "$BIN" engine run --force --engine "$engine"
 done
