@@ -5,6 +5,7 @@
 //! Owns the vocabulary; must not do I/O or depend on another crate of the
 //! workspace (every other crate depends on it).
 
+pub mod engine_name;
 pub mod kind;
 pub mod media;
 pub mod page;
@@ -12,6 +13,7 @@ pub mod permission;
 pub mod service;
 pub mod validate;
 
+pub use engine_name::EngineName;
 pub use kind::ContentKind;
 pub use page::{Listing, Page};
 pub use permission::Permission;

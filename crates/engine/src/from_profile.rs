@@ -216,7 +216,7 @@ impl Genres {
 /// actually consume, audience ignores how they liked it.
 pub(crate) fn popularity_prior(ds: &Dataset) -> Vec<f32> {
     let quality = popularity::compute(&ds.items).scores;
-    let degree = ds.matrix.item_degrees();
+    let degree = &ds.audience;
     let mut max_log = [0f32; 6];
     for (i, it) in ds.items.iter().enumerate() {
         let l = (1.0 + degree[i] as f32).ln();

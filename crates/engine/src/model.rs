@@ -7,40 +7,8 @@ use std::collections::HashMap;
 /// Media kind of a catalogue item: the one type every layer shares.
 pub use recofinement_domain::ContentKind;
 
-/// Name of an engine as written in the `engine` columns of result tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum EngineName {
-    Popularity,
-    ContentSimilarities,
-    LinkBetweenItems,
-    FromSimilarContent,
-    FromProfile,
-    CollaborativeFiltering,
-}
-
-impl EngineName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EngineName::Popularity => "Popularity",
-            EngineName::ContentSimilarities => "ContentSimilarities",
-            EngineName::LinkBetweenItems => "LinkBetweenItems",
-            EngineName::FromSimilarContent => "FromSimilarContent",
-            EngineName::FromProfile => "FromProfile",
-            EngineName::CollaborativeFiltering => "CollaborativeFiltering",
-        }
-    }
-
-    /// `engine_priority` written with recommendation rows (spec §4); `None`
-    /// for the engines that do not recommend.
-    pub fn priority(self) -> Option<i32> {
-        match self {
-            EngineName::FromSimilarContent => Some(2),
-            EngineName::FromProfile => Some(4),
-            EngineName::CollaborativeFiltering => Some(5),
-            _ => None,
-        }
-    }
-}
+/// Name of an engine: the one type the engine, the store and the runner share.
+pub use recofinement_domain::EngineName;
 
 /// One catalogue item as the engine needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,6 +206,10 @@ pub struct Dataset {
     pub flagged: Vec<Vec<u32>>,
     /// Item indices of each kind, by [`ContentKind::index`].
     pub kind_items: [Vec<u32>; 6],
+    /// Users who interacted with each item, by item index: the matrix's
+    /// degrees, or the whole table's when the matrix holds only some users
+    /// (see [`Dataset::with_audience`]).
+    pub audience: Vec<u32>,
 }
 
 impl Dataset {
@@ -286,6 +258,7 @@ impl Dataset {
         for (i, it) in items.iter().enumerate() {
             kind_items[it.kind.index()].push(i as u32);
         }
+        let audience = matrix.item_degrees();
         Dataset {
             items,
             item_index,
@@ -293,7 +266,21 @@ impl Dataset {
             interests: liked,
             flagged: flags,
             kind_items,
+            audience,
         }
+    }
+
+    /// Sets each item's audience from `(item id, users)` counted over every
+    /// user, for a dataset that holds only some users' interactions: the
+    /// popularity prior stays what the whole dataset would give.
+    pub fn with_audience(mut self, counts: &[(i64, u32)]) -> Self {
+        self.audience = vec![0; self.items.len()];
+        for &(id, users) in counts {
+            if let Some(i) = self.item_index.position(id) {
+                self.audience[i] = users;
+            }
+        }
+        self
     }
 
     /// Row positions of the requested users (unknown ids skipped, output

@@ -29,7 +29,9 @@ use recofinement_engine::{
     popularity, text,
 };
 use recofinement_store::Db;
-use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, Written};
+use recofinement_store::engine_io::{
+    Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, UserScope, Written,
+};
 use recofinement_store::engine_lock::Fence;
 use recofinement_store::engine_params::StoredAlsParams;
 use recofinement_store::profiles::RunResult;
@@ -45,8 +47,6 @@ pub const ALL_ENGINES: [EngineName; 6] = [
     EngineName::FromProfile,
     EngineName::FromSimilarContent,
 ];
-
-const ALL_LABELS: [&str; 6] = ["APPLICATION", "BOOK", "GAME", "MOVIE", "SERIE", "TRACK"];
 
 /// When an engine is due: its original cadence, or sooner once this many
 /// relevant events piled up.
@@ -92,8 +92,84 @@ fn name_columns(column: &str) -> Option<char> {
     }
 }
 
-fn kind_of(label: &str) -> Option<ContentKind> {
-    ContentKind::parse(label)
+/// The words of an item's "soup": its text columns (names kept whole, lists
+/// cut to five) and its genres' names.
+fn soup(
+    columns: &[&str],
+    texts: &[Option<String>],
+    genres: &[i64],
+    genre_names: &HashMap<i64, String>,
+) -> Vec<String> {
+    let mut soup: Vec<String> = Vec::new();
+    for (column, value) in columns.iter().zip(texts) {
+        let Some(value) = value else { continue };
+        match name_columns(column) {
+            Some(separator) => soup.extend(value.split(separator).take(5).map(text::name_token)),
+            None => soup.push(value.clone()),
+        }
+    }
+    soup.extend(
+        genres
+            .iter()
+            .filter_map(|g| genre_names.get(g))
+            .map(|n| text::name_token(n)),
+    );
+    soup
+}
+
+/// Whose interactions a snapshot loads.
+#[derive(Debug)]
+enum Interactions {
+    All,
+    Users(std::collections::BTreeSet<i64>),
+}
+
+/// What the engines of a run read (the catalogue's ids, kinds, ratings,
+/// titles and genres are always loaded).
+#[derive(Debug)]
+struct Needs {
+    /// The items' text (the content engines compare it).
+    text: bool,
+    interactions: Interactions,
+}
+
+impl Default for Needs {
+    fn default() -> Self {
+        Needs {
+            text: false,
+            interactions: Interactions::Users(Default::default()),
+        }
+    }
+}
+
+impl Needs {
+    fn add(&mut self, engine: EngineName, scope: &Scope, real_users: &[i64], groups: &[Group]) {
+        match engine {
+            EngineName::Popularity => {}
+            EngineName::ContentSimilarities | EngineName::LinkBetweenItems => self.text = true,
+            // A training reads everyone, dataset accounts included.
+            EngineName::CollaborativeFiltering => self.interactions = Interactions::All,
+            EngineName::FromProfile | EngineName::FromSimilarContent => {
+                let Interactions::Users(users) = &mut self.interactions else {
+                    return;
+                };
+                users.extend(subjects(scope, real_users));
+                users.extend(groups.iter().flat_map(|g| g.members.iter().copied()));
+            }
+        }
+    }
+}
+
+/// The users a user engine computes for: the accounts that can log in, all
+/// of them or those of the scope.
+fn subjects(scope: &Scope, real_users: &[i64]) -> Vec<i64> {
+    match scope {
+        Scope::All => real_users.to_vec(),
+        Scope::Users(users) => {
+            let real: HashSet<i64> = real_users.iter().copied().collect();
+            users.iter().copied().filter(|u| real.contains(u)).collect()
+        }
+    }
 }
 
 /// What one engine run did.
@@ -231,73 +307,107 @@ impl EngineRunner {
         }
     }
 
-    /// Loads the snapshot the engines read.
-    pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+    /// Loads the snapshot the engines of `plan` read, and no more: item text
+    /// only for the content engines, every interaction only for a
+    /// collaborative-filtering training, else those of the users computed for
+    /// (and of group members, whose lists are recomputed with every user run).
+    async fn snapshot(&self, plan: &[(EngineName, Scope)]) -> anyhow::Result<Snapshot> {
         let started = Instant::now();
-        let genre_rows = self.db.engine_content_genres().await?;
-        let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
-        let mut genre_names = HashMap::new();
-        for (content, genre, name) in genre_rows {
-            genres.entry(content).or_default().push(genre);
-            genre_names.insert(genre, name);
-        }
-        let mut items = Vec::new();
-        for kind in ContentKind::ALL {
-            let spec = media::spec(kind);
-            let columns = soup_columns(kind);
-            for (id, rating, rating_count, texts) in self.db.engine_items(spec, columns).await? {
-                let item_genres = genres.remove(&id).unwrap_or_default();
-                let mut soup: Vec<String> = Vec::new();
-                for (column, value) in columns.iter().zip(&texts) {
-                    let Some(value) = value else { continue };
-                    match name_columns(column) {
-                        Some(separator) => {
-                            soup.extend(value.split(separator).take(5).map(text::name_token))
-                        }
-                        None => soup.push(value.clone()),
-                    }
-                }
-                soup.extend(
-                    item_genres
-                        .iter()
-                        .filter_map(|g| genre_names.get(g))
-                        .map(|n| text::name_token(n)),
-                );
-                items.push(Item {
-                    id,
-                    kind,
-                    title: texts.first().cloned().flatten().unwrap_or_default(),
-                    text: soup,
-                    genres: item_genres,
-                    rating,
-                    rating_count: rating_count.unwrap_or(0),
-                });
-            }
-        }
-        let interactions: Vec<Interaction> = self
-            .db
-            .engine_interactions()
-            .await?
-            .into_iter()
-            .map(|(user, item, rating, views, count)| Interaction {
-                user,
-                item,
-                rating: rating.map(|r| r as f32),
-                count: interaction_count(views, count),
-            })
-            .collect();
-        let interests = self.db.engine_interests().await?;
-        let flags = self.db.engine_flags().await?;
         let real_users = self.db.engine_real_users().await?;
-        let groups = self
+        let groups: Vec<Group> = self
             .db
             .engine_groups()
             .await?
             .into_iter()
             .map(|(id, members)| Group { id, members })
             .collect();
+        let mut needs = Needs::default();
+        for (engine, scope) in plan {
+            needs.add(*engine, scope, &real_users, &groups);
+        }
+        self.load(needs, real_users, groups, started).await
+    }
+
+    async fn load(
+        &self,
+        needs: Needs,
+        real_users: Vec<i64>,
+        groups: Vec<Group>,
+        started: Instant,
+    ) -> anyhow::Result<Snapshot> {
+        let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut genre_names = HashMap::new();
+        for link in self.db.engine_content_genres().await? {
+            genres.entry(link.content).or_default().push(link.genre);
+            genre_names.insert(link.genre, link.name);
+        }
+        let mut items = Vec::new();
+        for kind in ContentKind::ALL {
+            let spec = media::spec(kind);
+            let columns = soup_columns(kind);
+            // The title alone unless the text is compared.
+            let columns = if needs.text { columns } else { &columns[..1] };
+            for row in self.db.engine_items(spec, columns).await? {
+                let item_genres = genres.remove(&row.content).unwrap_or_default();
+                let soup = if needs.text {
+                    soup(columns, &row.texts, &item_genres, &genre_names)
+                } else {
+                    Vec::new()
+                };
+                items.push(Item {
+                    id: row.content,
+                    kind,
+                    title: row.texts.first().cloned().flatten().unwrap_or_default(),
+                    text: soup,
+                    genres: item_genres,
+                    rating: row.rating,
+                    rating_count: row.rating_count.unwrap_or(0),
+                });
+            }
+        }
+        let users: Vec<i64>;
+        let scope = match &needs.interactions {
+            Interactions::All => UserScope::All,
+            Interactions::Users(set) => {
+                users = set.iter().copied().collect();
+                UserScope::Users(&users)
+            }
+        };
+        let mut interactions: Vec<Interaction> = Vec::new();
+        if let UserScope::All = scope {
+            // Sized once: growing by doubling would hold 1.5 copies at the end.
+            let estimate = self.db.engine_interactions_estimate().await?;
+            interactions.reserve(estimate + estimate / 64);
+        }
+        self.db
+            .engine_interactions(scope, |row| {
+                interactions.push(Interaction {
+                    user: row.user,
+                    item: row.content,
+                    rating: row.rating.map(|r| r as f32),
+                    count: interaction_count(row.views, row.count),
+                })
+            })
+            .await?;
+        let interests = self.db.engine_interests(scope).await?;
+        let flags = self.db.engine_flags(scope).await?;
+        // The popularity prior counts every user, loaded or not.
+        let audience = match scope {
+            UserScope::All => None,
+            UserScope::Users(_) => Some(self.db.engine_audience().await?),
+        };
         let dataset = tokio::task::spawn_blocking(move || {
-            Dataset::new(items, &interactions, &interests, &flags)
+            let dataset = Dataset::new(items, &interactions, &interests, &flags);
+            match audience {
+                Some(counts) => {
+                    let counts: Vec<(i64, u32)> = counts
+                        .into_iter()
+                        .map(|(id, n)| (id, u32::try_from(n).unwrap_or(u32::MAX)))
+                        .collect();
+                    dataset.with_audience(&counts)
+                }
+                None => dataset,
+            }
         })
         .await?;
         Ok(Snapshot {
@@ -337,7 +447,7 @@ impl EngineRunner {
         if plan.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let snapshot = Arc::new(self.snapshot().await?);
+        let snapshot = Arc::new(self.snapshot(&plan).await?);
         let size = SnapshotSize {
             items: snapshot.dataset.items.len(),
             users: snapshot.dataset.matrix.n_users(),
@@ -389,7 +499,7 @@ impl EngineRunner {
         if force {
             return Ok(Some(Scope::All));
         }
-        let Some((cursor, last_run)) = self.db.engine_state(engine.as_str()).await? else {
+        let Some((cursor, last_run)) = self.db.engine_state(engine).await? else {
             return Ok(Some(Scope::All));
         };
         let range = EventRange {
@@ -446,8 +556,8 @@ impl EngineRunner {
         let stop_token = cancel.clone();
         let stop = move || stop_token.is_cancelled();
         let cursor = Cursor {
-            engine: engine.as_str(),
-            kinds: &ALL_LABELS,
+            engine,
+            kinds: &ContentKind::ALL,
             consumed_before: bound,
             fence,
             stop: Some(&stop),
@@ -500,13 +610,7 @@ impl EngineRunner {
             EngineName::CollaborativeFiltering
             | EngineName::FromProfile
             | EngineName::FromSimilarContent => {
-                let users = match &scope {
-                    Scope::All => snapshot.real_users.clone(),
-                    Scope::Users(users) => {
-                        let real: HashSet<i64> = snapshot.real_users.iter().copied().collect();
-                        users.iter().copied().filter(|u| real.contains(u)).collect()
-                    }
-                };
+                let users = subjects(&scope, &snapshot.real_users);
                 let pairs = match engine {
                     EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
                     _ => Vec::new(),
@@ -519,7 +623,6 @@ impl EngineRunner {
                         recommend(engine, &snap, &subjects, &pairs, &training, cancel)
                     })
                     .await?;
-                let priority = engine.priority().unwrap_or(0).into();
                 let owner = match scope {
                     Scope::All => RecoOwner::Users(None),
                     Scope::Users(_) => RecoOwner::Users(Some(&users)),
@@ -533,8 +636,7 @@ impl EngineRunner {
                     completed(
                         self.db
                             .replace_recommendations(
-                                engine.as_str(),
-                                priority,
+                                engine,
                                 RecoOwner::Groups,
                                 group_rows,
                                 no_cursor,
@@ -544,13 +646,7 @@ impl EngineRunner {
                 }
                 completed(
                     self.db
-                        .replace_recommendations(
-                            engine.as_str(),
-                            priority,
-                            owner,
-                            &user_rows,
-                            cursor,
-                        )
+                        .replace_recommendations(engine, owner, &user_rows, cursor)
                         .await?,
                 )?;
                 (
@@ -600,7 +696,10 @@ impl EngineRunner {
             liked_genres: genres,
             metas,
         };
-        let snapshot = Arc::new(self.snapshot().await?);
+        // A sandbox profile is its own subject: no user's interactions.
+        let needs = Needs::default();
+        let (real_users, groups) = (Vec::new(), Vec::new());
+        let snapshot = Arc::new(self.load(needs, real_users, groups, Instant::now()).await?);
         let pairs = self.db.engine_similar_pairs().await?;
         let computations = Computations {
             pool: self.pool.clone(),
@@ -708,25 +807,23 @@ pub fn is_cancelled(error: &anyhow::Error) -> bool {
 }
 
 fn similar_row(pair: &SimilarPair) -> SimilarRow {
-    (
-        pair.source,
-        pair.target,
-        pair.similarity,
-        pair.source_kind.as_str().to_uppercase(),
-        pair.target_kind.as_str().to_uppercase(),
-    )
+    SimilarRow {
+        source: pair.source,
+        target: pair.target,
+        similarity: pair.similarity,
+        source_kind: pair.source_kind,
+        target_kind: pair.target_kind,
+    }
 }
 
 fn stored_pairs(rows: &[SimilarRow]) -> Vec<SimilarPair> {
     rows.iter()
-        .filter_map(|(a, b, s, ka, kb)| {
-            Some(SimilarPair {
-                source: *a,
-                target: *b,
-                similarity: *s,
-                source_kind: kind_of(ka)?,
-                target_kind: kind_of(kb)?,
-            })
+        .map(|row| SimilarPair {
+            source: row.source,
+            target: row.target,
+            similarity: row.similarity,
+            source_kind: row.source_kind,
+            target_kind: row.target_kind,
         })
         .collect()
 }
@@ -796,8 +893,11 @@ struct Reasons<'a> {
 impl<'a> Reasons<'a> {
     fn new(snapshot: &'a Snapshot, pairs: &[SimilarRow]) -> Self {
         let mut sources: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
-        for (a, b, s, _, _) in pairs {
-            sources.entry(*b).or_default().push((*a, *s));
+        for pair in pairs {
+            sources
+                .entry(pair.target)
+                .or_default()
+                .push((pair.source, pair.similarity));
         }
         let titles = snapshot
             .dataset
@@ -876,13 +976,13 @@ impl<'a> Reasons<'a> {
                         .or_insert_with(|| self.consumed(rec.subject));
                     self.reason(rec, engine, consumed)
                 };
-                (
-                    rec.subject,
-                    rec.item,
-                    rec.score,
-                    rec.kind.as_str().to_uppercase(),
+                RecoRow {
+                    subject: rec.subject,
+                    content: rec.item,
+                    score: rec.score,
+                    kind: rec.kind,
                     reason,
-                )
+                }
             })
             .collect()
     }
@@ -1159,31 +1259,27 @@ impl EngineRunner {
         .await?;
         let rows: Vec<RecoRow> = recs
             .iter()
-            .map(|r| {
-                let kind = r.kind.as_str().to_uppercase();
-                (
-                    user,
-                    r.item,
-                    r.score,
-                    kind,
-                    Some(COLLABORATIVE_REASON.into()),
-                )
+            .map(|r| RecoRow {
+                subject: user,
+                content: r.item,
+                score: r.score,
+                kind: r.kind,
+                reason: Some(COLLABORATIVE_REASON.into()),
             })
             .collect();
         let engine = EngineName::CollaborativeFiltering;
         // Not fenced: any instance folds in the users it serves.
         let no_cursor = Cursor {
-            engine: engine.as_str(),
+            engine,
             kinds: &[],
             consumed_before: 0,
             fence: None,
             stop: None,
         };
-        let priority = engine.priority().unwrap_or(0).into();
         let owner = RecoOwner::Users(Some(std::slice::from_ref(&user)));
         let _ = self
             .db
-            .replace_recommendations(engine.as_str(), priority, owner, &rows, no_cursor)
+            .replace_recommendations(engine, owner, &rows, no_cursor)
             .await?;
         Ok(Some(rows.len()))
     }

@@ -410,6 +410,33 @@ db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
     assert_eq!(table_shape(&t, "meta_user_content").await, shape);
 });
 
+// Rows repeated inside a file and across the files of a unit load once,
+// also into an empty table (which PostgreSQL fills by COPY straight into it).
+db_test!(repeated_rows_load_once_into_an_empty_table, |t| {
+    let (dir, summary) = small_set();
+    // A row of the first file, twice at the end of the third.
+    let first = dir.0.join("meta_user_content_1.csv");
+    let row = std::fs::read_to_string(&first).unwrap();
+    let row = row.lines().nth(1).unwrap();
+    let third = dir.0.join("meta_user_content_3.csv");
+    let text = std::fs::read_to_string(&third).unwrap();
+    std::fs::write(&third, format!("{text}{row}\n{row}\n")).unwrap();
+
+    let reports = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let interactions: Vec<_> = reports
+        .iter()
+        .filter(|r| r.table == "meta_user_content")
+        .collect();
+    let read: u64 = interactions.iter().map(|r| r.rows_read).sum();
+    let inserted: u64 = interactions.iter().map(|r| r.rows_inserted).sum();
+    assert_eq!(read, summary.interactions as u64 + 2);
+    assert_eq!(inserted, summary.interactions as u64, "{interactions:?}");
+    assert_eq!(
+        t.count("meta_user_content").await,
+        summary.interactions as i64
+    );
+});
+
 /// Runs `recofinement import DIR` against `url` to its end.
 fn import_process(url: &str, dir: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recofinement"));

@@ -3,7 +3,7 @@
 //! what a full run gives them, and sandbox runs store their results.
 
 use recofinement::engine_runner::{ALL_ENGINES, EngineRunner};
-use recofinement_engine::EngineName;
+use recofinement_engine::{ContentKind, EngineName};
 use recofinement_store::backend_test;
 use recofinement_store::interactions::MetaPatch;
 use recofinement_store::testing::{Backend, TestDb};
@@ -170,6 +170,32 @@ backend_test!(incremental_runs_equal_a_full_recomputation, |t| {
         partial,
         "partial run = full run for that user"
     );
+});
+
+// A run for the users with new events reads their interactions, not the
+// whole table; a training reads them all.
+backend_test!(a_run_for_one_user_loads_that_user_only, |t| {
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    let all = t.scalar("SELECT COUNT(*) FROM meta_user_content").await;
+    let (_, size) = runner.run_measured(&ALL_ENGINES, true).await.unwrap();
+    assert_eq!(
+        size.unwrap().interactions as i64,
+        all,
+        "a full run reads every one"
+    );
+    rate(&t, 3, 7, 5).await;
+    t.settle_events().await;
+    let (reports, size) = runner.run_measured(&ALL_ENGINES, false).await.unwrap();
+    let ran: Vec<&str> = reports.iter().map(|r| r.engine).collect();
+    assert_eq!(ran, ["FromProfile", "FromSimilarContent"]);
+    let size = size.unwrap();
+    let mine = t
+        .scalar("SELECT COUNT(*) FROM meta_user_content WHERE user_id = 3")
+        .await;
+    assert_eq!(size.interactions as i64, mine, "user 3's only, of {all}");
+    assert_eq!(size.users, 1);
+    assert_eq!(size.items as i64, MOVIES, "the catalogue is still whole");
 });
 
 backend_test!(declaring_interests_gives_a_new_user_recommendations, |t| {
@@ -541,7 +567,13 @@ async fn many_lists(t: &TestDb) -> Vec<recofinement_store::engine_io::RecoRow> {
     t.sql(&sql).await;
     (101..=250)
         .flat_map(|user| {
-            (1..=MOVIES).map(move |movie| (user, movie, 0.5, "MOVIE".to_string(), None))
+            (1..=MOVIES).map(move |movie| recofinement_store::engine_io::RecoRow {
+                subject: user,
+                content: movie,
+                score: 0.5,
+                kind: ContentKind::Movie,
+                reason: None,
+            })
         })
         .collect()
 }
@@ -563,16 +595,21 @@ backend_test!(
         // The error injected mid-way: the third transaction is never started.
         let stop = || calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
         let cursor = Cursor {
-            engine: "FromProfile",
-            kinds: &["MOVIE"],
+            engine: EngineName::FromProfile,
+            kinds: &[ContentKind::Movie],
             consumed_before: 7,
             fence: None,
             stop: Some(&stop),
         };
         let written =
-            t.db.replace_recommendations("FromProfile", 1, RecoOwner::Users(None), &rows, cursor)
-                .await
-                .unwrap();
+            t.db.replace_recommendations(
+                EngineName::FromProfile,
+                RecoOwner::Users(None),
+                &rows,
+                cursor,
+            )
+            .await
+            .unwrap();
         assert_eq!(written, Written::Stopped);
         assert_eq!(
             cursor_of(&t, "FromProfile").await,
@@ -592,9 +629,14 @@ backend_test!(
             ..cursor
         };
         let written =
-            t.db.replace_recommendations("FromProfile", 1, RecoOwner::Users(None), &rows, cursor)
-                .await
-                .unwrap();
+            t.db.replace_recommendations(
+                EngineName::FromProfile,
+                RecoOwner::Users(None),
+                &rows,
+                cursor,
+            )
+            .await
+            .unwrap();
         assert_eq!(written, Written::Done);
         assert_eq!(cursor_of(&t, "FromProfile").await, 7);
         assert_eq!(
@@ -615,16 +657,15 @@ backend_test!(api_writes_proceed_while_the_engine_writes, |t| {
         tokio::spawn(async move {
             for _ in 0..5 {
                 let cursor = Cursor {
-                    engine: "FromProfile",
-                    kinds: &["MOVIE"],
+                    engine: EngineName::FromProfile,
+                    kinds: &[ContentKind::Movie],
                     consumed_before: 1,
                     fence: None,
                     stop: None,
                 };
                 let written = db
                     .replace_recommendations(
-                        "FromProfile",
-                        1,
+                        EngineName::FromProfile,
                         RecoOwner::Users(None),
                         &rows,
                         cursor,

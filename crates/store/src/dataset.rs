@@ -1,12 +1,13 @@
 //! Dataset import (spec data-model §13): the RecoFinement-Datasets CSV files,
-//! loaded in the spec's order, each file in one transaction.
+//! loaded in the spec's order, each unit of files in one transaction.
 //!
 //! A file is read and checked on a blocking thread (PostgreSQL CSV rules,
 //! column count, types, the schema's NOT NULL / length / CHECK rules) so a
 //! malformed row is reported with its file and line; checked rows travel in
-//! batches to the database: `COPY … FROM STDIN` into a temporary table then
-//! `INSERT … SELECT … ON CONFLICT DO NOTHING` on PostgreSQL, multi-row
-//! `INSERT … ON CONFLICT DO NOTHING` on SQLite. A re-run adds nothing twice.
+//! batches to the database: `COPY … FROM STDIN` on PostgreSQL (straight into
+//! a table empty at the unit's start, else into a temporary table then
+//! `INSERT … SELECT … ON CONFLICT DO NOTHING`), multi-row `INSERT … ON
+//! CONFLICT DO NOTHING` on SQLite. A re-run adds nothing twice.
 //! The import writes no event rows: the first engine run sees everything.
 
 use std::fs::File;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::dialect::BeginWrite;
+use crate::dialect::{BeginWrite, WriteTx};
 use crate::{Db, StoreError, on_db};
 
 // The format (files, columns, checking, CSV reading) is the dataset crate's;
@@ -441,373 +442,31 @@ impl Db {
         if files.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            Db::Postgres(pool) => Self::load_postgres(pool, files, observer).await,
-            Db::Sqlite(pool) => Self::load_sqlite(pool, files, observer).await,
-        }
-    }
-
-    fn spawn_reader(
-        file: &DatasetFile,
-        name: &str,
-        copy: bool,
-    ) -> (
-        tokio::sync::mpsc::Receiver<Result<Batch, DatasetError>>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let (sender, receiver) = tokio::sync::mpsc::channel(2);
-        let path = file.path.clone();
-        let spec = file.spec.clone();
-        let name = name.to_string();
-        let handle = tokio::task::spawn_blocking(move || {
-            read_batches(&path, &spec, copy, &name, sender);
-        });
-        (receiver, handle)
-    }
-
-    /// PostgreSQL: `COPY` into a temporary table, then `INSERT … SELECT …
-    /// ON CONFLICT DO NOTHING`, batch by batch, in one transaction per unit.
-    async fn load_postgres(
-        pool: &sqlx::PgPool,
-        files: &[DatasetFile],
-        observer: &mut dyn ImportObserver,
-    ) -> Result<Vec<FileReport>, DatasetError> {
         let spec = &files[0].spec;
         let first = files[0].name();
-        let mut tx = pool
-            .begin_write()
-            .await
-            .map_err(|source| DatasetError::Store {
-                file: first.clone(),
-                source,
-            })?;
-        let columns = column_list(spec);
-        let stage_sql = format!(
-            "CREATE TEMP TABLE import_stage ON COMMIT DROP AS SELECT {columns} FROM {} WITH NO DATA",
-            spec.table
-        );
-        sqlx::query(sqlx::AssertSqlSafe(stage_sql))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error(&first))?;
         let size: u64 = files.iter().map(file_size).sum();
-        let restore = Self::postgres_bulk_start(&mut tx, spec.table, size)
-            .await
-            .map_err(store_error(&first))?;
+        let mut unit =
+            UnitTx::begin(self, spec, size)
+                .await
+                .map_err(|source| DatasetError::Store {
+                    file: first.clone(),
+                    source,
+                })?;
         let mut reports = Vec::with_capacity(files.len());
         for (i, file) in files.iter().enumerate() {
             let run = FileRun::start(file, observer);
-            let mut loaded = Self::copy_postgres(&mut tx, file, &run.name, observer).await;
+            let mut loaded = unit.load_file(file, &run.name, observer).await;
             if i + 1 == files.len()
                 && let Ok((read, _)) = loaded
+                && let Err(error) = unit.close(spec, &run.name, read).await
             {
-                let closing = async {
-                    let closing_error = closing_error(&run.name, read);
-                    for create in &restore {
-                        sqlx::query(sqlx::AssertSqlSafe(create.as_str()))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(&closing_error)?;
-                    }
-                    Self::postgres_unit_end(&mut tx, spec)
-                        .await
-                        .map_err(store_error(&run.name))
-                };
-                if let Err(error) = closing.await {
-                    loaded = Err(error);
-                }
+                loaded = Err(error);
             }
             reports.push(run.end(loaded, observer)?);
         }
         let last = reports.last().map(|r| r.file.clone()).unwrap_or(first);
-        tx.commit().await.map_err(store_error(&last))?;
+        unit.commit().await.map_err(store_error(&last))?;
         Ok(reports)
-    }
-
-    /// A unit large for its table (≥ 1 MiB, the table not much larger) loads
-    /// with the table's foreign keys and secondary indexes dropped; they are
-    /// re-created with their own names and definitions before commit (one
-    /// transaction, so nobody sees the table without them), once for the
-    /// whole unit. Checking and indexing in bulk is several times faster
-    /// than row by row; a missing parent row fails the unit as before.
-    /// Returns the statements that re-create what was dropped.
-    async fn postgres_bulk_start(
-        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
-        table: &str,
-        size: u64,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        if size < BULK_BYTES {
-            return Ok(Vec::new());
-        }
-        let (rows,): (f64,) = sqlx::query_as(
-            "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::text::regclass",
-        )
-        .bind(table)
-        .fetch_one(&mut **tx)
-        .await?;
-        if rows > (size / 2) as f64 {
-            return Ok(Vec::new());
-        }
-        let objects: Vec<(String, String)> = sqlx::query_as(BULK_OBJECTS_SQL)
-            .bind(table)
-            .fetch_all(&mut **tx)
-            .await?;
-        tracing::debug!(
-            table,
-            objects = objects.len(),
-            "bulk load: foreign keys and indexes re-created after the unit"
-        );
-        let mut restore = Vec::with_capacity(objects.len());
-        for (create, drop) in objects {
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut **tx)
-                .await?;
-            restore.push(create);
-        }
-        Ok(restore)
-    }
-
-    /// One file through the staging table.
-    async fn copy_postgres(
-        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
-        file: &DatasetFile,
-        name: &str,
-        observer: &mut dyn ImportObserver,
-    ) -> Loaded {
-        let spec = &file.spec;
-        let columns = column_list(spec);
-        let copy_sql = format!("COPY import_stage ({columns}) FROM STDIN");
-        let insert_sql = format!(
-            "INSERT INTO {} ({columns}) SELECT {columns} FROM import_stage ON CONFLICT DO NOTHING",
-            spec.table
-        );
-        let (mut receiver, reader) = Self::spawn_reader(file, name, true);
-        let (mut read, mut inserted) = (0u64, 0u64);
-        while let Some(batch) = receiver.recv().await {
-            let batch = batch?;
-            let db_error = |source: sqlx::Error| DatasetError::Database {
-                file: name.to_string(),
-                first_line: batch.first_line,
-                last_line: batch.last_line,
-                source: source.into(),
-            };
-            let Payload::Copy(data) = &batch.payload else {
-                unreachable!("PostgreSQL batches are COPY text")
-            };
-            let mut copy = tx.copy_in_raw(&copy_sql).await.map_err(db_error)?;
-            copy.send(data.as_slice()).await.map_err(db_error)?;
-            copy.finish().await.map_err(db_error)?;
-            inserted += sqlx::query(sqlx::AssertSqlSafe(insert_sql.as_str()))
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-            sqlx::query("TRUNCATE import_stage")
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            read += batch.rows as u64;
-            tracing::debug!(
-                file = name,
-                rows = read,
-                "import batch loaded (not committed)"
-            );
-            observer.progress(batch.bytes_read);
-        }
-        let _ = reader.await;
-        Ok((read, inserted))
-    }
-
-    /// The end of a unit: content types of a media table, the id sequence
-    /// past the largest id.
-    async fn postgres_unit_end(
-        tx: &mut crate::dialect::WriteTx<sqlx::Postgres>,
-        spec: &FileSpec,
-    ) -> Result<(), sqlx::Error> {
-        if let Some(label) = spec.content_type {
-            sqlx::query(sqlx::AssertSqlSafe(mark_content_type_sql(spec.table)))
-                .bind(label)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if let Some(serial) = spec.serial {
-            let sql = format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', '{serial}'), COALESCE(max({serial}), 0) + 1, false) FROM {table}",
-                table = spec.table
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// SQLite: multi-row `INSERT … ON CONFLICT DO NOTHING`, in one
-    /// (immediate) transaction per unit.
-    async fn load_sqlite(
-        pool: &sqlx::SqlitePool,
-        files: &[DatasetFile],
-        observer: &mut dyn ImportObserver,
-    ) -> Result<Vec<FileReport>, DatasetError> {
-        let spec = &files[0].spec;
-        let first = files[0].name();
-        let mut tx = pool
-            .begin_write()
-            .await
-            .map_err(|source| DatasetError::Store {
-                file: first.clone(),
-                source,
-            })?;
-        let size: u64 = files.iter().map(file_size).sum();
-        let restore = Self::sqlite_bulk_start(&mut tx, spec.table, size)
-            .await
-            .map_err(store_error(&first))?;
-        let mut reports = Vec::with_capacity(files.len());
-        for (i, file) in files.iter().enumerate() {
-            let run = FileRun::start(file, observer);
-            let mut loaded = Self::insert_sqlite(&mut tx, file, &run.name, observer).await;
-            if i + 1 == files.len()
-                && let Ok((read, _)) = loaded
-            {
-                let closing = async {
-                    let closing_error = closing_error(&run.name, read);
-                    for create in &restore {
-                        sqlx::query(sqlx::AssertSqlSafe(create.as_str()))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(&closing_error)?;
-                    }
-                    if !restore.is_empty() {
-                        sqlx::query("PRAGMA cache_size = -2000")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(&closing_error)?;
-                    }
-                    if let Some(label) = spec.content_type {
-                        sqlx::query(sqlx::AssertSqlSafe(mark_content_type_sql(spec.table)))
-                            .bind(label)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(store_error(&run.name))?;
-                    }
-                    Ok(())
-                };
-                if let Err(error) = closing.await {
-                    loaded = Err(error);
-                }
-            }
-            reports.push(run.end(loaded, observer)?);
-        }
-        let last = reports.last().map(|r| r.file.clone()).unwrap_or(first);
-        tx.commit().await.map_err(store_error(&last))?;
-        Ok(reports)
-    }
-
-    /// A large unit loads with its table's secondary (non-unique) indexes
-    /// dropped and re-created at its end, in its transaction, and a page
-    /// cache large enough for the table's unique index. Returns the
-    /// statements that re-create the indexes.
-    async fn sqlite_bulk_start(
-        tx: &mut crate::dialect::WriteTx<sqlx::Sqlite>,
-        table: &str,
-        size: u64,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        if size < BULK_BYTES {
-            return Ok(Vec::new());
-        }
-        let (rows,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&mut **tx)
-                .await?;
-        if rows as u64 > size / 2 {
-            return Ok(Vec::new());
-        }
-        let indexes: Vec<(String, String)> = sqlx::query_as(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
-             AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
-        )
-        .bind(table.trim_matches('"'))
-        .fetch_all(&mut **tx)
-        .await?;
-        // 256 MiB at most, for this connection until the unit ends.
-        sqlx::query("PRAGMA cache_size = -262144")
-            .execute(&mut **tx)
-            .await?;
-        let mut restore = Vec::with_capacity(indexes.len().max(1));
-        for (name, create) in indexes {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
-                .execute(&mut **tx)
-                .await?;
-            restore.push(create);
-        }
-        if restore.is_empty() {
-            // Still a statement, so the cache size is set back at the end.
-            restore.push("SELECT 1".to_string());
-        }
-        Ok(restore)
-    }
-
-    /// One file as multi-row inserts.
-    async fn insert_sqlite(
-        tx: &mut crate::dialect::WriteTx<sqlx::Sqlite>,
-        file: &DatasetFile,
-        name: &str,
-        observer: &mut dyn ImportObserver,
-    ) -> Loaded {
-        let spec = &file.spec;
-        let width = spec.columns.len();
-        let per_statement = (SQLITE_MAX_PARAMS / width).min(SQLITE_ROWS_PER_STATEMENT);
-        let full_sql = insert_values_sql(spec, per_statement);
-        let (mut receiver, reader) = Self::spawn_reader(file, name, false);
-        let (mut read, mut inserted) = (0u64, 0u64);
-        while let Some(batch) = receiver.recv().await {
-            let batch = batch?;
-            let Payload::Values(values) = batch.payload else {
-                unreachable!("SQLite batches are values")
-            };
-            let db_error = |source: sqlx::Error| DatasetError::Database {
-                file: name.to_string(),
-                first_line: batch.first_line,
-                last_line: batch.last_line,
-                source: source.into(),
-            };
-            let mut values = values.into_iter();
-            let mut left = batch.rows;
-            while left > 0 {
-                let rows = left.min(per_statement);
-                let partial_sql;
-                let sql = if rows == per_statement {
-                    full_sql.as_str()
-                } else {
-                    partial_sql = insert_values_sql(spec, rows);
-                    partial_sql.as_str()
-                };
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for value in values.by_ref().take(rows * width) {
-                    query = match value {
-                        Value::Null => query.bind(None::<i64>),
-                        Value::Int(v) => query.bind(v),
-                        Value::Float(v) => query.bind(v),
-                        Value::Text(v) => query.bind(v),
-                    };
-                }
-                inserted += query
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?
-                    .rows_affected();
-                left -= rows;
-            }
-            read += batch.rows as u64;
-            tracing::debug!(
-                file = name,
-                rows = read,
-                "import batch loaded (not committed)"
-            );
-            observer.progress(batch.bytes_read);
-        }
-        let _ = reader.await;
-        Ok((read, inserted))
     }
 
     /// Whether the catalogue holds no content at all (the demo imports only then).
@@ -819,6 +478,379 @@ impl Db {
             Ok(row.is_none())
         })
     }
+}
+
+/// The write transaction of one unit on its backend. The loop over files
+/// and batches is one; only the statements differ.
+enum Conn {
+    Postgres(WriteTx<sqlx::Postgres>),
+    Sqlite(WriteTx<sqlx::Sqlite>),
+}
+
+/// How PostgreSQL batches reach the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PgPath {
+    /// `COPY` straight into the table (empty at the start of the unit), each
+    /// batch under a savepoint: a duplicate key rolls the batch back and
+    /// switches the unit to the staging path, which skips duplicates.
+    Direct,
+    /// `COPY` into a temporary table, then `INSERT … SELECT … ON CONFLICT
+    /// DO NOTHING`.
+    Staged,
+}
+
+struct UnitTx {
+    conn: Conn,
+    /// PostgreSQL only.
+    path: PgPath,
+    /// Statements that re-create what the bulk start dropped.
+    restore: Vec<String>,
+}
+
+impl UnitTx {
+    /// Begins the unit's transaction and prepares the table: the staging
+    /// table and session settings (PostgreSQL), the bulk start (both).
+    async fn begin(db: &Db, spec: &FileSpec, size: u64) -> Result<UnitTx, StoreError> {
+        let mut unit = match db {
+            Db::Postgres(pool) => UnitTx {
+                conn: Conn::Postgres(pool.begin_write().await?),
+                path: PgPath::Staged,
+                restore: Vec::new(),
+            },
+            Db::Sqlite(pool) => UnitTx {
+                conn: Conn::Sqlite(pool.begin_write().await?),
+                path: PgPath::Staged,
+                restore: Vec::new(),
+            },
+        };
+        if let Conn::Postgres(_) = unit.conn {
+            // For this transaction only: index builds and foreign-key checks
+            // sort and hash in memory, and the commit does not wait for the
+            // WAL flush (a crash loses the commit, never half of it).
+            for setting in [
+                "SET LOCAL maintenance_work_mem = '512MB'",
+                "SET LOCAL work_mem = '256MB'",
+                "SET LOCAL synchronous_commit = off",
+            ] {
+                unit.execute(setting).await?;
+            }
+            let stage_sql = format!(
+                "CREATE TEMP TABLE import_stage ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+                column_list(spec),
+                spec.table
+            );
+            unit.execute(&stage_sql).await?;
+            if unit.table_is_empty(spec.table).await? {
+                unit.path = PgPath::Direct;
+            }
+        }
+        unit.restore = unit.bulk_start(spec.table, size).await?;
+        Ok(unit)
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        Ok(match &mut self.conn {
+            Conn::Postgres(tx) => sqlx::query(sql).execute(&mut **tx).await?.rows_affected(),
+            Conn::Sqlite(tx) => sqlx::query(sql).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    async fn table_is_empty(&mut self, table: &str) -> Result<bool, sqlx::Error> {
+        let sql = format!("SELECT CASE WHEN EXISTS (SELECT 1 FROM {table}) THEN 0 ELSE 1 END");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let (empty,): (i32,) = match &mut self.conn {
+            Conn::Postgres(tx) => sqlx::query_as(sql).fetch_one(&mut **tx).await?,
+            Conn::Sqlite(tx) => sqlx::query_as(sql).fetch_one(&mut **tx).await?,
+        };
+        Ok(empty == 1)
+    }
+
+    /// A unit large for its table (≥ 1 MiB, the table not much larger) loads
+    /// with the table's secondary indexes (and, on PostgreSQL, its foreign
+    /// keys) dropped; they are re-created with their own names and
+    /// definitions before commit (one transaction, so nobody sees the table
+    /// without them), once for the whole unit. Checking and indexing in
+    /// bulk is several times faster than row by row; a missing parent row
+    /// fails the unit as before. SQLite also gets a page cache large enough
+    /// for the table's unique index. Returns the re-creating statements.
+    async fn bulk_start(&mut self, table: &str, size: u64) -> Result<Vec<String>, sqlx::Error> {
+        if size < BULK_BYTES {
+            return Ok(Vec::new());
+        }
+        let objects: Vec<(String, String)> = match &mut self.conn {
+            Conn::Postgres(tx) => {
+                let (rows,): (f64,) = sqlx::query_as(
+                    "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::text::regclass",
+                )
+                .bind(table)
+                .fetch_one(&mut **tx)
+                .await?;
+                if rows > (size / 2) as f64 {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as(BULK_OBJECTS_SQL)
+                    .bind(table)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Conn::Sqlite(tx) => {
+                let count = format!("SELECT count(*) FROM {table}");
+                let (rows,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count))
+                    .fetch_one(&mut **tx)
+                    .await?;
+                if rows as u64 > size / 2 {
+                    return Ok(Vec::new());
+                }
+                let indexes: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT sql, name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
+                     AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+                )
+                .bind(table.trim_matches('"'))
+                .fetch_all(&mut **tx)
+                .await?;
+                // 256 MiB at most, for this connection until the unit ends.
+                sqlx::query("PRAGMA cache_size = -262144")
+                    .execute(&mut **tx)
+                    .await?;
+                indexes
+                    .into_iter()
+                    .map(|(create, name)| (create, format!("DROP INDEX \"{name}\"")))
+                    .collect()
+            }
+        };
+        tracing::debug!(
+            table,
+            objects = objects.len(),
+            "bulk load: indexes (and foreign keys) re-created after the unit"
+        );
+        let mut restore = Vec::with_capacity(objects.len() + 1);
+        for (create, drop) in objects {
+            self.execute(&drop).await?;
+            restore.push(create);
+        }
+        if let Conn::Sqlite(_) = self.conn {
+            // Sets the cache size back at the end.
+            restore.push("PRAGMA cache_size = -2000".to_string());
+        }
+        Ok(restore)
+    }
+
+    /// One file, batch by batch, in the unit's transaction.
+    async fn load_file(
+        &mut self,
+        file: &DatasetFile,
+        name: &str,
+        observer: &mut dyn ImportObserver,
+    ) -> Loaded {
+        let copy = matches!(self.conn, Conn::Postgres(_));
+        let statements = Statements::new(&file.spec);
+        let (mut receiver, reader) = spawn_reader(file, name, copy);
+        let (mut read, mut inserted) = (0u64, 0u64);
+        while let Some(batch) = receiver.recv().await {
+            let batch = batch?;
+            inserted += self
+                .write_batch(&statements, &batch)
+                .await
+                .map_err(|source| DatasetError::Database {
+                    file: name.to_string(),
+                    first_line: batch.first_line,
+                    last_line: batch.last_line,
+                    source: source.into(),
+                })?;
+            read += batch.rows as u64;
+            tracing::debug!(
+                file = name,
+                rows = read,
+                "import batch loaded (not committed)"
+            );
+            observer.progress(batch.bytes_read);
+        }
+        let _ = reader.await;
+        Ok((read, inserted))
+    }
+
+    /// Writes one batch; returns the rows added.
+    async fn write_batch(
+        &mut self,
+        statements: &Statements<'_>,
+        batch: &Batch,
+    ) -> Result<u64, sqlx::Error> {
+        match (&mut self.conn, &batch.payload) {
+            (Conn::Postgres(tx), Payload::Copy(data)) => {
+                if self.path == PgPath::Direct {
+                    sqlx::query("SAVEPOINT import_batch")
+                        .execute(&mut **tx)
+                        .await?;
+                    match copy_in(tx, &statements.copy_direct, data).await {
+                        Ok(rows) => {
+                            sqlx::query("RELEASE SAVEPOINT import_batch")
+                                .execute(&mut **tx)
+                                .await?;
+                            return Ok(rows);
+                        }
+                        Err(error) if is_unique_violation(&error) => {
+                            sqlx::query("ROLLBACK TO SAVEPOINT import_batch")
+                                .execute(&mut **tx)
+                                .await?;
+                            tracing::debug!("duplicate keys: the unit goes through staging");
+                            self.path = PgPath::Staged;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                copy_in(tx, &statements.copy_stage, data).await?;
+                let inserted = sqlx::query(sqlx::AssertSqlSafe(statements.insert_staged.as_str()))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("TRUNCATE import_stage")
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(inserted)
+            }
+            (Conn::Sqlite(tx), Payload::Values(values)) => {
+                insert_values(tx, statements, values).await
+            }
+            _ => unreachable!("COPY text for PostgreSQL, values for SQLite"),
+        }
+    }
+
+    /// The end of a unit: what the bulk start dropped comes back (re-created
+    /// foreign keys check every row), then content types of a media table
+    /// and (PostgreSQL) the id sequence past the largest id.
+    async fn close(&mut self, spec: &FileSpec, name: &str, read: u64) -> Result<(), DatasetError> {
+        let closing_error = closing_error(name, read);
+        for create in std::mem::take(&mut self.restore) {
+            self.execute(&create).await.map_err(&closing_error)?;
+        }
+        let store_error = store_error(name);
+        if let Some(label) = spec.content_type {
+            let sql = mark_content_type_sql(spec.table);
+            let sql = sqlx::AssertSqlSafe(sql);
+            match &mut self.conn {
+                Conn::Postgres(tx) => sqlx::query(sql)
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await
+                    .map(drop),
+                Conn::Sqlite(tx) => sqlx::query(sql)
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await
+                    .map(drop),
+            }
+            .map_err(&store_error)?;
+        }
+        if let (Some(serial), Conn::Postgres(_)) = (spec.serial, &self.conn) {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', '{serial}'), COALESCE(max({serial}), 0) + 1, false) FROM {table}",
+                table = spec.table
+            );
+            self.execute(&sql).await.map_err(&store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.conn {
+            Conn::Postgres(tx) => tx.commit().await,
+            Conn::Sqlite(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// The statements of one file's batches.
+struct Statements<'a> {
+    spec: &'a FileSpec,
+    copy_direct: String,
+    copy_stage: String,
+    insert_staged: String,
+    /// SQLite: rows per multi-row insert and its statement.
+    per_statement: usize,
+    insert_full: String,
+}
+
+impl<'a> Statements<'a> {
+    fn new(spec: &'a FileSpec) -> Self {
+        let columns = column_list(spec);
+        let per_statement = (SQLITE_MAX_PARAMS / spec.columns.len()).min(SQLITE_ROWS_PER_STATEMENT);
+        Statements {
+            spec,
+            copy_direct: format!("COPY {} ({columns}) FROM STDIN", spec.table),
+            copy_stage: format!("COPY import_stage ({columns}) FROM STDIN"),
+            insert_staged: format!(
+                "INSERT INTO {} ({columns}) SELECT {columns} FROM import_stage ON CONFLICT DO NOTHING",
+                spec.table
+            ),
+            per_statement,
+            insert_full: insert_values_sql(spec, per_statement),
+        }
+    }
+}
+
+/// Sends COPY text rows; returns the rows copied.
+async fn copy_in(
+    tx: &mut WriteTx<sqlx::Postgres>,
+    sql: &str,
+    data: &[u8],
+) -> Result<u64, sqlx::Error> {
+    let mut copy = tx.copy_in_raw(sql).await?;
+    copy.send(data).await?;
+    copy.finish().await
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// SQLite: a batch as multi-row `INSERT … ON CONFLICT DO NOTHING`.
+async fn insert_values(
+    tx: &mut WriteTx<sqlx::Sqlite>,
+    statements: &Statements<'_>,
+    values: &[Value],
+) -> Result<u64, sqlx::Error> {
+    let width = statements.spec.columns.len();
+    let per_statement = statements.per_statement;
+    let mut inserted = 0;
+    for chunk in values.chunks(per_statement * width) {
+        let partial_sql;
+        let sql = if chunk.len() == per_statement * width {
+            statements.insert_full.as_str()
+        } else {
+            partial_sql = insert_values_sql(statements.spec, chunk.len() / width);
+            partial_sql.as_str()
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk {
+            query = match value {
+                Value::Null => query.bind(None::<i64>),
+                Value::Int(v) => query.bind(*v),
+                Value::Float(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        inserted += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+fn spawn_reader(
+    file: &DatasetFile,
+    name: &str,
+    copy: bool,
+) -> (
+    tokio::sync::mpsc::Receiver<Result<Batch, DatasetError>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(2);
+    let path = file.path.clone();
+    let spec = file.spec.clone();
+    let name = name.to_string();
+    let handle = tokio::task::spawn_blocking(move || {
+        read_batches(&path, &spec, copy, &name, sender);
+    });
+    (receiver, handle)
 }
 
 /// Sets `content.content_type` of the ids of a media table (the same SQL

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use futures::TryStreamExt;
 use recofinement_domain::media::MediaSpec;
+use recofinement_domain::{ContentKind, EngineName};
 
 use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
@@ -18,18 +20,66 @@ use crate::{Db, StoreError, StoreResult, now, on_db};
 /// Rows per multi-row statement (well under both databases' parameter limits).
 const BATCH: usize = 500;
 
-/// An item as the engine reads it: id, rating, rating count, then the
-/// requested text columns in order.
-pub type ItemRow = (i64, Option<f64>, Option<i64>, Vec<Option<String>>);
+/// An item as the engine reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemRow {
+    pub content: i64,
+    pub rating: Option<f64>,
+    pub rating_count: Option<i64>,
+    /// The requested text columns, in order (the first is the title).
+    pub texts: Vec<Option<String>>,
+}
 
-/// One interaction: user, content, rating, views, consumption count.
-pub type InteractionRow = (i64, i64, Option<i64>, Option<i64>, Option<i64>);
+/// One `meta_user_content` row as the engine reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InteractionRow {
+    pub user: i64,
+    pub content: i64,
+    pub rating: Option<i64>,
+    pub views: Option<i64>,
+    /// Consumption counter.
+    pub count: Option<i64>,
+}
 
-/// One similarity row: source, target, similarity, source kind, target kind.
-pub type SimilarRow = (i64, i64, f64, String, String);
+/// A (content, genre) link with the genre's name.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct GenreLink {
+    pub content: i64,
+    pub genre: i64,
+    pub name: String,
+}
 
-/// One recommendation: subject (user or group), content, score, kind label, reason.
-pub type RecoRow = (i64, i64, f64, String, Option<String>);
+/// One `similars_content` row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimilarRow {
+    pub source: i64,
+    pub target: i64,
+    pub similarity: f64,
+    pub source_kind: ContentKind,
+    pub target_kind: ContentKind,
+}
+
+/// One recommendation of a user or a group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecoRow {
+    /// User or group id.
+    pub subject: i64,
+    pub content: i64,
+    pub score: f64,
+    pub kind: ContentKind,
+    pub reason: Option<String>,
+}
+
+/// Whose interactions, interests and flags a snapshot reads: everyone's
+/// for a full training, else only the users a run computes for.
+#[derive(Clone, Copy, Debug)]
+pub enum UserScope<'a> {
+    All,
+    Users(&'a [i64]),
+}
+
+/// User ids per `IN (…)` list of a scoped read.
+const USERS_PER_QUERY: usize = 1_000;
 
 /// Whose recommendations a writer replaces.
 #[derive(Clone, Copy, Debug)]
@@ -66,42 +116,108 @@ impl Db {
                 for i in 0..columns.len() {
                     texts.push(row.try_get::<Option<String>, _>(3 + i)?);
                 }
-                out.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, texts));
+                out.push(ItemRow {
+                    content: row.try_get(0)?,
+                    rating: row.try_get(1)?,
+                    rating_count: row.try_get(2)?,
+                    texts,
+                });
             }
             Ok(out)
         })
     }
 
     /// Every (content, genre) link with the genre's name.
-    pub async fn engine_content_genres(&self) -> StoreResult<Vec<(i64, i64, String)>> {
+    pub async fn engine_content_genres(&self) -> StoreResult<Vec<GenreLink>> {
         on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT cg.content_id, cg.genre_id, g.name FROM content_genres cg JOIN genre g ON g.genre_id = cg.genre_id \
-             ORDER BY cg.content_id, cg.genre_id",
+            "SELECT cg.content_id AS content, cg.genre_id AS genre, g.name FROM content_genres cg \
+             JOIN genre g ON g.genre_id = cg.genre_id ORDER BY cg.content_id, cg.genre_id",
         )
         .fetch_all(pool)
         .await?))
     }
 
-    pub async fn engine_interactions(&self) -> StoreResult<Vec<InteractionRow>> {
+    /// The interactions of `scope`, handed to `each` as they stream in (a
+    /// full set does not sit twice in memory, once as rows).
+    pub async fn engine_interactions(
+        &self,
+        scope: UserScope<'_>,
+        mut each: impl FnMut(InteractionRow) + Send,
+    ) -> StoreResult<()> {
+        type Row = (i64, i64, Option<i64>, Option<i64>, Option<i64>);
+        let sql =
+            "SELECT user_id, content_id, rating, review_see_count, count FROM meta_user_content";
+        for (sql, users) in scoped_queries(sql, scope) {
+            on_db!(self, pool => {
+                let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
+                for user in users {
+                    query = query.bind(*user);
+                }
+                let mut rows = query.fetch(pool);
+                while let Some((user, content, rating, views, count)) = rows.try_next().await? {
+                    each(InteractionRow { user, content, rating, views, count });
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// About how many interactions there are (PostgreSQL: the planner's
+    /// estimate, no scan), to size the snapshot's buffer once.
+    pub async fn engine_interactions_estimate(&self) -> StoreResult<usize> {
+        let (n,): (i64,) = match self {
+            Db::Postgres(pool) => sqlx::query_as(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'meta_user_content'::regclass",
+            )
+            .fetch_one(pool)
+            .await?,
+            Db::Sqlite(pool) => sqlx::query_as("SELECT COUNT(*) FROM meta_user_content")
+                .fetch_one(pool)
+                .await?,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// (content, users who interacted with it), over every user.
+    pub async fn engine_audience(&self) -> StoreResult<Vec<(i64, i64)>> {
         on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT user_id, content_id, rating, review_see_count, count FROM meta_user_content",
+            "SELECT content_id, COUNT(*) FROM meta_user_content GROUP BY content_id",
         )
         .fetch_all(pool)
         .await?))
     }
 
-    /// (user, genre) of declared interests.
-    pub async fn engine_interests(&self) -> StoreResult<Vec<(i64, i64)>> {
-        on_db!(self, pool => Ok(sqlx::query_as("SELECT user_id, genre_id FROM liked_genres").fetch_all(pool).await?))
+    /// (user, genre) of declared interests within `scope`.
+    pub async fn engine_interests(&self, scope: UserScope<'_>) -> StoreResult<Vec<(i64, i64)>> {
+        self.user_pairs("SELECT user_id, genre_id FROM liked_genres", scope)
+            .await
     }
 
-    /// (user, content) pairs a user flagged as bad recommendations.
-    pub async fn engine_flags(&self) -> StoreResult<Vec<(i64, i64)>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
+    /// (user, content) pairs flagged as bad recommendations within `scope`.
+    pub async fn engine_flags(&self, scope: UserScope<'_>) -> StoreResult<Vec<(i64, i64)>> {
+        self.user_pairs(
             "SELECT DISTINCT user_id, content_id FROM bad_recommendation_content",
+            scope,
         )
-        .fetch_all(pool)
-        .await?))
+        .await
+    }
+
+    async fn user_pairs(
+        &self,
+        sql: &'static str,
+        scope: UserScope<'_>,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        let mut out = Vec::new();
+        for (sql, users) in scoped_queries(sql, scope) {
+            on_db!(self, pool => {
+                let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+                for user in users {
+                    query = query.bind(*user);
+                }
+                out.extend(query.fetch_all(pool).await?);
+            });
+        }
+        Ok(out)
     }
 
     /// Accounts that can log in (dataset accounts only feed the models).
@@ -129,14 +245,27 @@ impl Db {
         Ok(groups.into_iter().collect())
     }
 
-    /// Stored similarity rows between items of the same kind.
+    /// Stored similarity rows between items of the same kind (rows of an
+    /// unknown kind are left out).
     pub async fn engine_similar_pairs(&self) -> StoreResult<Vec<SimilarRow>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
+        let rows: Vec<(i64, i64, f64, String, String)> = on_db!(self, pool => sqlx::query_as(
             "SELECT content_id0, content_id1, similarity, content_type0, content_type1 FROM similars_content \
              WHERE content_type0 = content_type1",
         )
         .fetch_all(pool)
-        .await?))
+        .await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(source, target, similarity, a, b)| {
+                Some(SimilarRow {
+                    source,
+                    target,
+                    similarity,
+                    source_kind: ContentKind::parse(&a)?,
+                    target_kind: ContentKind::parse(&b)?,
+                })
+            })
+            .collect())
     }
 
     /// Users whose interactions or interests changed within `range`.
@@ -260,7 +389,7 @@ impl Db {
         } else {
             "content_type0 <> content_type1"
         };
-        let steps = range_steps(rows, |r| r.0);
+        let steps = range_steps(rows, |r| r.source);
         let fence_sql = self.fence_sql();
         on_db!(self, pool => {
             for step in &steps {
@@ -285,8 +414,13 @@ impl Db {
                         " ON CONFLICT DO NOTHING",
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for (a, b, s, ka, kb) in chunk.iter().copied() {
-                        query = query.bind(*a).bind(*b).bind(*s).bind(ka.as_str()).bind(kb.as_str());
+                    for row in chunk.iter().copied() {
+                        query = query
+                            .bind(row.source)
+                            .bind(row.target)
+                            .bind(row.similarity)
+                            .bind(row.source_kind.label())
+                            .bind(row.target_kind.label());
                     }
                     query.execute(&mut *tx).await?;
                 }
@@ -308,8 +442,7 @@ impl Db {
     /// subject stays with that engine.
     pub async fn replace_recommendations(
         &self,
-        engine: &str,
-        priority: i64,
+        engine: EngineName,
         owner: RecoOwner<'_>,
         rows: &[RecoRow],
         cursor: Cursor<'_>,
@@ -319,9 +452,11 @@ impl Db {
             RecoOwner::Groups => ("recommended_content_for_group", "group_id"),
         };
         let steps = match owner {
-            RecoOwner::Users(Some(users)) => subject_steps(users, rows, |r| r.0),
-            _ => range_steps(rows, |r| r.0),
+            RecoOwner::Users(Some(users)) => subject_steps(users, rows, |r| r.subject),
+            _ => range_steps(rows, |r| r.subject),
         };
+        let priority = i64::from(engine.priority().unwrap_or(0));
+        let engine = engine.as_str();
         let fence_sql = self.fence_sql();
         on_db!(self, pool => {
             for step in &steps {
@@ -360,15 +495,15 @@ impl Db {
                         " ON CONFLICT DO NOTHING",
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for (subject, content, score, kind, reason) in chunk.iter().copied() {
+                    for row in chunk.iter().copied() {
                         query = query
-                            .bind(*subject)
-                            .bind(*content)
-                            .bind(*score)
+                            .bind(row.subject)
+                            .bind(row.content)
+                            .bind(row.score)
                             .bind(engine)
                             .bind(priority)
-                            .bind(kind.as_str())
-                            .bind(reason.as_deref());
+                            .bind(row.kind.label())
+                            .bind(row.reason.as_deref());
                     }
                     query.execute(&mut *tx).await?;
                 }
@@ -524,8 +659,8 @@ pub struct EventRange {
 /// each transaction (true: the run was cancelled, stop writing).
 #[derive(Clone, Copy)]
 pub struct Cursor<'a> {
-    pub engine: &'a str,
-    pub kinds: &'a [&'a str],
+    pub engine: EngineName,
+    pub kinds: &'a [ContentKind],
     pub consumed_before: i64,
     pub fence: Option<Fence>,
     pub stop: Option<Stop<'a>>,
@@ -569,9 +704,9 @@ macro_rules! set_cursor {
                 "INSERT INTO engine (engine, last_launch_date, content_type, consumed_before) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, consumed_before = $4",
             )
-            .bind(cursor.engine)
+            .bind(cursor.engine.as_str())
             .bind(now())
-            .bind(*kind)
+            .bind(kind.label())
             .bind(cursor.consumed_before)
             .execute($conn)
             .await?;
@@ -579,6 +714,24 @@ macro_rules! set_cursor {
     }};
 }
 use set_cursor;
+
+/// `sql` once for every user (`scope` all), or once per chunk of the
+/// scope's users with `WHERE user_id IN ($1, …)`, with the ids to bind.
+fn scoped_queries<'a>(sql: &str, scope: UserScope<'a>) -> Vec<(String, &'a [i64])> {
+    match scope {
+        UserScope::All => vec![(sql.to_string(), &[][..])],
+        UserScope::Users(users) => users
+            .chunks(USERS_PER_QUERY)
+            .map(|chunk| {
+                let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                (
+                    format!("{sql} WHERE user_id IN ({})", params.join(", ")),
+                    chunk,
+                )
+            })
+            .collect(),
+    }
+}
 
 /// `prefix (…), (…), … suffix` with numbered placeholders.
 fn multi_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
@@ -604,12 +757,12 @@ impl Db {
     /// An engine's oldest cursor over its kinds and its last run.
     pub async fn engine_state(
         &self,
-        engine: &str,
+        engine: EngineName,
     ) -> StoreResult<Option<(i64, chrono::NaiveDateTime)>> {
         on_db!(self, pool => {
             let row: (Option<i64>, Option<chrono::NaiveDateTime>) =
                 sqlx::query_as("SELECT MIN(consumed_before), MIN(last_launch_date) FROM engine WHERE engine = $1")
-                    .bind(engine)
+                    .bind(engine.as_str())
                     .fetch_one(pool)
                     .await?;
             Ok(match row {
