@@ -22,6 +22,9 @@ pub trait Backend: Database<Arguments: IntoArguments<Self> + Send> {
     /// What ends a `SELECT` that locks its rows for the transaction
     /// (SQLite's writer already holds the whole file).
     const ROW_LOCK: &'static str;
+    /// The same for a shared lock: others may read the rows, not change
+    /// them.
+    const SHARE_LOCK: &'static str;
     /// `query` with `value` bound as its next parameter.
     fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self>;
     /// A whole row as `T` (its `FromRow`).
@@ -96,9 +99,10 @@ where
 
 /// The two implementations differ only in their names.
 macro_rules! backend {
-    ($db:ty, $row:ty, $result:ty, $bind:ident, $from:ident, $row_lock:expr) => {
+    ($db:ty, $row:ty, $result:ty, $bind:ident, $from:ident, $row_lock:expr, $share_lock:expr) => {
         impl Backend for $db {
             const ROW_LOCK: &'static str = $row_lock;
+            const SHARE_LOCK: &'static str = $share_lock;
             fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
                 value.$bind(query)
             }
@@ -121,6 +125,7 @@ backend!(
     sqlx::sqlite::SqliteQueryResult,
     bind_sqlite,
     from_sqlite,
+    "",
     ""
 );
 backend!(
@@ -129,7 +134,8 @@ backend!(
     sqlx::postgres::PgQueryResult,
     bind_postgres,
     from_postgres,
-    " FOR UPDATE"
+    " FOR UPDATE",
+    " FOR SHARE"
 );
 
 impl Conn for &mut SqliteConnection {
@@ -189,6 +195,11 @@ pub fn statement<'q, C: Conn>(_: &C, sql: impl sqlx::SqlSafeStr) -> Statement<'q
 /// [`Backend::ROW_LOCK`] of `C`'s backend.
 pub fn row_lock<C: Conn>(_: &C) -> &'static str {
     <C::Backend as Backend>::ROW_LOCK
+}
+
+/// [`Backend::SHARE_LOCK`] of `C`'s backend.
+pub fn share_lock<C: Conn>(_: &C) -> &'static str {
+    <C::Backend as Backend>::SHARE_LOCK
 }
 
 /// A row of `C`'s backend as `T`.

@@ -152,4 +152,12 @@ mod tests {
         assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
         assert_eq!(escape_like("plain"), "plain");
     }
+
+    #[test]
+    fn values_insert_numbers_every_placeholder() {
+        assert_eq!(
+            super::values_insert("INSERT INTO t VALUES ", 2, 2, ""),
+            "INSERT INTO t VALUES ($1, $2), ($3, $4)"
+        );
+    }
 }

@@ -12,8 +12,9 @@ use futures::TryStreamExt;
 use recofinement_domain::media::MediaSpec;
 use recofinement_domain::{ContentKind, EngineName};
 
+use crate::backend::{Bind, Conn, execute, get, share_lock, statement};
 use crate::changes::ListChange;
-use crate::dialect::BeginWrite;
+use crate::dialect::{BeginWrite, values_insert};
 use crate::engine_lock::Fence;
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
@@ -325,7 +326,6 @@ impl Db {
         scores: &[(i64, f64)],
         cursor: Cursor<'_>,
     ) -> StoreResult<Written> {
-        let fence_sql = self.fence_sql();
         let chunks: Vec<&[(i64, f64)]> = if scores.is_empty() {
             vec![&[]]
         } else {
@@ -341,7 +341,7 @@ impl Db {
                     break;
                 }
                 let mut tx = pool.begin_write().await?;
-                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                check_fence(&mut *tx, cursor.fence).await?;
                 for chunk in scores.chunks(BATCH) {
                     let mut cases = String::new();
                     let mut ids = Vec::with_capacity(chunk.len());
@@ -360,7 +360,7 @@ impl Db {
                     query.execute(&mut *tx).await?;
                 }
                 if n == last {
-                    set_cursor!(&mut *tx, cursor);
+                    set_cursor(&mut *tx, &cursor).await?;
                 }
                 tx.commit().await?;
                 committed = true;
@@ -390,14 +390,13 @@ impl Db {
             "content_type0 <> content_type1"
         };
         let steps = range_steps(rows, |r| r.source);
-        let fence_sql = self.fence_sql();
         on_db!(self, pool => {
             for step in &steps {
                 if cursor.stopped() {
                     return Ok(Written::Stopped);
                 }
                 let mut tx = pool.begin_write().await?;
-                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                check_fence(&mut *tx, cursor.fence).await?;
                 let sql = format!(
                     "DELETE FROM similars_content WHERE {condition} AND content_id0 > $1 AND content_id0 <= $2"
                 );
@@ -407,7 +406,7 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 for chunk in step.rows.chunks(BATCH) {
-                    let sql = multi_insert(
+                    let sql = values_insert(
                         "INSERT INTO similars_content (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ",
                         5,
                         chunk.len(),
@@ -425,7 +424,7 @@ impl Db {
                     query.execute(&mut *tx).await?;
                 }
                 if step.last {
-                    set_cursor!(&mut *tx, cursor);
+                    set_cursor(&mut *tx, &cursor).await?;
                 }
                 tx.commit().await?;
             }
@@ -457,14 +456,13 @@ impl Db {
         };
         let priority = i64::from(engine.priority().unwrap_or(0));
         let engine = engine.as_str();
-        let fence_sql = self.fence_sql();
         on_db!(self, pool => {
             for step in &steps {
                 if cursor.stopped() {
                     return Ok(Written::Stopped);
                 }
                 let mut tx = pool.begin_write().await?;
-                check_fence!(&mut *tx, fence_sql, cursor.fence);
+                check_fence(&mut *tx, cursor.fence).await?;
                 match &step.subjects {
                     Some(subjects) => {
                         for chunk in subjects.chunks(BATCH) {
@@ -488,7 +486,7 @@ impl Db {
                     }
                 }
                 for chunk in step.rows.chunks(BATCH) {
-                    let sql = multi_insert(
+                    let sql = values_insert(
                         &format!("INSERT INTO {table} ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "),
                         7,
                         chunk.len(),
@@ -508,21 +506,12 @@ impl Db {
                     query.execute(&mut *tx).await?;
                 }
                 if step.last {
-                    set_cursor!(&mut *tx, cursor);
+                    set_cursor(&mut *tx, &cursor).await?;
                 }
                 tx.commit().await?;
             }
             Ok(Written::Done)
         })
-    }
-
-    /// Reads the fence row inside a write transaction, locked against a
-    /// new scheduler's bump until the transaction ends.
-    fn fence_sql(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "SELECT generation FROM engine_fence WHERE id = 1",
-            Db::Postgres(_) => "SELECT generation FROM engine_fence WHERE id = 1 FOR SHARE",
-        }
     }
 
     /// The scheduler generation now (the one the last holder bumped to).
@@ -675,45 +664,48 @@ impl Cursor<'_> {
     }
 }
 
-/// Refuses the write unless the fence row still holds the caller's
-/// generation (inside the caller's transaction, which the row lock ties
-/// to the check).
-macro_rules! check_fence {
-    ($conn:expr, $sql:expr, $fence:expr) => {{
-        if let Some(fence) = $fence {
-            let (generation,): (i64,) = sqlx::query_as($sql).fetch_one($conn).await?;
-            if generation != fence.generation {
-                tracing::error!(
-                    held = fence.generation,
-                    current = generation,
-                    "engine write refused: another scheduler took over"
-                );
-                return Err(StoreError::conflict(FENCED));
-            }
-        }
-    }};
+/// Refuses the write (a conflict) when another scheduler took over since
+/// this one's `fence`; the fence row stays locked against a new bump until
+/// the transaction ends.
+async fn check_fence(mut conn: impl Conn, fence: Option<Fence>) -> StoreResult<()> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    let sql = format!(
+        "SELECT generation FROM engine_fence WHERE id = 1{}",
+        share_lock(&conn)
+    );
+    let row = statement(&conn, sqlx::AssertSqlSafe(sql))
+        .fetch_one(conn.executor())
+        .await?;
+    let generation: i64 = get(&conn, &row, 0)?;
+    if generation != fence.generation {
+        tracing::error!(
+            held = fence.generation,
+            current = generation,
+            "engine write refused: another scheduler took over"
+        );
+        return Err(StoreError::conflict(FENCED));
+    }
+    Ok(())
 }
-use check_fence;
 
 /// Upserts the `engine` rows of a cursor inside the caller's transaction.
-macro_rules! set_cursor {
-    ($conn:expr, $cursor:expr) => {{
-        let cursor: Cursor = $cursor;
-        for kind in cursor.kinds {
-            sqlx::query(
-                "INSERT INTO engine (engine, last_launch_date, content_type, consumed_before) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, consumed_before = $4",
-            )
-            .bind(cursor.engine.as_str())
-            .bind(now())
-            .bind(kind.label())
-            .bind(cursor.consumed_before)
-            .execute($conn)
-            .await?;
-        }
-    }};
+async fn set_cursor(mut conn: impl Conn, cursor: &Cursor<'_>) -> Result<(), sqlx::Error> {
+    for kind in cursor.kinds {
+        let query = statement(
+            &conn,
+            "INSERT INTO engine (engine, last_launch_date, content_type, consumed_before) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (engine, content_type) DO UPDATE SET last_launch_date = $2, consumed_before = $4",
+        )
+        .arg(cursor.engine.as_str())
+        .arg(now())
+        .arg(kind.label())
+        .arg(cursor.consumed_before);
+        execute(&mut conn, query).await?;
+    }
+    Ok(())
 }
-use set_cursor;
 
 /// `sql` once for every user (`scope` all), or once per chunk of the
 /// scope's users with `WHERE user_id IN ($1, …)`, with the ids to bind.
@@ -731,26 +723,6 @@ fn scoped_queries<'a>(sql: &str, scope: UserScope<'a>) -> Vec<(String, &'a [i64]
             })
             .collect(),
     }
-}
-
-/// `prefix (…), (…), … suffix` with numbered placeholders.
-fn multi_insert(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
-    let mut sql = String::from(prefix);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * columns + c + 1));
-        }
-        sql.push(')');
-    }
-    sql.push_str(suffix);
-    sql
 }
 
 impl Db {
@@ -783,16 +755,5 @@ impl Db {
         .bind(run_id)
         .fetch_all(pool)
         .await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn multi_insert_numbers_every_placeholder() {
-        assert_eq!(
-            super::multi_insert("INSERT INTO t VALUES ", 2, 2, ""),
-            "INSERT INTO t VALUES ($1, $2), ($3, $4)"
-        );
     }
 }
