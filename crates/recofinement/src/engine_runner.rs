@@ -32,7 +32,7 @@ use recofinement_store::Db;
 use recofinement_store::changes::{Heard, ListChange};
 use recofinement_store::engine_io::{Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, Written};
 use recofinement_store::engine_lock::Fence;
-use recofinement_store::engine_params::StoredAlsParams;
+use recofinement_store::engine_params::{StoredAlsParams, UserInteractionRow};
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -1284,7 +1284,7 @@ impl FoldInQueue {
 fn fold_in_rows(
     model: &ItemModel,
     user: i64,
-    interactions: &[(i64, Option<i64>, Option<i64>, Option<i64>)],
+    interactions: &[UserInteractionRow],
     flags: &[i64],
 ) -> Vec<RecoRow> {
     let position = |item: i64| model.items.position(item).map(|i| i as u32);
