@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
 """Freshness of the collaborative list: time from a `PATCH /api/movie/{id}/meta`
-answer to the first `GET /api/movie/user` whose answer changed, with ratings
-arriving at a fixed total rate from many users.
+answer to the first `GET /api/movie/user?reco_engine=CollaborativeFiltering`
+that shows the fold-in, with ratings arriving at a fixed total rate from many
+users.
+
+Each user rates the first movie of their collaborative list (any movie while
+the list is empty). The list query leaves out what the user consumed, so
+right after the PATCH the list is the old one without that movie; the
+fold-in rewrites the user's rows with a tenth movie in its place. "Changed"
+is therefore "differs from the old list minus the rated movie", which only
+the fold-in causes (a plain "page 1 changed" misses the many fold-ins whose
+first page stays the same, and a rated movie shown on page 1 would change
+it at once).
 
 Starts nothing: point it at a running server with the engine on, after its
 first full training (see bench/QUALITY.md for the whole procedure).
@@ -12,6 +22,7 @@ first full training (see bench/QUALITY.md for the whole procedure).
 import argparse
 import http.client
 import json
+import sys
 import random
 import statistics
 import threading
@@ -54,24 +65,32 @@ def movie_ids(base, token):
     return ids
 
 
+LIST = "/api/movie/user?reco_engine=CollaborativeFiltering"
+
+
+def shown_ids(data):
+    return [c["content_id"] for c in json.loads(data).get("content", [])]
+
+
 def user_loop(base, token, ids, period, stop, latencies, misses, poll):
-    """One user: every `period` seconds rate a movie not in their list, then
-    poll their list until it changes."""
+    """One user: every `period` seconds rate the first movie of their
+    collaborative list, then poll the list until the fold-in shows."""
     conn = client(base)
     rng = random.Random()
     next_at = time.monotonic() + rng.random() * period
     while not stop.is_set():
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += period
-        _, before = call(conn, "GET", "/api/movie/user", token)
-        shown = {c["content_id"] for c in json.loads(before).get("content", [])}
-        movie = rng.choice([i for i in ids if i not in shown])
+        _, before = call(conn, "GET", LIST, token)
+        shown = shown_ids(before)
+        movie = shown[0] if shown else rng.choice(ids)
         status, _ = call(conn, "PATCH", f"/api/movie/{movie}/meta", token, {"rating": rng.choice([4, 5])})
         assert status == 201, status
         answered = time.monotonic()
+        unchanged = [i for i in shown if i != movie]
         while time.monotonic() - answered < 10:
-            _, now = call(conn, "GET", "/api/movie/user", token)
-            if now != before:
+            _, now = call(conn, "GET", LIST, token)
+            if shown_ids(now) != unchanged:
                 latencies.append(time.monotonic() - answered)
                 break
             time.sleep(poll)
@@ -104,6 +123,8 @@ def main():
         t.join(timeout=15)
     elapsed = time.monotonic() - started
     latencies.sort()
+    if not latencies:
+        sys.exit(f"no fold-in seen; {len(misses)} lists unchanged after 10 s")
     q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))] * 1000
     print(
         f"{len(latencies)} ratings in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s) from {a.users} users: "

@@ -36,7 +36,7 @@ impl Tag {
     /// The tags a change touches; `None` means every answer.
     fn touched_by(change: ListChange) -> Option<Vec<Tag>> {
         match change {
-            ListChange::Account { .. } => Some(Vec::new()),
+            ListChange::Account { .. } | ListChange::Interactions { .. } => Some(Vec::new()),
             ListChange::Catalogue => None,
             ListChange::Item { kind, content_id } => {
                 let mut tags = vec![Tag::Item(content_id)];

@@ -260,6 +260,8 @@ pub async fn scheduler(
 ) {
     let retry = Duration::from_secs(1);
     let mut announced_wait = false;
+    // Ratings made on instances that did not train reach this one's fold-ins.
+    tokio::spawn(runner.clone().follow_interactions());
     loop {
         runner.set_scheduler_role(false);
         let mut lock = match db.try_engine_lock().await {

@@ -29,11 +29,12 @@ use recofinement_engine::{
     popularity, text,
 };
 use recofinement_store::Db;
+use recofinement_store::changes::{Heard, ListChange};
 use recofinement_store::engine_io::{
     Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, UserScope, Written,
 };
 use recofinement_store::engine_lock::Fence;
-use recofinement_store::engine_params::StoredAlsParams;
+use recofinement_store::engine_params::{StoredAlsParams, UserInteractionRow};
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -215,6 +216,8 @@ pub struct EngineRunner {
     scheduler_role: std::sync::atomic::AtomicU8,
     /// Item side of the last collaborative-filtering training, for fold-ins.
     collaborative: CollaborativeSlot,
+    /// Users waiting for a fold-in (see [`EngineRunner::request_fold_in`]).
+    fold_ins: Arc<FoldInQueue>,
     /// Cancelled at shutdown: every computation's token is its child.
     shutdown: Cancel,
     /// Tells the Socket.IO sessions that the process is stopping.
@@ -243,6 +246,7 @@ impl EngineRunner {
             pool: Arc::new(pool),
             scheduler_role: Default::default(),
             collaborative: CollaborativeSlot::default(),
+            fold_ins: Arc::default(),
             shutdown: Cancel::new(),
             stopping: tokio::sync::watch::channel(false).0,
             fence: std::sync::Mutex::new(None),
@@ -522,6 +526,12 @@ impl EngineRunner {
                 };
                 let due = added >= pile || (interactions > 0 && elapsed >= interval);
                 due.then_some(Scope::All)
+            }
+            // A process without item factors (just started, or taking over
+            // the scheduler) trains at once: otherwise no rating would fold
+            // in until the next retrain, up to the cadence later.
+            EngineName::CollaborativeFiltering if self.collaborative.get().is_none() => {
+                Some(Scope::All)
             }
             EngineName::CollaborativeFiltering if elapsed < self.limits.cf_min_interval => None,
             EngineName::CollaborativeFiltering => {
@@ -1033,12 +1043,7 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
     }
 
     fn interactions_changed(&self, user_id: i64) {
-        let runner = self.runner.clone();
-        tokio::spawn(async move {
-            if let Err(error) = runner.fold_in(user_id).await {
-                tracing::warn!(user_id, error = format!("{error:#}"), "fold-in failed");
-            }
-        });
+        self.runner.interactions_changed(user_id);
     }
 
     fn run_profile(
@@ -1230,43 +1235,32 @@ impl EngineRunner {
     /// full training keeps its cadence). Answers the rows written, or `None`
     /// when no training has run in this process yet (the next one serves them).
     pub async fn fold_in(&self, user: i64) -> anyhow::Result<Option<usize>> {
+        self.fold_in_users(&[user]).await
+    }
+
+    /// [`EngineRunner::fold_in`] for several users, written in one
+    /// transaction (one writer turn on SQLite however many users).
+    async fn fold_in_users(&self, users: &[i64]) -> anyhow::Result<Option<usize>> {
         let Some(model) = self.collaborative.get() else {
             return Ok(None);
         };
-        let interactions = self.db.engine_user_interactions(user).await?;
-        let flags = self.db.engine_user_flags(user).await?;
-        let recs = compute(&self.pool, move || {
-            let position = |item: i64| model.items.position(item).map(|i| i as u32);
-            let mine: Vec<FoldInteraction> = interactions
+        let mut inputs = Vec::with_capacity(users.len());
+        for &user in users {
+            let interactions = self.db.engine_user_interactions(user).await?;
+            let flags = self.db.engine_user_flags(user).await?;
+            inputs.push((user, interactions, flags));
+        }
+        // A fold-in costs a millisecond: it runs on a blocking thread rather
+        // than queueing on the engine's pool behind a full run.
+        let rows = tokio::task::spawn_blocking(move || {
+            inputs
                 .iter()
-                .filter_map(|&(item, rating, views, count)| {
-                    let r = rating.unwrap_or(0) as f32;
-                    Some((position(item)?, r, interaction_count(views, count)))
+                .flat_map(|(user, interactions, flags)| {
+                    fold_in_rows(&model, *user, interactions, flags)
                 })
-                .collect();
-            let mut excluded: Vec<u32> = mine
-                .iter()
-                .map(|e| e.0)
-                .chain(flags.iter().filter_map(|&f| position(f)))
-                .collect();
-            excluded.sort_unstable();
-            excluded.dedup();
-            if mine.is_empty() {
-                return Vec::new();
-            }
-            model.recommend(user, &model.fold_in(&mine), &excluded)
+                .collect::<Vec<RecoRow>>()
         })
         .await?;
-        let rows: Vec<RecoRow> = recs
-            .iter()
-            .map(|r| RecoRow {
-                subject: user,
-                content: r.item,
-                score: r.score,
-                kind: r.kind,
-                reason: Some(COLLABORATIVE_REASON.into()),
-            })
-            .collect();
         let engine = EngineName::CollaborativeFiltering;
         // Not fenced: any instance folds in the users it serves.
         let no_cursor = Cursor {
@@ -1276,11 +1270,143 @@ impl EngineRunner {
             fence: None,
             stop: None,
         };
-        let owner = RecoOwner::Users(Some(std::slice::from_ref(&user)));
         let _ = self
             .db
-            .replace_recommendations(engine, owner, &rows, no_cursor)
+            .replace_recommendations(engine, RecoOwner::Users(Some(users)), &rows, no_cursor)
             .await?;
         Ok(Some(rows.len()))
     }
+
+    /// A user of this instance rated or consumed something. With item
+    /// factors here, the user joins the fold-in queue; without (an instance
+    /// that did not train, `serve --no-engine`), the change is announced so
+    /// that the instance that trained folds them in
+    /// ([`EngineRunner::follow_interactions`]).
+    pub fn interactions_changed(self: &Arc<Self>, user_id: i64) {
+        if self.collaborative.get().is_some() {
+            self.request_fold_in(user_id);
+        } else {
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                db.announce(ListChange::Interactions { user_id }).await;
+            });
+        }
+    }
+
+    /// Queues a fold-in of `user_id`. One task serves the queue: it takes
+    /// every waiting user at once and folds them in together, so under a
+    /// burst of ratings the writes batch up instead of queueing one by one
+    /// for the database writer, and one user's fold-ins never race.
+    pub fn request_fold_in(self: &Arc<Self>, user_id: i64) {
+        if self.fold_ins.push(user_id) {
+            let runner = Arc::downgrade(self);
+            let queue = self.fold_ins.clone();
+            tokio::spawn(async move {
+                loop {
+                    let users = queue.take().await;
+                    let Some(runner) = runner.upgrade() else {
+                        return;
+                    };
+                    if runner.is_shut_down() {
+                        return;
+                    }
+                    if let Err(error) = runner.fold_in_users(&users).await {
+                        tracing::warn!(?users, error = format!("{error:#}"), "fold-in failed");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Folds in the users whose interactions changed on other instances
+    /// (their notices), as long as this instance keeps item factors; runs
+    /// until the runner is dropped or shut down (spawn it). Started by the
+    /// scheduler: the instance that trains is the one that can fold in.
+    pub async fn follow_interactions(self: Arc<Self>) {
+        let runner = Arc::downgrade(&self);
+        let db = self.db.clone();
+        drop(self);
+        db.watch_changes(move |heard| {
+            let Some(runner) = runner.upgrade() else {
+                return false;
+            };
+            if let Heard::Change(ListChange::Interactions { user_id }) = heard
+                && runner.collaborative.get().is_some()
+            {
+                runner.request_fold_in(user_id);
+            }
+            !runner.is_shut_down()
+        })
+        .await;
+    }
+}
+
+/// Users waiting for a fold-in, in arrival order without repeats, and
+/// whether the task serving them has started.
+#[derive(Default)]
+struct FoldInQueue {
+    waiting: std::sync::Mutex<(Vec<i64>, bool)>,
+    ready: tokio::sync::Notify,
+}
+
+impl FoldInQueue {
+    /// Adds a user; answers true when the serving task must be started.
+    fn push(&self, user: i64) -> bool {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiting.0.contains(&user) {
+            waiting.0.push(user);
+        }
+        self.ready.notify_one();
+        !std::mem::replace(&mut waiting.1, true)
+    }
+
+    /// Every waiting user, once there is at least one.
+    async fn take(&self) -> Vec<i64> {
+        loop {
+            let users =
+                std::mem::take(&mut self.waiting.lock().unwrap_or_else(|e| e.into_inner()).0);
+            if !users.is_empty() {
+                return users;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// One user's `CollaborativeFiltering` rows from the kept item factors.
+fn fold_in_rows(
+    model: &ItemModel,
+    user: i64,
+    interactions: &[UserInteractionRow],
+    flags: &[i64],
+) -> Vec<RecoRow> {
+    let position = |item: i64| model.items.position(item).map(|i| i as u32);
+    let mine: Vec<FoldInteraction> = interactions
+        .iter()
+        .filter_map(|&(item, rating, views, count)| {
+            let r = rating.unwrap_or(0) as f32;
+            Some((position(item)?, r, interaction_count(views, count)))
+        })
+        .collect();
+    if mine.is_empty() {
+        return Vec::new();
+    }
+    let mut excluded: Vec<u32> = mine
+        .iter()
+        .map(|e| e.0)
+        .chain(flags.iter().filter_map(|&f| position(f)))
+        .collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    model
+        .recommend(user, &model.fold_in(&mine), &excluded)
+        .iter()
+        .map(|r| RecoRow {
+            subject: user,
+            content: r.item,
+            score: r.score,
+            kind: r.kind,
+            reason: Some(COLLABORATIVE_REASON.into()),
+        })
+        .collect()
 }

@@ -2,7 +2,12 @@
 //! table, incremental runs only touch the users with new events and give
 //! what a full run gives them, and sandbox runs store their results.
 
-use recofinement::engine_runner::{ALL_ENGINES, EngineRunner};
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use recofinement::engine_runner::{ALL_ENGINES, EngineBridge, EngineRunner};
 use recofinement_engine::{ContentKind, EngineName};
 use recofinement_store::backend_test;
 use recofinement_store::interactions::MetaPatch;
@@ -416,6 +421,83 @@ backend_test!(
                 .await
                 .is_empty()
         );
+    }
+);
+
+// A restarted process (or a new scheduler) has no item factors: it trains
+// at its first run, even within the retrain spacing, so fold-ins work.
+backend_test!(
+    a_new_process_trains_before_the_minimum_interval_to_fold_in,
+    |t| {
+        catalogue(&t).await;
+        let spacing = Duration::from_secs(3600);
+        let cf = [EngineName::CollaborativeFiltering];
+        let first = EngineRunner::new(t.db.clone(), 2)
+            .unwrap()
+            .with_cf_min_interval(spacing);
+        assert_eq!(first.run(&cf, false).await.unwrap().len(), 1);
+        assert!(first.run(&cf, false).await.unwrap().is_empty(), "spaced");
+        let restarted = EngineRunner::new(t.db.clone(), 2)
+            .unwrap()
+            .with_cf_min_interval(spacing);
+        assert_eq!(restarted.run(&cf, false).await.unwrap().len(), 1);
+        rate(&t, 3, 7, 5).await;
+        assert!(restarted.fold_in(3).await.unwrap().is_some());
+    }
+);
+
+// Several instances: only the scheduler's instance trained and keeps the
+// item factors, yet a rating made through another instance reaches the
+// user's collaborative list (the change is announced and folded in there).
+backend_test!(
+    a_rating_on_an_instance_that_did_not_train_is_folded_in_by_the_one_that_did,
+    |t| {
+        catalogue(&t).await;
+        let trainer = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+        trainer.run(&ALL_ENGINES, true).await.unwrap();
+        tokio::spawn(trainer.clone().follow_interactions());
+        let bridge = EngineBridge {
+            wake: Arc::new(tokio::sync::Notify::new()),
+            runner: trainer,
+        };
+        let options = common::ServerOptions {
+            engine: Some(Arc::new(bridge)),
+            ..Default::default()
+        };
+        let _a = common::TestServer::start(t.db.clone(), options).await;
+        // Instance b has an engine of its own that never trained.
+        let b = common::server(&t).await;
+        let token = b.account("dora", false).await;
+        let user = t
+            .scalar("SELECT user_id FROM \"user\" WHERE username = 'dora'")
+            .await;
+        assert!(rows_of(&t, user, "CollaborativeFiltering").await.is_empty());
+        // The listener of a may still be connecting when the first rating
+        // is announced: rate one more movie per attempt until it hears one.
+        let (mut folded, mut rated) = (Vec::new(), Vec::new());
+        for movie in [7, 9, 11, 13, 15] {
+            rated.push(movie);
+            let path = format!("/api/movie/{movie}/meta");
+            let (status, body) = b
+                .call(
+                    reqwest::Method::PATCH,
+                    &path,
+                    Some(&token),
+                    Some(serde_json::json!({"rating": 5})),
+                )
+                .await;
+            assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while folded.is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                folded = rows_of(&t, user, "CollaborativeFiltering").await;
+            }
+            if !folded.is_empty() {
+                break;
+            }
+        }
+        assert!(!folded.is_empty(), "no instance folded the ratings in");
+        assert!(folded.iter().all(|(id, _)| !rated.contains(id)));
     }
 );
 

@@ -32,6 +32,9 @@ pub enum ListChange {
     /// An account's auth state changed: deleted, new password (token
     /// version), a token revoked, a role granted or revoked.
     Account { user_id: i64 },
+    /// A user rated or consumed something: the instance that keeps the
+    /// collaborative item factors folds them in (cached lists do not move).
+    Interactions { user_id: i64 },
 }
 
 impl ListChange {
@@ -40,6 +43,7 @@ impl ListChange {
             ListChange::Item { kind, content_id } => format!("item:{}:{content_id}", kind.label()),
             ListChange::Catalogue => "catalogue".into(),
             ListChange::Account { user_id } => format!("account:{user_id}"),
+            ListChange::Interactions { user_id } => format!("interactions:{user_id}"),
         }
     }
 
@@ -49,6 +53,11 @@ impl ListChange {
         }
         if let Some(user_id) = text.strip_prefix("account:") {
             return Some(ListChange::Account {
+                user_id: user_id.parse().ok()?,
+            });
+        }
+        if let Some(user_id) = text.strip_prefix("interactions:") {
+            return Some(ListChange::Interactions {
                 user_id: user_id.parse().ok()?,
             });
         }
@@ -182,11 +191,18 @@ mod tests {
                 content_id: 42,
             },
             ListChange::Account { user_id: 7 },
+            ListChange::Interactions { user_id: 9 },
         ];
         for change in changes {
             assert_eq!(ListChange::parse(&change.encode()), Some(change));
         }
-        for garbage in ["item:NOPE:1", "item:MOVIE:x", "account:x", "other"] {
+        for garbage in [
+            "item:NOPE:1",
+            "item:MOVIE:x",
+            "account:x",
+            "interactions:x",
+            "other",
+        ] {
             assert_eq!(ListChange::parse(garbage), None);
         }
     }

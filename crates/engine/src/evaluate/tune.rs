@@ -26,7 +26,7 @@ impl Default for TuneGrid {
     fn default() -> Self {
         TuneGrid {
             factors: vec![4, 8, 16, 32],
-            regularization: vec![2.0, 8.0, 32.0, 128.0],
+            regularization: vec![2.0, 8.0, 32.0, 48.0, 128.0],
             alpha: vec![0.25, 1.0, 4.0],
             iterations: vec![10, 20],
         }
