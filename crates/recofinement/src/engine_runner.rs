@@ -31,10 +31,10 @@ use recofinement_engine::{
 use recofinement_store::Db;
 use recofinement_store::changes::{Heard, ListChange};
 use recofinement_store::engine_io::{
-    Cursor, EventRange, RecoOwner, RecoRow, SimilarRow, UserScope, Written,
+    Cursor, EventRange, InteractionRow, RecoOwner, RecoRow, SimilarRow, UserScope, Written,
 };
 use recofinement_store::engine_lock::Fence;
-use recofinement_store::engine_params::{StoredAlsParams, UserInteractionRow};
+use recofinement_store::engine_params::StoredAlsParams;
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -1244,12 +1244,26 @@ impl EngineRunner {
         let Some(model) = self.collaborative.get() else {
             return Ok(None);
         };
-        let mut inputs = Vec::with_capacity(users.len());
-        for &user in users {
-            let interactions = self.db.engine_user_interactions(user).await?;
-            let flags = self.db.engine_user_flags(user).await?;
-            inputs.push((user, interactions, flags));
+        // Two reads for the whole batch, not two per user: a queue of users
+        // waits behind these reads.
+        let scope = UserScope::Users(users);
+        let mut interactions: HashMap<i64, Vec<InteractionRow>> = HashMap::new();
+        self.db
+            .engine_interactions(scope, |row| {
+                interactions.entry(row.user).or_default().push(row)
+            })
+            .await?;
+        let mut flags: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (user, content) in self.db.engine_flags(scope).await? {
+            flags.entry(user).or_default().push(content);
         }
+        let inputs: Vec<(i64, Vec<InteractionRow>, Vec<i64>)> = users
+            .iter()
+            .map(|&user| {
+                let mine = interactions.remove(&user).unwrap_or_default();
+                (user, mine, flags.remove(&user).unwrap_or_default())
+            })
+            .collect();
         // A fold-in costs a millisecond: it runs on a blocking thread rather
         // than queueing on the engine's pool behind a full run.
         let rows = tokio::task::spawn_blocking(move || {
@@ -1377,15 +1391,19 @@ impl FoldInQueue {
 fn fold_in_rows(
     model: &ItemModel,
     user: i64,
-    interactions: &[UserInteractionRow],
+    interactions: &[InteractionRow],
     flags: &[i64],
 ) -> Vec<RecoRow> {
     let position = |item: i64| model.items.position(item).map(|i| i as u32);
     let mine: Vec<FoldInteraction> = interactions
         .iter()
-        .filter_map(|&(item, rating, views, count)| {
-            let r = rating.unwrap_or(0) as f32;
-            Some((position(item)?, r, interaction_count(views, count)))
+        .filter_map(|row| {
+            let r = row.rating.unwrap_or(0) as f32;
+            Some((
+                position(row.content)?,
+                r,
+                interaction_count(row.views, row.count),
+            ))
         })
         .collect();
     if mine.is_empty() {

@@ -1,6 +1,5 @@
-//! What the engine keeps between runs and reads one user at a time: the
-//! collaborative-filtering parameters `engine tune --save` chose, and one
-//! user's interactions and flags for a real-time fold-in.
+//! What the engine keeps between runs: the collaborative-filtering
+//! parameters `engine tune --save` chose.
 
 use crate::{Db, StoreResult, now, on_db};
 
@@ -15,9 +14,6 @@ pub struct StoredAlsParams {
     pub alpha: f64,
     pub iterations: i64,
 }
-
-/// One interaction of a user: content, rating, views, consumption count.
-pub type UserInteractionRow = (i64, Option<i64>, Option<i64>, Option<i64>);
 
 impl Db {
     /// Stores (replaces) the collaborative-filtering parameters.
@@ -56,28 +52,5 @@ impl Db {
                 iterations,
             }))
         })
-    }
-
-    /// One user's interactions, as [`Db::engine_interactions`] reads everyone's.
-    pub async fn engine_user_interactions(
-        &self,
-        user_id: i64,
-    ) -> StoreResult<Vec<UserInteractionRow>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT content_id, rating, review_see_count, count FROM meta_user_content WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(pool)
-        .await?))
-    }
-
-    /// Content one user flagged as a bad recommendation.
-    pub async fn engine_user_flags(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        on_db!(self, pool => Ok(sqlx::query_scalar(
-            "SELECT DISTINCT content_id FROM bad_recommendation_content WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(pool)
-        .await?))
     }
 }
