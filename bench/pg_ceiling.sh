@@ -18,7 +18,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT
 
 psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null 2>&1
-psql "$PGURL/$DB" -qc "CREATE TABLE t (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO t SELECT g, 0 FROM generate_series(1, 60000) g; VACUUM ANALYZE t;"
+psql "$PGURL/$DB" -q -c "CREATE TABLE t (id int PRIMARY KEY, n bigint NOT NULL)" \
+    -c "INSERT INTO t SELECT g, 0 FROM generate_series(1, 60000) g" -c "VACUUM ANALYZE t"
 
 printf '\\set id random(1, 60000)\nSELECT n FROM t WHERE id = :id;\n' > "$WORK/read.sql"
 printf '\\set id random(1, 60000)\nUPDATE t SET n = n + 1 WHERE id = :id;\n' > "$WORK/write1.sql"
