@@ -683,16 +683,15 @@ backend_test!(
             fence: None,
             stop: Some(&stop),
         };
-        let written =
+        let write = |cursor| {
             t.db.replace_recommendations(
                 EngineName::FromProfile,
                 RecoOwner::Users(None),
                 &rows,
                 cursor,
             )
-            .await
-            .unwrap();
-        assert_eq!(written, Written::Stopped);
+        };
+        assert_eq!(write(cursor).await.unwrap(), Written::Stopped);
         assert_eq!(
             cursor_of(&t, "FromProfile").await,
             -1,
@@ -710,16 +709,7 @@ backend_test!(
             stop: None,
             ..cursor
         };
-        let written =
-            t.db.replace_recommendations(
-                EngineName::FromProfile,
-                RecoOwner::Users(None),
-                &rows,
-                cursor,
-            )
-            .await
-            .unwrap();
-        assert_eq!(written, Written::Done);
+        assert_eq!(write(cursor).await.unwrap(), Written::Done);
         assert_eq!(cursor_of(&t, "FromProfile").await, 7);
         assert_eq!(
             t.scalar("SELECT COUNT(*) FROM recommended_content WHERE engine = 'FromProfile'")
