@@ -26,25 +26,6 @@ pub struct Listing<T> {
     pub total: i64,
 }
 
-impl<T> Default for Listing<T> {
-    fn default() -> Self {
-        Listing {
-            rows: Vec::new(),
-            total: 0,
-        }
-    }
-}
-
-impl<T> Listing<T> {
-    /// The same listing with each row converted.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
-        Listing {
-            rows: self.rows.into_iter().map(f).collect(),
-            total: self.total,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
