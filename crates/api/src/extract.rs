@@ -188,6 +188,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListPage {
     }
 }
 
+/// How the document describes what [`ListPage`] reads: `params(PageQuery)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number (24 items a page); missing, malformed or below 1 means 1.
+    #[param(example = "1")]
+    pub page: Option<String>,
+}
+
 /// Largest page number served: any larger one is past the last page of
 /// every list (2.4 billion items), and its offset fits comfortably in i64.
 const MAX_PAGE: i64 = 100_000_000;

@@ -87,6 +87,7 @@ pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Resu
 fn application(state: AppState) -> Router {
     state.follow_changes();
     let (api, mut document) = api_routes().split_for_parts();
+    routes::proposal::document_per_kind(&mut document);
     openapi::conventions(&mut document);
     let timeout = state.config.request_timeout;
     api.with_state(state)

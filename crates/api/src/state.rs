@@ -4,6 +4,7 @@ use recofinement_store::changes::{Heard, ListChange};
 use std::sync::Arc;
 use std::time::Duration;
 
+use recofinement_domain::EngineName;
 use recofinement_store::Db;
 
 use crate::auth::jwt::JwtKeys;
@@ -126,8 +127,8 @@ pub trait EngineHooks: Send + Sync {
 
     /// Starts a run of the named engines (all when empty) for every subject,
     /// in the background; answers the engines that will run, or why not.
-    fn force_run(&self, _engines: &[String]) -> Result<Vec<String>, ForceRunError> {
-        Err(ForceRunError::NoEngine)
+    fn force_run(&self, _engines: &[EngineName]) -> Result<Vec<EngineName>, NoEngineToRun> {
+        Err(NoEngineToRun)
     }
 
     /// This instance's part in the engine scheduling: `scheduler` (holds
@@ -148,14 +149,10 @@ pub trait EngineHooks: Send + Sync {
     }
 }
 
-/// Why a forced run was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ForceRunError {
-    /// A name that is no engine (the message names it).
-    UnknownEngine(String),
-    /// This process hosts no engine (`serve --no-engine`, tests).
-    NoEngine,
-}
+/// A forced run was refused: this process hosts no engine
+/// (`serve --no-engine`, tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoEngineToRun;
 
 /// An engine runs every `every`, or sooner once `events` relevant events
 /// piled up.

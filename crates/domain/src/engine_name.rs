@@ -14,6 +14,20 @@ pub enum EngineName {
 }
 
 impl EngineName {
+    pub const ALL: [EngineName; 6] = [
+        EngineName::Popularity,
+        EngineName::ContentSimilarities,
+        EngineName::LinkBetweenItems,
+        EngineName::FromSimilarContent,
+        EngineName::FromProfile,
+        EngineName::CollaborativeFiltering,
+    ];
+
+    /// The engine written exactly `name` in the result tables.
+    pub fn from_name(name: &str) -> Option<EngineName> {
+        EngineName::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EngineName::Popularity => "Popularity",
@@ -22,6 +36,27 @@ impl EngineName {
             EngineName::FromSimilarContent => "FromSimilarContent",
             EngineName::FromProfile => "FromProfile",
             EngineName::CollaborativeFiltering => "CollaborativeFiltering",
+        }
+    }
+
+    /// Parses a name as people write it (any case, with or without
+    /// separators, short names: `from-profile`, `FromProfile`, `als`).
+    pub fn parse(name: &str) -> Option<EngineName> {
+        let key: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        match key.as_str() {
+            "popularity" => Some(EngineName::Popularity),
+            "contentsimilarities" | "similarities" | "similarity" => {
+                Some(EngineName::ContentSimilarities)
+            }
+            "linkbetweenitems" | "links" => Some(EngineName::LinkBetweenItems),
+            "collaborativefiltering" | "als" | "cf" => Some(EngineName::CollaborativeFiltering),
+            "fromprofile" | "profile" => Some(EngineName::FromProfile),
+            "fromsimilarcontent" | "similarcontent" => Some(EngineName::FromSimilarContent),
+            _ => None,
         }
     }
 

@@ -55,6 +55,27 @@ const fn int(name: &'static str) -> Column {
     }
 }
 
+/// A text column of an item's "soup", the words content similarity compares
+/// (spec engine §5.2).
+#[derive(Clone, Copy, Debug)]
+pub struct SoupColumn {
+    pub name: &'static str,
+    /// The column lists person or company names split by this character:
+    /// each name is kept as one token, and only the first five (as the
+    /// original did).
+    pub names: Option<char>,
+}
+
+const fn words(name: &'static str) -> SoupColumn {
+    SoupColumn { name, names: None }
+}
+const fn names(name: &'static str, separator: char) -> SoupColumn {
+    SoupColumn {
+        name,
+        names: Some(separator),
+    }
+}
+
 /// Which columns give a kind's "popular" order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PopularOrder {
@@ -87,6 +108,8 @@ pub struct MediaSpec {
     pub popular: PopularOrder,
     pub popular_shape: Shape,
     pub search_shape: Shape,
+    /// The soup's columns; the first is the title.
+    pub soup: &'static [SoupColumn],
     /// Whether items carry genres at all (books do not).
     pub has_genres: bool,
     /// `GET /api/{t}/genres` exists; `Some(true)` when it needs `indicate_interest`.
@@ -134,6 +157,7 @@ pub const APPLICATION: MediaSpec = MediaSpec {
     popular: PopularOrder::Ratings,
     popular_shape: Shape::Base,
     search_shape: Shape::Base,
+    soup: &[words("name"), words("type"), words("content_rating")],
     has_genres: true,
     genres_route: Some(true),
     reasons: &["categorie"],
@@ -164,6 +188,11 @@ pub const BOOK: MediaSpec = MediaSpec {
     popular: PopularOrder::Popularity,
     popular_shape: Shape::Base,
     search_shape: Shape::Base,
+    soup: &[
+        words("title"),
+        names("author", ','),
+        names("publisher", ','),
+    ],
     has_genres: false,
     genres_route: None,
     reasons: &["author", "publisher", "year_of_publication"],
@@ -201,6 +230,12 @@ pub const GAME: MediaSpec = MediaSpec {
     popular: PopularOrder::GameRecommendations,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
+    soup: &[
+        words("name"),
+        words("short_description"),
+        names("developers", ','),
+        names("publishers", ','),
+    ],
     has_genres: true,
     genres_route: Some(false),
     reasons: &["developers", "publishers", "genres", "release_date"],
@@ -234,6 +269,15 @@ pub const MOVIE: MediaSpec = MediaSpec {
     popular: PopularOrder::Popularity,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
+    soup: &[
+        words("title"),
+        words("language"),
+        names("actors", '|'),
+        names("producers", '|'),
+        names("director", ','),
+        names("writer", ','),
+        words("plot_outline"),
+    ],
     has_genres: true,
     genres_route: Some(false),
     reasons: &[
@@ -272,6 +316,13 @@ pub const SERIE: MediaSpec = MediaSpec {
     popular: PopularOrder::Popularity,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
+    soup: &[
+        words("title"),
+        names("writers", ','),
+        names("directors", ','),
+        names("actors", '|'),
+        words("plot_outline"),
+    ],
     has_genres: true,
     genres_route: Some(false),
     reasons: &[
@@ -319,6 +370,12 @@ pub const TRACK: MediaSpec = MediaSpec {
     popular: PopularOrder::Ratings,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::WithGenres,
+    soup: &[
+        words("title"),
+        words("year"),
+        names("artist_name", ','),
+        words("release"),
+    ],
     has_genres: true,
     genres_route: Some(false),
     reasons: &["year", "artist_name", "release", "genres"],

@@ -8,8 +8,7 @@ use clap::{Subcommand, ValueEnum};
 
 use anyhow::Context;
 use recofinement::engine_runner::{
-    ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, parse_engine, peak_memory_mib,
-    stored_params,
+    ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, peak_memory_mib, stored_params,
 };
 use recofinement_engine::EngineName;
 use recofinement_engine::als::AlsParams;
@@ -104,7 +103,7 @@ fn print_trial(t: &Trial) {
 }
 
 fn parse_engine_arg(name: &str) -> Result<EngineName, String> {
-    parse_engine(name).ok_or_else(|| format!("unknown engine {name:?}"))
+    EngineName::parse(name).ok_or_else(|| format!("unknown engine {name:?}"))
 }
 
 /// Runs the `engine` subcommands that need no scheduler.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use recofinement_domain::media;
+use recofinement_domain::media::{self, SoupColumn};
 use recofinement_engine::als::{AlsParams, FoldInteraction, ItemModel};
 use recofinement_engine::from_profile::{self, ProfileParams};
 use recofinement_engine::from_similar_content::{self, SimilarContentParams};
@@ -31,10 +31,12 @@ use recofinement_engine::{
 use recofinement_store::Db;
 use recofinement_store::changes::{Heard, ListChange};
 use recofinement_store::engine_io::{
-    Cursor, EventRange, InteractionRow, RecoOwner, RecoRow, SimilarRow, UserScope, Written,
+    Cursor, EventRange, InteractionRow, ItemText, RecoOwner, RecoRow, SimilarRow, UserScope,
+    Written,
 };
 use recofinement_store::engine_lock::Fence;
 use recofinement_store::engine_params::StoredAlsParams;
+use recofinement_store::engine_runs::{RunOf, RunScope};
 use recofinement_store::profiles::RunResult;
 
 /// Every engine, in the order a full pass runs them: the shared inputs
@@ -61,42 +63,10 @@ pub fn cadence(engine: EngineName) -> (Duration, i64) {
     }
 }
 
-/// Text columns of each kind's "soup" (spec engine §5.2); the first is the title.
-fn soup_columns(kind: ContentKind) -> &'static [&'static str] {
-    match kind {
-        ContentKind::Application => &["name", "type", "content_rating"],
-        ContentKind::Book => &["title", "author", "publisher"],
-        ContentKind::Game => &["name", "short_description", "developers", "publishers"],
-        ContentKind::Movie => &[
-            "title",
-            "language",
-            "actors",
-            "producers",
-            "director",
-            "writer",
-            "plot_outline",
-        ],
-        ContentKind::Serie => &["title", "writers", "directors", "actors", "plot_outline"],
-        ContentKind::Track => &["title", "year", "artist_name", "release"],
-    }
-}
-
-/// Columns holding person or company names, kept as one token each
-/// (lists cut to their first five names, as the original did).
-fn name_columns(column: &str) -> Option<char> {
-    match column {
-        "actors" | "producers" => Some('|'),
-        "writers" | "directors" => Some(','),
-        "author" | "publisher" | "developers" | "publishers" | "artist_name" | "director"
-        | "writer" => Some(','),
-        _ => None,
-    }
-}
-
 /// The words of an item's "soup": its text columns (names kept whole, lists
 /// cut to five) and its genres' names.
 fn soup(
-    columns: &[&str],
+    columns: &[SoupColumn],
     texts: &[Option<String>],
     genres: &[i64],
     genre_names: &HashMap<i64, String>,
@@ -104,7 +74,7 @@ fn soup(
     let mut soup: Vec<String> = Vec::new();
     for (column, value) in columns.iter().zip(texts) {
         let Some(value) = value else { continue };
-        match name_columns(column) {
+        match column.names {
             Some(separator) => soup.extend(value.split(separator).take(5).map(text::name_token)),
             None => soup.push(value.clone()),
         }
@@ -348,13 +318,16 @@ impl EngineRunner {
         let mut items = Vec::new();
         for kind in ContentKind::ALL {
             let spec = media::spec(kind);
-            let columns = soup_columns(kind);
             // The title alone unless the text is compared.
-            let columns = if needs.text { columns } else { &columns[..1] };
-            for row in self.db.engine_items(spec, columns).await? {
+            let text = if needs.text {
+                ItemText::Soup
+            } else {
+                ItemText::Title
+            };
+            for row in self.db.engine_items(spec, text).await? {
                 let item_genres = genres.remove(&row.content).unwrap_or_default();
                 let soup = if needs.text {
-                    soup(columns, &row.texts, &item_genres, &genre_names)
+                    soup(spec.soup, &row.texts, &item_genres, &genre_names)
                 } else {
                     Vec::new()
                 };
@@ -460,7 +433,7 @@ impl EngineRunner {
         let mut reports = Vec::new();
         for (engine, scope) in plan {
             // Engine history: every run is recorded, failed ones included.
-            let (started, scope_name) = (Instant::now(), scope.history_name());
+            let (started, history_scope) = (Instant::now(), scope.history_scope());
             let run = RunContext {
                 bound,
                 cancel: &cancel,
@@ -471,9 +444,9 @@ impl EngineRunner {
             let cause = crate::run_history::cause(force);
             crate::run_history::record(
                 &self.db,
-                engine.as_str(),
+                RunOf::Engine(engine),
                 cause,
-                scope_name,
+                history_scope,
                 started.elapsed(),
                 finished,
             )
@@ -751,10 +724,10 @@ enum Scope {
 
 impl Scope {
     /// The scope as the engine history writes it.
-    fn history_name(&self) -> &'static str {
+    fn history_scope(&self) -> RunScope {
         match self {
-            Scope::All => "all",
-            Scope::Users(_) => "users",
+            Scope::All => RunScope::All,
+            Scope::Users(_) => RunScope::Users,
         }
     }
 }
@@ -1006,27 +979,6 @@ pub fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Parses an engine name as given on the command line (any case, with or
-/// without separators: `from-profile`, `FromProfile`, `als`).
-pub fn parse_engine(name: &str) -> Option<EngineName> {
-    let key: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_lowercase();
-    match key.as_str() {
-        "popularity" => Some(EngineName::Popularity),
-        "contentsimilarities" | "similarities" | "similarity" => {
-            Some(EngineName::ContentSimilarities)
-        }
-        "linkbetweenitems" | "links" => Some(EngineName::LinkBetweenItems),
-        "collaborativefiltering" | "als" | "cf" => Some(EngineName::CollaborativeFiltering),
-        "fromprofile" | "profile" => Some(EngineName::FromProfile),
-        "fromsimilarcontent" | "similarcontent" => Some(EngineName::FromSimilarContent),
-        _ => None,
-    }
-}
-
 /// What the API asks of the engine: wake the scheduler when a user's
 /// interests change (cold start), and compute sandbox runs on the engine's
 /// threads.
@@ -1081,9 +1033,9 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
 
     fn force_run(
         &self,
-        engines: &[String],
-    ) -> Result<Vec<String>, recofinement_api::state::ForceRunError> {
-        crate::run_history::force(&self.runner, engines)
+        engines: &[EngineName],
+    ) -> Result<Vec<EngineName>, recofinement_api::state::NoEngineToRun> {
+        Ok(crate::run_history::force(&self.runner, engines))
     }
 
     fn scheduler_role(&self) -> Option<&'static str> {

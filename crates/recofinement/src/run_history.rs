@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use recofinement_engine::EngineName;
 use recofinement_store::Db;
-use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOutcome};
+use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOf, RunOutcome, RunScope};
 
-use recofinement_api::state::{EngineCadence, ForceRunError};
+use recofinement_api::state::EngineCadence;
 
-use crate::engine_runner::{
-    ALL_ENGINES, EngineRunner, RunReport, cadence, parse_engine, peak_memory_mib,
-};
+use crate::engine_runner::{ALL_ENGINES, EngineRunner, RunReport, cadence, peak_memory_mib};
 
 /// What a finished run did, or why it failed.
 pub enum Finished<'a> {
@@ -50,9 +48,9 @@ impl<'a> Finished<'a> {
 /// Records one run of `engine` that took `elapsed`.
 pub async fn record(
     db: &Db,
-    engine: &str,
+    engine: RunOf<'_>,
     cause: RunCause,
-    scope: &str,
+    scope: RunScope,
     elapsed: Duration,
     finished: Finished<'_>,
 ) {
@@ -61,16 +59,17 @@ pub async fn record(
         Finished::Failed(error) => (0, 0, RunOutcome::Failed, Some(format!("{error:#}"))),
         Finished::Interrupted(error) => (0, 0, RunOutcome::Interrupted, Some(format!("{error:#}"))),
     };
+    let name = engine.name();
     let peak = peak_memory_mib();
     let seconds = elapsed.as_secs_f64();
     let labels = [
-        ("engine", engine.to_string()),
+        ("engine", name.clone()),
         ("outcome", outcome.as_str().to_string()),
     ];
     metrics::counter!("recofinement_engine_runs_total", &labels).increment(1);
-    metrics::histogram!("recofinement_engine_run_duration_seconds", "engine" => engine.to_string())
+    metrics::histogram!("recofinement_engine_run_duration_seconds", "engine" => name.clone())
         .record(seconds);
-    metrics::counter!("recofinement_engine_rows_written_total", "engine" => engine.to_string())
+    metrics::counter!("recofinement_engine_rows_written_total", "engine" => name.clone())
         .increment(rows as u64);
     if let Some(peak) = peak {
         metrics::gauge!("recofinement_engine_peak_memory_bytes").set(peak * 1024.0 * 1024.0);
@@ -89,7 +88,7 @@ pub async fn record(
         requested_by: None,
     };
     if let Err(error) = db.record_engine_run(&run).await {
-        tracing::warn!(%error, engine, "recording the engine run failed");
+        tracing::warn!(%error, engine = name, "recording the engine run failed");
     }
 }
 
@@ -113,39 +112,32 @@ pub async fn record_sandbox(db: &Db, elapsed: Duration, result: &anyhow::Result<
     };
     record(
         db,
-        "Sandbox",
+        RunOf::Sandbox,
         RunCause::Sandbox,
-        "profile",
+        RunScope::Profile,
         elapsed,
         finished,
     )
     .await;
 }
 
-/// Starts a forced run of the named engines (every engine when none is
-/// named) in the background, behind any run in progress; its runs are
-/// recorded as `forced`. Answers the engines that will run.
-pub fn force(runner: &Arc<EngineRunner>, names: &[String]) -> Result<Vec<String>, ForceRunError> {
-    let engines: Vec<EngineName> = if names.is_empty() {
+/// Starts a forced run of the given engines (every engine when none is
+/// given) in the background, behind any run in progress; its runs are
+/// recorded as `forced`. Answers the engines that will run, in their order.
+pub fn force(runner: &Arc<EngineRunner>, engines: &[EngineName]) -> Vec<EngineName> {
+    let engines = if engines.is_empty() {
         ALL_ENGINES.to_vec()
     } else {
-        names
-            .iter()
-            .map(|name| {
-                parse_engine(name).ok_or_else(|| {
-                    ForceRunError::UnknownEngine(format!("Unknown engine {name:?}."))
-                })
-            })
-            .collect::<Result<_, _>>()?
+        engines.to_vec()
     };
-    let answer = engines.iter().map(|e| e.as_str().to_string()).collect();
     let runner = runner.clone();
+    let answer = engines.clone();
     tokio::spawn(async move {
         if let Err(error) = runner.run(&engines, true).await {
             tracing::error!(error = format!("{error:#}"), "forced engine run failed");
         }
     });
-    Ok(answer)
+    answer
 }
 
 /// When each engine runs by itself (what the dashboard calls the next

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, PopularOrder};
-use recofinement_domain::{Listing, Page};
+use recofinement_domain::{EngineName, Listing, Page};
 
 use crate::backend::{Backend, Bind, Conn, Statement, statement};
 use crate::dialect::escape_like;
@@ -223,7 +223,7 @@ impl Db {
         &self,
         spec: &MediaSpec,
         target: RecoTarget,
-        engine: Option<&str>,
+        engine: Option<EngineName>,
         page: Page,
     ) -> StoreResult<Listing<Item>> {
         // $1 is the user (the groups' member for group lists), $2 the engine.
@@ -264,8 +264,8 @@ impl Db {
         );
         let user_id = target.user_id();
         Ok(on_db!(self, pool => Listing {
-            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(user_id).arg(engine).arg(Page::SIZE).arg(page.offset()), spec, true).await?,
-            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(user_id).arg(engine)).await?,
+            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(user_id).arg(engine.map(EngineName::as_str)).arg(Page::SIZE).arg(page.offset()), spec, true).await?,
+            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(user_id).arg(engine.map(EngineName::as_str))).await?,
         }))
     }
 

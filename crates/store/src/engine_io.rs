@@ -91,16 +91,29 @@ pub enum RecoOwner<'a> {
     Groups,
 }
 
+/// Which text of an item an engine run reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemText {
+    Title,
+    /// Every soup column, for the runs that compare texts.
+    Soup,
+}
+
 impl Db {
-    /// Items of a kind with the given text columns (the first is the title).
+    /// Items of a kind with their title, or every soup column of the kind's
+    /// [`MediaSpec::soup`] (the first is the title), in that order.
     pub async fn engine_items(
         &self,
         spec: &MediaSpec,
-        columns: &[&str],
+        text: ItemText,
     ) -> StoreResult<Vec<ItemRow>> {
+        let columns = match text {
+            ItemText::Title => &spec.soup[..1],
+            ItemText::Soup => spec.soup,
+        };
         let list: Vec<String> = columns
             .iter()
-            .map(|c| format!("CAST(m.{c} AS TEXT)"))
+            .map(|c| format!("CAST(m.{} AS TEXT)", c.name))
             .collect();
         let sql = format!(
             "SELECT c.content_id, c.rating, c.rating_count, {} FROM content c JOIN {} m ON m.content_id = c.content_id \

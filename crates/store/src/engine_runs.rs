@@ -8,7 +8,57 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::FromRow;
 
+use recofinement_domain::EngineName;
+
 use crate::{Db, StoreResult, on_db};
+
+/// What a history row is about.
+#[derive(Clone, Copy, Debug)]
+pub enum RunOf<'a> {
+    Engine(EngineName),
+    /// A sandbox profile run (both sandbox engines, one subject).
+    Sandbox,
+    /// An administrator's request for these engines (every engine when
+    /// empty): the audit row of the force-run button.
+    Request(&'a [EngineName]),
+}
+
+impl RunOf<'_> {
+    /// The name in the `engine` column and the metrics: the engine's name,
+    /// `Sandbox`, or a request's engines joined by commas (`all` when empty).
+    pub fn name(self) -> String {
+        match self {
+            RunOf::Engine(engine) => engine.as_str().to_string(),
+            RunOf::Sandbox => "Sandbox".to_string(),
+            RunOf::Request([]) => "all".to_string(),
+            RunOf::Request(engines) => {
+                let names: Vec<&str> = engines.iter().map(|e| e.as_str()).collect();
+                names.join(",")
+            }
+        }
+    }
+}
+
+/// Whose recommendations a run computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunScope {
+    /// Every subject.
+    All,
+    /// The users (or groups) with new events.
+    Users,
+    /// One sandbox profile.
+    Profile,
+}
+
+impl RunScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunScope::All => "all",
+            RunScope::Users => "users",
+            RunScope::Profile => "profile",
+        }
+    }
+}
 
 /// Why a run happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,10 +111,9 @@ impl RunOutcome {
 /// A run to record.
 #[derive(Clone, Debug)]
 pub struct NewEngineRun<'a> {
-    pub engine: &'a str,
+    pub engine: RunOf<'a>,
     pub cause: RunCause,
-    /// `all`, `users` (those with new events), `profile` (sandbox).
-    pub scope: &'a str,
+    pub scope: RunScope,
     pub subjects: i64,
     pub rows: i64,
     pub seconds: f64,
@@ -157,9 +206,9 @@ impl Db {
                  started_at, finished_at, outcome, error, requested_by) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
-            .bind(run.engine)
+            .bind(run.engine.name())
             .bind(run.cause.as_str())
-            .bind(run.scope)
+            .bind(run.scope.as_str())
             .bind(run.subjects)
             .bind(run.rows)
             .bind(run.seconds)

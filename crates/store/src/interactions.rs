@@ -120,12 +120,7 @@ pub(crate) async fn patch_meta(
     patch: MetaPatch,
     now: NaiveDateTime,
 ) -> Result<Meta, sqlx::Error> {
-    let insert = statement(
-        &conn,
-        "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
-         ON CONFLICT (user_id, content_id) DO NOTHING",
-    );
-    let inserted = execute(&mut conn, insert.arg(user_id).arg(content_id)).await? == 1;
+    let inserted = create_meta(&mut conn, user_id, content_id).await?;
     let lock = row_lock(&conn);
     let sql = format!(
         "SELECT rating FROM meta_user_content WHERE user_id = $1 AND content_id = $2{lock}"
@@ -162,6 +157,21 @@ pub(crate) async fn patch_meta(
     );
     write_events(conn, &events).await?;
     Ok(meta)
+}
+
+/// Creates the user's interaction with the item unless it exists; answers
+/// whether it did.
+async fn create_meta(
+    mut conn: impl Conn,
+    user_id: i64,
+    content_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let insert = statement(
+        &conn,
+        "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
+         ON CONFLICT (user_id, content_id) DO NOTHING",
+    );
+    Ok(execute(&mut conn, insert.arg(user_id).arg(content_id)).await? == 1)
 }
 
 /// Moves the item's average and rating count from `old` to `new` (a first
@@ -210,16 +220,7 @@ impl Db {
         let label = kind.label();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO meta_user_content (user_id, content_id, review_see_count, count) VALUES ($1, $2, 0, 0) \
-                 ON CONFLICT (user_id, content_id) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(content_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
+            let inserted = create_meta(&mut *tx, user_id, content_id).await?;
             let meta: Meta = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE meta_user_content SET review_see_count = COALESCE(review_see_count, 0) + 1, last_review_see_date = $3 \
                  WHERE user_id = $1 AND content_id = $2 RETURNING {META_COLUMNS}"

@@ -10,14 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::Permission;
-use recofinement_store::engine_runs::{EngineRun, NewEngineRun, RunCause, RunOutcome, RunWindow};
+use recofinement_domain::{EngineName, Permission};
+use recofinement_store::engine_runs::{
+    EngineRun, NewEngineRun, RunCause, RunOf, RunOutcome, RunScope, RunWindow,
+};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid};
 use crate::routes::schema::Message;
-use crate::state::{AppState, ForceRunError};
+use crate::state::{AppState, NoEngineToRun};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_runs, force_run))
@@ -96,25 +98,27 @@ async fn force_run(
     Valid(body): Valid<ForceBody>,
 ) -> AppResult<(StatusCode, Json<ForceAnswer>)> {
     caller.require(&state, Permission::ModifyContent).await?;
+    let asked = body
+        .engines
+        .iter()
+        .map(|name| {
+            EngineName::parse(name)
+                .ok_or_else(|| AppError::validation(format!("Unknown engine {name:?}.")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let engines = state
         .engine_hooks
-        .force_run(&body.engines)
-        .map_err(|error| match error {
-            ForceRunError::UnknownEngine(message) => AppError::validation(message),
-            ForceRunError::NoEngine => AppError::Status(
+        .force_run(&asked)
+        .map_err(|NoEngineToRun| {
+            AppError::Status(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "No recommendation engine runs in this server.".into(),
-            ),
+            )
         })?;
-    let names = if body.engines.is_empty() {
-        "all".to_string()
-    } else {
-        engines.join(",")
-    };
     let request = NewEngineRun {
-        engine: &names,
+        engine: RunOf::Request(&asked),
         cause: RunCause::Request,
-        scope: "all",
+        scope: RunScope::All,
         subjects: 0,
         rows: 0,
         seconds: 0.0,
@@ -125,13 +129,13 @@ async fn force_run(
         requested_by: Some(caller.user_id),
     };
     let request_id = state.db.record_engine_run(&request).await?;
-    tracing::info!(user = %caller.uuid, engines = %names, "forced engine run requested");
+    tracing::info!(user = %caller.uuid, engines = %request.engine.name(), "forced engine run requested");
     Ok((
         StatusCode::ACCEPTED,
         Json(ForceAnswer {
             status: true,
             message: "Engine run started".into(),
-            engines,
+            engines: engines.iter().map(|e| e.as_str().to_string()).collect(),
             request_id,
         }),
     ))

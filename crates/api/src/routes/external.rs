@@ -287,10 +287,7 @@ async fn spotify_callback(
         "Spotify Oauth is already done.",
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Spotify tokens stored")),
-    ))
+    Ok(Message::created("Spotify tokens stored"))
 }
 
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
@@ -397,7 +394,7 @@ async fn tmdb_callback(
         already_done,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(Message::ok("TMDB token stored"))))
+    Ok(Message::created("TMDB token stored"))
 }
 
 /// E5: the Google Books authorization URL, or `linked`.
@@ -452,10 +449,7 @@ async fn gbooks_callback(
         "gbooks Oauth is already done.",
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("GBooks token stored")),
-    ))
+    Ok(Message::created("GBooks token stored"))
 }
 
 /// Deletes the stored grant; what was imported stays.

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +19,13 @@ use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::schema::{ErrorBody, Message, UserBase};
 use crate::state::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GroupPath {
+    #[param(example = json!(demo::FIRST_ID))]
+    group_id: i64,
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -116,12 +123,12 @@ async fn create_group(
 
 /// G2: read a group (owner, members and invitees only).
 #[utoipa::path(get, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
+    params(GroupPath),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_group(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(group_id): PathParam<i64>,
+    PathParam(GroupPath { group_id }): PathParam<GroupPath>,
 ) -> AppResult<Json<GroupAnswer>> {
     let group = find_group(&state, group_id).await?;
     let related = group.owner_id == Some(caller.user_id)
@@ -135,12 +142,12 @@ async fn get_group(
 
 /// G3: the owner deletes the group; a member leaves it.
 #[utoipa::path(delete, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))),
+    params(GroupPath),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_group(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(group_id): PathParam<i64>,
+    PathParam(GroupPath { group_id }): PathParam<GroupPath>,
 ) -> AppResult<StatusCode> {
     let group = find_group(&state, group_id).await?;
     if group.owner_id == Some(caller.user_id) {
@@ -163,13 +170,13 @@ impl Body for InviteBody {}
 
 /// G4: the owner invites a user.
 #[utoipa::path(post, path = "/{group_id}/invitations", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID))), request_body = InviteBody,
+    params(GroupPath), request_body = InviteBody,
     responses((status = 200, body = GroupAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn invite(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(group_id): PathParam<i64>,
+    PathParam(GroupPath { group_id }): PathParam<GroupPath>,
     Valid(body): Valid<InviteBody>,
 ) -> AppResult<Json<GroupAnswer>> {
     let group = find_group(&state, group_id).await?;
@@ -196,15 +203,18 @@ async fn invite(
     answer(&state, group, caller.user_id, "User invited to group").await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct InvitationPath {
+    #[param(example = json!(demo::FIRST_ID))]
     group_id: i64,
+    #[param(example = json!(demo::USER_UUID))]
     user_uuid: String,
 }
 
 /// G5: the invitee accepts and becomes a member.
 #[utoipa::path(put, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
+    params(InvitationPath),
     responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn accept_invitation(
     State(state): State<AppState>,
@@ -230,7 +240,7 @@ async fn accept_invitation(
 
 /// G6: the invitee declines, or the owner withdraws, an invitation.
 #[utoipa::path(delete, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
+    params(InvitationPath),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn delete_invitation(
     State(state): State<AppState>,
@@ -256,7 +266,7 @@ async fn delete_invitation(
 
 /// The owner removes a member (an addition to the original, D34).
 #[utoipa::path(delete, path = "/{group_id}/members/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
-    params(("group_id" = i64, Path, example = json!(demo::FIRST_ID)), ("user_uuid" = String, Path, example = json!(demo::USER_UUID))),
+    params(InvitationPath),
     responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn remove_member(
     State(state): State<AppState>,

@@ -15,20 +15,21 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, Shape};
-use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
+use recofinement_domain::media::{self, MediaSpec, Shape};
+use recofinement_domain::{ContentKind, EngineName, Listing, Page, Permission, validate};
 use recofinement_store::audit::AuditAction;
 use recofinement_store::catalogue::{Genre, Item, RecoTarget};
 use recofinement_store::changes::ListChange;
 use recofinement_store::interactions::{Meta, MetaPatch};
-use recofinement_store::submissions::{AcceptError, Proposal, ProposedEpisode};
+use recofinement_store::submissions::AcceptError;
 
 use crate::auth::AuthUser;
 use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{JsonObject, ListPage, PathParam, schema_of};
+use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
 use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
+use crate::routes::proposal;
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
 
@@ -159,23 +160,27 @@ pub struct MediaParam {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Page number (24 items a page); missing, malformed or below 1 means 1.
-    #[allow(dead_code)]
-    #[param(example = "1")]
-    pub page: Option<String>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct RecoQuery {
-    /// Page number (24 items a page); missing, malformed or below 1 means 1.
-    #[allow(dead_code)]
-    #[param(example = "1")]
-    pub page: Option<String>,
     /// Keep only the recommendations of this engine (`FromProfile`, `FromSimilarContent`, `CollaborativeFiltering`…).
     pub reco_engine: Option<String>,
 }
+
+impl RecoQuery {
+    /// The engine to keep: `Some(None)` keeps every engine; `None` for a
+    /// name that is no engine, which, as in the original, matches nothing.
+    fn engine(&self) -> Option<Option<EngineName>> {
+        match &self.reco_engine {
+            None => Some(None),
+            Some(name) => EngineName::from_name(name).map(Some),
+        }
+    }
+}
+
+/// The empty page a filter that matches nothing answers.
+const NO_ITEMS: Listing<Item> = Listing {
+    rows: Vec::new(),
+    total: 0,
+};
 
 /// E1: the most popular items of a kind.
 #[utoipa::path(get, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
@@ -248,7 +253,7 @@ async fn search(
 
 /// E3: the caller's recommendations of a kind, best first (flagged and consumed items left out).
 #[utoipa::path(get, path = "/api/{media}/user", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, RecoQuery), responses((status = 200, body = PageAnswer)))]
+    params(MediaParam, PageQuery, RecoQuery), responses((status = 200, body = PageAnswer)))]
 async fn for_user(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -256,27 +261,13 @@ async fn for_user(
     ListPage(page): ListPage,
     Query(query): Query<RecoQuery>,
 ) -> AppResult<Json<PageAnswer>> {
-    let engine = query.reco_engine.as_deref();
     let target = RecoTarget::User(caller.user_id);
-    let mut items = state
-        .db
-        .recommended_items(spec, target, engine, page)
-        .await?;
-    // Cold start: nothing computed yet for this person, so the popular
-    // items of their declared genres stand in for the profile-based list.
-    if items.total == 0 && matches!(engine, None | Some("FromProfile")) {
-        items = state
-            .db
-            .cold_start_items(spec, caller.user_id, page)
-            .await?;
-    }
-    let message = format!("Most popular {} data sent", spec.table);
-    PageAnswer::items(&state, spec, spec.popular_shape, message, items, page).await
+    recommendations(&state, spec, target, &query, page).await
 }
 
 /// E4: recommendations for the groups the caller owns or belongs to, one entry per item.
 #[utoipa::path(get, path = "/api/{media}/groups", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, RecoQuery), responses((status = 200, body = PageAnswer)))]
+    params(MediaParam, PageQuery, RecoQuery), responses((status = 200, body = PageAnswer)))]
 async fn for_groups(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -284,17 +275,35 @@ async fn for_groups(
     ListPage(page): ListPage,
     Query(query): Query<RecoQuery>,
 ) -> AppResult<Json<PageAnswer>> {
-    let items = state
-        .db
-        .recommended_items(
-            spec,
-            RecoTarget::Groups(caller.user_id),
-            query.reco_engine.as_deref(),
-            page,
-        )
-        .await?;
+    let target = RecoTarget::Groups(caller.user_id);
+    recommendations(&state, spec, target, &query, page).await
+}
+
+/// A page of the target's recommendations of a kind.
+async fn recommendations(
+    state: &AppState,
+    spec: &'static MediaSpec,
+    target: RecoTarget,
+    query: &RecoQuery,
+    page: Page,
+) -> AppResult<Json<PageAnswer>> {
     let message = format!("Most popular {} data sent", spec.table);
-    PageAnswer::items(&state, spec, spec.popular_shape, message, items, page).await
+    let Some(engine) = query.engine() else {
+        return PageAnswer::items(state, spec, spec.popular_shape, message, NO_ITEMS, page).await;
+    };
+    let mut items = state
+        .db
+        .recommended_items(spec, target, engine, page)
+        .await?;
+    // Cold start: nothing computed yet for this person, so the popular
+    // items of their declared genres stand in for the profile-based list.
+    if let RecoTarget::User(user_id) = target
+        && items.total == 0
+        && matches!(engine, None | Some(EngineName::FromProfile))
+    {
+        items = state.db.cold_start_items(spec, user_id, page).await?;
+    }
+    PageAnswer::items(state, spec, spec.popular_shape, message, items, page).await
 }
 
 /// E5: the genres of a kind, most popular first (not for books).
@@ -445,10 +454,7 @@ async fn patch_meta(
             .await;
     }
     state.engine_hooks.interactions_changed(caller.user_id);
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Meta successfully updated")),
-    ))
+    Ok(Message::created("Meta successfully updated"))
 }
 
 /// Most values accepted in one bad-recommendation body (AC-24).
@@ -501,146 +507,7 @@ async fn bad_recommendation(
         .db
         .flag_bad_recommendation(caller.user_id, path.content_id, &flags)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Bad recommendation has been registered.")),
-    ))
-}
-
-/// Most episodes in one proposal (AC-24).
-const MAX_EPISODES: usize = 1000;
-
-/// Checks one column value; returns it normalised (text or integer).
-fn column_value(
-    column: &media::Column,
-    value: &Value,
-    errors: &mut Vec<String>,
-    prefix: &str,
-) -> Option<Value> {
-    let name = column.name;
-    let text = |max: usize, s: &str, errors: &mut Vec<String>| {
-        if s.chars().count() > max {
-            errors.push(format!("{prefix}{name}: Longer than maximum length {max}."));
-            None
-        } else if column.url && !validate::web_url(s) {
-            errors.push(format!(
-                "{prefix}{name}: Only http and https links are accepted."
-            ));
-            None
-        } else {
-            Some(Value::String(s.to_string()))
-        }
-    };
-    match (column.ty, value) {
-        (_, Value::Null) => None,
-        (ColumnType::Integer, v) => match v.as_i64() {
-            Some(i) if i.abs() < i64::from(i32::MAX) => Some(i.into()),
-            _ => {
-                errors.push(format!("{prefix}{name}: Not a valid integer."));
-                None
-            }
-        },
-        (ColumnType::Text(max), Value::String(s)) => text(max, s, errors),
-        (ColumnType::TextOrNumber(max), Value::String(s)) => text(max, s, errors),
-        (ColumnType::TextOrNumber(max), Value::Number(n)) => text(max, &n.to_string(), errors),
-        (ColumnType::Uuid, Value::String(s)) => match uuid::Uuid::parse_str(s) {
-            Ok(u) => Some(Value::String(u.hyphenated().to_string())),
-            Err(_) => {
-                errors.push(format!("{prefix}{name}: Not a valid UUID."));
-                None
-            }
-        },
-        _ => {
-            errors.push(format!("{prefix}{name}: Not a valid string."));
-            None
-        }
-    }
-}
-
-fn genre_ids(value: Option<&Value>, errors: &mut Vec<String>, prefix: &str) -> Vec<i64> {
-    match value {
-        None => Vec::new(),
-        Some(Value::Array(items)) if items.len() <= 100 => {
-            let ids: Vec<i64> = items.iter().filter_map(Value::as_i64).collect();
-            if ids.len() != items.len() {
-                errors.push(format!("{prefix}genres: Not a valid list of integers."));
-            }
-            ids
-        }
-        Some(_) => {
-            errors.push(format!("{prefix}genres: Not a valid list of integers."));
-            Vec::new()
-        }
-    }
-}
-
-/// Reads and checks a proposal of this kind.
-fn read_proposal(spec: &MediaSpec, body: &Map<String, Value>) -> Result<Proposal, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut fields = Map::new();
-    for column in spec.submitted_columns() {
-        if let Some(v) = body
-            .get(column.name)
-            .and_then(|value| column_value(column, value, &mut errors, ""))
-        {
-            fields.insert(column.name.into(), v);
-        }
-    }
-    for required in spec.required {
-        if !fields.contains_key(*required)
-            && !errors
-                .iter()
-                .any(|e| e.starts_with(&format!("{required}:")))
-        {
-            errors.push(format!("{required}: Missing data for required field."));
-        }
-    }
-    let genres = if spec.has_genres {
-        if !body.contains_key("genres") {
-            errors.push("genres: Missing data for required field.".into());
-        }
-        genre_ids(body.get("genres"), &mut errors, "")
-    } else {
-        Vec::new()
-    };
-    let mut episodes = Vec::new();
-    if spec.kind == ContentKind::Serie {
-        match body.get("episodes") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(items)) if items.len() <= MAX_EPISODES => {
-                for (i, item) in items.iter().enumerate() {
-                    let prefix = format!("episodes[{i}].");
-                    let Value::Object(object) = item else {
-                        errors.push(format!("{prefix}: Not a valid object."));
-                        continue;
-                    };
-                    let mut fields = Map::new();
-                    for column in EPISODE_COLUMNS {
-                        if let Some(v) = object
-                            .get(column.name)
-                            .and_then(|v| column_value(column, v, &mut errors, &prefix))
-                        {
-                            fields.insert(column.name.into(), v);
-                        }
-                    }
-                    let genres = genre_ids(object.get("genres"), &mut errors, &prefix);
-                    episodes.push(ProposedEpisode { fields, genres });
-                }
-            }
-            Some(_) => errors.push(format!(
-                "episodes: Not a valid list of at most {MAX_EPISODES} episodes."
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(Proposal {
-            fields,
-            genres,
-            episodes,
-        })
-    } else {
-        Err(errors)
-    }
+    Ok(Message::created("Bad recommendation has been registered."))
 }
 
 /// Answer of a proposal: the message, and the new pending id.
@@ -664,7 +531,7 @@ async fn submit(
     JsonObject(body): JsonObject,
 ) -> AppResult<(StatusCode, Json<SubmitAnswer>)> {
     caller.require(&state, Permission::AddContent).await?;
-    let proposal = read_proposal(spec, &body).map_err(AppError::Validation)?;
+    let proposal = proposal::read(spec, &body).map_err(AppError::Validation)?;
     let mut all_genres = proposal.genres.clone();
     all_genres.extend(
         proposal
@@ -771,7 +638,7 @@ async fn accept_additional(
                 "Additional {} data successfully validated",
                 spec.pending_name
             );
-            Ok((StatusCode::CREATED, Json(Message::ok(message))))
+            Ok(Message::created(message))
         }
         Err(AcceptError::NotFound) => Err(AppError::not_found(format!(
             "Additional {} not found!",
@@ -814,11 +681,8 @@ async fn decline_additional(
         None,
     )
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok(format!(
-            "Additional {} successfully deleted",
-            spec.pending_name
-        ))),
-    ))
+    Ok(Message::created(format!(
+        "Additional {} successfully deleted",
+        spec.pending_name
+    )))
 }

@@ -12,5 +12,6 @@ pub mod items;
 pub mod media;
 pub mod people;
 pub mod profiles;
+pub mod proposal;
 pub mod schema;
 pub mod users;

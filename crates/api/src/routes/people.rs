@@ -14,7 +14,7 @@ use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{ListPage, PathParam};
+use crate::extract::{ListPage, PageQuery, PathParam};
 use crate::openapi::demo;
 use crate::routes::schema::{EmptyObject, GenreList, GroupBase, Message, UserBase};
 use crate::state::AppState;
@@ -38,10 +38,7 @@ async fn preferences_defined(
     caller.require(&state, Permission::ModifyUserProfil).await?;
     state.db.set_preferences_defined(caller.user_id).await?;
     state.engine_hooks.user_changed(caller.user_id);
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("User updated successfully")),
-    ))
+    Ok(Message::created("User updated successfully"))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,7 +53,7 @@ pub struct UserPage {
 
 /// U5: users whose name contains the term (e-mails of others are not shown).
 #[utoipa::path(get, path = "/search/{search_term}", tag = "user", security(("Bearer Auth" = [])),
-    params(("search_term" = String, Path, example = json!(demo::USER_TERM)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(("search_term" = String, Path, example = json!(demo::USER_TERM)), PageQuery),
     responses((status = 200, body = UserPage)))]
 async fn search_users(
     State(state): State<AppState>,
@@ -121,10 +118,7 @@ async fn like_genre(
     known_genre(&state, genre_id).await?;
     state.db.like_genre(caller.user_id, genre_id).await?;
     state.engine_hooks.user_changed(caller.user_id);
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("User liked this genre")),
-    ))
+    Ok(Message::created("User liked this genre"))
 }
 
 /// U8: unlike a genre.
@@ -143,10 +137,7 @@ async fn unlike_genre(
         return Err(AppError::bad_request("You didn't like this genre"));
     }
     state.engine_hooks.user_changed(caller.user_id);
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("User unliked this genre")),
-    ))
+    Ok(Message::created("User unliked this genre"))
 }
 
 /// Everything the service holds about a user (U9).

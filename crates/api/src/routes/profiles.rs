@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,7 +20,7 @@ use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, OnConflict};
-use crate::extract::{Body, ListPage, PathParam, Valid, parse_uuid};
+use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
@@ -87,7 +87,7 @@ pub struct ProfileList {
 }
 
 /// P1: the caller's profiles.
-#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+#[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(PageQuery),
     responses((status = 200, body = ProfileList), (status = 403, body = Message)))]
 async fn list_profiles(
     State(state): State<AppState>,
@@ -167,12 +167,12 @@ pub struct ProfileObjectAnswer {
 
 /// P3: read a profile with its genres.
 #[utoipa::path(get, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
+    params(ProfilePath),
     responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_profile(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(uuid): PathParam<String>,
+    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
 ) -> AppResult<Json<ProfileObjectAnswer>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
     let liked_genres = state.db.profile_genres(profile.profile_id).await?;
@@ -189,12 +189,12 @@ async fn get_profile(
 
 /// P4: rename a profile.
 #[utoipa::path(patch, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))), request_body = ProfileBody,
+    params(ProfilePath), request_body = ProfileBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn rename_profile(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(uuid): PathParam<String>,
+    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
     Valid(body): Valid<ProfileBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
@@ -203,37 +203,31 @@ async fn rename_profile(
         .rename_profile(profile.profile_id, body.profilename.trim())
         .await
         .on_conflict(|| AppError::bad_request(DUPLICATE_NAME))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Profile updated successfully")),
-    ))
+    Ok(Message::created("Profile updated successfully"))
 }
 
 /// P5: delete a profile and its whole history.
 #[utoipa::path(delete, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
+    params(ProfilePath),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn delete_profile(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(uuid): PathParam<String>,
+    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
     state.db.delete_profile(profile.profile_id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Profile deleted successfully")),
-    ))
+    Ok(Message::created("Profile deleted successfully"))
 }
 
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID))),
+    params(ProfilePath),
     responses((status = 200, body = GenreList), (status = 404, body = Message)))]
 async fn profile_genres(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(uuid): PathParam<String>,
+    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
 ) -> AppResult<Json<GenreList>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
     let content = state.db.profile_genres(profile.profile_id).await?;
@@ -244,9 +238,19 @@ async fn profile_genres(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct GenrePath {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProfilePath {
+    #[param(example = json!(demo::PROFILE_UUID))]
     profile_uuid: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GenrePath {
+    #[param(example = json!(demo::PROFILE_UUID))]
+    profile_uuid: String,
+    #[param(example = json!(demo::GENRE_ID))]
     genre_id: i64,
 }
 
@@ -266,7 +270,7 @@ async fn profile_and_genre(
 
 /// P7: the profile likes a genre (idempotent).
 #[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
+    params(GenrePath),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
@@ -278,15 +282,12 @@ async fn like_genre(
         .db
         .like_profile_genre(profile.profile_id, path.genre_id)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Profile liked this genre")),
-    ))
+    Ok(Message::created("Profile liked this genre"))
 }
 
 /// P8: the profile unlikes a genre.
 #[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
+    params(GenrePath),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
 async fn unlike_genre(
     State(state): State<AppState>,
@@ -301,10 +302,7 @@ async fn unlike_genre(
     {
         return Err(AppError::bad_request("You didn't like this genre"));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Profile unliked this genre")),
-    ))
+    Ok(Message::created("Profile unliked this genre"))
 }
 
 /// The six values of a profile's interaction (P9). Dates are ISO 8601.
@@ -349,15 +347,18 @@ pub fn parse_time(value: &str) -> Option<NaiveDateTime> {
         .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f").ok())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct ContentPath {
+    #[param(example = json!(demo::PROFILE_UUID))]
     profile_uuid: String,
+    #[param(example = json!(demo::MOVIE_ID))]
     content_id: i64,
 }
 
 /// P9: set the profile's interaction with an item.
 #[utoipa::path(put, path = "/{profile_uuid}/content/{content_id}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = ProfileMetaBody,
+    params(ContentPath), request_body = ProfileMetaBody,
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn set_meta(
     State(state): State<AppState>,
@@ -383,21 +384,22 @@ async fn set_meta(
         .db
         .set_profile_meta(profile.profile_id, path.content_id, &meta)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("Meta successfully updated")),
-    ))
+    Ok(Message::created("Meta successfully updated"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct KindPath {
+    #[param(example = json!(demo::PROFILE_UUID))]
     profile_uuid: String,
+    /// The media kind.
+    #[param(inline, value_type = ContentKind, example = json!(demo::KIND))]
     ptype: String,
 }
 
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(KindPath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
@@ -424,12 +426,12 @@ async fn list_metas(
 
 /// P11: the profile's runs, newest first.
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(ProfilePath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn history(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(uuid): PathParam<String>,
+    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
@@ -454,16 +456,26 @@ async fn history(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct RunPath {
+    #[param(example = json!(demo::PROFILE_UUID))]
     profile_uuid: String,
+    /// A run of the profile (its recommendation history).
+    #[param(example = json!(demo::FIRST_ID))]
     id: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct RunKindPath {
+    #[param(example = json!(demo::PROFILE_UUID))]
     profile_uuid: String,
+    /// A run of the profile (its recommendation history).
+    #[param(example = json!(demo::FIRST_ID))]
     id: i64,
+    /// The media kind.
+    #[param(inline, value_type = ContentKind, example = json!(demo::KIND))]
     ptype: String,
 }
 
@@ -488,7 +500,7 @@ async fn owned_run(
 
 /// P12: the genres the profile liked when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(RunPath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
@@ -512,7 +524,7 @@ async fn history_genres(
 
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(RunKindPath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
@@ -544,7 +556,7 @@ async fn history_results(
 
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
-    params(("profile_uuid" = String, Path, example = json!(demo::PROFILE_UUID)), ("id" = i64, Path, example = json!(demo::FIRST_ID)), ("ptype" = inline(ContentKind), Path, example = json!(demo::KIND)), ("page" = Option<String>, Query, example = "1", description = "Page number (24 items a page); missing, malformed or below 1 means 1.")),
+    params(RunKindPath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,

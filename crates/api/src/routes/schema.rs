@@ -1,6 +1,8 @@
 //! JSON objects shared by several endpoints (spec §5), used both to answer
 //! and to document the answers.
 
+use axum::Json;
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -21,6 +23,11 @@ impl Message {
             status: true,
             message: message.into(),
         }
+    }
+
+    /// A 201 with this message: how the original answers most changes.
+    pub fn created(message: impl Into<String>) -> (StatusCode, Json<Message>) {
+        (StatusCode::CREATED, Json(Message::ok(message)))
     }
 }
 

@@ -238,8 +238,5 @@ async fn delete_user(
     state.sessions.forget(user.user_id);
     let target = format!("user:{}", user.uuid);
     crate::routes::audit::record(&state, &caller, AuditAction::UserDeleted, &target, None).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(Message::ok("User account deleted successfully")),
-    ))
+    Ok(Message::created("User account deleted successfully"))
 }

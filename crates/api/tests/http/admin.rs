@@ -1,7 +1,8 @@
 //! What operators use: the engine history, forced runs, health probes, the
 //! dashboard's JSON and page, and the Prometheus scrape.
 
-use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOutcome};
+use recofinement_domain::EngineName;
+use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOf, RunOutcome, RunScope};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -9,11 +10,11 @@ use crate::db_test;
 use crate::support::{Backend, TestApp, assert_error};
 
 /// Records a finished run of `engine` directly in the history.
-async fn record(app: &TestApp, engine: &str, outcome: RunOutcome, rows: i64) -> i64 {
+async fn record(app: &TestApp, engine: EngineName, outcome: RunOutcome, rows: i64) -> i64 {
     let run = NewEngineRun {
-        engine,
+        engine: RunOf::Engine(engine),
         cause: RunCause::Scheduled,
-        scope: "all",
+        scope: RunScope::All,
         subjects: 3,
         rows,
         seconds: 0.25,
@@ -50,9 +51,9 @@ db_test!(
     |app| {
         let (admin, _) = app.register_admin("boss").await;
         let (user, _) = app.register("someone").await;
-        let first = record(&app, "Popularity", RunOutcome::Done, 10).await;
-        let second = record(&app, "FromProfile", RunOutcome::Failed, 0).await;
-        let third = record(&app, "FromProfile", RunOutcome::Done, 7).await;
+        let first = record(&app, EngineName::Popularity, RunOutcome::Done, 10).await;
+        let second = record(&app, EngineName::FromProfile, RunOutcome::Failed, 0).await;
+        let third = record(&app, EngineName::FromProfile, RunOutcome::Done, 7).await;
 
         let (status, body) = app.get("/api/engine/runs", &user).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -131,7 +132,7 @@ db_test!(
         app.add_item(&admin, "track", json!({"title": "One", "genres": []}))
             .await;
         rate(&app, &user, movie, 4).await;
-        record(&app, "Popularity", RunOutcome::Done, 2).await;
+        record(&app, EngineName::Popularity, RunOutcome::Done, 2).await;
 
         let (status, body) = app.get("/api/admin/overview", &user).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -317,7 +318,7 @@ db_test!(prometheus_scrapes_requests_by_route_template, |app| {
             .try_init();
     }
     let (admin, _) = app.register_admin("boss").await;
-    record(&app, "Popularity", RunOutcome::Done, 2).await;
+    record(&app, EngineName::Popularity, RunOutcome::Done, 2).await;
     // A method only this backend's scenario uses, so that the two backends'
     // scenarios, which share the process's metrics, count apart.
     let method = match app.backend {

@@ -560,6 +560,15 @@ db_test!(
         assert_eq!(titles(&body), ["The Matrix", "Before the Matrix 50% Off"]);
         assert_eq!(body["content"][0]["reco_engine"], "FromProfile");
         assert_eq!(body["content"][0]["reco_score"], 0.9);
+        // A name that is no engine matches nothing, as in the original.
+        let (status, body) = app
+            .get("/api/movie/user?reco_engine=fromprofile", &user)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (&body["content"], &body["total_pages"]),
+            (&json!([]), &json!(0))
+        );
         let (_, body) = app.get("/api/movie/user", &user).await;
         assert_eq!(
             titles(&body)[0],

@@ -211,6 +211,21 @@ db_test!(the_document_carries_the_validation_rules, |app| {
         (&json!(0), &json!(5))
     );
     assert_eq!(schemas["ForceBody"]["properties"]["engines"]["maxItems"], 6);
+    // A proposal's body differs per kind: one path and one schema each.
+    assert!(document["paths"]["/api/{media}"].get("post").is_none());
+    let movie = &document["paths"]["/api/movie"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        movie["application/json"]["schema"]["$ref"],
+        "#/components/schemas/MovieProposal"
+    );
+    let proposal = &schemas["MovieProposal"];
+    assert_eq!(proposal["required"], json!(["title", "genres"]));
+    assert_eq!(proposal["properties"]["title"]["maxLength"], 255);
+    assert_eq!(
+        schemas["BookProposal"]["required"],
+        json!(["isbn", "title"])
+    );
+    assert!(schemas["SerieProposal"]["properties"]["episodes"]["items"].is_object());
     let meta = &document["paths"]["/api/{media}/{content_id}/meta"]["patch"];
     let examples: Vec<&Value> = meta["parameters"]
         .as_array()
