@@ -250,33 +250,42 @@ fn schema_name(spec: &MediaSpec) -> String {
     format!("{}Proposal", spec.title)
 }
 
-/// Replaces the generic `POST /api/{media}` of the document with one
-/// operation per kind, each with its kind's body schema.
+/// Replaces the generic `/api/{media}` of the document with one path per
+/// kind (`/api/movie`…): the proposal's body differs per kind, and a path
+/// lists every method it answers (`Allow`), so the popular list moves too.
 pub fn document_per_kind(document: &mut OpenApi) {
-    let Some(generic) = document
-        .paths
-        .paths
-        .get_mut("/api/{media}")
-        .and_then(|item| item.post.take())
-    else {
+    let Some(generic) = document.paths.paths.remove("/api/{media}") else {
         return;
     };
     let components = document.components.get_or_insert_with(Default::default);
     for spec in media::ALL {
         let name = schema_name(spec);
         components.schemas.insert(name.clone(), schema(spec).into());
-        let mut operation: Operation = generic.clone();
-        operation.operation_id = Some(format!("submit_{}", spec.table));
-        operation.parameters = None;
-        if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+        let mut item = generic.clone();
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            of_kind(operation, spec);
+        }
+        if let Some(RefOr::T(body)) = item.post.as_mut().and_then(|p| p.request_body.as_mut()) {
             body.content.insert(
                 "application/json".into(),
                 Content::new(Some(Ref::from_schema_name(name))).into(),
             );
         }
-        let path = format!("/api/{}", spec.table);
-        let item = document.paths.paths.entry(path).or_default();
-        item.post = Some(operation);
+        document
+            .paths
+            .paths
+            .insert(format!("/api/{}", spec.table), item);
+    }
+}
+
+/// An operation of the generic path made the kind's own: without the
+/// `media` parameter, under an id of its own.
+fn of_kind(operation: &mut Operation, spec: &MediaSpec) {
+    if let Some(id) = &operation.operation_id {
+        operation.operation_id = Some(format!("{id}_{}", spec.table));
+    }
+    if let Some(parameters) = operation.parameters.as_mut() {
+        parameters.retain(|p| !matches!(p, RefOr::T(p) if p.name == "media"));
     }
 }
 

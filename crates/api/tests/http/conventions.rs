@@ -212,7 +212,11 @@ db_test!(the_document_carries_the_validation_rules, |app| {
     );
     assert_eq!(schemas["ForceBody"]["properties"]["engines"]["maxItems"], 6);
     // A proposal's body differs per kind: one path and one schema each.
-    assert!(document["paths"]["/api/{media}"].get("post").is_none());
+    assert!(document["paths"].get("/api/{media}").is_none());
+    assert_eq!(
+        document["paths"]["/api/book"]["get"]["parameters"][0]["name"],
+        "page"
+    );
     let movie = &document["paths"]["/api/movie"]["post"]["requestBody"]["content"];
     assert_eq!(
         movie["application/json"]["schema"]["$ref"],
