@@ -230,6 +230,21 @@ pub fn check_object(
     (errors, unknown)
 }
 
+/// Largest integral float read as an integer (below 2^53, where every
+/// integer is exact).
+pub const EXACT_INTEGER: i64 = 9_000_000_000_000_000;
+
+/// The integer a JSON number stands for: an integer, or an integral number
+/// (`5.0`, an integer to JSON Schema) small enough to be exact.
+pub fn integer(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < EXACT_INTEGER as f64)
+            .map(|f| f as i64)
+    })
+}
+
 /// `5.0` becomes `5` where the schema wants an integer.
 fn integral(schema: &Object, value: Option<&mut Value>) {
     let wants_integer = match &schema.schema_type {
@@ -239,12 +254,10 @@ fn integral(schema: &Object, value: Option<&mut Value>) {
     };
     if let Some(value) = value
         && wants_integer
-        && let Some(f) = value.as_f64()
         && value.as_i64().is_none()
-        && f.fract() == 0.0
-        && f.abs() < 9.0e15
+        && let Some(i) = integer(value)
     {
-        *value = Value::from(f as i64);
+        *value = Value::from(i);
     }
 }
 

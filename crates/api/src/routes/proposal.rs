@@ -42,7 +42,7 @@ fn column_value(
     };
     match (column.ty, value) {
         (_, Value::Null) => None,
-        (ColumnType::Integer, v) => match v.as_i64() {
+        (ColumnType::Integer, v) => match validate::integer(v) {
             Some(i) if i.abs() < i64::from(i32::MAX) => Some(i.into()),
             _ => {
                 errors.push(format!("{prefix}{name}: Not a valid integer."));
@@ -70,7 +70,7 @@ fn genre_ids(value: Option<&Value>, errors: &mut Vec<String>, prefix: &str) -> V
     match value {
         None => Vec::new(),
         Some(Value::Array(items)) if items.len() <= MAX_GENRES => {
-            let ids: Vec<i64> = items.iter().filter_map(Value::as_i64).collect();
+            let ids: Vec<i64> = items.iter().filter_map(validate::integer).collect();
             if ids.len() != items.len() {
                 errors.push(format!("{prefix}genres: Not a valid list of integers."));
             }
@@ -199,14 +199,16 @@ fn column_schema(column: &media::Column, required: bool) -> Schema {
     builder.into()
 }
 
-/// A list of genre ids (each must exist, or the answer is 404).
+/// A list of genre ids (each must exist, or the answer is 404); integral
+/// numbers count as integers, as JSON Schema says, up to where they are
+/// exact.
 fn genres_schema() -> Schema {
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .minimum(Some(i64::MIN))
-                .maximum(Some(i64::MAX)),
+                .minimum(Some(-validate::EXACT_INTEGER))
+                .maximum(Some(validate::EXACT_INTEGER)),
         )
         .max_items(Some(MAX_GENRES))
         .examples([json!([crate::openapi::demo::GENRE_ID])])

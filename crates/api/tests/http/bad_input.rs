@@ -226,4 +226,12 @@ db_test!(the_documented_limits_are_the_enforced_limits, |app| {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"], json!(["rating: 6 is not between 0 and 5."]));
+    // The same in the body a proposal's schema describes.
+    let drama = app.genre(7, "Drama", "MOVIE", 0).await;
+    let movie = json!({"title": "Float", "genres": [drama as f64]});
+    let (status, body) = app.post("/api/movie", Some(&admin), movie).await;
+    assert_eq!(status, 201, "{body}");
+    let book = json!({"isbn": "0-0", "title": "Float", "year_of_publication": 1999.0});
+    let (status, body) = app.post("/api/book", Some(&admin), book).await;
+    assert_eq!(status, 201, "{body}");
 });
