@@ -264,12 +264,41 @@ impl Db {
     ) -> StoreResult<Meta> {
         let now = now();
         let label = kind.label();
-        on_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
-            tx.commit().await?;
-            Ok(meta)
-        })
+        match self {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin_write().await?;
+                let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
+                tx.commit().await?;
+                Ok(meta)
+            }
+            // The same steps in one round trip instead of seven: the server
+            // runs them (migrations/postgres/0060_patch_meta.sql). Imports
+            // keep `patch_meta`, inside their own transactions.
+            Db::Postgres(pool) => {
+                let added = Meta {
+                    rating: patch.rating,
+                    last_rating_date: None,
+                    review_see_count: 0,
+                    last_review_see_date: None,
+                    count: patch.additional_count.unwrap_or(0),
+                    last_count_increment: None,
+                };
+                Ok(
+                    sqlx::query_as("SELECT * FROM patch_meta($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                        .bind(user_id)
+                        .bind(content_id)
+                        .bind(label)
+                        .bind(patch.rating)
+                        .bind(patch.additional_count)
+                        .bind(now)
+                        .bind(render_time(now))
+                        .bind(crate::now())
+                        .bind(meta_payload(&added))
+                        .fetch_one(pool)
+                        .await?,
+                )
+            }
+        }
     }
 
     /// E10: stores (category, value) flags; repeating one is harmless.

@@ -310,6 +310,114 @@ db_test!(concurrent_raters_leave_the_average_exact, |app| {
     let _ = admin;
 });
 
+/// An event as (kind, field, value), `now` standing for any date.
+type Written<'a> = (&'a str, &'a str, &'a str);
+
+// A rating runs as one server-side function on PostgreSQL and as statements
+// from Rust on SQLite: both leave the same interaction, the same average and
+// the same events (kind, field, value, payload text), step by step.
+db_test!(
+    ratings_write_the_same_events_and_averages_on_both_databases,
+    |app| {
+        let (admin, _) = app.register_admin("admin").await;
+        let (user, _) = app.register("alice").await;
+        let movie = app
+            .add_item(&admin, "movie", json!({"title": "Steps", "genres": []}))
+            .await;
+        let meta = format!("/api/movie/{movie}/meta");
+        // (body, events as (kind, field, value), average, rating count, count)
+        let steps: [(Value, &[Written], f64, i64, i64); 5] = [
+            (json!({"rating": 4}), &[("meta_added", "", "")], 4.0, 1, 0),
+            (
+                json!({"rating": 4}),
+                &[("changed", "last_rating_date", "now")],
+                4.0,
+                1,
+                0,
+            ),
+            (
+                json!({"rating": 2, "additional_count": 3}),
+                &[
+                    ("changed", "rating", "2"),
+                    ("changed", "last_rating_date", "now"),
+                    ("changed", "count", "3"),
+                    ("changed", "last_count_increment", "now"),
+                ],
+                2.0,
+                1,
+                3,
+            ),
+            (
+                json!({"additional_count": 0}),
+                &[("changed", "last_count_increment", "now")],
+                2.0,
+                1,
+                3,
+            ),
+            (
+                json!({"rating": 0}),
+                &[
+                    ("changed", "rating", "0"),
+                    ("changed", "last_rating_date", "now"),
+                ],
+                0.0,
+                1,
+                3,
+            ),
+        ];
+        for (body, expected, average, ratings, count) in steps {
+            let after = app
+                .scalar_i64("SELECT COALESCE(MAX(id), 0) FROM event")
+                .await;
+            let (status, answer) = app
+                .call(Method::PATCH, &meta, Some(&user), Some(body.clone()))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}: {answer}");
+            let events = app.db.events_after(after, 100).await.unwrap();
+            let written: Vec<Written> = events
+                .iter()
+                .map(|e| {
+                    let value = e.new_value.as_deref().unwrap_or("");
+                    // A date is rendered `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+                    let value = if value.len() >= 19 && value.as_bytes()[10] == b' ' {
+                        "now"
+                    } else {
+                        value
+                    };
+                    (
+                        e.kind.as_str(),
+                        e.attribute_name.as_deref().unwrap_or(""),
+                        value,
+                    )
+                })
+                .collect();
+            assert_eq!(written, expected, "{body}");
+            assert!(events.iter().all(|e| e.object_id == movie
+                && e.content_type.as_deref() == Some("MOVIE")
+                && e.model_name == "meta_user_content"));
+            if expected[0].0 == "meta_added" {
+                let payload: Value =
+                    serde_json::from_str(events[0].payload.as_deref().unwrap()).unwrap();
+                assert_eq!(
+                    payload,
+                    json!({"rating": 4, "review_see_count": 0, "count": 0})
+                );
+            }
+            let row = format!("FROM content WHERE content_id = {movie}");
+            assert_eq!(
+                app.scalar_f64(&format!("SELECT rating {row}")).await,
+                Some(average)
+            );
+            assert_eq!(
+                app.scalar_i64(&format!("SELECT rating_count {row}")).await,
+                ratings
+            );
+            let (_, answer) = app.get(&meta, &user).await;
+            assert_eq!(answer["content"]["count"], count, "{body}");
+        }
+    }
+);
+
 db_test!(bad_recommendations_are_stored_once_per_value, |app| {
     let (_, user, ids) = movies(&app).await;
     let path = format!("/api/movie/{}/bad_recommendation", ids[0]);
