@@ -571,6 +571,22 @@ async fn mount_tmdb_account(server: &MockServer) {
 }
 
 /// Links TMDB for the caller through the request-token flow.
+/// Answers page `page` of the TMDB user's rated movies with `answer`.
+async fn mount_rated_page(server: &MockServer, page: u32, answer: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/3/account/42/rated/movies"))
+        .and(query_param("page", page.to_string()))
+        .respond_with(answer)
+        .mount(server)
+        .await;
+}
+
+/// Page `page` of `total` rated movies, holding one movie.
+fn rated_page(page: u32, total: u32, movie: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"page": page, "total_pages": total, "results": [movie]}))
+}
+
 async fn link_tmdb(app: &TestApp, token: &str) {
     let (status, body) = app.get("/api/external/tmdb", token).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -592,22 +608,8 @@ db_test!(tmdb_link_is_user_bound_and_imports_every_page, |app| {
     let (app, server) = configured(app).await;
     mount_tmdb_link(&server).await;
     mount_tmdb_account(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/3/account/42/rated/movies"))
-        .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"page": 1, "total_pages": 2, "results": [movie(11, "First", 8.0)]}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/3/account/42/rated/movies"))
-        .and(query_param("page", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"page": 2, "total_pages": 2, "results": [movie(12, "Second", 3.0)]}),
-        ))
-        .mount(&server)
-        .await;
+    mount_rated_page(&server, 1, rated_page(1, 2, movie(11, "First", 8.0))).await;
+    mount_rated_page(&server, 2, rated_page(2, 2, movie(12, "Second", 3.0))).await;
     let (token, uuid) = app.register("cinephile").await;
     let (other, _) = app.register("other").await;
     let user = user_id(&app, &uuid).await;
@@ -744,13 +746,7 @@ db_test!(rate_limited_reads_wait_and_retry, |app| {
         .mount(&server)
         .await;
     mount_tmdb_account(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/3/account/42/rated/movies"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"page": 1, "total_pages": 1, "results": [movie(11, "First", 8.0)]}),
-        ))
-        .mount(&server)
-        .await;
+    mount_rated_page(&server, 1, rated_page(1, 1, movie(11, "First", 8.0))).await;
     let (token, uuid) = app.register("patient").await;
     let user = user_id(&app, &uuid).await;
     link_tmdb(&app, &token).await;
@@ -770,20 +766,9 @@ db_test!(malformed_answer_leaves_the_database_unchanged, |app| {
     let (app, server) = configured(app).await;
     mount_tmdb_link(&server).await;
     mount_tmdb_account(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/3/account/42/rated/movies"))
-        .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"page": 1, "total_pages": 2, "results": [movie(11, "First", 8.0)]}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/3/account/42/rated/movies"))
-        .and(query_param("page", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"page\": 2, \"results\": [tru"))
-        .mount(&server)
-        .await;
+    mount_rated_page(&server, 1, rated_page(1, 2, movie(11, "First", 8.0))).await;
+    let torn = ResponseTemplate::new(200).set_body_string("{\"page\": 2, \"results\": [tru");
+    mount_rated_page(&server, 2, torn).await;
     let (token, uuid) = app.register("broken").await;
     let user = user_id(&app, &uuid).await;
     let before = counts(&app, user).await;
