@@ -46,6 +46,20 @@ pub(crate) fn meta_payload(meta: &Meta) -> String {
     serde_json::json!({"rating": meta.rating, "review_see_count": meta.review_see_count, "count": meta.count}).to_string()
 }
 
+/// The event of a new interaction, carrying its first values.
+fn meta_added<'a>(user_id: i64, content_id: i64, label: &'a str, meta: &Meta) -> NewEvent<'a> {
+    NewEvent {
+        kind: EventKind::MetaAdded,
+        occured_by: Some(user_id),
+        object_id: content_id,
+        model_name: "meta_user_content",
+        attribute_name: None,
+        new_value: None,
+        content_type: Some(label),
+        payload: Some(meta_payload(meta)),
+    }
+}
+
 pub(crate) fn changed<'a>(
     user_id: i64,
     content_id: i64,
@@ -80,16 +94,7 @@ pub(crate) fn meta_events<'a>(
     now: NaiveDateTime,
 ) -> Vec<NewEvent<'a>> {
     if inserted {
-        return vec![NewEvent {
-            kind: EventKind::MetaAdded,
-            occured_by: Some(user_id),
-            object_id: content_id,
-            model_name: "meta_user_content",
-            attribute_name: None,
-            new_value: None,
-            content_type: Some(label),
-            payload: Some(meta_payload(meta)),
-        }];
+        return vec![meta_added(user_id, content_id, label, meta)];
     }
     let field = |attribute, value| changed(user_id, content_id, label, attribute, Some(value));
     let mut events = Vec::new();
@@ -231,17 +236,7 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?;
             if inserted {
-                let event = NewEvent {
-                    kind: EventKind::MetaAdded,
-                    occured_by: Some(user_id),
-                    object_id: content_id,
-                    model_name: "meta_user_content",
-                    attribute_name: None,
-                    new_value: None,
-                    content_type: Some(label),
-                    payload: Some(meta_payload(&meta)),
-                };
-                write_event(&mut *tx, &event).await?;
+                write_event(&mut *tx, &meta_added(user_id, content_id, label, &meta)).await?;
             } else {
                 let count = changed(user_id, content_id, label, "review_see_count", Some(meta.review_see_count.to_string()));
                 write_event(&mut *tx, &count).await?;

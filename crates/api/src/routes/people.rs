@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -96,7 +96,17 @@ async fn liked_genres(
     }))
 }
 
-async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
+/// A genre named in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GenrePath {
+    #[param(example = json!(demo::GENRE_ID))]
+    genre_id: i64,
+}
+
+/// The caller may change their interests, and the genre exists.
+async fn may_change_interest(state: &AppState, caller: &AuthUser, genre_id: i64) -> AppResult<()> {
+    caller.require(state, Permission::ModifyUserProfil).await?;
     state
         .db
         .genre(genre_id)
@@ -107,15 +117,14 @@ async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
 
 /// U7: like a genre (liking twice is harmless).
 #[utoipa::path(put, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
-    params(("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
+    params(GenrePath),
     responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(genre_id): PathParam<i64>,
+    PathParam(GenrePath { genre_id }): PathParam<GenrePath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    caller.require(&state, Permission::ModifyUserProfil).await?;
-    known_genre(&state, genre_id).await?;
+    may_change_interest(&state, &caller, genre_id).await?;
     state.db.like_genre(caller.user_id, genre_id).await?;
     state.engine_hooks.user_changed(caller.user_id);
     Ok(Message::created("User liked this genre"))
@@ -123,16 +132,15 @@ async fn like_genre(
 
 /// U8: unlike a genre.
 #[utoipa::path(delete, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
-    params(("genre_id" = i64, Path, example = json!(demo::GENRE_ID))),
+    params(GenrePath),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn unlike_genre(
     State(state): State<AppState>,
     caller: AuthUser,
-    PathParam(genre_id): PathParam<i64>,
+    PathParam(GenrePath { genre_id }): PathParam<GenrePath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    caller.require(&state, Permission::ModifyUserProfil).await?;
-    known_genre(&state, genre_id).await?;
+    may_change_interest(&state, &caller, genre_id).await?;
     if !state.db.unlike_genre(caller.user_id, genre_id).await? {
         return Err(AppError::bad_request("You didn't like this genre"));
     }
