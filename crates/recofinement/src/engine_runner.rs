@@ -177,6 +177,8 @@ pub struct Snapshot {
 /// scheduler holds an advisory lock so one process runs them at a time).
 pub struct EngineRunner {
     db: Db,
+    /// The fold-ins' own connections to the same database (see [`own_pool`]).
+    fold_db: Db,
     /// Abuse limits: retrain spacing and wake-up coalescing.
     limits: RunLimits,
     running: tokio::sync::Mutex<()>,
@@ -210,6 +212,7 @@ impl EngineRunner {
             .thread_name(|i| format!("engine-{i}"))
             .build()?;
         Ok(EngineRunner {
+            fold_db: own_pool(&db, FOLD_IN_CONNECTIONS),
             db,
             limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
@@ -425,6 +428,11 @@ impl EngineRunner {
             return Ok((Vec::new(), None));
         }
         let snapshot = Arc::new(self.snapshot(&plan).await?);
+        tracing::debug!(
+            seconds = snapshot.load_seconds,
+            engines = plan.len(),
+            "engine snapshot loaded"
+        );
         let size = SnapshotSize {
             items: snapshot.dataset.items.len(),
             users: snapshot.dataset.matrix.n_users(),
@@ -632,6 +640,16 @@ impl EngineRunner {
                         .replace_recommendations(engine, owner, &user_rows, cursor)
                         .await?,
                 )?;
+                if engine == EngineName::CollaborativeFiltering {
+                    // The training's rows and cursor are written: a failure
+                    // here leaves those users to their next rating.
+                    if let Err(error) = self.refold_after_training(bound).await {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "fold-ins after a training failed"
+                        );
+                    }
+                }
                 (
                     users.len(),
                     user_rows.len() + group_rows.map_or(0, |g| g.len()),
@@ -1193,20 +1211,26 @@ impl EngineRunner {
     /// [`EngineRunner::fold_in`] for several users, written in one
     /// transaction (one writer turn on SQLite however many users).
     async fn fold_in_users(&self, users: &[i64]) -> anyhow::Result<Option<usize>> {
+        Ok(self.fold_in_timed(users).await?.map(|t| t.rows))
+    }
+
+    /// [`EngineRunner::fold_in_users`], also telling where the time went.
+    async fn fold_in_timed(&self, users: &[i64]) -> anyhow::Result<Option<FoldInTimes>> {
         let Some(model) = self.collaborative.get() else {
             return Ok(None);
         };
+        let started = Instant::now();
         // Two reads for the whole batch, not two per user: a queue of users
         // waits behind these reads.
         let scope = UserScope::Users(users);
         let mut interactions: HashMap<i64, Vec<InteractionRow>> = HashMap::new();
-        self.db
+        self.fold_db
             .engine_interactions(scope, |row| {
                 interactions.entry(row.user).or_default().push(row)
             })
             .await?;
         let mut flags: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (user, content) in self.db.engine_flags(scope).await? {
+        for (user, content) in self.fold_db.engine_flags(scope).await? {
             flags.entry(user).or_default().push(content);
         }
         let inputs: Vec<(i64, Vec<InteractionRow>, Vec<i64>)> = users
@@ -1216,6 +1240,7 @@ impl EngineRunner {
                 (user, mine, flags.remove(&user).unwrap_or_default())
             })
             .collect();
+        let read = started.elapsed();
         // A fold-in costs a millisecond: it runs on a blocking thread rather
         // than queueing on the engine's pool behind a full run.
         let rows = tokio::task::spawn_blocking(move || {
@@ -1227,6 +1252,7 @@ impl EngineRunner {
                 .collect::<Vec<RecoRow>>()
         })
         .await?;
+        let solved = started.elapsed();
         let engine = EngineName::CollaborativeFiltering;
         // Not fenced: any instance folds in the users it serves.
         let no_cursor = Cursor {
@@ -1237,10 +1263,35 @@ impl EngineRunner {
             stop: None,
         };
         let _ = self
-            .db
+            .fold_db
             .replace_recommendations(engine, RecoOwner::Users(Some(users)), &rows, no_cursor)
             .await?;
-        Ok(Some(rows.len()))
+        let written = started.elapsed();
+        Ok(Some(FoldInTimes {
+            rows: rows.len(),
+            read,
+            solve: solved - read,
+            write: written - solved,
+        }))
+    }
+
+    /// After a training's rows are written: the users whose interactions
+    /// changed since its snapshot (events at or above its `bound`) may have
+    /// been folded in meanwhile, and the training just replaced those rows
+    /// with older ones. They are folded in again, against the new factors.
+    /// A rating still being committed now is folded in after its commit by
+    /// its own request, so after this write.
+    async fn refold_after_training(&self, bound: i64) -> anyhow::Result<()> {
+        let range = EventRange {
+            from: bound,
+            before: self.db.event_bound().await?,
+        };
+        let users = self.db.users_with_events_in(range).await?;
+        if !users.is_empty() {
+            let rows = self.fold_in_users(&users).await?;
+            tracing::debug!(users = users.len(), rows = ?rows, "fold-ins redone after a training");
+        }
+        Ok(())
     }
 
     /// A user of this instance rated or consumed something. With item
@@ -1269,15 +1320,29 @@ impl EngineRunner {
             let queue = self.fold_ins.clone();
             tokio::spawn(async move {
                 loop {
-                    let users = queue.take().await;
+                    let (users, oldest) = queue.take().await;
                     let Some(runner) = runner.upgrade() else {
                         return;
                     };
                     if runner.is_shut_down() {
                         return;
                     }
-                    if let Err(error) = runner.fold_in_users(&users).await {
-                        tracing::warn!(?users, error = format!("{error:#}"), "fold-in failed");
+                    let queued = oldest.elapsed();
+                    match runner.fold_in_timed(&users).await {
+                        Ok(Some(t)) => tracing::debug!(
+                            users = users.len(),
+                            rows = t.rows,
+                            queued_ms = ms(queued),
+                            read_ms = ms(t.read),
+                            solve_ms = ms(t.solve),
+                            write_ms = ms(t.write),
+                            total_ms = ms(oldest.elapsed()),
+                            "fold-in batch"
+                        ),
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(?users, error = format!("{error:#}"), "fold-in failed")
+                        }
                     }
                 }
             });
@@ -1307,32 +1372,84 @@ impl EngineRunner {
     }
 }
 
-/// Users waiting for a fold-in, in arrival order without repeats, and
-/// whether the task serving them has started.
+/// Connections of the fold-ins' own pool: one for the queue's task, one
+/// for the fold-ins redone after a training.
+const FOLD_IN_CONNECTIONS: u32 = 2;
+
+/// A small pool of its own on `db`'s database (same options, connections
+/// opened when first needed). Under load (bench/QUALITY.md, "Freshness")
+/// a fold-in's two reads and its write each queued for a connection behind
+/// every list read of the API. With connections of its own a fold-in waits
+/// only for the writer turn (SQLite, shared by every pool on the file) or
+/// row locks (PostgreSQL).
+fn own_pool(db: &Db, connections: u32) -> Db {
+    match db {
+        Db::Sqlite(pool) => Db::Sqlite(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(connections)
+                .connect_lazy_with((*pool.connect_options()).clone()),
+        ),
+        Db::Postgres(pool) => Db::Postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(connections)
+                .connect_lazy_with((*pool.connect_options()).clone()),
+        ),
+    }
+}
+
+/// Where a fold-in batch spent its time (the debug log's `fold-in batch`
+/// line, with the time its oldest user waited in the queue).
+struct FoldInTimes {
+    rows: usize,
+    /// The two reads (interactions and flags), pool waits included.
+    read: Duration,
+    /// The least-squares solves and top-k, on a blocking thread.
+    solve: Duration,
+    /// The transaction, waits for a connection and the writer included.
+    write: Duration,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Users waiting for a fold-in, in arrival order without repeats, when the
+/// oldest of them arrived, and whether the task serving them has started.
 #[derive(Default)]
 struct FoldInQueue {
-    waiting: std::sync::Mutex<(Vec<i64>, bool)>,
+    waiting: std::sync::Mutex<Waiting>,
     ready: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Waiting {
+    users: Vec<i64>,
+    since: Option<Instant>,
+    serving: bool,
 }
 
 impl FoldInQueue {
     /// Adds a user; answers true when the serving task must be started.
     fn push(&self, user: i64) -> bool {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if !waiting.0.contains(&user) {
-            waiting.0.push(user);
+        if !waiting.users.contains(&user) {
+            waiting.users.push(user);
         }
+        waiting.since.get_or_insert_with(Instant::now);
         self.ready.notify_one();
-        !std::mem::replace(&mut waiting.1, true)
+        !std::mem::replace(&mut waiting.serving, true)
     }
 
-    /// Every waiting user, once there is at least one.
-    async fn take(&self) -> Vec<i64> {
+    /// Every waiting user, once there is at least one, and when the oldest
+    /// of them arrived.
+    async fn take(&self) -> (Vec<i64>, Instant) {
         loop {
-            let users =
-                std::mem::take(&mut self.waiting.lock().unwrap_or_else(|e| e.into_inner()).0);
-            if !users.is_empty() {
-                return users;
+            {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                if !waiting.users.is_empty() {
+                    let since = waiting.since.take().unwrap_or_else(Instant::now);
+                    return (std::mem::take(&mut waiting.users), since);
+                }
             }
             self.ready.notified().await;
         }

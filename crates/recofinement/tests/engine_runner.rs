@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use recofinement::engine_runner::{ALL_ENGINES, EngineBridge, EngineRunner};
 use recofinement_engine::{ContentKind, EngineName};
-use recofinement_store::backend_test;
 use recofinement_store::interactions::MetaPatch;
 use recofinement_store::testing::{Backend, TestDb};
+use recofinement_store::{Db, backend_test};
 
 const MOVIES: i64 = 30;
 const USERS: i64 = 20;
@@ -71,11 +71,15 @@ async fn catalogue(t: &TestDb) {
 }
 
 async fn rows_of(t: &TestDb, user: i64, engine: &str) -> Vec<(i64, String)> {
+    rows_with(&t.db, user, engine).await
+}
+
+async fn rows_with(db: &Db, user: i64, engine: &str) -> Vec<(i64, String)> {
     let sql = format!(
         "SELECT content_id, CAST(score AS TEXT) FROM recommended_content WHERE user_id = {user} AND engine = '{engine}' ORDER BY content_id"
     );
     let sql = sqlx::AssertSqlSafe(sql);
-    recofinement_store::on_db!(&t.db, pool => sqlx::query_as::<_, (i64, String)>(sql).fetch_all(pool).await.unwrap())
+    recofinement_store::on_db!(db, pool => sqlx::query_as::<_, (i64, String)>(sql).fetch_all(pool).await.unwrap())
 }
 
 backend_test!(a_full_run_fills_every_output, |t| {
@@ -445,6 +449,145 @@ backend_test!(
         assert!(restarted.fold_in(3).await.unwrap().is_some());
     }
 );
+
+/// The best score of a Drama (odd id) movie in a list.
+fn best_drama(rows: &[(i64, String)]) -> f64 {
+    rows.iter()
+        .filter(|(id, _)| id % 2 == 1)
+        .map(|(_, score)| score.parse::<f64>().unwrap())
+        .fold(0.0, f64::max)
+}
+
+// A full training recommends from a snapshot read before it computes: a
+// rating folded in while it computes must not be undone when the training
+// writes its older rows for that user (they would stay until the next
+// training, up to CF_MIN_INTERVAL_SECS later).
+backend_test!(a_fold_in_made_while_a_training_computes_outlives_it, |t| {
+    catalogue(&t).await;
+    let cf = [EngineName::CollaborativeFiltering];
+    let (probe, mut started, release) = stalling_probe();
+    let runner = Arc::new(
+        EngineRunner::new(t.db.clone(), 2)
+            .unwrap()
+            .with_probe(probe),
+    );
+    // A first training, so that fold-ins have item factors.
+    let first = tokio::spawn({
+        let runner = runner.clone();
+        async move { runner.run(&cf, true).await }
+    });
+    started.recv().await.expect("the training computes");
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    let before = rows_of(&t, 3, "CollaborativeFiltering").await;
+    assert!(!before.is_empty());
+    // A second training has read its snapshot and is computing…
+    let second = tokio::spawn({
+        let runner = runner.clone();
+        async move { runner.run(&cf, true).await }
+    });
+    started.recv().await.expect("the training computes");
+    // …when user 3 (an Action watcher) loves three Drama movies, and is
+    // folded in through the queue, as the API does.
+    for movie in [7, 9, 11] {
+        rate(&t, 3, movie, 5).await;
+    }
+    runner.request_fold_in(3);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut folded = rows_of(&t, 3, "CollaborativeFiltering").await;
+    while best_drama(&folded) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        folded = rows_of(&t, 3, "CollaborativeFiltering").await;
+    }
+    assert!(
+        best_drama(&folded) > 10.0 * best_drama(&before),
+        "the fold-in ran: {before:?} → {folded:?}"
+    );
+    release.send(()).unwrap();
+    second.await.unwrap().unwrap();
+    // The training's rows for user 3 predate the ratings; whatever follows
+    // the training must fold user 3 in again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut after = rows_of(&t, 3, "CollaborativeFiltering").await;
+    while best_drama(&after) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = rows_of(&t, 3, "CollaborativeFiltering").await;
+    }
+    assert!(
+        best_drama(&after) > 10.0 * best_drama(&before),
+        "the training undid the fold-in: {folded:?} → {after:?}"
+    );
+    assert!(after.iter().all(|(id, _)| ![7, 9, 11].contains(id)));
+});
+
+/// Takes every connection of `db`'s pool (`size` of them) and keeps them
+/// until the answered sender is dropped or sent to.
+async fn hold_every_connection(db: &Db, size: usize) -> tokio::sync::oneshot::Sender<()> {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (held_tx, held) = tokio::sync::oneshot::channel();
+    let db = db.clone();
+    tokio::spawn(async move {
+        recofinement_store::on_db!(&db, pool => {
+            let mut connections = Vec::new();
+            for _ in 0..size {
+                connections.push(pool.acquire().await.unwrap());
+            }
+            let _ = held_tx.send(());
+            let _ = released.await;
+            drop(connections);
+        })
+    });
+    held.await.unwrap();
+    release
+}
+
+// Under load every connection of the API's pool is busy with list reads. A
+// fold-in must not wait in that queue: here the pool is held outright (and a
+// rating's write waits for it), yet the fold-in lands. Before fold-ins had
+// connections of their own, it waited for the pool (SQLite) or gave up
+// after the pool's timeout and dropped its users (PostgreSQL).
+backend_test!(a_fold_in_does_not_queue_behind_the_api_pool, |t| {
+    catalogue(&t).await;
+    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+    runner
+        .run(&[EngineName::CollaborativeFiltering], true)
+        .await
+        .unwrap();
+    let before = rows_of(&t, 3, "CollaborativeFiltering").await;
+    for movie in [7, 9, 11] {
+        rate(&t, 3, movie, 5).await;
+    }
+    // Reads the result through a connection of its own.
+    let observer = Db::connect(&t.url(), 1).await.unwrap();
+    let release = hold_every_connection(&t.db, 8).await;
+    // Another user's rating waits for a connection (on SQLite holding the
+    // file's writer turn while it waits).
+    let waiting_write = tokio::spawn({
+        let db = t.db.clone();
+        let patch = MetaPatch {
+            rating: Some(4),
+            additional_count: None,
+        };
+        async move { db.patch_item(12, 8, ContentKind::Movie, patch).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    runner.request_fold_in(3);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut folded = rows_with(&observer, 3, "CollaborativeFiltering").await;
+    while best_drama(&folded) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        folded = rows_with(&observer, 3, "CollaborativeFiltering").await;
+    }
+    assert!(
+        best_drama(&folded) > 10.0 * best_drama(&before),
+        "the fold-in did not land while the API pool was busy: {before:?} → {folded:?}"
+    );
+    drop(release);
+    // Whatever became of the waiting write (PostgreSQL's pool may have
+    // given up on it), it no longer waits.
+    let _ = waiting_write.await.unwrap();
+    observer.close().await;
+});
 
 // Several instances: only the scheduler's instance trained and keeps the
 // item factors, yet a rating made through another instance reaches the

@@ -66,9 +66,16 @@ fn writer_turn(pool: &sqlx::SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
 impl BeginWrite for sqlx::SqlitePool {
     type Database = Sqlite;
     async fn begin_write(&self) -> StoreResult<WriteTx<Sqlite>> {
+        // The connection first, then the turn: a writer that took the turn
+        // and then queued for a pooled connection behind the API's reads
+        // held every other writer (and the fold-ins of the collaborative
+        // list) for that queue, so writes ran at the pool's pace. No code
+        // asks the pool for a second connection inside a write transaction.
+        let connection = self.acquire().await?;
         let turn = writer_turn(self).lock_owned().await;
+        let begin = sqlx::SqlStr::from_static("BEGIN IMMEDIATE");
         Ok(WriteTx {
-            tx: self.begin_with("BEGIN IMMEDIATE").await?,
+            tx: Transaction::begin(connection, Some(begin)).await?,
             _turn: Some(turn),
         })
     }
