@@ -177,7 +177,12 @@ pub struct Snapshot {
 /// scheduler holds an advisory lock so one process runs them at a time).
 pub struct EngineRunner {
     db: Db,
-    /// The fold-ins' own connections to the same database (see [`own_pool`]).
+    /// The fold-ins' own connections to the same database (see
+    /// [`Db::own_pool`]): under load (bench/QUALITY.md, "Freshness") a
+    /// fold-in's two reads and its write each queued for a connection behind
+    /// every list read of the API; with connections of its own it waits only
+    /// for the writer turn (SQLite, shared by every pool on the file) or row
+    /// locks (PostgreSQL).
     fold_db: Db,
     /// Abuse limits: retrain spacing and wake-up coalescing.
     limits: RunLimits,
@@ -212,7 +217,7 @@ impl EngineRunner {
             .thread_name(|i| format!("engine-{i}"))
             .build()?;
         Ok(EngineRunner {
-            fold_db: own_pool(&db, FOLD_IN_CONNECTIONS),
+            fold_db: db.own_pool(FOLD_IN_CONNECTIONS),
             db,
             limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
@@ -1375,27 +1380,6 @@ impl EngineRunner {
 /// Connections of the fold-ins' own pool: one for the queue's task, one
 /// for the fold-ins redone after a training.
 const FOLD_IN_CONNECTIONS: u32 = 2;
-
-/// A small pool of its own on `db`'s database (same options, connections
-/// opened when first needed). Under load (bench/QUALITY.md, "Freshness")
-/// a fold-in's two reads and its write each queued for a connection behind
-/// every list read of the API. With connections of its own a fold-in waits
-/// only for the writer turn (SQLite, shared by every pool on the file) or
-/// row locks (PostgreSQL).
-fn own_pool(db: &Db, connections: u32) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(connections)
-                .connect_lazy_with((*pool.connect_options()).clone()),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(connections)
-                .connect_lazy_with((*pool.connect_options()).clone()),
-        ),
-    }
-}
 
 /// Where a fold-in batch spent its time (the debug log's `fold-in batch`
 /// line, with the time its oldest user waited in the queue).
