@@ -12,6 +12,7 @@
 #   BACKENDS=sqlite CACHES=off DURATION=5 ITEMS=50000 bash bench/api_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SCRIPTS=bench
 
 ITEMS=${ITEMS:-250000}            # 24 % are movies: 60,000
 USERS=${USERS:-2000}
@@ -37,18 +38,6 @@ cat > "$WORK/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"email": "bench@example.com", "password": "goodPassword!123"}'
-LUA
-cat > "$WORK/patch.lua" <<'LUA'
--- Rates random movies: ids come from the file written by the script.
-local ids = {}
-for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-request = function()
-    local id = ids[math.random(#ids)]
-    return wrk.format(nil, "/api/movie/" .. id .. "/meta", nil, '{"rating": ' .. math.random(0, 5) .. '}')
-end
 LUA
 
 # "<req/s> <p99 ms>" from wrk's --latency output.
@@ -119,7 +108,7 @@ for BACKEND in $BACKENDS; do
     printf "%-20s %-34s %s\n" "$BACKEND cache $CACHE" "login (bcrypt cost 12)" "$(figures "$WORK/login.txt")"
     run_wrk "movie-page-1" -H "$AUTH" "$BASE/api/movie?page=1"
     run_wrk "movie-search" -H "$AUTH" "$BASE/api/movie/search/$TERM_WORD"
-    run_wrk "movie-patch-meta" -s "$WORK/patch.lua" "$BASE"
+    run_wrk "movie-patch-meta" -s "$SCRIPTS/rate_random_movies.lua" "$BASE"
     kill $SERVER; wait $SERVER 2>/dev/null || true
     trap - EXIT
   done

@@ -10,6 +10,7 @@
 #   bash bench/engine_write_latency.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SCRIPTS=bench
 
 DURATION=${DURATION:-40}
 CONNECTIONS=${CONNECTIONS:-8}
@@ -40,16 +41,6 @@ export TOKEN=$(curl -s -X POST "$BASE/api/auth/register" -H 'Content-Type: appli
 for p in 1 2 3 4 5; do curl -s "$BASE/api/movie?page=$p" -H "Authorization: Bearer $TOKEN" \
     | python3 -c 'import json,sys; print("\n".join(str(i["content_id"]) for i in json.load(sys.stdin)["content"]))'; done > "$WORK/ids"
 export IDS_FILE="$WORK/ids"
-cat > "$WORK/patch.lua" <<'LUA'
-local ids = {}
-for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-request = function()
-    return wrk.format(nil, "/api/movie/" .. ids[math.random(#ids)] .. "/meta", nil, '{"rating": ' .. math.random(0, 5) .. '}')
-end
-LUA
 
 summary() { # name, wrk output
     awk -v name="$1" '/Requests\/sec/ { rps = $2 } /^ +(50|90|99)%/ { p[$1] = $2 } /Non-2xx/ { bad = $NF }
@@ -57,9 +48,9 @@ summary() { # name, wrk output
 }
 
 echo "== ratings alone (${DURATION}s, $CONNECTIONS connections)"
-wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/patch.lua" "$BASE" > "$WORK/alone.txt" 2>&1
+wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$SCRIPTS/rate_random_movies.lua" "$BASE" > "$WORK/alone.txt" 2>&1
 echo "== ratings during engine run --force"
-wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/patch.lua" "$BASE" > "$WORK/during.txt" 2>&1 &
+wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$SCRIPTS/rate_random_movies.lua" "$BASE" > "$WORK/during.txt" 2>&1 &
 WRK=$!
 sleep 2
 /usr/bin/time -f "engine run: %e s wall, %M KiB peak" "$BIN" engine run --force > "$WORK/engine.txt" 2>&1 || true

@@ -7,6 +7,7 @@
 #
 #   OLD=/tmp/recofinement-before NEW=target/release/recofinement bash bench/rating_ab.sh
 set -euo pipefail
+SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 W=${WORK:-/tmp/recofinement-rating-ab}; mkdir -p $W
 : "${OLD:?the binary before}" "${NEW:?the binary after}"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-8}
@@ -17,17 +18,6 @@ for side in old new; do
   BIN=$([ $side = old ] && echo $OLD || echo $NEW)
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/ab_$side $BIN import $W/data >/dev/null 2>&1
 done
-cat > $W/patch.lua <<'LUA'
-local ids = {}
-for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-request = function()
-    local id = ids[math.random(#ids)]
-    return wrk.format(nil, "/api/movie/" .. id .. "/meta", nil, '{"rating": ' .. math.random(0, 5) .. '}')
-end
-LUA
 for round in $(seq 1 $ROUNDS); do
   for side in old new; do
     BIN=$([ $side = old ] && echo $OLD || echo $NEW)
@@ -40,7 +30,7 @@ for round in $(seq 1 $ROUNDS); do
     export TOKEN=$(echo "$A" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     for p in 1 2 3 4 5; do curl -s "http://127.0.0.1:4095/api/movie?page=$p" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print("\n".join(str(i["content_id"]) for i in json.load(sys.stdin)["content"]))'; done > $W/ids
     export IDS_FILE=$W/ids
-    wrk -t1 -c32 -d${DURATION}s --latency -s $W/patch.lua http://127.0.0.1:4095 > $W/$side-$round.txt 2>&1
+    wrk -t1 -c32 -d${DURATION}s --latency -s "$SCRIPTS/rate_random_movies.lua" http://127.0.0.1:4095 > $W/$side-$round.txt 2>&1
     printf "round %s %-4s %s  load %s\n" $round $side "$(awk '/Requests\/sec/ {r=$2} /^ +99%/ {p=$2} /Non-2xx/ {b=$NF} END {printf "%8.0f req/s p99 %s%s", r, p, (b ? " non-2xx " b : "")}' $W/$side-$round.txt)" "$(cut -d' ' -f1 /proc/loadavg)"
     kill $S; wait $S 2>/dev/null || true
   done
