@@ -458,6 +458,19 @@ fn best_drama(rows: &[(i64, String)]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// User 3's collaborative rows once Drama leads them ten times over
+/// `before` (a fold-in of their Drama ratings landed), or after 15 s,
+/// whichever comes first.
+async fn drama_rows_after_fold_in(db: &Db, before: &[(i64, String)]) -> Vec<(i64, String)> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut rows = rows_with(db, 3, "CollaborativeFiltering").await;
+    while best_drama(&rows) <= 10.0 * best_drama(before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        rows = rows_with(db, 3, "CollaborativeFiltering").await;
+    }
+    rows
+}
+
 // A full training recommends from a snapshot read before it computes: a
 // rating folded in while it computes must not be undone when the training
 // writes its older rows for that user (they would stay until the next
@@ -493,12 +506,7 @@ backend_test!(a_fold_in_made_while_a_training_computes_outlives_it, |t| {
         rate(&t, 3, movie, 5).await;
     }
     runner.request_fold_in(3);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut folded = rows_of(&t, 3, "CollaborativeFiltering").await;
-    while best_drama(&folded) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        folded = rows_of(&t, 3, "CollaborativeFiltering").await;
-    }
+    let folded = drama_rows_after_fold_in(&t.db, &before).await;
     assert!(
         best_drama(&folded) > 10.0 * best_drama(&before),
         "the fold-in ran: {before:?} → {folded:?}"
@@ -507,12 +515,7 @@ backend_test!(a_fold_in_made_while_a_training_computes_outlives_it, |t| {
     second.await.unwrap().unwrap();
     // The training's rows for user 3 predate the ratings; whatever follows
     // the training must fold user 3 in again.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut after = rows_of(&t, 3, "CollaborativeFiltering").await;
-    while best_drama(&after) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        after = rows_of(&t, 3, "CollaborativeFiltering").await;
-    }
+    let after = drama_rows_after_fold_in(&t.db, &before).await;
     assert!(
         best_drama(&after) > 10.0 * best_drama(&before),
         "the training undid the fold-in: {folded:?} → {after:?}"
@@ -572,12 +575,7 @@ backend_test!(a_fold_in_does_not_queue_behind_the_api_pool, |t| {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     runner.request_fold_in(3);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut folded = rows_with(&observer, 3, "CollaborativeFiltering").await;
-    while best_drama(&folded) <= 10.0 * best_drama(&before) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        folded = rows_with(&observer, 3, "CollaborativeFiltering").await;
-    }
+    let folded = drama_rows_after_fold_in(&observer, &before).await;
     assert!(
         best_drama(&folded) > 10.0 * best_drama(&before),
         "the fold-in did not land while the API pool was busy: {before:?} → {folded:?}"
