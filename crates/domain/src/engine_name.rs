@@ -14,18 +14,10 @@ pub enum EngineName {
 }
 
 impl EngineName {
-    pub const ALL: [EngineName; 6] = [
-        EngineName::Popularity,
-        EngineName::ContentSimilarities,
-        EngineName::LinkBetweenItems,
-        EngineName::FromSimilarContent,
-        EngineName::FromProfile,
-        EngineName::CollaborativeFiltering,
-    ];
-
-    /// The engine written exactly `name` in the result tables.
+    /// The engine written exactly `name` in the result tables (every exact
+    /// name is one [`EngineName::parse`] reads).
     pub fn from_name(name: &str) -> Option<EngineName> {
-        EngineName::ALL.into_iter().find(|e| e.as_str() == name)
+        EngineName::parse(name).filter(|e| e.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -43,7 +43,7 @@ fn column_value(
     match (column.ty, value) {
         (_, Value::Null) => None,
         (ColumnType::Integer, v) => match validate::integer(v) {
-            Some(i) if i.abs() < i64::from(i32::MAX) => Some(i.into()),
+            Some(i) if i.abs() <= INTEGER_LIMIT => Some(i.into()),
             _ => {
                 errors.push(format!("{prefix}{name}: Not a valid integer."));
                 None
@@ -152,7 +152,8 @@ pub fn read(spec: &MediaSpec, body: &Map<String, Value>) -> Result<Proposal, Vec
     }
 }
 
-/// Largest integer a column takes (`|value| < i32::MAX`).
+/// Largest integer a column takes, in both directions (checked and
+/// documented).
 const INTEGER_LIMIT: i64 = i32::MAX as i64 - 1;
 
 /// Web links the document promises to accept: `http`/`https`, a host name
