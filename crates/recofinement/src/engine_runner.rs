@@ -1332,25 +1332,51 @@ impl EngineRunner {
                     if runner.is_shut_down() {
                         return;
                     }
-                    let queued = oldest.elapsed();
-                    match runner.fold_in_timed(&users).await {
-                        Ok(Some(t)) => tracing::debug!(
-                            users = users.len(),
-                            rows = t.rows,
-                            queued_ms = ms(queued),
-                            read_ms = ms(t.read),
-                            solve_ms = ms(t.solve),
-                            write_ms = ms(t.write),
-                            total_ms = ms(oldest.elapsed()),
-                            "fold-in batch"
-                        ),
-                        Ok(None) => {}
-                        Err(error) => {
-                            tracing::warn!(?users, error = format!("{error:#}"), "fold-in failed")
-                        }
-                    }
+                    runner.serve_fold_ins(&users, oldest).await;
                 }
             });
+        }
+    }
+
+    /// One batch of the fold-in queue. A failed batch (a lost connection, a
+    /// database restarting) is tried again after [`FOLD_IN_RETRY_DELAYS`]:
+    /// dropped, these users' lists would stay behind their ratings until
+    /// the next full training, hours later.
+    async fn serve_fold_ins(&self, users: &[i64], oldest: Instant) {
+        let queued = oldest.elapsed();
+        let mut delays = FOLD_IN_RETRY_DELAYS.iter();
+        loop {
+            let error = match self.fold_in_timed(users).await {
+                Ok(Some(t)) => {
+                    tracing::debug!(
+                        users = users.len(),
+                        rows = t.rows,
+                        queued_ms = ms(queued),
+                        read_ms = ms(t.read),
+                        solve_ms = ms(t.solve),
+                        write_ms = ms(t.write),
+                        total_ms = ms(oldest.elapsed()),
+                        "fold-in batch"
+                    );
+                    return;
+                }
+                Ok(None) => return,
+                Err(error) => format!("{error:#}"),
+            };
+            match delays.next() {
+                Some(&delay) if !self.is_shut_down() => {
+                    tracing::warn!(?users, error, retry_in_ms = delay, "fold-in failed");
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                _ => {
+                    tracing::error!(
+                        ?users,
+                        error,
+                        "fold-in given up: these users' lists wait for the next training"
+                    );
+                    return;
+                }
+            }
         }
     }
 
@@ -1380,6 +1406,10 @@ impl EngineRunner {
 /// Connections of the fold-ins' own pool: one for the queue's task, one
 /// for the fold-ins redone after a training.
 const FOLD_IN_CONNECTIONS: u32 = 2;
+
+/// Waits before each new attempt of a failed fold-in batch, in
+/// milliseconds: about 8 s in all, enough for a database restart.
+const FOLD_IN_RETRY_DELAYS: [u64; 5] = [250, 500, 1_000, 2_000, 4_000];
 
 /// Where a fold-in batch spent its time (the debug log's `fold-in batch`
 /// line, with the time its oldest user waited in the queue).

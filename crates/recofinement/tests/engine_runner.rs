@@ -587,6 +587,33 @@ backend_test!(a_fold_in_does_not_queue_behind_the_api_pool, |t| {
     observer.close().await;
 });
 
+// A fold-in that fails (the database restarting, a lost connection) is
+// tried again: dropped, the user's list would wait hours for the next
+// training. Here its write fails for a second, the table being away.
+backend_test!(a_failed_fold_in_is_tried_again, |t| {
+    catalogue(&t).await;
+    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+    runner
+        .run(&[EngineName::CollaborativeFiltering], true)
+        .await
+        .unwrap();
+    let before = rows_of(&t, 3, "CollaborativeFiltering").await;
+    for movie in [7, 9, 11] {
+        rate(&t, 3, movie, 5).await;
+    }
+    t.sql("ALTER TABLE recommended_content RENAME TO recommended_content_away")
+        .await;
+    runner.request_fold_in(3);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    t.sql("ALTER TABLE recommended_content_away RENAME TO recommended_content")
+        .await;
+    let folded = drama_rows_after_fold_in(&t.db, &before).await;
+    assert!(
+        best_drama(&folded) > 10.0 * best_drama(&before),
+        "the failed fold-in was not tried again: {before:?} → {folded:?}"
+    );
+});
+
 // Several instances: only the scheduler's instance trained and keeps the
 // item factors, yet a rating made through another instance reaches the
 // user's collaborative list (the change is announced and folded in there).
@@ -899,6 +926,76 @@ backend_test!(api_writes_proceed_while_the_engine_writes, |t| {
         .expect("a rating waited too long for the engine's write");
     }
     writer.await.unwrap();
+});
+
+/// `engine`'s list of `movies`, in that order, for every user.
+fn lists_of(
+    engine: EngineName,
+    movies: &[i64],
+) -> (EngineName, Vec<recofinement_store::engine_io::RecoRow>) {
+    let rows = (1..=USERS)
+        .flat_map(|user| {
+            movies
+                .iter()
+                .map(move |&content| recofinement_store::engine_io::RecoRow {
+                    subject: user,
+                    content,
+                    score: 1.0 / content as f64,
+                    kind: ContentKind::Movie,
+                    reason: None,
+                })
+        })
+        .collect();
+    (engine, rows)
+}
+
+// Fold-ins, the fold-ins redone after a training and the engines' own
+// writes replace users' lists at the same time. A list's rows are keyed by
+// (user, movie) across engines: two writers inserting them in opposite
+// orders deadlocked on PostgreSQL, and two writers of one engine's lists
+// each deleted only the rows committed before it began, so the user kept
+// both lists, the stale one included.
+backend_test!(concurrent_list_writes_neither_deadlock_nor_mix, |t| {
+    use recofinement_store::engine_io::{Cursor, RecoOwner, Written};
+    catalogue(&t).await;
+    let users: Vec<i64> = (1..=USERS).collect();
+    let ascending: Vec<i64> = (1..=15).collect();
+    let descending: Vec<i64> = (1..=15).rev().collect();
+    let others: Vec<i64> = (16..=MOVIES).collect();
+    let writers = [
+        lists_of(EngineName::FromProfile, &ascending),
+        lists_of(EngineName::CollaborativeFiltering, &descending),
+        lists_of(EngineName::CollaborativeFiltering, &others),
+    ];
+    for round in 0..10 {
+        let writes = writers.iter().map(|(engine, rows)| {
+            let cursor = Cursor {
+                engine: *engine,
+                kinds: &[],
+                consumed_before: 0,
+                fence: None,
+                stop: None,
+            };
+            t.db.replace_recommendations(*engine, RecoOwner::Users(Some(&users)), rows, cursor)
+        });
+        for written in futures::future::join_all(writes).await {
+            assert_eq!(
+                written.expect("a concurrent list write failed"),
+                Written::Done
+            );
+        }
+        let mixed = t
+            .scalar(
+                "SELECT COUNT(*) FROM (SELECT user_id FROM recommended_content \
+                 WHERE engine = 'CollaborativeFiltering' GROUP BY user_id \
+                 HAVING MIN(content_id) <= 15 AND MAX(content_id) >= 16) m",
+            )
+            .await;
+        assert_eq!(
+            mixed, 0,
+            "round {round}: users kept two lists of one engine"
+        );
+    }
 });
 
 /// A scheduler that lost its lock mid-run must not write once another

@@ -25,6 +25,10 @@ pub trait Backend: Database<Arguments: IntoArguments<Self> + Send> {
     /// The same for a shared lock: others may read the rows, not change
     /// them.
     const SHARE_LOCK: &'static str;
+    /// A statement that makes the transactions passing it take turns until
+    /// they end, keyed by its one `i32` parameter; empty where writers take
+    /// turns anyway (SQLite's writer holds the whole file).
+    const TRANSACTION_TURN: &'static str;
     /// `query` with `value` bound as its next parameter.
     fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self>;
     /// A whole row as `T` (its `FromRow`).
@@ -99,10 +103,11 @@ where
 
 /// The two implementations differ only in their names.
 macro_rules! backend {
-    ($db:ty, $row:ty, $result:ty, $bind:ident, $from:ident, $row_lock:expr, $share_lock:expr) => {
+    ($db:ty, $row:ty, $result:ty, $bind:ident, $from:ident, $row_lock:expr, $share_lock:expr, $turn:expr) => {
         impl Backend for $db {
             const ROW_LOCK: &'static str = $row_lock;
             const SHARE_LOCK: &'static str = $share_lock;
+            const TRANSACTION_TURN: &'static str = $turn;
             fn bind<'q, T: Param>(query: Statement<'q, Self>, value: T) -> Statement<'q, Self> {
                 value.$bind(query)
             }
@@ -126,6 +131,7 @@ backend!(
     bind_sqlite,
     from_sqlite,
     "",
+    "",
     ""
 );
 backend!(
@@ -135,7 +141,9 @@ backend!(
     bind_postgres,
     from_postgres,
     " FOR UPDATE",
-    " FOR SHARE"
+    " FOR SHARE",
+    // The two-key form: its key space is not the scheduler lock's.
+    "SELECT pg_advisory_xact_lock(1380270927, $1)"
 );
 
 impl Conn for &mut SqliteConnection {
@@ -200,6 +208,23 @@ pub fn row_lock<C: Conn>(_: &C) -> &'static str {
 /// [`Backend::SHARE_LOCK`] of `C`'s backend.
 pub fn share_lock<C: Conn>(_: &C) -> &'static str {
     <C::Backend as Backend>::SHARE_LOCK
+}
+
+/// Waits for the turn `key` (see [`Backend::TRANSACTION_TURN`]), held until
+/// the transaction on `conn` ends.
+pub async fn take_transaction_turn(mut conn: impl Conn, key: i32) -> Result<(), sqlx::Error> {
+    let sql = transaction_turn(&conn);
+    if !sql.is_empty() {
+        statement(&conn, sql)
+            .arg(key)
+            .execute(conn.executor())
+            .await?;
+    }
+    Ok(())
+}
+
+fn transaction_turn<C: Conn>(_: &C) -> &'static str {
+    <C::Backend as Backend>::TRANSACTION_TURN
 }
 
 /// A row of `C`'s backend as `T`.

@@ -12,7 +12,7 @@ use futures::TryStreamExt;
 use recofinement_domain::media::MediaSpec;
 use recofinement_domain::{ContentKind, EngineName};
 
-use crate::backend::{Bind, Conn, execute, get, share_lock, statement};
+use crate::backend::{Bind, Conn, execute, get, share_lock, statement, take_transaction_turn};
 use crate::changes::ListChange;
 use crate::dialect::{BeginWrite, values_insert};
 use crate::engine_lock::Fence;
@@ -459,9 +459,9 @@ impl Db {
         rows: &[RecoRow],
         cursor: Cursor<'_>,
     ) -> StoreResult<Written> {
-        let (table, key) = match owner {
-            RecoOwner::Users(_) => ("recommended_content", "user_id"),
-            RecoOwner::Groups => ("recommended_content_for_group", "group_id"),
+        let (table, key, turn) = match owner {
+            RecoOwner::Users(_) => ("recommended_content", "user_id", 1),
+            RecoOwner::Groups => ("recommended_content_for_group", "group_id", 2),
         };
         let steps = match owner {
             RecoOwner::Users(Some(users)) => subject_steps(users, rows, |r| r.subject),
@@ -476,6 +476,12 @@ impl Db {
                 }
                 let mut tx = pool.begin_write().await?;
                 check_fence(&mut *tx, cursor.fence).await?;
+                // One writer of a table at a time. Lists of one subject
+                // share a key across engines, and two writers inserting
+                // them in different orders deadlocked; two writers of the
+                // same lists each deleted only what was committed before
+                // it began, and the user kept the union of both lists.
+                take_transaction_turn(&mut *tx, turn).await?;
                 match &step.subjects {
                     Some(subjects) => {
                         for chunk in subjects.chunks(BATCH) {
