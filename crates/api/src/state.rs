@@ -266,8 +266,14 @@ impl AppState {
     /// here before answering (the caller reads its own write), then tell
     /// the other instances.
     pub async fn list_changed(&self, change: ListChange) {
-        self.lists.changed(change);
+        self.list_announced(change);
         self.db.announce(change).await;
+    }
+
+    /// [`AppState::list_changed`] for a change whose notice the store sent
+    /// itself, with the commit: only what it alters here is dropped.
+    pub fn list_announced(&self, change: ListChange) {
+        self.lists.changed(change);
     }
 
     /// Attaches the engine that should hear about changes.

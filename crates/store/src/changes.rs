@@ -20,7 +20,7 @@ use crate::Db;
 
 /// PostgreSQL channel of the notices, followed by the schema's name: two
 /// installations in one database (or two tests) do not hear each other.
-const CHANNEL: &str = "recofinement_lists_";
+pub(crate) const CHANNEL: &str = "recofinement_lists_";
 
 /// What changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum ListChange {
 }
 
 impl ListChange {
-    fn encode(self) -> String {
+    pub(crate) fn encode(self) -> String {
         match self {
             ListChange::Item { kind, content_id } => format!("item:{}:{content_id}", kind.label()),
             ListChange::Catalogue => "catalogue".into(),

@@ -10,10 +10,11 @@ use recofinement_domain::ContentKind;
 use recofinement_domain::media::MediaSpec;
 
 use crate::backend::{Bind, Conn, decode, execute, get, row_lock, statement};
+use crate::changes::{CHANNEL, ListChange};
 use crate::dialect::BeginWrite;
 use crate::events::{EventKind, NewEvent, render_time};
 use crate::events::{write_event, write_events};
-use crate::{Db, StoreResult, now, on_db};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// One user's interaction with one item (NULL counters read as 0).
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -248,8 +249,11 @@ impl Db {
         })
     }
 
-    /// E9: rates and/or counts a consumption. The item's average and rating
-    /// count follow in the same transaction, computed from the stored row.
+    /// E9: rates and/or counts a consumption of the item `content_id`, which
+    /// must be of `kind` ([`StoreError::NotFound`] otherwise). The item's
+    /// average and rating count follow in the same transaction, computed
+    /// from the stored row; a new rating is announced to every instance
+    /// ([`ListChange::Item`]) once committed.
     pub async fn patch_item(
         &self,
         user_id: i64,
@@ -259,16 +263,29 @@ impl Db {
     ) -> StoreResult<Meta> {
         let now = now();
         let label = kind.label();
+        let notice = patch.rating.map(|_| ListChange::Item { kind, content_id });
         match self {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;
+                let stored: Option<(Option<String>,)> =
+                    sqlx::query_as("SELECT content_type FROM content WHERE content_id = $1")
+                        .bind(content_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if stored.and_then(|(label,)| label).as_deref() != Some(label) {
+                    return Err(StoreError::NotFound);
+                }
                 let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
                 tx.commit().await?;
+                if let Some(change) = notice {
+                    self.announce(change).await;
+                }
                 Ok(meta)
             }
-            // The same steps in one round trip instead of seven: the server
-            // runs them (migrations/postgres/0060_patch_meta.sql). Imports
-            // keep `patch_meta`, inside their own transactions.
+            // The check, the same steps and the notice in one round trip
+            // instead of nine: the server runs them
+            // (migrations/postgres/0060_patch_meta.sql, 0061_patch_item.sql).
+            // Imports keep `patch_meta`, inside their own transactions.
             Db::Postgres(pool) => {
                 let added = Meta {
                     rating: patch.rating,
@@ -278,20 +295,23 @@ impl Db {
                     count: patch.additional_count.unwrap_or(0),
                     last_count_increment: None,
                 };
-                Ok(
-                    sqlx::query_as("SELECT * FROM patch_meta($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                        .bind(user_id)
-                        .bind(content_id)
-                        .bind(label)
-                        .bind(patch.rating)
-                        .bind(patch.additional_count)
-                        .bind(now)
-                        .bind(render_time(now))
-                        .bind(crate::now())
-                        .bind(meta_payload(&added))
-                        .fetch_one(pool)
-                        .await?,
+                sqlx::query_as(
+                    "SELECT * FROM patch_item($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
+                .bind(user_id)
+                .bind(content_id)
+                .bind(label)
+                .bind(patch.rating)
+                .bind(patch.additional_count)
+                .bind(now)
+                .bind(render_time(now))
+                .bind(crate::now())
+                .bind(meta_payload(&added))
+                .bind(CHANNEL)
+                .bind(notice.map(ListChange::encode))
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound)
             }
         }
     }

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec, Shape};
 use recofinement_domain::{ContentKind, EngineName, Listing, Page, Permission, validate};
+use recofinement_store::StoreError;
 use recofinement_store::audit::AuditAction;
 use recofinement_store::catalogue::{Genre, Item, RecoTarget};
 use recofinement_store::changes::ListChange;
@@ -437,21 +438,21 @@ async fn patch_meta(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    item_of_kind(&state, spec, path.content_id).await?;
     let patch = MetaPatch {
         rating,
         additional_count: additional.map(|a| a.round() as i64),
     };
-    state
+    let (kind, content_id) = (spec.kind, path.content_id);
+    match state
         .db
-        .patch_item(caller.user_id, path.content_id, spec.kind, patch)
-        .await?;
+        .patch_item(caller.user_id, content_id, kind, patch)
+        .await
+    {
+        Err(StoreError::NotFound) => return Err(AppError::not_found("Item not found!")),
+        other => other?,
+    };
     if rating.is_some() {
-        let content_id = path.content_id;
-        let kind = spec.kind;
-        state
-            .list_changed(ListChange::Item { kind, content_id })
-            .await;
+        state.list_announced(ListChange::Item { kind, content_id });
     }
     state.engine_hooks.interactions_changed(caller.user_id);
     Ok(Message::created("Meta successfully updated"))

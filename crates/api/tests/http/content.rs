@@ -218,6 +218,20 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
         StatusCode::NOT_FOUND,
         "wrong kind"
     );
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/book/{item}/meta"),
+            Some(&user),
+            Some(json!({"rating": 1})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a rating through the wrong kind"
+    );
+    assert_eq!(body["message"], "Item not found!");
     assert_eq!(
         app.get("/api/movie/abc/meta", &user).await.0,
         StatusCode::NOT_FOUND
