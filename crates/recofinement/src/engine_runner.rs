@@ -1358,6 +1358,9 @@ impl EngineRunner {
                         total_ms = ms(oldest.elapsed()),
                         "fold-in batch"
                     );
+                    count_fold_ins(users, "done");
+                    metrics::histogram!("recofinement_fold_in_delay_seconds")
+                        .record(oldest.elapsed().as_secs_f64());
                     return;
                 }
                 Ok(None) => return,
@@ -1366,6 +1369,7 @@ impl EngineRunner {
             match delays.next() {
                 Some(&delay) if !self.is_shut_down() => {
                     tracing::warn!(?users, error, retry_in_ms = delay, "fold-in failed");
+                    count_fold_ins(users, "retried");
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
                 _ => {
@@ -1374,6 +1378,7 @@ impl EngineRunner {
                         error,
                         "fold-in given up: these users' lists wait for the next training"
                     );
+                    count_fold_ins(users, "given_up");
                     return;
                 }
             }
@@ -1421,6 +1426,13 @@ struct FoldInTimes {
     solve: Duration,
     /// The transaction, waits for a connection and the writer included.
     write: Duration,
+}
+
+/// Counts the users of a fold-in batch by what became of it (operators
+/// see failures and their retries without reading logs).
+fn count_fold_ins(users: &[i64], outcome: &'static str) {
+    metrics::counter!("recofinement_fold_ins_total", "outcome" => outcome)
+        .increment(users.len() as u64);
 }
 
 fn ms(d: Duration) -> u64 {

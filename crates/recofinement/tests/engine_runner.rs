@@ -544,22 +544,30 @@ async fn hold_every_connection(db: &Db, size: usize) -> tokio::sync::oneshot::Se
     release
 }
 
+/// A runner that trained collaborative filtering on [`catalogue`], user 3's
+/// collaborative rows then, and three Drama movies that user 3 (an Action
+/// watcher) loves since: a fold-in of user 3 makes Drama lead.
+async fn trained_then_drama_for_user_3(t: &TestDb) -> (Arc<EngineRunner>, Vec<(i64, String)>) {
+    catalogue(t).await;
+    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
+    runner
+        .run(&[EngineName::CollaborativeFiltering], true)
+        .await
+        .unwrap();
+    let before = rows_of(t, 3, "CollaborativeFiltering").await;
+    for movie in [7, 9, 11] {
+        rate(t, 3, movie, 5).await;
+    }
+    (runner, before)
+}
+
 // Under load every connection of the API's pool is busy with list reads. A
 // fold-in must not wait in that queue: here the pool is held outright (and a
 // rating's write waits for it), yet the fold-in lands. Before fold-ins had
 // connections of their own, it waited for the pool (SQLite) or gave up
 // after the pool's timeout and dropped its users (PostgreSQL).
 backend_test!(a_fold_in_does_not_queue_behind_the_api_pool, |t| {
-    catalogue(&t).await;
-    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
-    runner
-        .run(&[EngineName::CollaborativeFiltering], true)
-        .await
-        .unwrap();
-    let before = rows_of(&t, 3, "CollaborativeFiltering").await;
-    for movie in [7, 9, 11] {
-        rate(&t, 3, movie, 5).await;
-    }
+    let (runner, before) = trained_then_drama_for_user_3(&t).await;
     // Reads the result through a connection of its own.
     let observer = Db::connect(&t.url(), 1).await.unwrap();
     let release = hold_every_connection(&t.db, 8).await;
@@ -591,16 +599,10 @@ backend_test!(a_fold_in_does_not_queue_behind_the_api_pool, |t| {
 // tried again: dropped, the user's list would wait hours for the next
 // training. Here its write fails for a second, the table being away.
 backend_test!(a_failed_fold_in_is_tried_again, |t| {
-    catalogue(&t).await;
-    let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
-    runner
-        .run(&[EngineName::CollaborativeFiltering], true)
-        .await
-        .unwrap();
-    let before = rows_of(&t, 3, "CollaborativeFiltering").await;
-    for movie in [7, 9, 11] {
-        rate(&t, 3, movie, 5).await;
-    }
+    let metrics = recofinement_api::metrics::install().unwrap();
+    let retried = |text: &str| fold_ins(text, "retried");
+    let retried_before = retried(&metrics.render());
+    let (runner, before) = trained_then_drama_for_user_3(&t).await;
     t.sql("ALTER TABLE recommended_content RENAME TO recommended_content_away")
         .await;
     runner.request_fold_in(3);
@@ -612,7 +614,23 @@ backend_test!(a_failed_fold_in_is_tried_again, |t| {
         best_drama(&folded) > 10.0 * best_drama(&before),
         "the failed fold-in was not tried again: {before:?} → {folded:?}"
     );
+    // Operators see it: the retry is counted, and so is the success.
+    let text = metrics.render();
+    assert!(retried(&text) > retried_before, "{text}");
+    assert!(fold_ins(&text, "done") >= 1, "{text}");
+    assert!(
+        text.contains("recofinement_fold_in_delay_seconds_count"),
+        "{text}"
+    );
 });
+
+/// The `recofinement_fold_ins_total` sample of `outcome` in a scrape (0 when absent).
+fn fold_ins(text: &str, outcome: &str) -> u64 {
+    let series = format!("recofinement_fold_ins_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+        .unwrap_or(0)
+}
 
 // Several instances: only the scheduler's instance trained and keeps the
 // item factors, yet a rating made through another instance reaches the
