@@ -72,7 +72,7 @@ def shown_ids(data):
     return [c["content_id"] for c in json.loads(data).get("content", [])]
 
 
-def user_loop(base, token, ids, period, stop, latencies, misses, poll, rtts):
+def user_loop(base, token, ids, period, stop, latencies, misses, poll, rtts, rated):
     """One user: every `period` seconds rate the first movie of their
     collaborative list, then poll the list until the fold-in shows."""
     conn = client(base)
@@ -87,6 +87,7 @@ def user_loop(base, token, ids, period, stop, latencies, misses, poll, rtts):
         status, _ = call(conn, "PATCH", f"/api/movie/{movie}/meta", token, {"rating": rng.choice([4, 5])})
         assert status == 201, status
         answered = time.monotonic()
+        rated.append(answered)
         unchanged = [i for i in shown if i != movie]
         while time.monotonic() - answered < 10:
             asked = time.monotonic()
@@ -110,10 +111,10 @@ def main():
     a = p.parse_args()
     tokens = [register(a.base, n) for n in range(a.users)]
     ids = movie_ids(a.base, tokens[0])
-    stop, latencies, misses, rtts = threading.Event(), [], [], []
+    stop, latencies, misses, rtts, rated = threading.Event(), [], [], [], []
     period = a.users / a.rate
     threads = [
-        threading.Thread(target=user_loop, args=(a.base, t, ids, period, stop, latencies, misses, a.poll, rtts), daemon=True)
+        threading.Thread(target=user_loop, args=(a.base, t, ids, period, stop, latencies, misses, a.poll, rtts, rated), daemon=True)
         for t in tokens
     ]
     started = time.monotonic()
@@ -124,12 +125,17 @@ def main():
     for t in threads:
         t.join(timeout=15)
     elapsed = time.monotonic() - started
+    # The rate asked of the server: ratings answered while the run lasted
+    # (after it, users only finish waiting for their last fold-in, up to 10 s).
+    window = a.seconds
+    in_window = sum(1 for t in rated if t - started <= window)
+    print(f"{in_window} ratings answered in the {window:.0f} s run ({in_window / window:.1f}/s asked {a.rate:.0f}/s)")
     latencies.sort()
     if not latencies:
         sys.exit(f"no fold-in seen; {len(misses)} lists unchanged after 10 s")
     q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))] * 1000
     print(
-        f"{len(latencies)} ratings in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s) from {a.users} users: "
+        f"{len(latencies)} fold-ins seen in {elapsed:.1f} s from {a.users} users: "
         f"PATCH answer -> changed list p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
         f"mean {statistics.mean(latencies) * 1000:.0f} ms; {len(misses)} lists unchanged after 10 s"
     )
