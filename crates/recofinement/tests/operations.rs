@@ -21,7 +21,7 @@ use recofinement_store::Db;
 use recofinement_store::backend_test;
 use recofinement_store::dataset::Quiet;
 use recofinement_store::engine_runs::RunWindow;
-use recofinement_store::testing::TestDb;
+use recofinement_store::testing::{Backend, TestDb};
 
 use common::json_answer;
 
@@ -362,3 +362,52 @@ async fn postgres_backups_name_the_pg_dump_command() {
         .to_string();
     assert!(error.contains("pg_restore"), "{error}");
 }
+
+/// Foreign-key columns without an index whose first column they are, on
+/// purpose: items, genres, roles and permissions are never deleted by the
+/// service and nothing looks these rows up by that column, so an index
+/// would only slow the engines' writes and the sandbox's launches.
+const UNINDEXED_ON_PURPOSE: &[&str] = &[
+    "bad_recommendation_content.content_id",
+    "liked_genres.genre_id",
+    "liked_genres_profile.genre_id",
+    "linked_genre.genre_id1",
+    "meta_profile_content.content_id",
+    "recommendation_launched_meta.content_id",
+    "recommendation_launched_result.content_id",
+    "recommended_content.content_id",
+    "recommended_content_for_group.content_id",
+    "role_permission.permission",
+    "similars_content.content_id1",
+    "user_role.role_id",
+];
+
+// A lookup by a foreign key without an index scans the whole table: a
+// user's read scanned every group for those they own, a group's members
+// every membership, and an account's deletion every table it cascades to.
+// A new foreign key gets an index, or a line above saying why not.
+backend_test!(foreign_keys_have_an_index_unless_said_otherwise, |t| {
+    let sql = match t.backend {
+        Backend::Postgres => {
+            "SELECT string_agg(r.relname || '.' || a.attname, ',' ORDER BY r.relname, a.attname) \
+             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 \
+             AND r.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+             AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])"
+        }
+        Backend::Sqlite => {
+            "SELECT group_concat(entry, ',') FROM (SELECT m.name || '.' || f.\"from\" AS entry \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table' \
+             AND NOT EXISTS (SELECT 1 FROM pragma_index_list(m.name) il, pragma_index_info(il.name) ii \
+                             WHERE ii.seqno = 0 AND ii.name = f.\"from\") \
+             AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) ti WHERE ti.pk = 1 AND ti.name = f.\"from\") \
+             ORDER BY 1)"
+        }
+    };
+    let unindexed = t.text(sql).await.unwrap_or_default();
+    assert_eq!(
+        unindexed.split(',').collect::<Vec<_>>(),
+        UNINDEXED_ON_PURPOSE
+    );
+});
