@@ -146,6 +146,25 @@ async fn fetch_items<C: Conn>(
         .collect()
 }
 
+/// Runs a query of `select_list` rows followed by the listing's total:
+/// the items, and the total when a row carries it.
+async fn fetch_items_and_total<C: Conn>(
+    mut conn: C,
+    query: Statement<'_, C::Backend>,
+    spec: &MediaSpec,
+) -> Result<(Vec<Item>, Option<i64>), sqlx::Error> {
+    let rows = query.fetch_all(conn.executor()).await?;
+    let total = match rows.first() {
+        Some(row) => Some(<C::Backend as Backend>::get(row, 4 + spec.columns.len())?),
+        None => None,
+    };
+    let items = rows
+        .iter()
+        .map(|row| decode_item::<C::Backend>(row, spec, false))
+        .collect::<Result<_, _>>()?;
+    Ok((items, total))
+}
+
 /// Runs a `SELECT COUNT(*)`-like query.
 async fn fetch_count<C: Conn>(
     mut conn: C,
@@ -158,20 +177,26 @@ async fn fetch_count<C: Conn>(
 impl Db {
     /// E1: every item of the kind in its popular order.
     pub async fn popular_items(&self, spec: &MediaSpec, page: Page) -> StoreResult<Listing<Item>> {
+        // The kind's count is kept by the writes (migration 0040) and rides
+        // along with the page's rows: one round trip, not two. Only a page
+        // past the end, which has no row to carry it, asks for it apart.
+        let count = "SELECT COALESCE((SELECT items FROM content_count WHERE content_type = $1), 0)";
         let sql = format!(
-            "SELECT {} FROM content c JOIN {} m ON m.content_id = c.content_id \
+            "SELECT {}, ({count}) FROM content c JOIN {} m ON m.content_id = c.content_id \
              WHERE c.content_type = $1 ORDER BY {} LIMIT $2 OFFSET $3",
             select_list(spec),
             spec.table,
             popular_order(spec)
         );
-        // Kept by the writes (migration 0040): no count over the kind.
-        let count = "SELECT COALESCE((SELECT items FROM content_count WHERE content_type = $1), 0)"
-            .to_string();
         let label = spec.kind.label();
-        Ok(on_db!(self, pool => Listing {
-            rows: fetch_items(pool, statement(&pool, sqlx::AssertSqlSafe(sql)).arg(label).arg(Page::SIZE).arg(page.offset()), spec, false).await?,
-            total: fetch_count(pool, statement(&pool, sqlx::AssertSqlSafe(count)).arg(label)).await?,
+        Ok(on_db!(self, pool => {
+            let query = statement(&pool, sqlx::AssertSqlSafe(sql)).arg(label).arg(Page::SIZE).arg(page.offset());
+            let (rows, total) = fetch_items_and_total(pool, query, spec).await?;
+            let total = match total {
+                Some(total) => total,
+                None => fetch_count(pool, statement(&pool, count).arg(label)).await?,
+            };
+            Listing { rows, total }
         }))
     }
 

@@ -77,6 +77,8 @@ db_test!(popular_lists_are_paginated_in_a_stable_order, |app| {
         assert_eq!(status, StatusCode::OK);
         let expected = if page == "2" { 0 } else { 4 };
         assert_eq!(body["number_of_elements"], expected, "page={page}");
+        // Past the end too: the count does not come with the (absent) rows.
+        assert_eq!(body["total_pages"], 1, "page={page}");
     }
     let (status, body) = app.get("/api/movie?page=99999999999999999999", &user).await;
     assert_eq!(status, StatusCode::OK);
