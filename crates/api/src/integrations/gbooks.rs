@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use recofinement_domain::ContentKind;
 use recofinement_store::external::ImportItem;
 
-use super::http::{ClientAuth, api, get_json, refresh};
+use super::http::{ClientAuth, Grant, api, fresh_access, get_json};
 use super::{External, ImportError, Items, Service, year_of};
 
 pub const SCOPES: &[&str] = &["https://www.googleapis.com/auth/books"];
@@ -107,32 +107,12 @@ fn rating(user: Option<&Value>) -> Option<i64> {
 
 /// Refreshes the grant (storing the new token) and collects the volumes of
 /// the kept shelves (`Reviewed` first).
-pub async fn collect(
-    external: &External,
-    user_id: i64,
-    access: Option<String>,
-    refresh_token: Option<String>,
-) -> Result<Items, ImportError> {
+pub async fn collect(external: &External, grant: Grant) -> Result<Items, ImportError> {
     let provider = external
         .config
-        .gbooks
-        .as_ref()
+        .oauth(Service::GBooks)
         .ok_or(ImportError::NotConfigured)?;
-    let mut access = access;
-    if let Some(refresh_token) = refresh_token {
-        let tokens = refresh(external, provider, AUTH, &refresh_token).await?;
-        let sealed = external.encrypt(user_id, Service::GBooks, &tokens.access_token);
-        let sealed_refresh = tokens
-            .refresh_token
-            .as_deref()
-            .map(|t| external.encrypt(user_id, Service::GBooks, t));
-        external
-            .db
-            .update_external_tokens(user_id, Service::GBooks, &sealed, sealed_refresh.as_deref())
-            .await?;
-        access = Some(tokens.access_token);
-    }
-    let access = access.ok_or(ImportError::Revoked)?;
+    let access = fresh_access(external, provider, AUTH, grant).await?;
     let shelves: Shelves = get_json(
         external,
         api(&provider.api_url, "/books/v1/mylibrary/bookshelves")?,

@@ -14,7 +14,7 @@ use oauth2::{
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::{External, ImportError, OAuthProvider};
+use super::{External, ImportError, OAuthProvider, Service};
 
 /// Tries of one read when the provider answers 429.
 const MAX_TRIES: usize = 4;
@@ -188,6 +188,42 @@ pub async fn refresh(
             Err(ImportError::Provider(format!("token refresh failed: {m}")))
         }
     }
+}
+
+/// The access token an import calls `service` with. With a refresh token,
+/// a fresh one is asked for and stored sealed (with the new refresh token
+/// when the provider rotates it); otherwise the stored one. `Revoked` when
+/// there is neither.
+pub async fn fresh_access(
+    external: &External,
+    provider: &OAuthProvider,
+    auth: ClientAuth,
+    grant: Grant,
+) -> Result<String, ImportError> {
+    let Some(refresh_token) = grant.refresh_token else {
+        return grant.access.ok_or(ImportError::Revoked);
+    };
+    let tokens = refresh(external, provider, auth, &refresh_token).await?;
+    let seal = |token: &str| external.encrypt(grant.user_id, grant.service, token);
+    let sealed_refresh = tokens.refresh_token.as_deref().map(seal);
+    external
+        .db
+        .update_external_tokens(
+            grant.user_id,
+            grant.service,
+            &seal(&tokens.access_token),
+            sealed_refresh.as_deref(),
+        )
+        .await?;
+    Ok(tokens.access_token)
+}
+
+/// A user's grant to a service, as an import finds it stored (opened).
+pub struct Grant {
+    pub user_id: i64,
+    pub service: Service,
+    pub access: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
 /// `scheme://host/path` of a URL, without its query, for messages.

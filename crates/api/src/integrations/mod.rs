@@ -20,6 +20,7 @@ use recofinement_store::external::ImportItem;
 use sha2::{Digest, Sha256};
 
 use crate::state::Secret;
+use http::Grant;
 
 pub use crypto::{TokenCipher, TokenKey, grant_aad};
 pub use jobs::ImportQueue;
@@ -77,6 +78,18 @@ pub struct ExternalConfig {
     pub max_retry_after: Duration,
     /// Pages followed per provider list at most.
     pub max_pages: usize,
+}
+
+impl ExternalConfig {
+    /// The OAuth2 settings of `service`, when it is configured (TMDB has
+    /// its own request-token flow, never these).
+    pub fn oauth(&self, service: Service) -> Option<&OAuthProvider> {
+        match service {
+            Service::Spotify => self.spotify.as_ref(),
+            Service::GBooks => self.gbooks.as_ref(),
+            Service::Tmdb => None,
+        }
+    }
 }
 
 impl Default for ExternalConfig {
@@ -223,10 +236,16 @@ impl External {
                 .as_deref()
                 .map(|t| self.decrypt(user_id, service, t))
                 .transpose()?;
+            let grant = Grant {
+                user_id,
+                service,
+                access,
+                refresh_token: refresh,
+            };
             let items = match service {
-                Service::Spotify => spotify::collect(self, user_id, access, refresh).await?,
-                Service::Tmdb => tmdb::collect(self, access).await?,
-                Service::GBooks => gbooks::collect(self, user_id, access, refresh).await?,
+                Service::Spotify => spotify::collect(self, grant).await?,
+                Service::Tmdb => tmdb::collect(self, grant.access).await?,
+                Service::GBooks => gbooks::collect(self, grant).await?,
             };
             let report = self.db.import_library(user_id, &items).await?;
             self.db.announce(ListChange::Catalogue).await;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use recofinement_domain::ContentKind;
 use recofinement_store::external::ImportItem;
 
-use super::http::{ClientAuth, api, get_json, refresh, same_api};
+use super::http::{ClientAuth, Grant, api, fresh_access, get_json, same_api};
 use super::{External, ImportError, Items, Service, year_of};
 
 pub const SCOPES: &[&str] = &[
@@ -73,37 +73,12 @@ fn parse_time(value: &str) -> Option<NaiveDateTime> {
 }
 
 /// Refreshes the grant (storing the new tokens) and collects the tracks.
-pub async fn collect(
-    external: &External,
-    user_id: i64,
-    access: Option<String>,
-    refresh_token: Option<String>,
-) -> Result<Items, ImportError> {
+pub async fn collect(external: &External, grant: Grant) -> Result<Items, ImportError> {
     let provider = external
         .config
-        .spotify
-        .as_ref()
+        .oauth(Service::Spotify)
         .ok_or(ImportError::NotConfigured)?;
-    let mut access = access;
-    if let Some(refresh_token) = refresh_token {
-        let tokens = refresh(external, provider, AUTH, &refresh_token).await?;
-        let sealed = external.encrypt(user_id, Service::Spotify, &tokens.access_token);
-        let sealed_refresh = tokens
-            .refresh_token
-            .as_deref()
-            .map(|t| external.encrypt(user_id, Service::Spotify, t));
-        external
-            .db
-            .update_external_tokens(
-                user_id,
-                Service::Spotify,
-                &sealed,
-                sealed_refresh.as_deref(),
-            )
-            .await?;
-        access = Some(tokens.access_token);
-    }
-    let access = access.ok_or(ImportError::Revoked)?;
+    let access = fresh_access(external, provider, AUTH, grant).await?;
     let mut tracks: Vec<(Track, Option<NaiveDateTime>)> = Vec::new();
     for path in [
         "/v1/me/tracks?limit=50",

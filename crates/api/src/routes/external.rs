@@ -138,12 +138,10 @@ async fn mint_state(state: &AppState, user_id: i64, service: Service) -> AppResu
 }
 
 fn oauth_provider(external: &External, service: Service) -> AppResult<&OAuthProvider> {
-    match service {
-        Service::Spotify => external.config.spotify.as_ref(),
-        Service::GBooks => external.config.gbooks.as_ref(),
-        Service::Tmdb => None,
-    }
-    .ok_or_else(|| not_configured(service))
+    external
+        .config
+        .oauth(service)
+        .ok_or_else(|| not_configured(service))
 }
 
 /// The authorization URL of an OAuth2 service, or `linked`.
