@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid};
-use crate::integrations::http::{self, TokenError};
+use crate::integrations::http::{self, ClientAuth, TokenError};
 use crate::integrations::{
     External, OAuthProvider, STATE_TTL, Service, gbooks, new_state, spotify, state_hash, tmdb,
 };
@@ -144,24 +144,94 @@ fn oauth_provider(external: &External, service: Service) -> AppResult<&OAuthProv
         .ok_or_else(|| not_configured(service))
 }
 
-/// The authorization URL of an OAuth2 service, or `linked`.
+/// What the two OAuth2 services (Spotify, Google Books) differ in: their
+/// settings, and the original's wording of each answer.
+struct OAuthService {
+    service: Service,
+    auth: ClientAuth,
+    scopes: &'static [&'static str],
+    extra: &'static [(&'static str, &'static str)],
+    linked: &'static str,
+    url_sent: &'static str,
+    canceled: &'static str,
+    already_done: &'static str,
+    stored: &'static str,
+    /// Google's callback asks for `state` before it reads a refusal.
+    state_before_refusal: bool,
+}
+
+const SPOTIFY: OAuthService = OAuthService {
+    service: Service::Spotify,
+    auth: spotify::AUTH,
+    scopes: spotify::SCOPES,
+    extra: &[],
+    linked: "Spotify is already linked",
+    url_sent: "Spotify oauth url sent",
+    canceled: "Spotify oauth canceled",
+    already_done: "Spotify Oauth is already done.",
+    stored: "Spotify tokens stored",
+    state_before_refusal: false,
+};
+
+const GBOOKS: OAuthService = OAuthService {
+    service: Service::GBooks,
+    auth: gbooks::AUTH,
+    scopes: gbooks::SCOPES,
+    extra: gbooks::EXTRA,
+    linked: "GBooks is already linked",
+    url_sent: "GBooks oauth url sent",
+    canceled: "Authorization canceled by user",
+    already_done: "gbooks Oauth is already done.",
+    stored: "GBooks token stored",
+    state_before_refusal: true,
+};
+
+/// The message and the authorization URL of an OAuth2 service, or `linked`.
 async fn oauth_url(
     state: &AppState,
     caller: &AuthUser,
-    service: Service,
-) -> AppResult<Option<String>> {
+    oauth: &OAuthService,
+) -> AppResult<(String, String)> {
+    let service = oauth.service;
     if is_linked(state, caller.user_id, service).await? {
-        return Ok(None);
+        return Ok((oauth.linked.into(), "linked".into()));
     }
     let provider = oauth_provider(&state.external, service)?;
     let value = mint_state(state, caller.user_id, service).await?;
-    let (scopes, extra) = match service {
-        Service::Spotify => (spotify::SCOPES, &[][..]),
-        _ => (gbooks::SCOPES, gbooks::EXTRA),
+    let redirect = &state.external.redirect_uri;
+    let url =
+        http::authorize_url(provider, redirect, oauth.scopes, oauth.extra, value).map_err(|e| {
+            AppError::internal_message(format!("{} configuration: {e}", service.name()))
+        })?;
+    Ok((oauth.url_sent.into(), url))
+}
+
+/// The return from an OAuth2 service: a refusal answers 200 with the
+/// service's message; otherwise the grant is linked (see [`oauth_link`]).
+async fn oauth_callback(
+    state: &AppState,
+    caller: &AuthUser,
+    body: OAuthCallbackBody,
+    oauth: &OAuthService,
+) -> AppResult<(StatusCode, Json<Message>)> {
+    let mut state_value = None;
+    if oauth.state_before_refusal {
+        state_value = Some(required(body.state.clone(), "state")?);
+    }
+    if body.error.is_some() {
+        let refused = Message {
+            status: false,
+            message: oauth.canceled.into(),
+        };
+        return Ok((StatusCode::OK, Json(refused)));
+    }
+    let state_value = match state_value {
+        Some(value) => value,
+        None => required(body.state, "state")?,
     };
-    http::authorize_url(provider, &state.external.redirect_uri, scopes, extra, value)
-        .map(Some)
-        .map_err(|e| AppError::internal_message(format!("{} configuration: {e}", service.name())))
+    let code = required(body.code, "code")?;
+    oauth_link(state, caller, oauth, &code, &state_value).await?;
+    Ok(Message::created(oauth.stored))
 }
 
 /// Checks the state, exchanges the code, stores the encrypted grant and
@@ -169,11 +239,11 @@ async fn oauth_url(
 async fn oauth_link(
     state: &AppState,
     caller: &AuthUser,
-    service: Service,
+    oauth: &OAuthService,
     code: &str,
     state_value: &str,
-    already_done: &str,
 ) -> AppResult<()> {
+    let (service, already_done) = (oauth.service, oauth.already_done);
     let provider = oauth_provider(&state.external, service)?;
     if !state
         .db
@@ -185,11 +255,7 @@ async fn oauth_link(
     if is_linked(state, caller.user_id, service).await? {
         return Err(AppError::validation(already_done));
     }
-    let auth = match service {
-        Service::Spotify => spotify::AUTH,
-        _ => gbooks::AUTH,
-    };
-    let tokens = match http::exchange_code(&state.external, provider, auth, code).await {
+    let tokens = match http::exchange_code(&state.external, provider, oauth.auth, code).await {
         Ok(tokens) => tokens,
         Err(TokenError::Refused(reason)) => {
             tracing::info!(service = service.name(), %reason, "authorization code refused");
@@ -240,18 +306,13 @@ async fn spotify_url(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> AppResult<(StatusCode, Json<SpotifyUrl>)> {
-    let (message, url) = match oauth_url(&state, &caller, Service::Spotify).await? {
-        None => ("Spotify is already linked", "linked".to_string()),
-        Some(url) => ("Spotify oauth url sent", url),
+    let (message, spotify_url) = oauth_url(&state, &caller, &SPOTIFY).await?;
+    let answer = SpotifyUrl {
+        status: true,
+        message,
+        spotify_url,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(SpotifyUrl {
-            status: true,
-            message: message.into(),
-            spotify_url: url,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// E2: the Spotify return (`code`, `state`); stores the grant and starts the import.
@@ -265,27 +326,7 @@ async fn spotify_callback(
     caller: AuthUser,
     Valid(body): Valid<OAuthCallbackBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    if body.error.is_some() {
-        return Ok((
-            StatusCode::OK,
-            Json(Message {
-                status: false,
-                message: "Spotify oauth canceled".into(),
-            }),
-        ));
-    }
-    let state_value = required(body.state, "state")?;
-    let code = required(body.code, "code")?;
-    oauth_link(
-        &state,
-        &caller,
-        Service::Spotify,
-        &code,
-        &state_value,
-        "Spotify Oauth is already done.",
-    )
-    .await?;
-    Ok(Message::created("Spotify tokens stored"))
+    oauth_callback(&state, &caller, body, &SPOTIFY).await
 }
 
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
@@ -402,18 +443,13 @@ async fn gbooks_url(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> AppResult<(StatusCode, Json<GbooksUrl>)> {
-    let (message, url) = match oauth_url(&state, &caller, Service::GBooks).await? {
-        None => ("GBooks is already linked", "linked".to_string()),
-        Some(url) => ("GBooks oauth url sent", url),
+    let (message, gbooks_url) = oauth_url(&state, &caller, &GBOOKS).await?;
+    let answer = GbooksUrl {
+        status: true,
+        message,
+        gbooks_url,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(GbooksUrl {
-            status: true,
-            message: message.into(),
-            gbooks_url: url,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// E6: the Google return (`state`, `code`, `scope`); stores the grant and starts the import.
@@ -427,27 +463,7 @@ async fn gbooks_callback(
     caller: AuthUser,
     Valid(body): Valid<OAuthCallbackBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let state_value = required(body.state, "state")?;
-    if body.error.is_some() {
-        return Ok((
-            StatusCode::OK,
-            Json(Message {
-                status: false,
-                message: "Authorization canceled by user".into(),
-            }),
-        ));
-    }
-    let code = required(body.code, "code")?;
-    oauth_link(
-        &state,
-        &caller,
-        Service::GBooks,
-        &code,
-        &state_value,
-        "gbooks Oauth is already done.",
-    )
-    .await?;
-    Ok(Message::created("GBooks token stored"))
+    oauth_callback(&state, &caller, body, &GBOOKS).await
 }
 
 /// Deletes the stored grant; what was imported stays.
