@@ -165,6 +165,26 @@ async fn fetch_items_and_total<C: Conn>(
     Ok((items, total))
 }
 
+/// The upper-case kind label stored for an item (`""` when it has none),
+/// or `None` when no item has this id; on a pool or inside a transaction.
+pub(crate) async fn stored_kind<C: Conn>(
+    mut conn: C,
+    content_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = statement(
+        &conn,
+        "SELECT content_type FROM content WHERE content_id = $1",
+    )
+    .arg(content_id)
+    .fetch_optional(conn.executor())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let label: Option<String> = <C::Backend as Backend>::get(&row, 0)?;
+    Ok(Some(label.unwrap_or_default()))
+}
+
 /// Runs a `SELECT COUNT(*)`-like query.
 async fn fetch_count<C: Conn>(
     mut conn: C,
@@ -374,13 +394,7 @@ impl Db {
 
     /// The upper-case kind of a content row, if it exists.
     pub async fn content_type_of(&self, content_id: i64) -> StoreResult<Option<String>> {
-        on_db!(self, pool => {
-            let row: Option<(Option<String>,)> = sqlx::query_as("SELECT content_type FROM content WHERE content_id = $1")
-                .bind(content_id)
-                .fetch_optional(pool)
-                .await?;
-            Ok(row.map(|(t,)| t.unwrap_or_default()))
-        })
+        Ok(on_db!(self, pool => stored_kind(pool, content_id).await?))
     }
 
     /// E6: the episodes of a serie in season order; `None` when no serie has

@@ -10,6 +10,7 @@ use recofinement_domain::ContentKind;
 use recofinement_domain::media::MediaSpec;
 
 use crate::backend::{Bind, Conn, decode, execute, get, row_lock, statement};
+use crate::catalogue::stored_kind;
 use crate::changes::{CHANNEL, ListChange};
 use crate::dialect::BeginWrite;
 use crate::events::{EventKind, NewEvent, render_time};
@@ -267,12 +268,7 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;
-                let stored: Option<(Option<String>,)> =
-                    sqlx::query_as("SELECT content_type FROM content WHERE content_id = $1")
-                        .bind(content_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if stored.and_then(|(label,)| label).as_deref() != Some(label) {
+                if stored_kind(&mut *tx, content_id).await?.as_deref() != Some(label) {
                     return Err(StoreError::NotFound);
                 }
                 let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;

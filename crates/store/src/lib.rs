@@ -129,8 +129,6 @@ pub const POOL_ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Db {
-    /// Connects to `url`. A SQLite file is created when missing, but only in
-    /// a directory that exists.
     /// A small pool of its own on the same database (same options,
     /// connections opened when first needed), for work that must not queue
     /// for a connection behind this pool's other users.
@@ -149,6 +147,8 @@ impl Db {
         }
     }
 
+    /// Connects to `url`. A SQLite file is created when missing, but only in
+    /// a directory that exists.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         match Backend::from_url(url)? {
             Backend::Sqlite => {

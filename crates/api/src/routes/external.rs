@@ -214,9 +214,8 @@ async fn oauth_callback(
     body: OAuthCallbackBody,
     oauth: &OAuthService,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let mut state_value = None;
     if oauth.state_before_refusal {
-        state_value = Some(required(body.state.clone(), "state")?);
+        required(body.state.clone(), "state")?;
     }
     if body.error.is_some() {
         let refused = Message {
@@ -225,10 +224,7 @@ async fn oauth_callback(
         };
         return Ok((StatusCode::OK, Json(refused)));
     }
-    let state_value = match state_value {
-        Some(value) => value,
-        None => required(body.state, "state")?,
-    };
+    let state_value = required(body.state, "state")?;
     let code = required(body.code, "code")?;
     oauth_link(state, caller, oauth, &code, &state_value).await?;
     Ok(Message::created(oauth.stored))
