@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use recofinement_engine::als::{AlsModel, AlsParams};
 use recofinement_engine::evaluate::{GenParams, Scale, generate};
 use recofinement_engine::from_profile::{self, ProfileParams};
-use recofinement_engine::similarity::{InvertedIndex, top_k_cosine};
+use recofinement_engine::similarity::{InvertedIndex, SimilarityParams, top_k_cosine};
 use recofinement_engine::{Dataset, Interaction, benchdata, text};
 use std::hint::black_box;
 
@@ -58,11 +58,15 @@ fn tfidf(c: &mut Criterion) {
 
     let (_, m) = text::fit_transform(&refs);
     let index = InvertedIndex::new(&m);
+    let top10 = SimilarityParams {
+        k: 10,
+        min_similarity: 0.0,
+    };
     let mut g = c.benchmark_group("neighbours");
     g.sample_size(10);
     g.throughput(Throughput::Elements(m.n_rows() as u64));
     g.bench_function(format!("top10_cosine_{}items", m.n_rows()), |b| {
-        b.iter(|| top_k_cosine(black_box(&m), &index, None, 10, 0.0, |_, _| true))
+        b.iter(|| top_k_cosine(black_box(&m), &index, None, &top10))
     });
     g.finish();
 }

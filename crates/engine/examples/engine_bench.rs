@@ -4,7 +4,7 @@
 //! A third argument `als` or `text` runs only that part (for profiling).
 
 use recofinement_engine::als::{AlsModel, AlsParams, ConfidenceMatrix};
-use recofinement_engine::similarity::{InvertedIndex, top_k_cosine};
+use recofinement_engine::similarity::{InvertedIndex, SimilarityParams, top_k_cosine};
 use recofinement_engine::text;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -79,7 +79,11 @@ fn main() {
         tfidf.push(s.elapsed().as_secs_f64());
         let s = Instant::now();
         let index = InvertedIndex::new(&rows);
-        let lists = top_k_cosine(&rows, &index, None, 10, 0.0, |_, _| true);
+        let top10 = SimilarityParams {
+            k: 10,
+            min_similarity: 0.0,
+        };
+        let lists = top_k_cosine(&rows, &index, None, &top10);
         knn.push(s.elapsed().as_secs_f64());
         assert_eq!(lists.len(), docs.len());
     }

@@ -17,8 +17,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use crate::als_avx512::Avx512;
-use crate::cancel::{Cancel, Cancelled};
+use crate::cancel::{Cancel, Cancelled, never_cancelled};
 use crate::simd::{Kernels, Portable};
+use crate::text::SparseRows;
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, ItemIndex, Recommendation, UserItemMatrix};
 use rand::rngs::StdRng;
@@ -102,31 +103,20 @@ impl ConfidenceMatrix {
 
     /// From `(row, col, signed confidence)` triplets without duplicates.
     pub fn from_triplets(n_rows: usize, n_cols: usize, t: &[(u32, u32, f32)]) -> Self {
-        let mut indptr = vec![0usize; n_rows + 1];
-        for &(r, _, _) in t {
-            indptr[r as usize + 1] += 1;
-        }
-        for i in 0..n_rows {
-            indptr[i + 1] += indptr[i];
-        }
-        let mut next = indptr.clone();
-        let mut indices = vec![0u32; t.len()];
-        let mut values = vec![0f32; t.len()];
-        for &(r, c, v) in t {
-            let p = next[r as usize];
-            indices[p] = c;
-            values[p] = v;
-            next[r as usize] += 1;
-        }
-        let mut m = ConfidenceMatrix {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            values,
-        };
+        let rows = SparseRows::from_entries(n_rows, n_cols, || t.iter().copied());
+        let mut m = Self::from_rows(n_rows, rows);
         m.sort_rows();
         m
+    }
+
+    fn from_rows(n_rows: usize, rows: SparseRows) -> Self {
+        ConfidenceMatrix {
+            n_rows,
+            n_cols: rows.n_cols,
+            indptr: rows.indptr,
+            indices: rows.indices,
+            values: rows.values,
+        }
     }
 
     fn sort_rows(&mut self) {
@@ -151,31 +141,16 @@ impl ConfidenceMatrix {
 
     /// Column-major copy (items × users), rows sorted.
     pub fn transpose(&self) -> Self {
-        let mut indptr = vec![0usize; self.n_cols + 1];
-        for &c in &self.indices {
-            indptr[c as usize + 1] += 1;
-        }
-        for i in 0..self.n_cols {
-            indptr[i + 1] += indptr[i];
-        }
-        let mut next = indptr.clone();
-        let mut indices = vec![0u32; self.nnz()];
-        let mut values = vec![0f32; self.nnz()];
-        for r in 0..self.n_rows {
-            for k in self.indptr[r]..self.indptr[r + 1] {
-                let c = self.indices[k] as usize;
-                let p = next[c];
-                indices[p] = r as u32;
-                values[p] = self.values[k];
-                next[c] += 1;
-            }
-        }
-        ConfidenceMatrix {
-            n_rows: self.n_cols,
-            n_cols: self.n_rows,
-            indptr,
-            indices,
-            values,
+        let t = SparseRows::transpose_of(self.n_cols, &self.indptr, &self.indices, &self.values);
+        Self::from_rows(self.n_cols, t)
+    }
+
+    /// Row `u`'s entries, as the portable and AVX2 solvers read them.
+    fn row(&self, u: usize) -> Row<'_> {
+        let range = self.indptr[u]..self.indptr[u + 1];
+        Row {
+            idx: &self.indices[range.clone()],
+            val: &self.values[range],
         }
     }
 }
@@ -217,6 +192,40 @@ struct Scratch {
     ap: Vec<f32>,
 }
 
+impl Scratch {
+    fn new(f: usize) -> Self {
+        Scratch {
+            r: vec![0.0; f],
+            p: vec![0.0; f],
+            ap: vec![0.0; f],
+        }
+    }
+}
+
+/// Row `i` of the row-major `f`-column factors `y`.
+#[inline(always)]
+fn factor_row(y: &[f32], i: u32, f: usize) -> &[f32] {
+    &y[i as usize * f..(i as usize + 1) * f]
+}
+
+/// One half-sweep's inputs besides the rows it updates: the fixed side's
+/// factors `y` (`n × f`), the L2 penalty and the CG steps per row.
+#[derive(Clone, Copy)]
+struct HalfSweep<'a> {
+    y: &'a [f32],
+    f: usize,
+    reg: f32,
+    cg_steps: usize,
+}
+
+/// What every row solve of a half-sweep (or a fold-in) shares: the fixed
+/// factors `y`, their `YᵀY + λI` and the CG steps per row.
+struct Fixed<'a> {
+    y: &'a [f32],
+    yty: &'a [f32],
+    cg_steps: usize,
+}
+
 /// How many rows of factors ahead the solver prefetches.
 const PREFETCH: usize = 4;
 
@@ -229,29 +238,21 @@ struct Row<'a> {
 /// Conjugate-gradient update of one row `xu` (benfred/implicit's
 /// `least_squares_cg`): `A = YᵀY + λI + Σ (c−1)·y yᵀ`, `b = Σ c·p·y`.
 #[inline(always)]
-fn solve_row<K: Kernels>(
-    k: K,
-    yty: &[f32],
-    y: &[f32],
-    row: Row<'_>,
-    xu: &mut [f32],
-    s: &mut Scratch,
-    cg_steps: usize,
-) {
-    let f = xu.len();
+fn solve_row<K: Kernels>(k: K, fx: &Fixed<'_>, row: Row<'_>, xu: &mut [f32], s: &mut Scratch) {
+    let (f, yty, y) = (xu.len(), fx.yty, fx.y);
     // r = b − A·x
     k.gemv(yty, xu, &mut s.r);
     s.r.iter_mut().for_each(|v| *v = -*v);
     // The factors of a row's items are scattered: fetch a few ahead so
     // the first pass is not bound by memory latency.
     for &i in row.idx.iter().take(PREFETCH) {
-        k.prefetch(&y[i as usize * f..(i as usize + 1) * f]);
+        k.prefetch(factor_row(y, i, f));
     }
     for (n, (&i, &cv)) in row.idx.iter().zip(row.val).enumerate() {
         if let Some(&next) = row.idx.get(n + PREFETCH) {
-            k.prefetch(&y[next as usize * f..(next as usize + 1) * f]);
+            k.prefetch(factor_row(y, next, f));
         }
-        let yi = &y[i as usize * f..(i as usize + 1) * f];
+        let yi = factor_row(y, i, f);
         let (conf, pref) = if cv > 0.0 { (cv, cv) } else { (-cv, 0.0) };
         let t = pref - (conf - 1.0) * k.dot(yi, xu);
         k.axpy(t, yi, &mut s.r);
@@ -261,13 +262,13 @@ fn solve_row<K: Kernels>(
     if rsold < 1e-20 {
         return;
     }
-    for _ in 0..cg_steps {
+    for _ in 0..fx.cg_steps {
         k.gemv(yty, &s.p, &mut s.ap);
         for (n, (&i, &cv)) in row.idx.iter().zip(row.val).enumerate() {
             if let Some(&next) = row.idx.get(n + PREFETCH) {
-                k.prefetch(&y[next as usize * f..(next as usize + 1) * f]);
+                k.prefetch(factor_row(y, next, f));
             }
-            let yi = &y[i as usize * f..(i as usize + 1) * f];
+            let yi = factor_row(y, i, f);
             let t = (cv.abs() - 1.0) * k.dot(yi, &s.p);
             k.axpy(t, yi, &mut s.ap);
         }
@@ -307,16 +308,8 @@ trait Solver: Kernels {
     fn gram_chunk(self, chunk: &[f32], f: usize, g: &mut [f32]) {
         gram_rows(self, chunk, f, g)
     }
-    fn solve(
-        self,
-        yty: &[f32],
-        y: &[f32],
-        row: Row<'_>,
-        xu: &mut [f32],
-        s: &mut Scratch,
-        cg: usize,
-    ) {
-        solve_row(self, yty, y, row, xu, s, cg)
+    fn solve(self, fx: &Fixed<'_>, row: Row<'_>, xu: &mut [f32], s: &mut Scratch) {
+        solve_row(self, fx, row, xu, s)
     }
 }
 
@@ -326,14 +319,12 @@ impl Solver for Portable {}
 #[target_feature(enable = "avx2,fma")]
 fn solve_row_avx2(
     k: crate::simd::x86::Avx2Fma,
-    yty: &[f32],
-    y: &[f32],
+    fx: &Fixed<'_>,
     row: Row<'_>,
     xu: &mut [f32],
     s: &mut Scratch,
-    cg: usize,
 ) {
-    solve_row(k, yty, y, row, xu, s, cg)
+    solve_row(k, fx, row, xu, s)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -348,85 +339,61 @@ impl Solver for crate::simd::x86::Avx2Fma {
         // SAFETY: a value of this type exists only when the CPU has the features.
         unsafe { gram_rows_avx2(self, chunk, f, g) }
     }
-    fn solve(
-        self,
-        yty: &[f32],
-        y: &[f32],
-        row: Row<'_>,
-        xu: &mut [f32],
-        s: &mut Scratch,
-        cg: usize,
-    ) {
+    fn solve(self, fx: &Fixed<'_>, row: Row<'_>, xu: &mut [f32], s: &mut Scratch) {
         // SAFETY: a value of this type exists only when the CPU has the features.
-        unsafe { solve_row_avx2(self, yty, y, row, xu, s, cg) }
+        unsafe { solve_row_avx2(self, fx, row, xu, s) }
     }
 }
 
-/// Updates every row of `x` given the fixed factors `y` (one half-sweep).
-fn sweep_with<K: Solver>(
-    k: K,
-    c: &ConfidenceMatrix,
-    x: &mut [f32],
-    y: &[f32],
-    f: usize,
-    reg: f32,
-    cg_steps: usize,
-) {
-    let yty = gram(y, f, reg, |chunk, g| k.gram_chunk(chunk, f, g));
-    x.par_chunks_mut(f).enumerate().for_each_init(
-        || Scratch {
-            r: vec![0.0; f],
-            p: vec![0.0; f],
-            ap: vec![0.0; f],
-        },
-        |s, (u, xu)| {
-            let range = c.indptr[u]..c.indptr[u + 1];
-            let row = Row {
-                idx: &c.indices[range.clone()],
-                val: &c.values[range],
-            };
-            k.solve(&yty, y, row, xu, s, cg_steps);
-        },
+/// Updates every row of `x` given the fixed factors (one half-sweep).
+fn sweep_with<K: Solver>(k: K, c: &ConfidenceMatrix, x: &mut [f32], h: HalfSweep<'_>) {
+    let yty = gram(h.y, h.f, h.reg, |chunk, g| k.gram_chunk(chunk, h.f, g));
+    let fx = Fixed {
+        y: h.y,
+        yty: &yty,
+        cg_steps: h.cg_steps,
+    };
+    x.par_chunks_mut(h.f).enumerate().for_each_init(
+        || Scratch::new(h.f),
+        |s, (u, xu)| k.solve(&fx, c.row(u), xu, s),
     );
 }
 
 /// One half-sweep with the AVX-512 register-resident solver
-/// (`Avx512::supports(f)` must hold).
+/// (`Avx512::supports(h.f)` must hold).
 #[cfg(target_arch = "x86_64")]
-fn sweep_avx512(
-    k: Avx512,
-    c: &ConfidenceMatrix,
-    x: &mut [f32],
-    y: &[f32],
-    f: usize,
-    reg: f32,
-    cg_steps: usize,
-) {
-    let yty = gram(y, f, reg, |chunk, g| k.gram_chunk(chunk, f, g));
-    x.par_chunks_mut(f).enumerate().for_each(|(u, xu)| {
+fn sweep_avx512(k: Avx512, c: &ConfidenceMatrix, x: &mut [f32], h: HalfSweep<'_>) {
+    let yty = gram(h.y, h.f, h.reg, |chunk, g| k.gram_chunk(chunk, h.f, g));
+    x.par_chunks_mut(h.f).enumerate().for_each(|(u, xu)| {
         let (start, end) = (c.indptr[u], c.indptr[u + 1]);
         let row = crate::als_avx512::Row {
             idx: &c.indices[start..end],
             val: &c.values[start..end],
             next: &c.indices[end..c.indptr[(u + 2).min(c.n_rows)].max(end)],
         };
-        k.solve(&yty, y, row, xu, cg_steps);
+        k.solve(&yty, h.y, row, xu, h.cg_steps);
     });
 }
 
 /// One half-sweep with the best kernels this CPU has.
 pub fn sweep(c: &ConfidenceMatrix, x: &mut [f32], y: &[f32], f: usize, reg: f32, cg_steps: usize) {
+    let h = HalfSweep {
+        y,
+        f,
+        reg,
+        cg_steps,
+    };
     #[cfg(target_arch = "x86_64")]
     if Avx512::supports(f)
         && let Some(k) = Avx512::detect()
     {
-        return sweep_avx512(k, c, x, y, f, reg, cg_steps);
+        return sweep_avx512(k, c, x, h);
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = crate::simd::x86::Avx2Fma::detect() {
-        return sweep_with(k, c, x, y, f, reg, cg_steps);
+        return sweep_with(k, c, x, h);
     }
-    sweep_with(Portable, c, x, y, f, reg, cg_steps)
+    sweep_with(Portable, c, x, h)
 }
 
 impl AlsModel {
@@ -450,32 +417,14 @@ impl AlsModel {
     /// One full iteration: users given items, then items given users.
     /// `ct` is `c.transpose()`.
     pub fn iterate(&mut self, c: &ConfidenceMatrix, ct: &ConfidenceMatrix, params: &AlsParams) {
-        let f = self.factors;
-        sweep(
-            c,
-            &mut self.user_factors,
-            &self.item_factors,
-            f,
-            params.regularization,
-            params.cg_steps,
-        );
-        sweep(
-            ct,
-            &mut self.item_factors,
-            &self.user_factors,
-            f,
-            params.regularization,
-            params.cg_steps,
-        );
+        let (f, reg, cg) = (self.factors, params.regularization, params.cg_steps);
+        sweep(c, &mut self.user_factors, &self.item_factors, f, reg, cg);
+        sweep(ct, &mut self.item_factors, &self.user_factors, f, reg, cg);
     }
 
     /// Trains a model on a confidence matrix (users × items).
     pub fn fit(c: &ConfidenceMatrix, params: &AlsParams) -> Self {
-        let never = Cancel::never();
-        match Self::fit_with(c, params, &never) {
-            Ok(m) => m,
-            Err(Cancelled) => unreachable!("a token that is never cancelled"),
-        }
+        never_cancelled(Self::fit_with(c, params, &Cancel::never()))
     }
 
     /// [`AlsModel::fit`], given up between iterations once `cancel` is set.
@@ -516,25 +465,17 @@ impl AlsModel {
         n: usize,
         cancel: &Cancel,
     ) -> Result<Vec<Recommendation>, Cancelled> {
-        let recs = ds
-            .user_rows(users)
-            .par_iter()
-            .flat_map_iter(|&u| {
-                if cancel.is_cancelled() {
-                    return Vec::new();
-                }
-                let ranked = rank_items(
-                    self.user(u),
-                    &self.item_factors,
-                    &ds.kind_items,
-                    &ds.excluded(u),
-                    n,
-                );
-                rows_of(ds.matrix.users.id(u), ranked, |i| ds.items[i as usize].id)
-            })
-            .collect();
-        cancel.check()?;
-        Ok(recs)
+        cancel.par_flat_map(&ds.user_rows(users), |&u| {
+            let excluded = ds.excluded(u);
+            let ranked = rank_items(
+                self.user(u),
+                &self.item_factors,
+                &ds.kind_items,
+                &excluded,
+                n,
+            );
+            rows_of(ds.matrix.users.id(u), ranked, |i| ds.items[i as usize].id)
+        })
     }
 }
 
@@ -555,10 +496,7 @@ fn rank_items(
             let mut cands: Vec<(u32, f32)> = kind_items[kind.index()]
                 .iter()
                 .filter(|i| excluded.binary_search(i).is_err())
-                .map(|&i| {
-                    let yi = &item_factors[i as usize * f..(i as usize + 1) * f];
-                    (i, Portable.dot(xu, yi))
-                })
+                .map(|&i| (i, Portable.dot(xu, factor_row(item_factors, i, f))))
                 .filter(|e| e.1 > 0.0)
                 .collect();
             top_k(&mut cands, n);
@@ -632,26 +570,18 @@ impl ItemModel {
         row.sort_unstable_by_key(|e| e.0);
         row.dedup_by_key(|e| e.0);
         let (idx, val): (Vec<u32>, Vec<f32>) = row.into_iter().unzip();
-        let mut xu = vec![0f32; f];
-        let mut scratch = Scratch {
-            r: vec![0.0; f],
-            p: vec![0.0; f],
-            ap: vec![0.0; f],
+        let fixed = Fixed {
+            y: &self.item_factors,
+            yty: &self.yty,
+            // CG converges in f steps in exact arithmetic; twice that absorbs rounding.
+            cg_steps: 2 * f,
         };
         let row = Row {
             idx: &idx,
             val: &val,
         };
-        // CG converges in f steps in exact arithmetic; twice that absorbs rounding.
-        solve_row(
-            Portable,
-            &self.yty,
-            &self.item_factors,
-            row,
-            &mut xu,
-            &mut scratch,
-            2 * f,
-        );
+        let mut xu = vec![0f32; f];
+        solve_row(Portable, &fixed, row, &mut xu, &mut Scratch::new(f));
         xu
     }
 
@@ -671,10 +601,7 @@ impl ItemModel {
 
 /// Trains on the whole dataset and keeps the item side for fold-ins.
 pub fn train(ds: &Dataset, params: &AlsParams) -> (AlsModel, ItemModel) {
-    match train_with(ds, params, &Cancel::never()) {
-        Ok(trained) => trained,
-        Err(Cancelled) => unreachable!("a token that is never cancelled"),
-    }
+    never_cancelled(train_with(ds, params, &Cancel::never()))
 }
 
 /// [`train`], given up between iterations once `cancel` is set.
@@ -805,8 +732,14 @@ mod tests {
         for f in [16, 32, 48, 64] {
             let init = AlsModel::init(c.n_rows, c.n_cols, f, 9);
             let (mut a, mut b) = (init.user_factors.clone(), init.user_factors);
-            sweep_avx512(k, &c, &mut a, &init.item_factors, f, 0.05, 3);
-            sweep_with(Portable, &c, &mut b, &init.item_factors, f, 0.05, 3);
+            let h = HalfSweep {
+                y: &init.item_factors,
+                f,
+                reg: 0.05,
+                cg_steps: 3,
+            };
+            sweep_avx512(k, &c, &mut a, h);
+            sweep_with(Portable, &c, &mut b, h);
             let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() <= 1e-4 * scale, "f = {f}: {p} vs {q}");
@@ -819,23 +752,17 @@ mod tests {
     #[test]
     fn fold_in_equals_the_full_solve_with_items_fixed() {
         let items: Vec<crate::Item> = (0..40)
-            .map(|i| crate::Item {
-                id: 100 + i,
-                kind: ContentKind::ALL[i as usize % 6],
-                title: String::new(),
-                text: Vec::new(),
-                genres: Vec::new(),
-                rating: None,
-                rating_count: 0,
-            })
+            .map(|i| crate::test_support::item(100 + i, ContentKind::ALL[i as usize % 6]))
             .collect();
         let mut rng = StdRng::seed_from_u64(4);
         let interactions: Vec<crate::Interaction> = (0..300)
-            .map(|_| crate::Interaction {
-                user: rng.random_range(1..30),
-                item: 100 + rng.random_range(0..40),
-                rating: [None, Some(1.0), Some(4.0), Some(5.0)][rng.random_range(0..4)],
-                count: rng.random_range(0..4),
+            .map(|_| {
+                crate::test_support::interaction(
+                    rng.random_range(1..30),
+                    100 + rng.random_range(0..40),
+                    [None, Some(1.0), Some(4.0), Some(5.0)][rng.random_range(0..4)],
+                    rng.random_range(0..4),
+                )
             })
             .collect();
         let ds = Dataset::new(items, &interactions, &[], &[]);

@@ -4,6 +4,7 @@
 //! a sandbox timeout) frees the cores within a fraction of a second. The
 //! crate stays free of any async runtime: a token is a set of shared flags.
 
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,6 +54,37 @@ impl Cancel {
         } else {
             Ok(())
         }
+    }
+
+    /// `f` of every unit (a user, a group) in parallel, concatenated in
+    /// order; once cancelled, the units not started yet are skipped and the
+    /// whole is `Err(Cancelled)`, so no partial result escapes.
+    pub(crate) fn par_flat_map<T, R, F>(&self, units: &[T], f: F) -> Result<Vec<R>, Cancelled>
+    where
+        T: Sync,
+        R: Send,
+        F: Fn(&T) -> Vec<R> + Sync,
+    {
+        let out = units
+            .par_iter()
+            .flat_map_iter(|u| {
+                if self.is_cancelled() {
+                    Vec::new()
+                } else {
+                    f(u)
+                }
+            })
+            .collect();
+        self.check()?;
+        Ok(out)
+    }
+}
+
+/// The value of a computation run with [`Cancel::never`], which cannot fail.
+pub(crate) fn never_cancelled<T>(result: Result<T, Cancelled>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(Cancelled) => unreachable!("a token that is never cancelled"),
     }
 }
 
@@ -110,17 +142,20 @@ mod tests {
 
     #[test]
     fn a_cancelled_similarity_pass_produces_nothing() {
-        use crate::similarity::{InvertedIndex, top_k_cosine_with};
+        use crate::similarity::{InvertedIndex, SimilarityParams, top_k_cosine_with};
         let docs = crate::benchdata::corpus(5, 500);
         let refs: Vec<&String> = docs.iter().collect();
         let (_, m) = crate::text::fit_transform(&refs);
         let index = InvertedIndex::new(&m);
+        let params = SimilarityParams {
+            k: 10,
+            min_similarity: 0.0,
+        };
+        let run =
+            |cancel: &Cancel| top_k_cosine_with(&m, &index, None, &params, |_, _| true, cancel);
         let cancel = Cancel::new();
-        assert!(top_k_cosine_with(&m, &index, None, 10, 0.0, |_, _| true, &cancel).is_ok());
+        assert!(run(&cancel).is_ok());
         cancel.cancel();
-        assert_eq!(
-            top_k_cosine_with(&m, &index, None, 10, 0.0, |_, _| true, &cancel),
-            Err(Cancelled)
-        );
+        assert_eq!(run(&cancel), Err(Cancelled));
     }
 }

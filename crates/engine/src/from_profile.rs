@@ -20,7 +20,6 @@ use crate::popularity;
 use crate::text::FxMap;
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, Group, Recommendation, interaction_preference};
-use rayon::prelude::*;
 
 use crate::cancel::{Cancel, Cancelled};
 
@@ -81,6 +80,18 @@ impl Subject {
             .into_iter()
             .map(|r| Subject::of_user(ds, r))
             .collect()
+    }
+
+    /// Item indices not to recommend to `members` as one subject: what any
+    /// of them excludes, sorted.
+    pub(crate) fn excluded_by_any(members: &[Subject]) -> Vec<u32> {
+        let mut excluded: Vec<u32> = members
+            .iter()
+            .flat_map(|m| m.excluded.iter().copied())
+            .collect();
+        excluded.sort_unstable();
+        excluded.dedup();
+        excluded
     }
 }
 
@@ -237,42 +248,63 @@ pub(crate) fn popularity_prior(ds: &Dataset) -> Vec<f32> {
         .collect()
 }
 
-fn recommend_subject(
-    ds: &Dataset,
-    genres: &Genres,
-    pop: &[f32],
-    subject_id: i64,
-    members: &[Subject],
-    params: &ProfileParams,
-) -> Vec<Recommendation> {
-    let mut excluded: Vec<u32> = members.iter().flat_map(|m| m.excluded.clone()).collect();
-    excluded.sort_unstable();
-    excluded.dedup();
-    let mut out = Vec::new();
-    for kind in ContentKind::ALL {
-        // Every member with a signal counts equally.
+/// What scoring any subject of one run needs, computed once.
+struct Scorer<'a> {
+    ds: &'a Dataset,
+    genres: Genres,
+    pop: Vec<f32>,
+    params: &'a ProfileParams,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(ds: &'a Dataset, params: &'a ProfileParams) -> Self {
+        Scorer {
+            ds,
+            genres: Genres::new(ds),
+            pop: popularity_prior(ds),
+            params,
+        }
+    }
+
+    /// Sum of the members' profiles for `kind`: every member with a signal
+    /// counts equally. `None` when none has one.
+    fn profile(&self, members: &[Subject], kind: ContentKind) -> Option<Vec<f32>> {
+        let share = self.params.interest_share;
         let profiles: Vec<Vec<f32>> = members
             .iter()
-            .filter_map(|m| genres.profile(ds, m, kind, params.interest_share))
+            .filter_map(|m| self.genres.profile(self.ds, m, kind, share))
             .collect();
-        let Some(first) = profiles.first() else {
-            continue;
-        };
-        let mut w = vec![0f32; first.len()];
+        let mut w = vec![0f32; profiles.first()?.len()];
         for p in &profiles {
             w.iter_mut().zip(p).for_each(|(a, b)| *a += b);
         }
-        for (i, s) in genres.score(ds, kind, &w, &excluded, pop, params) {
-            out.push(Recommendation {
-                subject: subject_id,
-                item: ds.items[i as usize].id,
-                kind,
-                score: s as f64,
-                engine: EngineName::FromProfile,
-            });
-        }
+        Some(w)
     }
-    out
+
+    /// Top-`n` per kind for `members` as one subject, rows of `subject_id`.
+    fn recommend(&self, subject_id: i64, members: &[Subject]) -> Vec<Recommendation> {
+        let (ds, params) = (self.ds, self.params);
+        let excluded = Subject::excluded_by_any(members);
+        let mut out = Vec::new();
+        for kind in ContentKind::ALL {
+            let Some(w) = self.profile(members, kind) else {
+                continue;
+            };
+            let ranked = self
+                .genres
+                .score(ds, kind, &w, &excluded, &self.pop, params);
+            for (i, s) in ranked {
+                out.push(Recommendation {
+                    subject: subject_id,
+                    item: ds.items[i as usize].id,
+                    kind,
+                    score: s as f64,
+                    engine: EngineName::FromProfile,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// Recommendations for every user (`users = None`) or for the given user ids,
@@ -293,21 +325,10 @@ pub fn for_users_with(
     params: &ProfileParams,
     cancel: &Cancel,
 ) -> Result<Vec<Recommendation>, Cancelled> {
-    let genres = Genres::new(ds);
-    let pop = popularity_prior(ds);
-    let recs = ds
-        .user_rows(users)
-        .par_iter()
-        .flat_map_iter(|&r| {
-            if cancel.is_cancelled() {
-                return Vec::new();
-            }
-            let s = [Subject::of_user(ds, r)];
-            recommend_subject(ds, &genres, &pop, ds.matrix.users.id(r), &s, params)
-        })
-        .collect();
-    cancel.check()?;
-    Ok(recs)
+    let scorer = Scorer::new(ds, params);
+    cancel.par_flat_map(&ds.user_rows(users), |&r| {
+        scorer.recommend(ds.matrix.users.id(r), &[Subject::of_user(ds, r)])
+    })
 }
 
 /// Recommendations for groups; `subject` is the group id. Every member
@@ -323,20 +344,10 @@ pub fn for_groups_with(
     params: &ProfileParams,
     cancel: &Cancel,
 ) -> Result<Vec<Recommendation>, Cancelled> {
-    let genres = Genres::new(ds);
-    let pop = popularity_prior(ds);
-    let recs = groups
-        .par_iter()
-        .flat_map_iter(|g| {
-            if cancel.is_cancelled() {
-                return Vec::new();
-            }
-            let members = Subject::of_group(ds, &g.members);
-            recommend_subject(ds, &genres, &pop, g.id, &members, params)
-        })
-        .collect();
-    cancel.check()?;
-    Ok(recs)
+    let scorer = Scorer::new(ds, params);
+    cancel.par_flat_map(groups, |g| {
+        scorer.recommend(g.id, &Subject::of_group(ds, &g.members))
+    })
 }
 
 /// One synthetic subject (sandbox).
@@ -345,25 +356,21 @@ pub(crate) fn for_subject(
     subject: &Subject,
     params: &ProfileParams,
 ) -> Vec<Recommendation> {
-    let genres = Genres::new(ds);
-    let pop = popularity_prior(ds);
-    recommend_subject(ds, &genres, &pop, 0, std::slice::from_ref(subject), params)
+    Scorer::new(ds, params).recommend(0, std::slice::from_ref(subject))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Interaction, Item};
+    use crate::Item;
+    use crate::test_support::{interaction, item};
 
     fn movie(id: i64, genres: &[i64], rating: f64, count: i64) -> Item {
         Item {
-            id,
-            kind: ContentKind::Movie,
-            title: String::new(),
-            text: vec![],
             genres: genres.to_vec(),
             rating: Some(rating),
             rating_count: count,
+            ..item(id, ContentKind::Movie)
         }
     }
 
@@ -380,18 +387,8 @@ mod tests {
     #[test]
     fn history_drives_genres_and_low_ratings_count_against() {
         let inter = [
-            Interaction {
-                user: 1,
-                item: 1,
-                rating: Some(5.0),
-                count: 0,
-            },
-            Interaction {
-                user: 1,
-                item: 3,
-                rating: Some(1.0),
-                count: 0,
-            },
+            interaction(1, 1, Some(5.0), 0),
+            interaction(1, 3, Some(1.0), 0),
         ];
         let ds = Dataset::new(catalogue(), &inter, &[], &[(1, 4)]);
         let r = for_users(&ds, None, &ProfileParams::default());
@@ -420,12 +417,7 @@ mod tests {
 
     #[test]
     fn group_includes_members_without_interests() {
-        let inter = [Interaction {
-            user: 2,
-            item: 3,
-            rating: Some(5.0),
-            count: 0,
-        }];
+        let inter = [interaction(2, 3, Some(5.0), 0)];
         let ds = Dataset::new(catalogue(), &inter, &[(1, 30)], &[]);
         let g = Group {
             id: 99,

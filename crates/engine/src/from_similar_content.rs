@@ -14,7 +14,6 @@ use crate::from_profile::Subject;
 use crate::similarity::Neighbours;
 use crate::topk::top_k;
 use crate::{ContentKind, Dataset, EngineName, Group, Recommendation};
-use rayon::prelude::*;
 
 use crate::cancel::{Cancel, Cancelled};
 use std::collections::BTreeMap;
@@ -31,17 +30,9 @@ impl Default for SimilarContentParams {
     }
 }
 
-fn recommend_subject(
-    ds: &Dataset,
-    nb: &Neighbours,
-    subject_id: i64,
-    members: &[Subject],
-    params: &SimilarContentParams,
-) -> Vec<Recommendation> {
-    let mut excluded: Vec<u32> = members.iter().flat_map(|m| m.excluded.clone()).collect();
-    excluded.sort_unstable();
-    excluded.dedup();
-    // item -> (product of (1 - positive evidence), product of (1 - negative)).
+/// Evidence per neighbour item: (product of `1 − e` over liked sources,
+/// product of `1 − e` over disliked ones).
+fn evidence(nb: &Neighbours, members: &[Subject]) -> BTreeMap<u32, (f32, f32)> {
     let mut acc: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
     for m in members {
         for &(i, p) in &m.interactions {
@@ -59,8 +50,19 @@ fn recommend_subject(
             }
         }
     }
+    acc
+}
+
+fn recommend_subject(
+    ds: &Dataset,
+    nb: &Neighbours,
+    subject_id: i64,
+    members: &[Subject],
+    params: &SimilarContentParams,
+) -> Vec<Recommendation> {
+    let excluded = Subject::excluded_by_any(members);
     let mut per_kind: [Vec<(u32, f32)>; 6] = Default::default();
-    for (j, (miss, neg)) in acc {
+    for (j, (miss, neg)) in evidence(nb, members) {
         let score = (1.0 - miss) * neg;
         if score > 0.0 && excluded.binary_search(&j).is_err() {
             per_kind[ds.items[j as usize].kind.index()].push((j, score));
@@ -100,19 +102,10 @@ pub fn for_users_with(
     params: &SimilarContentParams,
     cancel: &Cancel,
 ) -> Result<Vec<Recommendation>, Cancelled> {
-    let recs = ds
-        .user_rows(users)
-        .par_iter()
-        .flat_map_iter(|&r| {
-            if cancel.is_cancelled() {
-                return Vec::new();
-            }
-            let s = [Subject::of_user(ds, r)];
-            recommend_subject(ds, neighbours, ds.matrix.users.id(r), &s, params)
-        })
-        .collect();
-    cancel.check()?;
-    Ok(recs)
+    cancel.par_flat_map(&ds.user_rows(users), |&r| {
+        let s = [Subject::of_user(ds, r)];
+        recommend_subject(ds, neighbours, ds.matrix.users.id(r), &s, params)
+    })
 }
 
 /// Recommendations for groups (evidence of every member); `subject` is the
@@ -134,18 +127,10 @@ pub fn for_groups_with(
     params: &SimilarContentParams,
     cancel: &Cancel,
 ) -> Result<Vec<Recommendation>, Cancelled> {
-    let recs = groups
-        .par_iter()
-        .flat_map_iter(|g| {
-            if cancel.is_cancelled() {
-                return Vec::new();
-            }
-            let members = Subject::of_group(ds, &g.members);
-            recommend_subject(ds, neighbours, g.id, &members, params)
-        })
-        .collect();
-    cancel.check()?;
-    Ok(recs)
+    cancel.par_flat_map(groups, |g| {
+        let members = Subject::of_group(ds, &g.members);
+        recommend_subject(ds, neighbours, g.id, &members, params)
+    })
 }
 
 pub(crate) fn for_subject(
@@ -161,19 +146,7 @@ pub(crate) fn for_subject(
 mod tests {
     use super::*;
     use crate::similarity::SimilarPair;
-    use crate::{Interaction, Item};
-
-    fn book(id: i64) -> Item {
-        Item {
-            id,
-            kind: ContentKind::Book,
-            title: String::new(),
-            text: vec![],
-            genres: vec![],
-            rating: None,
-            rating_count: 0,
-        }
-    }
+    use crate::test_support::{interaction, item};
 
     fn pair(s: i64, t: i64, sim: f64) -> SimilarPair {
         SimilarPair {
@@ -187,26 +160,11 @@ mod tests {
 
     #[test]
     fn evidence_accumulates_and_dislikes_subtract() {
-        let items = (1..=6).map(book).collect();
+        let items = (1..=6).map(|id| item(id, ContentKind::Book)).collect();
         let inter = [
-            Interaction {
-                user: 1,
-                item: 1,
-                rating: Some(5.0),
-                count: 0,
-            },
-            Interaction {
-                user: 1,
-                item: 2,
-                rating: None,
-                count: 3,
-            },
-            Interaction {
-                user: 1,
-                item: 3,
-                rating: Some(1.0),
-                count: 0,
-            },
+            interaction(1, 1, Some(5.0), 0),
+            interaction(1, 2, None, 3),
+            interaction(1, 3, Some(1.0), 0),
         ];
         let ds = Dataset::new(items, &inter, &[], &[]);
         let pairs = [

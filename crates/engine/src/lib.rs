@@ -25,6 +25,8 @@ pub mod popularity;
 pub mod sandbox;
 mod simd;
 pub mod similarity;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 mod topk;
 

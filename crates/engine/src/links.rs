@@ -5,7 +5,7 @@
 //! Every kind links to every other kind in both directions, with no row cap.
 
 use crate::cancel::{Cancel, Cancelled};
-use crate::similarity::{InvertedIndex, SimilarPair, top_k_cosine_with};
+use crate::similarity::{InvertedIndex, SimilarPair, SimilarityParams, top_k_cosine_with};
 use crate::text::{FxMap, SparseRows};
 use crate::{ContentKind, Item};
 
@@ -97,12 +97,15 @@ pub fn link_items_with(
     let m = trigram_rows(&titles);
     let index = InvertedIndex::new(&m);
     let kinds: Vec<ContentKind> = items.iter().map(|i| i.kind).collect();
+    let query = SimilarityParams {
+        k: params.k,
+        min_similarity: params.min_similarity,
+    };
     let lists = top_k_cosine_with(
         &m,
         &index,
         None,
-        params.k,
-        params.min_similarity,
+        &query,
         |s, t| kinds[s] != kinds[t],
         cancel,
     )?;
@@ -128,13 +131,8 @@ mod tests {
 
     fn item(id: i64, kind: ContentKind, title: &str) -> Item {
         Item {
-            id,
-            kind,
             title: title.to_owned(),
-            text: vec![],
-            genres: vec![],
-            rating: None,
-            rating_count: 0,
+            ..crate::test_support::item(id, kind)
         }
     }
 

@@ -314,16 +314,12 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{self, interaction};
 
     fn item(id: i64, kind: ContentKind) -> Item {
         Item {
-            id,
-            kind,
             title: format!("t{id}"),
-            text: vec![],
-            genres: vec![],
-            rating: None,
-            rating_count: 0,
+            ..test_support::item(id, kind)
         }
     }
 
@@ -339,36 +335,11 @@ mod tests {
     fn matrix_merges_duplicates_and_drops_unknown() {
         let items = vec![item(10, ContentKind::Movie), item(20, ContentKind::Book)];
         let inter = [
-            Interaction {
-                user: 7,
-                item: 20,
-                rating: Some(4.0),
-                count: 1,
-            },
-            Interaction {
-                user: 7,
-                item: 10,
-                rating: None,
-                count: 2,
-            },
-            Interaction {
-                user: 7,
-                item: 20,
-                rating: Some(5.0),
-                count: 3,
-            },
-            Interaction {
-                user: 7,
-                item: 99,
-                rating: Some(5.0),
-                count: 3,
-            },
-            Interaction {
-                user: 3,
-                item: 10,
-                rating: Some(0.0),
-                count: 0,
-            },
+            interaction(7, 20, Some(4.0), 1),
+            interaction(7, 10, None, 2),
+            interaction(7, 20, Some(5.0), 3),
+            interaction(7, 99, Some(5.0), 3),
+            interaction(3, 10, Some(0.0), 0),
         ];
         let ds = Dataset::new(items, &inter, &[(9, 1)], &[(3, 20)]);
         let m = &ds.matrix;

@@ -114,13 +114,9 @@ mod tests {
 
     fn it(id: i64, kind: ContentKind, rating: Option<f64>, count: i64) -> Item {
         Item {
-            id,
-            kind,
-            title: String::new(),
-            text: vec![],
-            genres: vec![],
             rating,
             rating_count: count,
+            ..crate::test_support::item(id, kind)
         }
     }
 

@@ -99,19 +99,18 @@ pub fn recommend_profile_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Item;
     use crate::similarity::{SimilarityParams, content_similarities};
-    use crate::{Interaction, Item};
+    use crate::test_support::{interaction, item};
 
     #[test]
     fn profile_gets_both_engines_and_ignores_live_users() {
         let mk = |id: i64, g: i64, text: &str| Item {
-            id,
-            kind: ContentKind::Movie,
-            title: String::new(),
             text: vec![text.to_owned()],
             genres: vec![g],
             rating: Some(4.0),
             rating_count: 5,
+            ..item(id, ContentKind::Movie)
         };
         let items = vec![
             mk(1, 10, "space alien ship"),
@@ -120,12 +119,7 @@ mod tests {
             mk(4, 20, "love story in rome"),
         ];
         // A live user who loves genre 20 must not influence the sandbox.
-        let live = [Interaction {
-            user: 5,
-            item: 3,
-            rating: Some(5.0),
-            count: 0,
-        }];
+        let live = [interaction(5, 3, Some(5.0), 0)];
         let ds = Dataset::new(items.clone(), &live, &[(5, 20)], &[]);
         let nb = Neighbours::from_pairs(
             &ds,

@@ -45,36 +45,13 @@ pub struct SimilarPair {
 
 /// Term → (row, value) postings of a [`SparseRows`] matrix (its transpose).
 pub struct InvertedIndex {
-    indptr: Vec<usize>,
-    rows: Vec<u32>,
-    values: Vec<f32>,
+    postings: SparseRows,
 }
 
 impl InvertedIndex {
     pub fn new(m: &SparseRows) -> Self {
-        let mut indptr = vec![0usize; m.n_cols + 1];
-        for &t in &m.indices {
-            indptr[t as usize + 1] += 1;
-        }
-        for i in 0..m.n_cols {
-            indptr[i + 1] += indptr[i];
-        }
-        let mut next = indptr.clone();
-        let mut rows = vec![0u32; m.indices.len()];
-        let mut values = vec![0f32; m.indices.len()];
-        for r in 0..m.n_rows() {
-            let (ix, v) = m.row(r);
-            for (&t, &x) in ix.iter().zip(v) {
-                let p = next[t as usize];
-                rows[p] = r as u32;
-                values[p] = x;
-                next[t as usize] += 1;
-            }
-        }
         InvertedIndex {
-            indptr,
-            rows,
-            values,
+            postings: SparseRows::transpose_of(m.n_cols, &m.indptr, &m.indices, &m.values),
         }
     }
 }
@@ -86,40 +63,98 @@ struct Acc {
     best: TopK,
 }
 
-/// Exact top-`k` cosine neighbours (dot products of L2-normalised rows) of
-/// each row in `sources` (all rows if `None`), excluding the row itself, rows
-/// for which `accept(source, target)` is false, and cosines below
-/// `min_similarity`. Returns one list per requested source, best first.
-pub fn top_k_cosine<F>(
+impl Acc {
+    fn new(n_rows: usize, k: usize) -> Self {
+        Acc {
+            sums: vec![0.0; n_rows],
+            touched: Vec::new(),
+            best: TopK::new(k),
+        }
+    }
+
+    /// Top neighbours of row `r` of `m`, best first; `keep(target, cosine)`
+    /// says which targets qualify.
+    fn neighbours(
+        &mut self,
+        m: &SparseRows,
+        index: &InvertedIndex,
+        r: usize,
+        keep: impl Fn(usize, f32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let (ix, v) = m.row(r);
+        let work: usize = ix
+            .iter()
+            .map(|&t| index.postings.row(t as usize).0.len())
+            .sum();
+        if work * 4 >= self.sums.len() {
+            // Dense mode: most rows get touched anyway, so skip the branchy
+            // bookkeeping and scan the accumulator once.
+            self.accumulate::<false>(index, ix, v);
+            self.push_all(keep);
+        } else {
+            self.accumulate::<true>(index, ix, v);
+            self.push_touched(keep);
+        }
+        self.best.take()
+    }
+
+    /// Adds the source row `(ix, v)`'s dot product to every row sharing a
+    /// term; `TRACK` also lists the rows touched for the first time.
+    fn accumulate<const TRACK: bool>(&mut self, index: &InvertedIndex, ix: &[u32], v: &[f32]) {
+        for (&t, &x) in ix.iter().zip(v) {
+            let (rows, ys) = index.postings.row(t as usize);
+            for (&r2, &y) in rows.iter().zip(ys) {
+                let cell = &mut self.sums[r2 as usize];
+                if TRACK && *cell == 0.0 {
+                    self.touched.push(r2);
+                }
+                *cell += x * y;
+            }
+        }
+    }
+
+    /// Offers every row with a positive sum to the top-k, clearing the sums.
+    fn push_all(&mut self, keep: impl Fn(usize, f32) -> bool) {
+        for (r2, cell) in self.sums.iter_mut().enumerate() {
+            let s = std::mem::take(cell);
+            if s > 0.0 && keep(r2, s) {
+                self.best.push((r2 as u32, s.min(1.0)));
+            }
+        }
+    }
+
+    /// Offers the touched rows to the top-k, clearing their sums.
+    fn push_touched(&mut self, keep: impl Fn(usize, f32) -> bool) {
+        for &r2 in &self.touched {
+            let s = std::mem::take(&mut self.sums[r2 as usize]);
+            if keep(r2 as usize, s) {
+                self.best.push((r2, s.min(1.0)));
+            }
+        }
+        self.touched.clear();
+    }
+}
+
+/// Exact top-`params.k` cosine neighbours (dot products of L2-normalised
+/// rows) of each row in `sources` (all rows if `None`), excluding the row
+/// itself and cosines below `params.min_similarity`. Returns one list per
+/// requested source, best first.
+pub fn top_k_cosine(
     m: &SparseRows,
     index: &InvertedIndex,
     sources: Option<&[usize]>,
-    k: usize,
-    min_similarity: f32,
-    accept: F,
-) -> Vec<Vec<(u32, f32)>>
-where
-    F: Fn(usize, usize) -> bool + Sync,
-{
-    top_k_cosine_with(
-        m,
-        index,
-        sources,
-        k,
-        min_similarity,
-        accept,
-        &Cancel::never(),
-    )
-    .unwrap_or_default()
+    params: &SimilarityParams,
+) -> Vec<Vec<(u32, f32)>> {
+    top_k_cosine_with(m, index, sources, params, |_, _| true, &Cancel::never()).unwrap_or_default()
 }
 
-/// [`top_k_cosine`], given up (between source rows) once `cancel` is set.
+/// [`top_k_cosine`] without the targets for which `accept(source, target)`
+/// is false, given up (between source rows) once `cancel` is set.
 pub fn top_k_cosine_with<F>(
     m: &SparseRows,
     index: &InvertedIndex,
     sources: Option<&[usize]>,
-    k: usize,
-    min_similarity: f32,
+    params: &SimilarityParams,
     accept: F,
     cancel: &Cancel,
 ) -> Result<Vec<Vec<(u32, f32)>>, Cancelled>
@@ -138,55 +173,14 @@ where
     let lists = sources
         .par_iter()
         .map_init(
-            || Acc {
-                sums: vec![0.0; n],
-                touched: Vec::new(),
-                best: TopK::new(k),
-            },
+            || Acc::new(n, params.k),
             |acc, &r| {
                 if cancel.is_cancelled() {
                     return Vec::new();
                 }
-                let (ix, v) = m.row(r);
-                let work: usize = ix
-                    .iter()
-                    .map(|&t| index.indptr[t as usize + 1] - index.indptr[t as usize])
-                    .sum();
-                if work * 4 >= n {
-                    // Dense mode: most rows get touched anyway, so skip the
-                    // branchy bookkeeping and scan the accumulator once.
-                    for (&t, &x) in ix.iter().zip(v) {
-                        let s = index.indptr[t as usize]..index.indptr[t as usize + 1];
-                        for (&r2, &y) in index.rows[s.clone()].iter().zip(&index.values[s]) {
-                            acc.sums[r2 as usize] += x * y;
-                        }
-                    }
-                    for (r2, cell) in acc.sums.iter_mut().enumerate() {
-                        let s = std::mem::take(cell);
-                        if s > 0.0 && r2 != r && s >= min_similarity && accept(r, r2) {
-                            acc.best.push((r2 as u32, s.min(1.0)));
-                        }
-                    }
-                } else {
-                    for (&t, &x) in ix.iter().zip(v) {
-                        let s = index.indptr[t as usize]..index.indptr[t as usize + 1];
-                        for (&r2, &y) in index.rows[s.clone()].iter().zip(&index.values[s]) {
-                            let cell = &mut acc.sums[r2 as usize];
-                            if *cell == 0.0 {
-                                acc.touched.push(r2);
-                            }
-                            *cell += x * y;
-                        }
-                    }
-                    for &r2 in &acc.touched {
-                        let s = std::mem::take(&mut acc.sums[r2 as usize]);
-                        if r2 as usize != r && s >= min_similarity && accept(r, r2 as usize) {
-                            acc.best.push((r2, s.min(1.0)));
-                        }
-                    }
-                    acc.touched.clear();
-                }
-                acc.best.take()
+                acc.neighbours(m, index, r, |r2, s| {
+                    r2 != r && s >= params.min_similarity && accept(r, r2)
+                })
             },
         )
         .collect();
@@ -233,15 +227,7 @@ pub fn content_similarities_with(
         }
         let (_, m) = text::fit_transform(&of_kind);
         let index = InvertedIndex::new(&m);
-        let lists = top_k_cosine_with(
-            &m,
-            &index,
-            src.as_deref(),
-            params.k,
-            params.min_similarity,
-            |_, _| true,
-            cancel,
-        )?;
+        let lists = top_k_cosine_with(&m, &index, src.as_deref(), params, |_, _| true, cancel)?;
         let rows: Vec<usize> = src.unwrap_or_else(|| (0..of_kind.len()).collect());
         for (r, list) in rows.into_iter().zip(lists) {
             for (t, s) in list {
@@ -294,13 +280,8 @@ mod tests {
 
     fn item(id: i64, kind: ContentKind, text: &str) -> Item {
         Item {
-            id,
-            kind,
-            title: String::new(),
             text: vec![text.to_owned()],
-            genres: vec![],
-            rating: None,
-            rating_count: 0,
+            ..crate::test_support::item(id, kind)
         }
     }
 
@@ -334,7 +315,11 @@ mod tests {
         let refs: Vec<&String> = docs.iter().collect();
         let (_, m) = text::fit_transform(&refs);
         let idx = InvertedIndex::new(&m);
-        let full = top_k_cosine(&m, &idx, None, 5, 0.05, |_, _| true);
+        let params = SimilarityParams {
+            k: 5,
+            min_similarity: 0.05,
+        };
+        let full = top_k_cosine(&m, &idx, None, &params);
         let dot = |a: usize, b: usize| -> f32 {
             let (ia, va) = m.row(a);
             let (ib, vb) = m.row(b);
@@ -359,7 +344,7 @@ mod tests {
                 assert!((g.1 - b.1).abs() < 1e-5, "row {r}: {got:?} vs {brute:?}");
             }
         }
-        let subset = top_k_cosine(&m, &idx, Some(&[150, 3]), 5, 0.05, |_, _| true);
+        let subset = top_k_cosine(&m, &idx, Some(&[150, 3]), &params);
         assert_eq!(subset[0], full[150]);
         assert_eq!(subset[1], full[3]);
     }

@@ -190,6 +190,54 @@ impl SparseRows {
         let s = self.indptr[r]..self.indptr[r + 1];
         (&self.indices[s.clone()], &self.values[s])
     }
+
+    /// Rows `0..n_rows` of `(col, value)` gathered from `(row, col, value)`
+    /// entries, each row in the entries' order. `entries` runs twice: once
+    /// to size the rows, once to fill them (no per-row vectors).
+    pub(crate) fn from_entries<I>(n_rows: usize, n_cols: usize, entries: impl Fn() -> I) -> Self
+    where
+        I: Iterator<Item = (u32, u32, f32)>,
+    {
+        let mut indptr = vec![0usize; n_rows + 1];
+        for (r, _, _) in entries() {
+            indptr[r as usize + 1] += 1;
+        }
+        for i in 0..n_rows {
+            indptr[i + 1] += indptr[i];
+        }
+        let mut next = indptr.clone();
+        let mut indices = vec![0u32; indptr[n_rows]];
+        let mut values = vec![0f32; indptr[n_rows]];
+        for (r, c, v) in entries() {
+            let p = &mut next[r as usize];
+            indices[*p] = c;
+            values[*p] = v;
+            *p += 1;
+        }
+        SparseRows {
+            n_cols,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Transpose of the compressed rows `indptr`/`indices`/`values` with
+    /// `n_cols` columns: row `c` lists the `(row, value)` of column `c`,
+    /// rows ascending. Shared by every CSR-shaped matrix of the crate.
+    pub(crate) fn transpose_of(
+        n_cols: usize,
+        indptr: &[usize],
+        indices: &[u32],
+        values: &[f32],
+    ) -> Self {
+        let n_rows = indptr.len().saturating_sub(1);
+        Self::from_entries(n_cols, n_rows, || {
+            indptr.windows(2).enumerate().flat_map(move |(r, w)| {
+                (w[0]..w[1]).map(move |k| (indices[k], r as u32, values[k]))
+            })
+        })
+    }
 }
 
 /// A fitted vectoriser: sorted vocabulary and smoothed idf per term.
