@@ -1285,11 +1285,14 @@ impl EngineRunner {
     /// been folded in meanwhile, and the training just replaced those rows
     /// with older ones. They are folded in again, against the new factors.
     /// A rating still being committed now is folded in after its commit by
-    /// its own request, so after this write.
+    /// its own request, so after this write. Every committed event counts,
+    /// not only those below today's bound: on PostgreSQL the bound stays
+    /// below any transaction still open in the cluster, and a user whose
+    /// rating committed above it would keep the training's older rows.
     async fn refold_after_training(&self, bound: i64) -> anyhow::Result<()> {
         let range = EventRange {
             from: bound,
-            before: self.db.event_bound().await?,
+            before: i64::MAX,
         };
         let users = self.db.users_with_events_in(range).await?;
         if !users.is_empty() {

@@ -500,6 +500,9 @@ backend_test!(a_fold_in_made_while_a_training_computes_outlives_it, |t| {
         async move { runner.run(&cf, true).await }
     });
     started.recv().await.expect("the training computes");
+    // Somebody else's transaction stays open meanwhile (on PostgreSQL it
+    // holds the cluster's event bound below the ratings that follow).
+    let elsewhere = open_transaction_elsewhere(&t.db).await;
     // …when user 3 (an Action watcher) loves three Drama movies, and is
     // folded in through the queue, as the API does.
     for movie in [7, 9, 11] {
@@ -521,7 +524,33 @@ backend_test!(a_fold_in_made_while_a_training_computes_outlives_it, |t| {
         "the training undid the fold-in: {folded:?} → {after:?}"
     );
     assert!(after.iter().all(|(id, _)| ![7, 9, 11].contains(id)));
+    if let Some(mut connection) = elsewhere {
+        sqlx::query("ROLLBACK")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+    }
 });
+
+/// A transaction of another session, left open until the result is
+/// dropped: on PostgreSQL it has a transaction id, so every event bound
+/// (`Db::event_bound`) stays at or below it. SQLite's bound does not move
+/// with readers: nothing to hold there.
+async fn open_transaction_elsewhere(db: &Db) -> Option<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+    let Db::Postgres(pool) = db else {
+        return None;
+    };
+    let mut connection = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    Some(connection)
+}
 
 /// Takes every connection of `db`'s pool (`size` of them) and keeps them
 /// until the answered sender is dropped or sent to.
