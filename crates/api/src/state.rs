@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub bcrypt_cost: u32,
     /// How many bcrypt computations may run at once.
     pub bcrypt_concurrency: usize,
+    /// Scheduling niceness of the bcrypt threads (0 to 19).
+    pub bcrypt_niceness: i32,
     /// Allowed CORS origins; empty means the origin of `url_front` (D7),
     /// `*` any origin.
     pub cors_origins: Vec<String>,
@@ -70,6 +72,7 @@ impl Default for ApiConfig {
             reset_token_ttl: Duration::from_secs(24 * 3600),
             bcrypt_cost: 12,
             bcrypt_concurrency: 1,
+            bcrypt_niceness: crate::auth::password::DEFAULT_BCRYPT_NICENESS,
             cors_origins: Vec::new(),
             login_window: Duration::from_secs(15 * 60),
             login_max_failures_per_account: 10,
@@ -212,7 +215,8 @@ impl AppState {
             JwtKeys::new(config.secret_key.expose(), config.access_token_ttl)
                 .with_previous(config.previous_secret_key.as_ref().map(Secret::expose)),
         );
-        let hasher = PasswordHasher::new(config.bcrypt_cost, config.bcrypt_concurrency);
+        let hasher = PasswordHasher::new(config.bcrypt_cost, config.bcrypt_concurrency)
+            .with_niceness(config.bcrypt_niceness);
         let external = crate::integrations::External::new(
             db.clone(),
             config.external.clone(),

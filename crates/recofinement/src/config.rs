@@ -75,16 +75,16 @@ pub enum Command {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct DatasetSize {
     /// Users.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = recofinement::generate::DEMO.users)]
     pub users: usize,
     /// Items over the six kinds (episodes come on top).
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = recofinement::generate::DEMO.items)]
     pub items: usize,
     /// User-item interactions.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = recofinement::generate::DEMO.interactions)]
     pub interactions: usize,
     /// Random seed: the same seed writes the same files.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = recofinement::generate::DEMO.seed)]
     pub seed: u64,
     /// Share of the users that can log in (password `Generated!2024`), e.g.
     /// `10%`; the others are dataset accounts, which are no engine subjects.
@@ -260,6 +260,12 @@ pub struct Settings {
     /// request handlers (default: the number of cores).
     #[arg(long, env = "BCRYPT_CONCURRENCY", global = true)]
     pub bcrypt_concurrency: Option<usize>,
+    /// Scheduling niceness of the bcrypt threads, 0 (the request handlers'
+    /// own) to 19: higher leaves more of a busy machine to other requests,
+    /// lower lets logins through faster under load.
+    #[arg(long, env = "BCRYPT_NICENESS", default_value_t = recofinement_api::auth::password::DEFAULT_BCRYPT_NICENESS,
+        value_parser = clap::value_parser!(i32).range(0..=19), global = true)]
+    pub bcrypt_niceness: i32,
     /// Allowed CORS origins, comma separated; unset allows the origin of
     /// URL_FRONT only, `*` any origin.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]

@@ -54,6 +54,15 @@ pub struct GeneratePlan {
     pub accounts: Accounts,
 }
 
+/// The set `recofinement demo` loads by default (and `generate`'s default
+/// size); the OpenAPI document's path examples name items of it.
+pub const DEMO: GenerateOptions = GenerateOptions {
+    users: 200,
+    items: 2_000,
+    interactions: 20_000,
+    seed: 42,
+};
+
 /// The password of the generated accounts that can log in.
 pub const GENERATED_PASSWORD: &str = "Generated!2024";
 

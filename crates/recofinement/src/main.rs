@@ -155,6 +155,7 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         reset_path: settings.reset_path.clone(),
         bcrypt_cost: settings.bcrypt_cost.clamp(4, 31),
         bcrypt_concurrency: settings.bcrypt_concurrency(),
+        bcrypt_niceness: settings.bcrypt_niceness,
         cors_origins: settings
             .cors_origins
             .iter()
