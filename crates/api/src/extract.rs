@@ -34,6 +34,21 @@ pub fn schema_of<T: ToSchema>() -> Schema {
     }
 }
 
+/// `T`'s derived schema with an `anyOf` beside its fields: the rule that
+/// ties them ("a refusal, or the fields of a success"), which the derive
+/// cannot state. The handler enforces the same rule; this puts it in the
+/// document, so a client or a fuzzer does not send what it refuses.
+pub fn schema_with_any_of<T: ToSchema>(cases: Value) -> RefOr<Schema> {
+    let mut schema = schema_of::<T>();
+    if let Schema::Object(object) = &mut schema {
+        object
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("anyOf".into(), cases);
+    }
+    RefOr::T(schema)
+}
+
 /// A body that passed its schema and rules.
 pub struct Valid<T>(pub T);
 

@@ -1,7 +1,8 @@
 //! The OpenAPI document (served at `/api/swagger.json`) and its security
 //! scheme: `Bearer Auth`, the `Authorization` header, as in the original.
 
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{
@@ -64,6 +65,9 @@ pub fn conventions(document: &mut utoipa::openapi::OpenApi) {
             operation_conventions(operation);
         }
     }
+    for creation in &CREATIONS {
+        link_creation(document, creation);
+    }
     let components = document.components.get_or_insert_with(Default::default);
     for schema in components.schemas.values_mut() {
         no_nul(schema);
@@ -71,6 +75,77 @@ pub fn conventions(document: &mut utoipa::openapi::OpenApi) {
     components
         .schemas
         .insert(NUL_FREE.into(), nul_free_value().into());
+}
+
+/// What a client creates and then names in paths: the operation that
+/// creates it (a POST), where its 201 answer carries the new id (a JSON
+/// pointer), and the path parameter other operations take that id in.
+struct Creation {
+    path: &'static str,
+    id_in_answer: &'static str,
+    parameter: &'static str,
+}
+
+const CREATIONS: [Creation; 2] = [
+    Creation {
+        path: "/api/profile",
+        id_in_answer: "/profile/uuid",
+        parameter: "profile_uuid",
+    },
+    Creation {
+        path: "/api/group",
+        id_in_answer: "/group/group_id",
+        parameter: "group_id",
+    },
+];
+
+/// The operations of an item, by method.
+fn operations(item: &PathItem) -> [Option<&Operation>; 5] {
+    [
+        item.get.as_ref(),
+        item.put.as_ref(),
+        item.post.as_ref(),
+        item.delete.as_ref(),
+        item.patch.as_ref(),
+    ]
+}
+
+/// Links (OpenAPI `links`) from the creation's 201 answer to every
+/// operation whose path names what it created, so that a client or a
+/// fuzzer follows the new id instead of guessing one: the document's
+/// examples cannot name a profile or a group, which belong to their creator.
+fn link_creation(document: &mut utoipa::openapi::OpenApi, creation: &Creation) {
+    let takes_the_id = |operation: &Operation| {
+        operation.parameters.iter().flatten().any(|parameter| {
+            matches!(parameter, RefOr::T(p) if p.parameter_in == ParameterIn::Path && p.name == creation.parameter)
+        })
+    };
+    let targets: Vec<String> = document
+        .paths
+        .paths
+        .values()
+        .flat_map(operations)
+        .flatten()
+        .filter(|operation| takes_the_id(operation))
+        .filter_map(|operation| operation.operation_id.clone())
+        .collect();
+    let created = document
+        .paths
+        .paths
+        .get_mut(creation.path)
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.responses.responses.get_mut("201"));
+    let Some(RefOr::T(created)) = created else {
+        return;
+    };
+    let value = format!("$response.body#{}", creation.id_in_answer);
+    for target in targets {
+        let link = LinkBuilder::new()
+            .operation_id(target.as_str())
+            .parameter(creation.parameter, value.as_str())
+            .build();
+        created.links.insert(target, link.into());
+    }
 }
 
 /// Name of the schema of any JSON value without NUL in a key or a string:
@@ -214,19 +289,24 @@ fn no_nul(schema: &mut RefOr<Schema>) {
 /// Path examples that exist in the data `recofinement demo` loads (seed 42,
 /// 2,000 items), so that a client or a fuzzer reading the document reaches
 /// the handlers, not only 404s. Profiles, groups and proposals belong to
-/// their creator and are not in that data: their examples are placeholders.
+/// their creator and are not in that data: their examples are placeholders,
+/// and the document links their creation to the operations that name them
+/// (see [`CREATIONS`]).
 pub mod demo {
     /// The first demo user.
     pub const USER_UUID: &str = "2cb11804-0280-4183-9069-ee8dd853f411";
     /// A movie ("Dark Champion"); kind examples say `movie` to match.
     pub const MOVIE_ID: i64 = 881;
+    /// A serie with episodes ("Farm of the Zombie").
+    pub const SERIE_ID: i64 = 1361;
     /// The kind of [`MOVIE_ID`].
     pub const KIND: &str = "movie";
     /// A movie genre (Drama).
     pub const GENRE_ID: i64 = 23;
     /// A word of demo titles.
     pub const TERM: &str = "Dark";
-    /// A demo username prefix.
+    /// A demo username prefix. The search lists only accounts that can log
+    /// in, which the demo set's users are not: its page stays empty there.
     pub const USER_TERM: &str = "emma";
     /// The first group, profile run or proposal a client creates.
     pub const FIRST_ID: i64 = 1;

@@ -13,6 +13,24 @@ pub enum EngineName {
     CollaborativeFiltering,
 }
 
+/// Every spelling [`EngineName::parse`] reads: the lower-case ASCII letters
+/// of a name, short names included.
+const SPELLINGS: [(&str, EngineName); 13] = [
+    ("popularity", EngineName::Popularity),
+    ("contentsimilarities", EngineName::ContentSimilarities),
+    ("similarities", EngineName::ContentSimilarities),
+    ("similarity", EngineName::ContentSimilarities),
+    ("linkbetweenitems", EngineName::LinkBetweenItems),
+    ("links", EngineName::LinkBetweenItems),
+    ("collaborativefiltering", EngineName::CollaborativeFiltering),
+    ("als", EngineName::CollaborativeFiltering),
+    ("cf", EngineName::CollaborativeFiltering),
+    ("fromprofile", EngineName::FromProfile),
+    ("profile", EngineName::FromProfile),
+    ("fromsimilarcontent", EngineName::FromSimilarContent),
+    ("similarcontent", EngineName::FromSimilarContent),
+];
+
 impl EngineName {
     /// The engine written exactly `name` in the result tables (every exact
     /// name is one [`EngineName::parse`] reads).
@@ -39,17 +57,29 @@ impl EngineName {
             .filter(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_lowercase();
-        match key.as_str() {
-            "popularity" => Some(EngineName::Popularity),
-            "contentsimilarities" | "similarities" | "similarity" => {
-                Some(EngineName::ContentSimilarities)
-            }
-            "linkbetweenitems" | "links" => Some(EngineName::LinkBetweenItems),
-            "collaborativefiltering" | "als" | "cf" => Some(EngineName::CollaborativeFiltering),
-            "fromprofile" | "profile" => Some(EngineName::FromProfile),
-            "fromsimilarcontent" | "similarcontent" => Some(EngineName::FromSimilarContent),
-            _ => None,
-        }
+        SPELLINGS
+            .iter()
+            .find(|(spelling, _)| *spelling == key)
+            .map(|(_, engine)| *engine)
+    }
+
+    /// A regular expression (ECMA-262, as JSON Schema reads it) matching
+    /// exactly the names [`EngineName::parse`] reads: a spelling's letters
+    /// in any case, with anything but ASCII letters and digits between and
+    /// around them (NUL aside, which no input may hold).
+    pub fn name_pattern() -> String {
+        const OTHER: &str = r"[^A-Za-z0-9\x00]*";
+        let spellings: Vec<String> = SPELLINGS
+            .iter()
+            .map(|(spelling, _)| {
+                let letters: Vec<String> = spelling
+                    .chars()
+                    .map(|c| format!("[{}{}]", c, c.to_ascii_uppercase()))
+                    .collect();
+                letters.join(OTHER)
+            })
+            .collect();
+        format!("^{OTHER}(?:{}){OTHER}$", spellings.join("|"))
     }
 
     /// `engine_priority` written with recommendation rows (spec §4); `None`
@@ -60,6 +90,46 @@ impl EngineName {
             EngineName::FromProfile => Some(4),
             EngineName::CollaborativeFiltering => Some(5),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pattern the document gives is exactly what `parse` reads.
+    #[test]
+    fn the_name_pattern_matches_what_parse_reads() {
+        let pattern = regex::Regex::new(&EngineName::name_pattern()).unwrap();
+        let mut names: Vec<String> = SPELLINGS.iter().map(|(s, _)| s.to_string()).collect();
+        names.extend(
+            [
+                "FromProfile",
+                "from-profile",
+                " ALS ",
+                "Collaborative_Filtering",
+                "p.o.p.u.l.a.r.i.t.y",
+                "é als é",
+                "",
+                " ",
+                "Nope",
+                "als2",
+                "alsx",
+                "xals",
+                "a1ls",
+                "from profile!",
+                "profiles",
+                "popularity\u{0}",
+            ]
+            .map(str::to_string),
+        );
+        for name in names {
+            assert_eq!(
+                pattern.is_match(&name),
+                EngineName::parse(&name).is_some() && !name.contains('\u{0}'),
+                "{name:?}"
+            );
         }
     }
 }

@@ -11,7 +11,8 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::schema::{
-    AdditionalProperties, AllOfBuilder, ArrayItems, ObjectBuilder, Schema, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, Array, ArrayBuilder, ArrayItems, ObjectBuilder, Schema,
+    SchemaType, Type,
 };
 use utoipa::openapi::{RefOr, schema::Object};
 
@@ -68,6 +69,30 @@ fn text(min: Option<usize>, max: usize, pattern: Option<(String, &str)>) -> Obje
 
 fn message_extension(message: &str) -> Extensions {
     Extensions::from_iter([(PATTERN_MESSAGE, json!(message))])
+}
+
+/// The engines of a forced run: at most six names that
+/// [`EngineName::parse`](crate::EngineName::parse) reads.
+pub fn engine_names_schema() -> Array {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(crate::EngineName::name_pattern()))
+        .extensions(Some(message_extension(
+            "Unknown engine: name Popularity, ContentSimilarities, LinkBetweenItems, \
+             FromSimilarContent, FromProfile or CollaborativeFiltering.",
+        )));
+    ArrayBuilder::new().items(name).max_items(Some(6)).build()
+}
+
+/// What a lookup answers to a user reference [`user_reference_schema`]
+/// refuses.
+pub const USER_REFERENCE_MESSAGE: &str = "user: Name a user (1 to 255 characters).";
+
+/// A user named for a lookup (a uuid, an e-mail, an id or a name): 1 to
+/// 255 characters, not all white space.
+pub fn user_reference_schema() -> Object {
+    let pattern = format!(r"^[^\x00]*[^{WS}\x00][^\x00]*$");
+    text(Some(1), 255, Some((pattern, USER_REFERENCE_MESSAGE))).build()
 }
 
 pub fn email_schema() -> Object {
@@ -525,9 +550,33 @@ mod tests {
         patterns.extend(PASSWORD_CLASSES.map(String::from));
         patterns.push(profile_name_schema().pattern.unwrap());
         patterns.push(uuid_schema().pattern.unwrap());
+        patterns.push(user_reference_schema().pattern.unwrap());
+        patterns.push(crate::EngineName::name_pattern());
         for pattern in patterns {
             assert!(Regex::new(&pattern).is_ok(), "{pattern}");
         }
+    }
+
+    /// A lookup's user reference: blank (by Rust's `trim`) or over 255
+    /// characters is refused, as the handler does.
+    #[test]
+    fn user_references_are_not_blank() {
+        let schema = user_reference_schema();
+        for (value, ok) in [
+            ("alice", true),
+            (" a ", true),
+            ("", false),
+            (" \t\u{85}\u{3000}", false),
+            ("a\u{0}", false),
+        ] {
+            let mut errors = Vec::new();
+            check_rule(schema.clone(), value, &mut errors);
+            assert_eq!(errors.is_empty(), ok, "{value:?}: {errors:?}");
+            assert_eq!(ok, !value.trim().is_empty() && !value.contains('\u{0}'));
+        }
+        let mut errors = Vec::new();
+        check_rule(schema, &"a".repeat(256), &mut errors);
+        assert!(!errors.is_empty());
     }
 
     #[test]

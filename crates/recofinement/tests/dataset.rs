@@ -536,3 +536,31 @@ db_test!(generated_accounts_can_log_in_and_are_engine_subjects, |t| {
     let none = TempDir::new("accounts-none");
     assert_eq!(generate(&none.0, &SMALL).unwrap().accounts, 0);
 });
+
+// The OpenAPI document's path examples (`openapi::demo`) name what the demo
+// set holds, so a client or a fuzzer reading the document against
+// `recofinement demo` reaches the handlers instead of 404s.
+db_test!(the_document_examples_are_in_the_demo_set, |t| {
+    use recofinement_api::openapi::demo;
+    use recofinement_domain::{Page, media};
+    let dir = TempDir::new("demo");
+    generate(&dir.0, &recofinement::generate::DEMO).unwrap();
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let user = t.db.user_by_uuid(demo::USER_UUID).await.unwrap();
+    assert!(user.is_some(), "user {}", demo::USER_UUID);
+    let kind = t.db.content_type_of(demo::MOVIE_ID).await.unwrap();
+    assert_eq!(kind.as_deref(), Some("MOVIE"));
+    let genre = t.db.genre(demo::GENRE_ID).await.unwrap().unwrap();
+    assert_eq!(genre.name, "Drama");
+    let episodes = t.db.episodes(demo::SERIE_ID).await.unwrap().unwrap();
+    assert!(
+        !episodes.is_empty(),
+        "serie {} has no episode",
+        demo::SERIE_ID
+    );
+    let movies =
+        t.db.search_items(&media::MOVIE, demo::TERM, Page(1))
+            .await
+            .unwrap();
+    assert!(movies.total > 0, "no movie matches {}", demo::TERM);
+});

@@ -195,7 +195,13 @@ backend_test!(
             )
             .await
             .1;
-        assert_eq!(unknown["errors"], json!(["Unknown engine \"Nope\"."]));
+        assert_eq!(
+            unknown["errors"],
+            json!([
+                "Unknown engine: name Popularity, ContentSimilarities, LinkBetweenItems, \
+                 FromSimilarContent, FromProfile or CollaborativeFiltering."
+            ])
+        );
 
         let accepted = server
             .call(Method::POST, "/api/engine/runs", Some(&admin), Some(body))

@@ -29,13 +29,7 @@ backend_test!(launches_past_the_global_limit_are_refused, |t| {
     for _ in 0..4 {
         t.db.snapshot_profile(profile_id).await.unwrap();
     }
-    let mut tab = SocketClient::connect(server.address, Some(&admin))
-        .await
-        .expect("connected");
-    tab.response().await;
-    tab.emit("recommend", Some(json!({"profile_uuid": profile})))
-        .await;
-    assert_eq!(tab.response().await["message"], "Room joined");
+    let mut tab = recommend(&server, &admin, &profile).await;
     assert_eq!(
         tab.response().await["message"],
         "Error 429, Too many recommendations are running, try again later!"
@@ -89,19 +83,25 @@ fn until_cancelled(
     })
 }
 
-async fn launch(
-    server: &common::TestServer,
-    t: &recofinement_store::testing::TestDb,
-) -> (SocketClient, i64) {
-    let admin = server.account("admin", true).await;
-    let profile = server.profile(&admin, "slow").await;
-    let mut tab = SocketClient::connect(server.address, Some(&admin))
+/// A tab of `admin` that asked for a run of `profile` and joined its room.
+async fn recommend(server: &common::TestServer, admin: &str, profile: &str) -> SocketClient {
+    let mut tab = SocketClient::connect(server.address, Some(admin))
         .await
         .expect("connected");
     tab.response().await;
     tab.emit("recommend", Some(json!({"profile_uuid": profile})))
         .await;
     assert_eq!(tab.response().await["message"], "Room joined");
+    tab
+}
+
+async fn launch(
+    server: &common::TestServer,
+    t: &recofinement_store::testing::TestDb,
+) -> (SocketClient, i64) {
+    let admin = server.account("admin", true).await;
+    let profile = server.profile(&admin, "slow").await;
+    let tab = recommend(server, &admin, &profile).await;
     let profile_id = t
         .scalar(&format!(
             "SELECT profile_id FROM profile WHERE uuid = '{profile}'"

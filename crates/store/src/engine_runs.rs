@@ -180,11 +180,11 @@ pub struct StoredEvaluation {
     pub scale: String,
     /// The engine parameters of the evaluation (JSON).
     #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub parameters: Option<String>,
     /// The evaluation report (JSON: metrics per engine and baseline).
     #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<String>,
 }
 

@@ -60,7 +60,7 @@ pub struct Event {
     pub new_value: Option<String>,
     pub content_type: Option<String>,
     #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<String>,
 }
 

@@ -11,11 +11,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::Permission;
+use recofinement_domain::{Permission, validate};
 use recofinement_store::catalogue::Genre;
 use recofinement_store::engine_runs::StoredEvaluation;
 use recofinement_store::overview::{
@@ -174,11 +176,26 @@ async fn engine_panels(state: &AppState) -> AppResult<Vec<EnginePanel>> {
         .collect())
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?user=`: a uuid, e-mail, user id or exact user name.
+#[derive(Deserialize)]
 pub struct LookupQuery {
-    /// A uuid, e-mail, user id or exact user name.
     pub user: String,
+}
+
+/// Written out: the derive drops `required` and the description of a
+/// parameter whose schema comes from a function.
+impl IntoParams for LookupQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("user")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some("A uuid, e-mail, user id or exact user name."))
+                .schema(Some(validate::user_reference_schema()))
+                .build(),
+        ]
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -211,9 +228,7 @@ async fn lookup(
 ) -> AppResult<Json<Lookup>> {
     caller.require(&state, Permission::ModifyContent).await?;
     if query.user.trim().is_empty() || query.user.chars().count() > 255 {
-        return Err(AppError::validation(
-            "user: Name a user (1 to 255 characters).",
-        ));
+        return Err(AppError::validation(validate::USER_REFERENCE_MESSAGE));
     }
     let user = state
         .db

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use recofinement_domain::{EngineName, Permission};
+use recofinement_domain::{EngineName, Permission, validate};
 use recofinement_store::engine_runs::{
     EngineRun, NewEngineRun, RunCause, RunOf, RunOutcome, RunScope, RunWindow,
 };
@@ -70,7 +70,7 @@ async fn list_runs(
 pub struct ForceBody {
     /// Engine names (`FromProfile`, `als`…); every engine when absent or empty.
     #[serde(default)]
-    #[schema(max_items = 6)]
+    #[schema(schema_with = validate::engine_names_schema)]
     pub engines: Vec<String>,
 }
 

@@ -8,13 +8,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::extract::{Body, Valid};
+use crate::extract::{Body, Valid, schema_with_any_of};
 use crate::integrations::http::{self, ClientAuth, TokenError};
 use crate::integrations::{
     External, OAuthProvider, STATE_TTL, Service, gbooks, new_state, spotify, state_hash, tmdb,
@@ -60,6 +63,7 @@ pub struct GbooksUrl {
 }
 
 /// What the provider put in the return URL (Spotify, Google).
+// Documented per service by `SpotifyCallbackBody` and `GoogleCallbackBody`.
 #[derive(Deserialize, ToSchema)]
 pub struct OAuthCallbackBody {
     #[schema(nullable = false)]
@@ -73,18 +77,78 @@ pub struct OAuthCallbackBody {
     pub error: Option<String>,
 }
 
-impl Body for OAuthCallbackBody {}
+/// A non-empty string, as [`required`] wants.
+fn filled() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+/// What an OAuth2 return must hold: a refusal (`error`), or the `state`
+/// and the `code` of a grant; Google wants `state` with a refusal too.
+fn oauth_callback_cases(oauth: &OAuthService) -> Value {
+    let refusal = if oauth.state_before_refusal {
+        json!({"required": ["error", "state"], "properties": {"state": filled()}})
+    } else {
+        json!({"required": ["error"]})
+    };
+    let grant =
+        json!({"required": ["state", "code"], "properties": {"state": filled(), "code": filled()}});
+    json!([refusal, grant])
+}
+
+/// The Spotify return: a refusal, or a grant.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct SpotifyCallbackBody(OAuthCallbackBody);
+
+impl PartialSchema for SpotifyCallbackBody {
+    fn schema() -> RefOr<Schema> {
+        schema_with_any_of::<OAuthCallbackBody>(oauth_callback_cases(&SPOTIFY))
+    }
+}
+
+impl ToSchema for SpotifyCallbackBody {}
+impl Body for SpotifyCallbackBody {}
+
+/// The Google return: a refusal with its state, or a grant.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct GoogleCallbackBody(OAuthCallbackBody);
+
+impl PartialSchema for GoogleCallbackBody {
+    fn schema() -> RefOr<Schema> {
+        schema_with_any_of::<OAuthCallbackBody>(oauth_callback_cases(&GBOOKS))
+    }
+}
+
+impl ToSchema for GoogleCallbackBody {}
+impl Body for GoogleCallbackBody {}
 
 /// What TMDB put in the return URL.
+// Documented by `TmdbCallbackBody`, with the rule that ties the fields.
 #[derive(Deserialize, ToSchema)]
-pub struct TmdbCallbackBody {
+pub struct TmdbCallbackFields {
     #[schema(nullable = false)]
     pub request_token: Option<String>,
     pub approved: Option<String>,
-    /// Present when the user refused.
+    /// Present (not null) when the user refused.
     pub denied: Option<String>,
 }
 
+/// The TMDB return: a refusal (`denied`), or the approved request token.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct TmdbCallbackBody(TmdbCallbackFields);
+
+impl PartialSchema for TmdbCallbackBody {
+    fn schema() -> RefOr<Schema> {
+        let refusal = json!({"required": ["denied"], "properties": {"denied": {"type": "string"}}});
+        let grant =
+            json!({"required": ["request_token"], "properties": {"request_token": filled()}});
+        schema_with_any_of::<TmdbCallbackFields>(json!([refusal, grant]))
+    }
+}
+
+impl ToSchema for TmdbCallbackBody {}
 impl Body for TmdbCallbackBody {}
 
 fn missing(field: &str) -> AppError {
@@ -313,14 +377,14 @@ async fn spotify_url(
 
 /// E2: the Spotify return (`code`, `state`); stores the grant and starts the import.
 #[utoipa::path(post, path = "/spotify/callback", tag = "external", security(("Bearer Auth" = [])),
-    request_body = OAuthCallbackBody,
+    request_body = SpotifyCallbackBody,
     responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
         (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
         (status = 502, body = Message), (status = 404, body = Message)))]
 async fn spotify_callback(
     State(state): State<AppState>,
     caller: AuthUser,
-    Valid(body): Valid<OAuthCallbackBody>,
+    Valid(SpotifyCallbackBody(body)): Valid<SpotifyCallbackBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     oauth_callback(&state, &caller, body, &SPOTIFY).await
 }
@@ -382,7 +446,7 @@ async fn tmdb_url(
 async fn tmdb_callback(
     State(state): State<AppState>,
     caller: AuthUser,
-    Valid(body): Valid<TmdbCallbackBody>,
+    Valid(TmdbCallbackBody(body)): Valid<TmdbCallbackBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     if body.denied.is_some() {
         return Ok((
@@ -450,14 +514,14 @@ async fn gbooks_url(
 
 /// E6: the Google return (`state`, `code`, `scope`); stores the grant and starts the import.
 #[utoipa::path(post, path = "/gbooks/callback", tag = "external", security(("Bearer Auth" = [])),
-    request_body = OAuthCallbackBody,
+    request_body = GoogleCallbackBody,
     responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
         (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
         (status = 502, body = Message), (status = 404, body = Message)))]
 async fn gbooks_callback(
     State(state): State<AppState>,
     caller: AuthUser,
-    Valid(body): Valid<OAuthCallbackBody>,
+    Valid(GoogleCallbackBody(body)): Valid<GoogleCallbackBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     oauth_callback(&state, &caller, body, &GBOOKS).await
 }

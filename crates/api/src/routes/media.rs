@@ -332,7 +332,8 @@ async fn genres(
 
 /// E6: the episodes of a serie, in season order (series only).
 #[utoipa::path(get, path = "/api/{media}/{content_id}/episodes", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))),
+    params(("media" = inline(ContentKind), Path, description = "The media kind (`serie`: others have no episodes).", example = json!("serie")),
+        ("content_id" = i64, Path, example = json!(demo::SERIE_ID))),
     responses((status = 200, body = EpisodesAnswer), (status = 404, body = Message)))]
 async fn episodes(
     State(state): State<AppState>,
@@ -380,11 +381,16 @@ async fn history(
     ))
 }
 
+/// No item of the path's kind has the path's id.
+fn item_not_found() -> AppError {
+    AppError::not_found("Item not found!")
+}
+
 /// Checks that the content exists and is of the path's kind.
 async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> AppResult<()> {
     match state.db.content_type_of(content_id).await? {
         Some(label) if label == spec.kind.label() => Ok(()),
-        _ => Err(AppError::not_found("Item not found!")),
+        _ => Err(item_not_found()),
     }
 }
 
@@ -448,7 +454,7 @@ async fn patch_meta(
         .patch_item(caller.user_id, content_id, kind, patch)
         .await
     {
-        Err(StoreError::NotFound) => return Err(AppError::not_found("Item not found!")),
+        Err(StoreError::NotFound) => return Err(item_not_found()),
         other => other?,
     };
     if rating.is_some() {

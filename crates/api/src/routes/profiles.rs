@@ -32,10 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_profiles, create_profile))
         .routes(routes!(get_profile, rename_profile, delete_profile))
         .routes(routes!(profile_genres))
-        .routes(routes!(like_genre, unlike_genre))
+        .routes(routes!(like_profile_genre, unlike_profile_genre))
         .routes(routes!(set_meta))
         .routes(routes!(list_metas))
-        .routes(routes!(history))
+        .routes(routes!(profile_history))
         .routes(routes!(history_genres))
         .routes(routes!(history_results))
         .routes(routes!(history_metas))
@@ -272,7 +272,7 @@ async fn profile_and_genre(
 #[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
     params(GenrePath),
     responses((status = 201, body = Message), (status = 404, body = Message)))]
-async fn like_genre(
+async fn like_profile_genre(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<GenrePath>,
@@ -289,7 +289,7 @@ async fn like_genre(
 #[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
     params(GenrePath),
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
-async fn unlike_genre(
+async fn unlike_profile_genre(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(path): PathParam<GenrePath>,
@@ -428,7 +428,7 @@ async fn list_metas(
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath, PageQuery),
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
-async fn history(
+async fn profile_history(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,

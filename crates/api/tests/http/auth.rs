@@ -1,13 +1,31 @@
 //! Register, login, logout, forgotten password and reset (spec §6, D1, D9, D13, D23, D24).
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::support::{TestApp, assert_error, test_config};
 use recofinement_api::mail::{FailingTransport, Mailer, Template};
 
 const PASSWORD: &str = "goodPassword!123";
+
+/// One login attempt that may fail (unlike `TestApp::login`); the answer.
+async fn try_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({"email": email, "password": password});
+    app.post("/api/auth/login", None, body).await
+}
+
+/// Asks for a password reset mail for `email`; the answer.
+async fn forget(app: &TestApp, email: &str) -> (StatusCode, Value) {
+    let body = json!({ "email": email });
+    app.post("/api/auth/forget", None, body).await
+}
+
+/// Sets a new `password` with the reset `secret`; the answer.
+async fn reset(app: &TestApp, secret: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({"reset_password_token": secret, "password": password});
+    app.post("/api/auth/reset", None, body).await
+}
 
 db_test!(
     register_returns_a_session_and_sends_the_welcome_mail,
@@ -138,13 +156,7 @@ db_test!(a_failing_mail_transport_loses_no_registration, |app| {
 
 db_test!(login_succeeds_only_with_the_right_password, |app| {
     app.register("alice").await;
-    let (status, body) = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "Alice@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let (status, body) = try_login(&app, "Alice@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "Successfully logged in.");
     assert!(body["access_token"].is_string());
@@ -152,13 +164,7 @@ db_test!(login_succeeds_only_with_the_right_password, |app| {
         ("alice@example.com", "wrongPassword!1"),
         ("nobody@example.com", PASSWORD),
     ] {
-        let (status, body) = app
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"email": email, "password": password}),
-            )
-            .await;
+        let (status, body) = try_login(&app, email, password).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["message"], "Failed to log in.");
     }
@@ -169,13 +175,7 @@ db_test!(dataset_accounts_without_a_hash_cannot_log_in, |app| {
         .create_user("anon@example.com", "anonymous", "no_pwd", "user")
         .await
         .unwrap();
-    let (status, body) = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "anon@example.com", "password": "no_pwd12"}),
-        )
-        .await;
+    let (status, body) = try_login(&app, "anon@example.com", "no_pwd12").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["message"], "Failed to log in.");
 });
@@ -188,13 +188,7 @@ db_test!(repeated_failures_are_throttled_with_retry_after, |app| {
     let app = app.respawn(config, None).await;
     app.register("alice").await;
     for _ in 0..3 {
-        let (status, _) = app
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"email": "alice@example.com", "password": "wrongPassword!1"}),
-            )
-            .await;
+        let (status, _) = try_login(&app, "alice@example.com", "wrongPassword!1").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = app
@@ -290,13 +284,7 @@ db_test!(
     password_reset_is_single_use_and_ends_other_sessions,
     |app| {
         let (old_token, uuid) = app.register("alice").await;
-        let (status, body) = app
-            .post(
-                "/api/auth/forget",
-                None,
-                json!({"email": "alice@example.com"}),
-            )
-            .await;
+        let (status, body) = forget(&app, "alice@example.com").await;
         assert_eq!(status, StatusCode::OK);
         let known_message = body["message"].clone();
         let secret = reset_secret(&app).await;
@@ -305,33 +293,15 @@ db_test!(
         let (status, _) = app.get(&format!("/api/user/{uuid}"), &secret).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         // An access token cannot reset a password.
-        let (status, body) = app
-            .post(
-                "/api/auth/reset",
-                None,
-                json!({"reset_password_token": old_token, "password": "NewPassword!42"}),
-            )
-            .await;
+        let (status, body) = reset(&app, &old_token, "NewPassword!42").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["message"], "Invalid token.");
-        let (status, body) = app
-            .post(
-                "/api/auth/reset",
-                None,
-                json!({"reset_password_token": secret, "password": "NewPassword!42"}),
-            )
-            .await;
+        let (status, body) = reset(&app, &secret, "NewPassword!42").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["message"], "Password reset successfully");
         mail_of(&app, Template::ResetConfirmation).await;
         // Single use.
-        let (status, _) = app
-            .post(
-                "/api/auth/reset",
-                None,
-                json!({"reset_password_token": secret, "password": "Another!Pass9"}),
-            )
-            .await;
+        let (status, _) = reset(&app, &secret, "Another!Pass9").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         // The old session is over; the new password works, the old one does not.
         assert_eq!(
@@ -339,24 +309,12 @@ db_test!(
             StatusCode::UNAUTHORIZED
         );
         app.login("alice@example.com", "NewPassword!42").await;
-        let (status, _) = app
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"email": "alice@example.com", "password": PASSWORD}),
-            )
-            .await;
+        let (status, _) = try_login(&app, "alice@example.com", PASSWORD).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         // Unknown accounts get the same answer and no mail: the mail queued
         // after this request arrives alone.
         let before = app.mails.sent().len();
-        let (status, body) = app
-            .post(
-                "/api/auth/forget",
-                None,
-                json!({"email": "nobody@example.com"}),
-            )
-            .await;
+        let (status, body) = forget(&app, "nobody@example.com").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["message"], known_message);
         app.register("bobby").await;
@@ -373,20 +331,9 @@ db_test!(expired_reset_secrets_are_refused, |app| {
     };
     let app = app.respawn(config, None).await;
     app.register("alice").await;
-    app.post(
-        "/api/auth/forget",
-        None,
-        json!({"email": "alice@example.com"}),
-    )
-    .await;
+    forget(&app, "alice@example.com").await;
     let secret = reset_secret(&app).await;
-    let (status, body) = app
-        .post(
-            "/api/auth/reset",
-            None,
-            json!({"reset_password_token": secret, "password": "NewPassword!42"}),
-        )
-        .await;
+    let (status, body) = reset(&app, &secret, "NewPassword!42").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["message"], "Invalid token.");
 });
@@ -414,12 +361,7 @@ db_test!(mailjet_receives_the_original_templates, |app| {
         .respawn(test_config(), Some(Mailer::new(transport)))
         .await;
     app.register("alice").await;
-    app.post(
-        "/api/auth/forget",
-        None,
-        json!({"email": "alice@example.com"}),
-    )
-    .await;
+    forget(&app, "alice@example.com").await;
     let mut requests = Vec::new();
     for _ in 0..1000 {
         requests = mailjet.received_requests().await.unwrap();
@@ -597,13 +539,7 @@ db_test!(
         app.register("alice").await;
         // Per address: the third reset request for alice waits.
         for expected in [200, 200, 429] {
-            let (status, _) = app
-                .post(
-                    "/api/auth/forget",
-                    None,
-                    json!({"email": "alice@example.com"}),
-                )
-                .await;
+            let (status, _) = forget(&app, "alice@example.com").await;
             assert_eq!(status.as_u16(), expected);
         }
         // Per client: the fourth registration from one address waits.
@@ -644,13 +580,7 @@ db_test!(mails_are_retried_by_the_worker, |app| {
 });
 
 db_test!(finished_throttling_windows_are_purged, |app| {
-    let (status, _) = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "nobody@example.com", "password": "wrongPassword!1"}),
-        )
-        .await;
+    let (status, _) = try_login(&app, "nobody@example.com", "wrongPassword!1").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let rows = "SELECT COUNT(*) FROM login_attempt";
     assert_eq!(app.scalar_i64(rows).await, 3);

@@ -514,62 +514,46 @@ db_test!(submissions_are_checked_and_listed, |app| {
     assert_eq!(body["content"][0]["spotify_id"], "-1");
     assert_eq!(body["content"][0]["title"], "New song");
     assert!(body["content"][0]["track_id"].is_i64());
-    // Plain users cannot validate or decline.
     let id = body["content"][0]["track_id"].as_i64().unwrap();
-    let (status, _) = app
-        .call(
-            Method::PUT,
-            &format!("/api/track/additional/{id}"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app
-        .call(
+    // Plain users cannot validate or decline; the admin declines once, and a
+    // second decline finds nothing.
+    let additional = format!("/api/track/additional/{id}");
+    for (method, who, token, expected, message) in [
+        (Method::PUT, "user", &user, StatusCode::FORBIDDEN, None),
+        (Method::DELETE, "user", &user, StatusCode::FORBIDDEN, None),
+        (
             Method::DELETE,
-            &format!("/api/track/additional/{id}"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = app
-        .call(
+            "admin",
+            &admin,
+            StatusCode::CREATED,
+            Some("Additional track successfully deleted"),
+        ),
+        (
             Method::DELETE,
-            &format!("/api/track/additional/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(body["message"], "Additional track successfully deleted");
-    let (status, body) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/track/additional/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["message"], "Additional track not found!");
+            "admin",
+            &admin,
+            StatusCode::NOT_FOUND,
+            Some("Additional track not found!"),
+        ),
+    ] {
+        let case = format!("{method} {additional} as {who}");
+        let (status, body) = app.call(method, &additional, Some(token), None).await;
+        assert_eq!(status, expected, "{case}: {body}");
+        if let Some(message) = message {
+            assert_eq!(body["message"], message, "{case}");
+        }
+    }
     // Unique values: one application per name.
-    let (status, _) = app
-        .post(
+    let chess = || {
+        app.post(
             "/api/application",
             Some(&user),
             json!({"name": "Chess", "genres": []}),
         )
-        .await;
+    };
+    let (status, _) = chess().await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = app
-        .post(
-            "/api/application",
-            Some(&user),
-            json!({"name": "Chess", "genres": []}),
-        )
-        .await;
+    let (status, body) = chess().await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_error(&body);
 });

@@ -252,3 +252,98 @@ db_test!(the_document_carries_the_validation_rules, |app| {
         }
     }
 });
+
+// What a client creates (a profile, a group) the document cannot give an
+// example of, since it belongs to its creator; instead the creation's 201
+// answer links to every operation that names it. Operation ids are unique
+// (links name operations by them), each link sets a path parameter its
+// operation takes, and following a link with a fresh id reaches the resource.
+db_test!(creations_link_to_the_operations_that_name_them, |app| {
+    let document = app.document().await;
+    // operationId → (path, method, path parameters)
+    let mut operations = std::collections::HashMap::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap().to_string();
+            let parameters: Vec<String> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect();
+            let known = operations.insert(id.clone(), (path.clone(), method.clone(), parameters));
+            assert!(known.is_none(), "operationId {id} twice");
+        }
+    }
+    // Profiles are the sandbox's, which administrators reach.
+    let (token, _) = app.register_admin("alice").await;
+    let creations = [
+        (
+            "/api/profile",
+            json!({"profilename": "Evenings"}),
+            "profile_uuid",
+            "/profile/uuid",
+            12,
+        ),
+        (
+            "/api/group",
+            json!({"name": "Friends"}),
+            "group_id",
+            "/group/group_id",
+            6,
+        ),
+    ];
+    for (path, body, parameter, pointer, expected) in creations {
+        let links = document["paths"][path]["post"]["responses"]["201"]["links"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: no links"));
+        assert_eq!(links.len(), expected, "{path}: {links:?}");
+        let (status, created) = app.post(path, Some(&token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {created}");
+        let id = created.pointer(pointer).unwrap().to_string();
+        let id = id.trim_matches('"');
+        let mut followed = 0;
+        for link in links.values() {
+            let target = link["operationId"].as_str().unwrap();
+            let (target_path, method, parameters) = &operations[target];
+            assert_eq!(
+                link["parameters"],
+                json!({parameter: format!("$response.body#{pointer}")}),
+                "{target}"
+            );
+            assert!(parameters.contains(&parameter.to_string()), "{target}");
+            if method == "get" && parameters.len() == 1 {
+                let url = target_path.replace(&format!("{{{parameter}}}"), id);
+                let (status, answer) = app.get(&url, &token).await;
+                assert_eq!(status, StatusCode::OK, "{url}: {answer}");
+                followed += 1;
+            }
+        }
+        assert!(followed > 0, "{path}: no GET followed");
+    }
+});
+
+// What an administrator's fuzzer found the document getting wrong: the
+// lookup's `user` is required and not blank, a forced run takes engine
+// names only, and an event's payload may be null.
+db_test!(admin_inputs_and_answers_are_documented_as_they_are, |app| {
+    let document = app.document().await;
+    let user = &document["paths"]["/api/admin/lookup"]["get"]["parameters"][0];
+    assert_eq!(user["name"], "user");
+    assert_eq!(user["required"], true, "{user}");
+    assert_eq!(user["schema"]["minLength"], 1, "{user}");
+    let engines = &document["components"]["schemas"]["ForceBody"]["properties"]["engines"];
+    assert!(engines["items"]["pattern"].is_string(), "{engines}");
+    let payload = &document["components"]["schemas"]["Event"]["properties"]["payload"];
+    assert_eq!(payload["type"], json!(["object", "null"]), "{payload}");
+    let (admin, _) = app.register_admin("admin").await;
+    for url in ["/api/admin/lookup", "/api/admin/lookup?user=%20%20"] {
+        let (status, body) = app.get(url, &admin).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+    }
+    let (status, body) = app
+        .post("/api/engine/runs", Some(&admin), json!({"engines": [""]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+});

@@ -142,6 +142,27 @@ fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// Posts `body` to the OAuth callback of `service` as the holder of `token`.
+async fn callback(app: &TestApp, service: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    let path = format!("/api/external/{service}/callback");
+    app.post(&path, Some(token), body).await
+}
+
+/// Asserts the answer to a state (or request token) the caller does not own.
+fn assert_csrf_invalid(status: StatusCode, body: &Value, case: &str) {
+    assert_eq!(
+        (status, body["message"].clone()),
+        (StatusCode::NOT_FOUND, json!("CSRF invalid!")),
+        "{case}: {body}"
+    );
+}
+
+/// Asks for a Spotify authorization URL as the holder of `token`; its state.
+async fn spotify_state(app: &TestApp, token: &str) -> String {
+    let (_, body) = app.get("/api/external/spotify", token).await;
+    param(body["spotify_url"].as_str().unwrap(), "state").unwrap()
+}
+
 fn track(id: &str, name: &str) -> Value {
     json!({"id": id, "name": name, "artists": [{"name": "A"}, {"name": "B"}],
         "album": {"name": "Album", "release_date": "1999-05-01", "images": [{"url": "https://img.test/c.png"}]}})
@@ -241,13 +262,11 @@ db_test!(spotify_link_import_reimport_and_unlink, |app| {
     );
 
     let before = counts(&app, user).await;
-    let (status, body) = app
-        .post(
-            "/api/external/spotify/callback",
-            Some(&token),
-            json!({"code": "good-code", "state": state}),
-        )
-        .await;
+    let redeem = || {
+        let body = json!({"code": "good-code", "state": state});
+        callback(&app, "spotify", &token, body)
+    };
+    let (status, body) = redeem().await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body,
@@ -343,15 +362,8 @@ db_test!(spotify_link_import_reimport_and_unlink, |app| {
     );
 
     // The state was single use.
-    let (status, body) = app
-        .post(
-            "/api/external/spotify/callback",
-            Some(&token),
-            json!({"code": "good-code", "state": state}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["message"], "CSRF invalid!");
+    let (status, body) = redeem().await;
+    assert_csrf_invalid(status, &body, "the state again");
 
     // A login imports again, and adds nothing.
     let settled = counts(&app, user).await;
@@ -383,8 +395,7 @@ db_test!(
         mount_spotify(&server).await;
         let (alice, _) = app.register("alice").await;
         let (mallory, _) = app.register("mallory").await;
-        let (_, body) = app.get("/api/external/spotify", &alice).await;
-        let state = param(body["spotify_url"].as_str().unwrap(), "state").unwrap();
+        let state = spotify_state(&app, &alice).await;
 
         // Missing data, cancellation, forged and foreign states.
         for (body, field) in [
@@ -392,9 +403,7 @@ db_test!(
             (json!({"state": state}), "code"),
             (json!({"code": "x"}), "state"),
         ] {
-            let (status, answer) = app
-                .post("/api/external/spotify/callback", Some(&alice), body)
-                .await;
+            let (status, answer) = callback(&app, "spotify", &alice, body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
             assert!(
                 answer["errors"]
@@ -403,75 +412,55 @@ db_test!(
                 "{answer}"
             );
         }
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&alice),
-                json!("text"),
-            )
-            .await;
+        let (status, answer) = callback(&app, "spotify", &alice, json!("text")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&alice),
-                json!({"error": "access_denied", "state": state}),
-            )
-            .await;
+        let (status, answer) = callback(
+            &app,
+            "spotify",
+            &alice,
+            json!({"error": "access_denied", "state": state}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             answer,
             json!({"status": false, "message": "Spotify oauth canceled"})
         );
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&alice),
-                json!({"code": "good-code", "state": "forged"}),
-            )
-            .await;
-        assert_eq!(
-            (status, answer["message"].clone()),
-            (StatusCode::NOT_FOUND, json!("CSRF invalid!"))
-        );
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&mallory),
-                json!({"code": "good-code", "state": state}),
-            )
-            .await;
-        assert_eq!(
-            (status, answer["message"].clone()),
-            (StatusCode::NOT_FOUND, json!("CSRF invalid!"))
-        );
+        let cases = [
+            ("forged", &alice, "forged"),
+            ("foreign", &mallory, state.as_str()),
+        ];
+        for (case, token, given) in cases {
+            let body = json!({"code": "good-code", "state": given});
+            let (status, answer) = callback(&app, "spotify", token, body).await;
+            assert_csrf_invalid(status, &answer, case);
+        }
         // A Spotify state is not a Google Books state.
-        let (status, _) = app
-            .post(
-                "/api/external/gbooks/callback",
-                Some(&alice),
-                json!({"code": "good-code", "state": state}),
-            )
-            .await;
+        let (status, _) = callback(
+            &app,
+            "gbooks",
+            &alice,
+            json!({"code": "good-code", "state": state}),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         // The owner's state still works once; a refused code is a 400.
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&alice),
-                json!({"code": "bad-code", "state": state}),
-            )
-            .await;
+        let (status, answer) = callback(
+            &app,
+            "spotify",
+            &alice,
+            json!({"code": "bad-code", "state": state}),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-        let (_, body) = app.get("/api/external/spotify", &alice).await;
-        let state = param(body["spotify_url"].as_str().unwrap(), "state").unwrap();
-        let (status, answer) = app
-            .post(
-                "/api/external/spotify/callback",
-                Some(&alice),
-                json!({"code": "good-code", "state": state}),
-            )
-            .await;
+        let state = spotify_state(&app, &alice).await;
+        let (status, answer) = callback(
+            &app,
+            "spotify",
+            &alice,
+            json!({"code": "good-code", "state": state}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         assert_eq!(
             app.scalar_i64("SELECT COUNT(*) FROM external_service")
@@ -488,25 +477,17 @@ db_test!(unconfigured_providers_answer_404, |app| {
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert_error(&body);
     }
-    let (status, body) = app
-        .post(
-            "/api/external/tmdb/callback",
-            Some(&token),
-            json!({"request_token": "x", "approved": "true"}),
-        )
-        .await;
+    let (status, body) = callback(
+        &app,
+        "tmdb",
+        &token,
+        json!({"request_token": "x", "approved": "true"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = app
-        .post("/api/external/tmdb/callback", Some(&token), json!({}))
-        .await;
+    let (status, body) = callback(&app, "tmdb", &token, json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = app
-        .post(
-            "/api/external/tmdb/callback",
-            Some(&token),
-            json!({"denied": "true"}),
-        )
-        .await;
+    let (status, body) = callback(&app, "tmdb", &token, json!({"denied": "true"})).await;
     assert_eq!(
         (status, body),
         (
@@ -570,7 +551,6 @@ async fn mount_tmdb_account(server: &MockServer) {
         .await;
 }
 
-/// Links TMDB for the caller through the request-token flow.
 /// Answers page `page` of the TMDB user's rated movies with `answer`.
 async fn mount_rated_page(server: &MockServer, page: u32, answer: ResponseTemplate) {
     Mock::given(method("GET"))
@@ -587,16 +567,17 @@ fn rated_page(page: u32, total: u32, movie: Value) -> ResponseTemplate {
         .set_body_json(json!({"page": page, "total_pages": total, "results": [movie]}))
 }
 
+/// Posts the approval of request token `req-token-1` as the holder of `token`.
+async fn approve_tmdb(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    let body = json!({"request_token": "req-token-1", "approved": "true"});
+    callback(app, "tmdb", token, body).await
+}
+
+/// Links TMDB for the caller through the request-token flow.
 async fn link_tmdb(app: &TestApp, token: &str) {
     let (status, body) = app.get("/api/external/tmdb", token).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = app
-        .post(
-            "/api/external/tmdb/callback",
-            Some(token),
-            json!({"request_token": "req-token-1", "approved": "true"}),
-        )
-        .await;
+    let (status, body) = approve_tmdb(app, token).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body,
@@ -626,24 +607,9 @@ db_test!(tmdb_link_is_user_bound_and_imports_every_page, |app| {
     );
     assert_eq!(param(url, "redirect_to").as_deref(), Some(REDIRECT));
     // Someone else cannot use that request token.
-    let (status, body) = app
-        .post(
-            "/api/external/tmdb/callback",
-            Some(&other),
-            json!({"request_token": "req-token-1", "approved": "true"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["message"].clone()),
-        (StatusCode::NOT_FOUND, json!("CSRF invalid!"))
-    );
-    let (status, _) = app
-        .post(
-            "/api/external/tmdb/callback",
-            Some(&token),
-            json!({"request_token": "req-token-1", "approved": "true"}),
-        )
-        .await;
+    let (status, body) = approve_tmdb(&app, &other).await;
+    assert_csrf_invalid(status, &body, "another user's request token");
+    let (status, _) = approve_tmdb(&app, &token).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(wait_imports(&app, user, "TMDB", 1).await, "ok");
 
@@ -855,21 +821,15 @@ db_test!(gbooks_link_and_bookshelf_import, |app| {
     assert_eq!(param(url, "redirect_uri").as_deref(), Some(REDIRECT));
     assert_eq!(param(url, "client_id").as_deref(), Some("google-client"));
     let state = param(url, "state").unwrap();
-    let (status, body) = app
-        .post(
-            "/api/external/gbooks/callback",
-            Some(&token),
-            json!({"code": "c"}),
-        )
-        .await;
+    let (status, body) = callback(&app, "gbooks", &token, json!({"code": "c"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = app
-        .post(
-            "/api/external/gbooks/callback",
-            Some(&token),
-            json!({"state": state, "code": "c", "scope": "https://www.googleapis.com/auth/books"}),
-        )
-        .await;
+    let (status, body) = callback(
+        &app,
+        "gbooks",
+        &token,
+        json!({"state": state, "code": "c", "scope": "https://www.googleapis.com/auth/books"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["message"], "GBooks token stored");
     assert_eq!(wait_imports(&app, user, "GBooks", 1).await, "ok");
@@ -896,3 +856,79 @@ db_test!(gbooks_link_and_bookshelf_import, |app| {
         (StatusCode::CREATED, json!("linked"))
     );
 });
+
+// The callbacks' documents state their rule (a refusal, or the fields of a
+// grant) as `anyOf`, and it is the enforced one: a body that matches a case
+// is never refused as invalid (an unknown state is a 404, a refusal a 200),
+// and a body that matches none is a 400.
+db_test!(
+    callback_bodies_are_refused_only_outside_their_documented_cases,
+    |app| {
+        let (app, _server) = configured(app).await;
+        let (token, _) = app.register("alice").await;
+        let document = app.document().await;
+        let cases = [
+            (
+                "spotify",
+                "SpotifyCallbackBody",
+                vec![
+                    json!({"error": "access_denied"}),
+                    json!({"state": "s", "code": "c"}),
+                ],
+                vec![
+                    json!({}),
+                    json!({"state": "s"}),
+                    json!({"state": "", "code": "c"}),
+                    json!({"scope": "x"}),
+                ],
+            ),
+            (
+                "gbooks",
+                "GoogleCallbackBody",
+                vec![
+                    json!({"error": "access_denied", "state": "s"}),
+                    json!({"state": "s", "code": "c"}),
+                ],
+                vec![
+                    json!({"error": "access_denied"}),
+                    json!({"code": "c"}),
+                    json!({"state": "s", "code": ""}),
+                ],
+            ),
+            (
+                "tmdb",
+                "TmdbCallbackBody",
+                vec![
+                    json!({"denied": "true"}),
+                    json!({"request_token": "t", "approved": "true"}),
+                ],
+                vec![
+                    json!({}),
+                    json!({"denied": null}),
+                    json!({"request_token": ""}),
+                    json!({"approved": "true"}),
+                ],
+            ),
+        ];
+        for (service, schema, matching, matching_none) in cases {
+            let any_of = &document["components"]["schemas"][schema]["anyOf"];
+            assert_eq!(
+                any_of.as_array().map(Vec::len),
+                Some(2),
+                "{schema}: {any_of}"
+            );
+            let path = format!("/api/external/{service}/callback");
+            for body in matching {
+                let (status, answer) = app.post(&path, Some(&token), body.clone()).await;
+                assert!(
+                    [StatusCode::OK, StatusCode::NOT_FOUND].contains(&status),
+                    "{path} {body}: {status} {answer}"
+                );
+            }
+            for body in matching_none {
+                let (status, answer) = app.post(&path, Some(&token), body.clone()).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");
+            }
+        }
+    }
+);

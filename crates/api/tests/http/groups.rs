@@ -4,6 +4,22 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db_test;
+use crate::support::TestApp;
+
+/// Invites the user `uuid` to the group at `group` as the holder of `token`.
+async fn invite(app: &TestApp, group: &str, token: &str, uuid: &str) -> (StatusCode, Value) {
+    let body = json!({ "uuid": uuid });
+    app.post(&format!("{group}/invitations"), Some(token), body)
+        .await
+}
+
+/// Sends DELETE `path` as each (who, token) in turn; checks each status.
+async fn expect_deletes(app: &TestApp, path: &str, cases: &[(&str, &str, StatusCode)]) {
+    for &(who, token, expected) in cases {
+        let (status, body) = app.call(Method::DELETE, path, Some(token), None).await;
+        assert_eq!(status, expected, "DELETE {path} as {who}: {body}");
+    }
+}
 
 db_test!(a_group_lives_from_creation_to_deletion, |app| {
     let (owner, owner_uuid) = app.register("owner").await;
@@ -19,25 +35,13 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
     let id = body["group"]["group_id"].as_i64().unwrap();
     let group = format!("/api/group/{id}");
     // Only the owner invites.
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&friend),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &friend, &friend_uuid).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body["message"],
         "Unable to invite member to a not owned group"
     );
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, &friend_uuid).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["message"], "User invited to group");
     assert_eq!(
@@ -49,43 +53,19 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
         Value::Null,
         "strangers' e-mails are hidden"
     );
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, &friend_uuid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "Invitation already sended !");
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": owner_uuid}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, &owner_uuid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["message"],
         "You can not invite yourself to your group !"
     );
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": "nope"}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, "nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"], json!(["Not a valid UUID."]));
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": uuid::Uuid::new_v4().to_string()}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, &uuid::Uuid::new_v4().to_string()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Member not found!");
     // The invitee sees the group; a stranger does not.
@@ -108,13 +88,7 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
     assert_eq!(body["message"], "Invitation not found !");
     let (_, body) = app.get(&format!("/api/user/{friend_uuid}"), &friend).await;
     assert_eq!(body["user"]["groups"][0]["group_id"], id);
-    let (status, body) = app
-        .post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+    let (status, body) = invite(&app, &group, &owner, &friend_uuid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "User is already a member of this group !");
     // A stranger cannot leave what they are not in (no 500, D19).
@@ -124,16 +98,11 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["message"], "You are not a member of this group");
     // The member leaves; the owner deletes.
-    assert_eq!(
-        app.call(Method::DELETE, &group, Some(&friend), None)
-            .await
-            .0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.call(Method::DELETE, &group, Some(&owner), None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    let leave = [
+        ("friend", friend.as_str(), StatusCode::NO_CONTENT),
+        ("owner", owner.as_str(), StatusCode::NO_CONTENT),
+    ];
+    expect_deletes(&app, &group, &leave).await;
     let (status, body) = app.get(&group, &owner).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Group not found!");
@@ -149,31 +118,14 @@ db_test!(
             .post("/api/group", Some(&owner), json!({"name": "club"}))
             .await;
         let group = format!("/api/group/{}", body["group"]["group_id"]);
-        app.post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+        invite(&app, &group, &owner, &friend_uuid).await;
         let invitation = format!("{group}/invitations/{friend_uuid}");
-        assert_eq!(
-            app.call(Method::DELETE, &invitation, Some(&stranger), None)
-                .await
-                .0,
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            app.call(Method::DELETE, &invitation, Some(&owner), None)
-                .await
-                .0,
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            app.call(Method::DELETE, &invitation, Some(&friend), None)
-                .await
-                .0,
-            StatusCode::NOT_FOUND
-        );
+        let withdraw = [
+            ("stranger", stranger.as_str(), StatusCode::FORBIDDEN),
+            ("owner", owner.as_str(), StatusCode::NO_CONTENT),
+            ("friend", friend.as_str(), StatusCode::NOT_FOUND),
+        ];
+        expect_deletes(&app, &invitation, &withdraw).await;
         assert_eq!(
             app.call(
                 Method::DELETE,
@@ -185,27 +137,15 @@ db_test!(
             .0,
             StatusCode::NOT_FOUND
         );
-        app.post(
-            &format!("{group}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+        invite(&app, &group, &owner, &friend_uuid).await;
         app.call(Method::PUT, &invitation, Some(&friend), None)
             .await;
         let member = format!("{group}/members/{friend_uuid}");
-        assert_eq!(
-            app.call(Method::DELETE, &member, Some(&friend), None)
-                .await
-                .0,
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            app.call(Method::DELETE, &member, Some(&owner), None)
-                .await
-                .0,
-            StatusCode::NO_CONTENT
-        );
+        let remove = [
+            ("friend", friend.as_str(), StatusCode::FORBIDDEN),
+            ("owner", owner.as_str(), StatusCode::NO_CONTENT),
+        ];
+        expect_deletes(&app, &member, &remove).await;
         assert_eq!(app.get(&group, &friend).await.0, StatusCode::FORBIDDEN);
         let (status, body) = app
             .post("/api/group", Some(&owner), json!({"name": "a b"}))
@@ -231,12 +171,7 @@ db_test!(group_recommendations_keep_the_best_row_per_item, |app| {
             .post("/api/group", Some(&owner), json!({"name": name}))
             .await;
         let id = body["group"]["group_id"].as_i64().unwrap();
-        app.post(
-            &format!("/api/group/{id}/invitations"),
-            Some(&owner),
-            json!({"uuid": friend_uuid}),
-        )
-        .await;
+        invite(&app, &format!("/api/group/{id}"), &owner, &friend_uuid).await;
         app.call(
             Method::PUT,
             &format!("/api/group/{id}/invitations/{friend_uuid}"),

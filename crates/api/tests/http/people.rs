@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db_test;
+use crate::support::TestApp;
 
 db_test!(users_like_and_unlike_genres_idempotently, |app| {
     let (token, _) = app.register("alice").await;
@@ -83,6 +84,17 @@ db_test!(user_search_is_literal_and_hides_emails_of_others, |app| {
     assert_eq!(body["content"], json!([]), "% is not a wildcard");
 });
 
+/// Rates `track` as the holder of `token` (the answer is not checked).
+async fn rate(app: &TestApp, token: &str, track: i64, rating: i64) {
+    app.call(
+        Method::PATCH,
+        &format!("/api/track/{track}/meta"),
+        Some(token),
+        Some(json!({"rating": rating})),
+    )
+    .await;
+}
+
 db_test!(export_holds_everything_that_is_the_users, |app| {
     let (admin, _) = app.register_admin("admin").await;
     let (token, _) = app.register("alice").await;
@@ -92,13 +104,7 @@ db_test!(export_holds_everything_that_is_the_users, |app| {
     let track = app
         .add_item(&admin, "track", json!({"title": "Song", "genres": [3]}))
         .await;
-    app.call(
-        Method::PATCH,
-        &format!("/api/track/{track}/meta"),
-        Some(&token),
-        Some(json!({"rating": 4})),
-    )
-    .await;
+    rate(&app, &token, track, 4).await;
     app.post(
         &format!("/api/track/{track}/bad_recommendation"),
         Some(&token),
@@ -139,13 +145,7 @@ db_test!(deleting_a_user_removes_everything_that_is_theirs, |app| {
     let track = app
         .add_item(&admin, "track", json!({"title": "Song", "genres": []}))
         .await;
-    app.call(
-        Method::PATCH,
-        &format!("/api/track/{track}/meta"),
-        Some(&token),
-        Some(json!({"rating": 4})),
-    )
-    .await;
+    rate(&app, &token, track, 4).await;
     app.post("/api/group", Some(&token), json!({"name": "friends"}))
         .await;
     let (status, _) = app

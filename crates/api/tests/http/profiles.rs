@@ -9,23 +9,19 @@ db_test!(profiles_belong_to_their_administrator, |app| {
     let (admin, _) = app.register_admin("admin").await;
     let (other_admin, _) = app.register_admin("other").await;
     let (user, _) = app.register("alice").await;
-    let (status, body) = app
-        .post(
+    // The same name twice: created, then refused.
+    let create = || {
+        app.post(
             "/api/profile",
             Some(&admin),
             json!({"profilename": "test profile"}),
         )
-        .await;
+    };
+    let (status, body) = create().await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["message"], "Profile created");
     let uuid = body["profile"]["uuid"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .post(
-            "/api/profile",
-            Some(&admin),
-            json!({"profilename": "test profile"}),
-        )
-        .await;
+    let (status, body) = create().await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["message"],

@@ -1,11 +1,25 @@
 //! `GET/PATCH/DELETE /api/user/{uuid}` (spec §7, D3, D5, D6, D12).
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::support::{TestApp, assert_error};
 use recofinement_api::mail::{Mail, Template};
+
+const PASSWORD: &str = "goodPassword!123";
+const NEW_PASSWORD: &str = "NewPassword!42";
+
+/// PATCHes `body` to `path` as the holder of `token`.
+async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    app.call(Method::PATCH, path, Some(token), Some(body)).await
+}
+
+/// Changes the password of the account at `path` from PASSWORD to NEW_PASSWORD.
+async fn change_password(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let body = json!({"password": NEW_PASSWORD, "current_password": PASSWORD});
+    patch(app, path, token, body).await
+}
 
 db_test!(a_user_reads_only_their_own_account, |app| {
     let (alice, alice_uuid) = app.register("alice").await;
@@ -33,30 +47,14 @@ db_test!(a_user_reads_only_their_own_account, |app| {
 db_test!(a_user_changes_their_account, |app| {
     let (token, uuid) = app.register("alice").await;
     let path = format!("/api/user/{uuid}");
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&token),
-            Some(json!({"username": "alice.b"})),
-        )
-        .await;
+    let (status, body) = patch(&app, &path, &token, json!({"username": "alice.b"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["message"], "User updated successfully");
     let (_, body) = app.get(&path, &token).await;
     assert_eq!(body["user"]["username"], "alice.b");
-    let (status, _) = app
-        .call(Method::PATCH, &path, Some(&token), Some(json!({})))
-        .await;
+    let (status, _) = patch(&app, &path, &token, json!({})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&token),
-            Some(json!({"email": "bad", "nick": "x"})),
-        )
-        .await;
+    let (status, body) = patch(&app, &path, &token, json!({"email": "bad", "nick": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let errors = body["errors"].as_array().unwrap();
     assert!(errors.contains(&json!("nick: Unknown field.")), "{body}");
@@ -69,14 +67,13 @@ db_test!(a_user_changes_their_account, |app| {
 db_test!(changing_to_a_taken_email_is_a_400_not_a_500, |app| {
     let (token, uuid) = app.register("alice").await;
     app.register("bobby").await;
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &format!("/api/user/{uuid}"),
-            Some(&token),
-            Some(json!({"email": "Bobby@example.com", "current_password": "goodPassword!123"})),
-        )
-        .await;
+    let (status, body) = patch(
+        &app,
+        &format!("/api/user/{uuid}"),
+        &token,
+        json!({"email": "Bobby@example.com", "current_password": PASSWORD}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"], json!(["Email is already being used."]));
 });
@@ -85,22 +82,15 @@ db_test!(
     a_password_change_ends_other_sessions_and_returns_a_new_token,
     |app| {
         let (token, uuid) = app.register("alice").await;
-        let other = app.login("alice@example.com", "goodPassword!123").await;
+        let other = app.login("alice@example.com", PASSWORD).await;
         let path = format!("/api/user/{uuid}");
-        let (status, body) = app
-            .call(
-                Method::PATCH,
-                &path,
-                Some(&token),
-                Some(json!({"password": "NewPassword!42", "current_password": "goodPassword!123"})),
-            )
-            .await;
+        let (status, body) = change_password(&app, &path, &token).await;
         assert_eq!(status, StatusCode::CREATED);
         let fresh = body["access_token"].as_str().unwrap().to_string();
         assert_eq!(app.get(&path, &other).await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(app.get(&path, &token).await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(app.get(&path, &fresh).await.0, StatusCode::OK);
-        app.login("alice@example.com", "NewPassword!42").await;
+        app.login("alice@example.com", NEW_PASSWORD).await;
     }
 );
 
@@ -108,14 +98,7 @@ db_test!(nobody_changes_or_deletes_another_account, |app| {
     let (alice, _) = app.register("alice").await;
     let (bob, bob_uuid) = app.register("bobby").await;
     let path = format!("/api/user/{bob_uuid}");
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&alice),
-            Some(json!({"username": "hacked"})),
-        )
-        .await;
+    let (status, body) = patch(&app, &path, &alice, json!({"username": "hacked"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body["message"],
@@ -144,7 +127,7 @@ db_test!(a_deleted_users_token_is_refused, |app| {
         .post(
             "/api/auth/login",
             None,
-            json!({"email": "alice@example.com", "password": "goodPassword!123"}),
+            json!({"email": "alice@example.com", "password": PASSWORD}),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -168,14 +151,13 @@ db_test!(a_demoted_user_loses_permissions_at_once, |app| {
                 .unwrap();
         }
     }
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &format!("/api/user/{uuid}"),
-            Some(&token),
-            Some(json!({"username": "other"})),
-        )
-        .await;
+    let (status, body) = patch(
+        &app,
+        &format!("/api/user/{uuid}"),
+        &token,
+        json!({"username": "other"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["message"], "Permission missing");
 });
@@ -202,22 +184,19 @@ db_test!(
                 "current_password: Wrong password.",
             ),
         ] {
-            let (status, answer) = app
-                .call(Method::PATCH, &path, Some(&token), Some(body))
-                .await;
+            let (status, answer) = patch(&app, &path, &token, body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
             assert_eq!(answer["errors"], json!([error]));
         }
-        app.login("alice@example.com", "goodPassword!123").await;
+        app.login("alice@example.com", PASSWORD).await;
         // Renaming oneself, or "changing" to the same address, needs nothing.
-        let (status, _) = app
-            .call(
-                Method::PATCH,
-                &path,
-                Some(&token),
-                Some(json!({"username": "alice.b", "email": "Alice@example.com"})),
-            )
-            .await;
+        let (status, _) = patch(
+            &app,
+            &path,
+            &token,
+            json!({"username": "alice.b", "email": "Alice@example.com"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
     }
 );
@@ -226,26 +205,18 @@ db_test!(the_owner_is_told_of_account_changes, |app| {
     let (token, uuid) = app.register("alice").await;
     mails(&app, 1).await;
     let path = format!("/api/user/{uuid}");
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&token),
-            Some(json!({"email": "alice.new@example.com", "current_password": "goodPassword!123"})),
-        )
-        .await;
+    let (status, body) = patch(
+        &app,
+        &path,
+        &token,
+        json!({"email": "alice.new@example.com", "current_password": PASSWORD}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let notice = &mails(&app, 2).await[1];
     assert_eq!(notice.template, Template::EmailChanged);
     assert_eq!(notice.to_email, "alice@example.com", "the old address");
-    let (status, _) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&token),
-            Some(json!({"password": "NewPassword!42", "current_password": "goodPassword!123"})),
-        )
-        .await;
+    let (status, _) = change_password(&app, &path, &token).await;
     assert_eq!(status, StatusCode::CREATED);
     let notice = &mails(&app, 3).await[2];
     assert_eq!(notice.template, Template::PasswordChanged);
