@@ -36,11 +36,9 @@ pub struct Actor<'a> {
 }
 
 /// One recorded action, as administrators read it.
-#[derive(Clone, Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct AuditEntry {
     pub audit_id: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize")]
-    #[schema(value_type = String)]
     pub occurred_at: NaiveDateTime,
     /// The acting account's uuid; `null` for the command line.
     pub actor_uuid: Option<String>,

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sqlx::FromRow;
 
 use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, PopularOrder};
@@ -16,7 +15,7 @@ use crate::backend::{Backend, Bind, Conn, Statement, statement};
 use crate::dialect::escape_like;
 use crate::{Db, StoreResult, on_db};
 
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct Genre {
     pub genre_id: i64,
     pub name: String,

@@ -5,7 +5,6 @@
 //! metrics read them.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sqlx::FromRow;
 
 use recofinement_domain::EngineName;
@@ -125,7 +124,7 @@ pub struct NewEngineRun<'a> {
 }
 
 /// A recorded run.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct EngineRun {
     pub id: i64,
     pub engine: String,
@@ -136,11 +135,7 @@ pub struct EngineRun {
     pub rows: i64,
     pub seconds: f64,
     pub peak_memory_mib: Option<f64>,
-    #[serde(serialize_with = "crate::timefmt::serialize")]
-    #[schema(value_type = String)]
     pub started_at: NaiveDateTime,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub finished_at: Option<NaiveDateTime>,
     pub outcome: String,
     pub error: Option<String>,
@@ -159,32 +154,24 @@ pub struct RunWindow {
 
 /// Where an engine stands: events it has not consumed yet and its last
 /// successful run.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct EngineStanding {
     pub engine: String,
     /// Events newer than the engine's cursor (all of them before its first run).
     pub backlog: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub last_success: Option<NaiveDateTime>,
 }
 
 /// A stored offline evaluation.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct StoredEvaluation {
     pub id: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize")]
-    #[schema(value_type = String)]
     pub created_at: NaiveDateTime,
     pub seed: i64,
     pub scale: String,
     /// The engine parameters of the evaluation (JSON).
-    #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Option<Object>)]
     pub parameters: Option<String>,
     /// The evaluation report (JSON: metrics per engine and baseline).
-    #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Option<Object>)]
     pub report: Option<String>,
 }
 

@@ -4,7 +4,6 @@
 //! everything below it is final, so nothing committed late is skipped.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::backend::{Bind, Conn, statement};
@@ -46,11 +45,9 @@ pub struct NewEvent<'a> {
 }
 
 /// A stored event.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct Event {
     pub id: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize")]
-    #[schema(value_type = String)]
     pub occured_at: NaiveDateTime,
     pub occured_by: Option<i64>,
     pub object_id: i64,
@@ -59,8 +56,6 @@ pub struct Event {
     pub attribute_name: Option<String>,
     pub new_value: Option<String>,
     pub content_type: Option<String>,
-    #[serde(serialize_with = "crate::timefmt::serialize_json_text")]
-    #[schema(value_type = Option<Object>)]
     pub payload: Option<String>,
 }
 

@@ -3,7 +3,6 @@
 //! are updated in SQL, never read-modify-written in memory.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sqlx::FromRow;
 
 use recofinement_domain::ContentKind;
@@ -18,19 +17,13 @@ use crate::events::{write_event, write_events};
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// One user's interaction with one item (NULL counters read as 0).
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct Meta {
     pub rating: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub last_rating_date: Option<NaiveDateTime>,
     pub review_see_count: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub last_review_see_date: Option<NaiveDateTime>,
     pub count: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub last_count_increment: Option<NaiveDateTime>,
 }
 

@@ -6,7 +6,9 @@
 //! Owns every query, the migrations (`migrations/{sqlite,postgres}`), the
 //! transactions that keep a change and its events together, the engine's
 //! event log and the change notices; must not know HTTP (no axum, no JSON
-//! envelopes). Feature `testing` gives other crates fresh test databases.
+//! envelopes, no OpenAPI schemas, no wire formats of times): it returns
+//! typed rows, and `api` maps them to the shapes the client reads. Feature
+//! `testing` gives other crates fresh test databases.
 
 pub mod audit;
 pub mod backend;
@@ -30,7 +32,6 @@ pub mod retention;
 pub mod submissions;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod timefmt;
 pub mod tokens;
 pub mod users;
 

@@ -3,7 +3,6 @@
 //! one user the recommendations beside what led to them.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use sqlx::FromRow;
 
 use recofinement_domain::ContentKind;
@@ -12,7 +11,7 @@ use recofinement_domain::media;
 use crate::{Db, StoreResult, on_db};
 
 /// Sizes of the catalogue and of the audience.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Counts {
     /// Items per kind label (`MOVIE`…, `EPISODE` included).
     pub items: Vec<KindCount>,
@@ -22,21 +21,21 @@ pub struct Counts {
     pub events: i64,
 }
 
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct KindCount {
     pub kind: String,
     pub count: i64,
 }
 
 /// Events of one hour (`YYYY-MM-DD HH:00:00`, UTC).
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct HourCount {
     pub hour: String,
     pub count: i64,
 }
 
 /// One recommendation row as the engine wrote it.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct RecommendationRow {
     pub content_id: i64,
     pub kind: Option<String>,
@@ -48,7 +47,7 @@ pub struct RecommendationRow {
 }
 
 /// One interaction of a user with an item.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct InteractionRow {
     pub content_id: i64,
     pub kind: Option<String>,
@@ -56,13 +55,11 @@ pub struct InteractionRow {
     pub rating: Option<i64>,
     pub views: Option<i64>,
     pub count: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    #[schema(value_type = Option<String>)]
     pub last_at: Option<NaiveDateTime>,
 }
 
 /// A user worth looking up.
-#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct SampleUser {
     pub uuid: String,
     pub username: String,

@@ -2,7 +2,6 @@
 //! interactions, and the recorded runs of the engine for them.
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
 
 use sqlx::FromRow;
 
@@ -23,16 +22,13 @@ pub struct Profile {
 }
 
 /// The six values of an interaction, as a profile stores them.
-#[derive(Clone, Debug, Default, FromRow, Serialize)]
+#[derive(Clone, Debug, Default, FromRow)]
 pub struct ProfileMeta {
     pub rating: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
     pub last_rating_date: Option<NaiveDateTime>,
     pub review_see_count: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
     pub last_review_see_date: Option<NaiveDateTime>,
     pub count: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
     pub last_count_increment: Option<NaiveDateTime>,
 }
 

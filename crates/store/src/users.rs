@@ -7,6 +7,7 @@ use recofinement_domain::{Listing, Page};
 use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::events::write_event;
+use crate::interactions::META_COLUMNS;
 use crate::{Db, StoreError, StoreResult, on_db};
 
 /// Marker of accounts imported from the public datasets: they never log in.
@@ -259,28 +260,21 @@ impl Db {
 }
 
 /// One interaction of the export (spec §5, `meta_user_content`).
-#[derive(Clone, Debug, FromRow, serde::Serialize)]
+#[derive(Clone, Debug, FromRow)]
 pub struct ExportedMeta {
     pub content_id: i64,
-    pub rating: Option<i64>,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    pub last_rating_date: Option<chrono::NaiveDateTime>,
-    pub review_see_count: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    pub last_review_see_date: Option<chrono::NaiveDateTime>,
-    pub count: i64,
-    #[serde(serialize_with = "crate::timefmt::serialize_option")]
-    pub last_count_increment: Option<chrono::NaiveDateTime>,
+    #[sqlx(flatten)]
+    pub meta: crate::interactions::Meta,
 }
 
-#[derive(Clone, Debug, FromRow, serde::Serialize)]
+#[derive(Clone, Debug, FromRow)]
 pub struct ExportedFlag {
     pub content_id: i64,
     pub reason_categorie: String,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, FromRow, serde::Serialize)]
+#[derive(Clone, Debug, FromRow)]
 pub struct LinkedService {
     pub service_id: i64,
     pub service_name: String,
@@ -361,11 +355,10 @@ impl Db {
 
     /// Every interaction of the user, for the export.
     pub async fn user_metas(&self, user_id: i64) -> StoreResult<Vec<ExportedMeta>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT content_id, rating, last_rating_date, COALESCE(review_see_count, 0) AS review_see_count, \
-             last_review_see_date, COALESCE(count, 0) AS count, last_count_increment \
-             FROM meta_user_content WHERE user_id = $1 ORDER BY content_id",
-        )
+        let sql = format!(
+            "SELECT content_id, {META_COLUMNS} FROM meta_user_content WHERE user_id = $1 ORDER BY content_id"
+        );
+        on_db!(self, pool => Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(user_id)
         .fetch_all(pool)
         .await?))

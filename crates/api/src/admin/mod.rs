@@ -18,15 +18,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::{Permission, validate};
-use recofinement_store::catalogue::Genre;
-use recofinement_store::engine_runs::StoredEvaluation;
-use recofinement_store::overview::{
-    Counts, HourCount, InteractionRow, RecommendationRow, SampleUser,
+
+mod rows;
+
+pub use rows::{
+    Counts, HourCount, InteractionRow, KindCount, RecommendationRow, SampleUser, StoredEvaluation,
 };
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::routes::schema::Message;
+use crate::routes::schema::{Genre, Message, wire};
 use crate::state::AppState;
 
 /// Days of activity the events chart covers.
@@ -137,12 +138,12 @@ async fn overview(State(state): State<AppState>, caller: AuthUser) -> AppResult<
     let since = now - chrono::TimeDelta::days(ACTIVITY_DAYS);
     Ok(Json(Overview {
         status: true,
-        counts: state.db.counts().await?,
-        events_per_hour: state.db.events_per_hour(since).await?,
+        counts: state.db.counts().await?.into(),
+        events_per_hour: wire(state.db.events_per_hour(since).await?),
         engines: engine_panels(&state).await?,
         scheduler: state.engine_hooks.scheduler_role().map(str::to_string),
-        evaluations: state.db.evaluations(5).await?,
-        sample_users: state.db.users_to_look_up(5).await?,
+        evaluations: wire(state.db.evaluations(5).await?),
+        sample_users: wire(state.db.users_to_look_up(5).await?),
     }))
 }
 
@@ -158,15 +159,12 @@ async fn engine_panels(state: &AppState) -> AppResult<Vec<EnginePanel>> {
             let next_run = match (standing.last_success, cadence) {
                 (Some(last), Some(cadence)) => chrono::TimeDelta::from_std(cadence.every)
                     .ok()
-                    .map(|every| recofinement_store::timefmt::format(&(last + every))),
+                    .map(|every| crate::timefmt::format(&(last + every))),
                 _ => None,
             };
             EnginePanel {
                 backlog: standing.backlog,
-                last_success: standing
-                    .last_success
-                    .as_ref()
-                    .map(recofinement_store::timefmt::format),
+                last_success: standing.last_success.as_ref().map(crate::timefmt::format),
                 every_secs: cadence.map(|c| c.every.as_secs()),
                 due_at_events: cadence.map(|c| c.events),
                 next_run,
@@ -237,9 +235,9 @@ async fn lookup(
         .ok_or_else(AppError::user_not_found)?;
     Ok(Json(Lookup {
         status: true,
-        genres: state.db.liked_genres(user.user_id).await?,
-        interactions: state.db.recent_interactions(user.user_id, 50).await?,
-        recommendations: state.db.recommendation_rows(user.user_id).await?,
+        genres: wire(state.db.liked_genres(user.user_id).await?),
+        interactions: wire(state.db.recent_interactions(user.user_id, 50).await?),
+        recommendations: wire(state.db.recommendation_rows(user.user_id).await?),
         user: LookedUpUser {
             uuid: user.uuid,
             username: user.username,

@@ -8,16 +8,43 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::Permission;
-use recofinement_store::audit::{Actor, AuditAction, AuditEntry};
+use recofinement_store::audit::{self as stored, Actor, AuditAction};
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::routes::events::EventQuery;
-use crate::routes::schema::Message;
+use crate::routes::schema::{Message, wire};
 use crate::state::AppState;
+use crate::timefmt::format;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+/// One recorded action, as administrators read it.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub audit_id: i64,
+    pub occurred_at: String,
+    /// The acting account's uuid; `null` for the command line.
+    pub actor_uuid: Option<String>,
+    pub action: String,
+    /// What it was done to (`user:<uuid>`, `movie:<id>`, …).
+    pub target: String,
+    pub detail: Option<String>,
+}
+
+impl From<stored::AuditEntry> for AuditEntry {
+    fn from(entry: stored::AuditEntry) -> Self {
+        AuditEntry {
+            audit_id: entry.audit_id,
+            occurred_at: format(&entry.occurred_at),
+            actor_uuid: entry.actor_uuid,
+            action: entry.action,
+            target: entry.target,
+            detail: entry.detail,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -40,7 +67,7 @@ async fn list_audit(
 ) -> AppResult<Json<AuditPage>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content = state.db.audit_entries(after, limit).await?;
+    let content: Vec<AuditEntry> = wire(state.db.audit_entries(after, limit).await?);
     let next_after = content.last().map_or(after, |e| e.audit_id);
     Ok(Json(AuditPage {
         status: true,

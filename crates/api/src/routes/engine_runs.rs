@@ -12,14 +12,15 @@ use utoipa_axum::routes;
 
 use recofinement_domain::{EngineName, Permission, validate};
 use recofinement_store::engine_runs::{
-    EngineRun, NewEngineRun, RunCause, RunOf, RunOutcome, RunScope, RunWindow,
+    self as stored, NewEngineRun, RunCause, RunOf, RunOutcome, RunScope, RunWindow,
 };
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid};
-use crate::routes::schema::Message;
+use crate::routes::schema::{Message, wire};
 use crate::state::{AppState, NoEngineToRun};
+use crate::timefmt::{format, format_option};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_runs, force_run))
@@ -34,6 +35,45 @@ pub struct RunQuery {
     pub before: Option<i64>,
     /// At most this many runs (1 to 500, default 50).
     pub limit: Option<i64>,
+}
+
+/// A recorded run.
+#[derive(Serialize, ToSchema)]
+pub struct EngineRun {
+    pub id: i64,
+    pub engine: String,
+    pub cause: String,
+    pub scope: String,
+    pub subjects: i64,
+    pub rows: i64,
+    pub seconds: f64,
+    pub peak_memory_mib: Option<f64>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: String,
+    pub error: Option<String>,
+    /// Uuid of the administrator who asked (request rows).
+    pub requested_by: Option<String>,
+}
+
+impl From<stored::EngineRun> for EngineRun {
+    fn from(run: stored::EngineRun) -> Self {
+        EngineRun {
+            id: run.id,
+            engine: run.engine,
+            cause: run.cause,
+            scope: run.scope,
+            subjects: run.subjects,
+            rows: run.rows,
+            seconds: run.seconds,
+            peak_memory_mib: run.peak_memory_mib,
+            started_at: format(&run.started_at),
+            finished_at: format_option(run.finished_at),
+            outcome: run.outcome,
+            error: run.error,
+            requested_by: run.requested_by,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,7 +101,7 @@ async fn list_runs(
     Ok(Json(RunPage {
         status: true,
         message: "Engine runs sent".into(),
-        content: state.db.engine_runs(window).await?,
+        content: wire(state.db.engine_runs(window).await?),
     }))
 }
 

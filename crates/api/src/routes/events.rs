@@ -8,12 +8,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::Permission;
-use recofinement_store::events::Event;
+use recofinement_store::events as stored;
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
-use crate::routes::schema::Message;
+use crate::routes::schema::{Message, wire};
 use crate::state::AppState;
+use crate::timefmt::{format, json_text};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events))
@@ -39,6 +40,39 @@ impl EventQuery {
     }
 }
 
+/// A logged change, as tools read it.
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub occured_at: String,
+    pub occured_by: Option<i64>,
+    pub object_id: i64,
+    pub kind: String,
+    pub model_name: String,
+    pub attribute_name: Option<String>,
+    pub new_value: Option<String>,
+    pub content_type: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+impl From<stored::Event> for Event {
+    fn from(event: stored::Event) -> Self {
+        Event {
+            id: event.id,
+            occured_at: format(&event.occured_at),
+            occured_by: event.occured_by,
+            object_id: event.object_id,
+            kind: event.kind,
+            model_name: event.model_name,
+            attribute_name: event.attribute_name,
+            new_value: event.new_value,
+            content_type: event.content_type,
+            payload: json_text(event.payload),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct EventPage {
     pub status: bool,
@@ -58,7 +92,7 @@ async fn list_events(
 ) -> AppResult<Json<EventPage>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content = state.db.events_after(after, limit).await?;
+    let content: Vec<Event> = wire(state.db.events_after(after, limit).await?);
     let next_after = content.last().map_or(after, |e| e.id);
     Ok(Json(EventPage {
         status: true,

@@ -11,9 +11,10 @@ use serde_json::{Map, Value};
 use recofinement_domain::ContentKind;
 use recofinement_domain::media::{EPISODE_COLUMNS, MediaSpec, Shape};
 use recofinement_store::Db;
-use recofinement_store::catalogue::{Episode, FieldValue, Genre, Item, PlayedTrack};
+use recofinement_store::catalogue::{Episode, FieldValue, Item, PlayedTrack};
 
 use crate::error::AppResult;
+use crate::routes::schema::{Genre, wire};
 
 fn field_json(value: FieldValue) -> Value {
     match value {
@@ -55,7 +56,7 @@ pub async fn shaped(
 ) -> AppResult<Vec<Value>> {
     let with_genres = shape == Shape::WithGenres;
     let with_category = spec.kind == ContentKind::Application;
-    let mut genres: HashMap<i64, Vec<Genre>> = if with_genres || with_category {
+    let mut genres: HashMap<i64, Vec<_>> = if with_genres || with_category {
         let ids: Vec<i64> = items.iter().map(|item| item.content_id).collect();
         db.genres_of(&ids).await?
     } else {
@@ -67,11 +68,11 @@ pub async fn shaped(
             let item_genres = genres.remove(&item.content_id).unwrap_or_default();
             let mut json = item_json(spec, item);
             if with_category {
-                let first = item_genres.first().cloned();
+                let first = item_genres.first().cloned().map(Genre::from);
                 json.insert("categorie".into(), to_json(first));
             }
             if with_genres {
-                json.insert("genres".into(), to_json(item_genres));
+                json.insert("genres".into(), to_json(wire::<_, Genre>(item_genres)));
             }
             Value::Object(json)
         })
@@ -101,7 +102,7 @@ pub async fn played_json(
 ) -> AppResult<Vec<Value>> {
     let dates: Vec<String> = played
         .iter()
-        .map(|p| recofinement_store::timefmt::format(&p.last_played))
+        .map(|p| crate::timefmt::format(&p.last_played))
         .collect();
     let tracks = played.into_iter().map(|p| p.track).collect();
     let tracks = shaped(db, spec, Shape::WithGenres, tracks).await?;

@@ -19,9 +19,9 @@ use recofinement_domain::media::{self, MediaSpec, Shape};
 use recofinement_domain::{ContentKind, EngineName, Listing, Page, Permission, validate};
 use recofinement_store::StoreError;
 use recofinement_store::audit::AuditAction;
-use recofinement_store::catalogue::{Genre, Item, RecoTarget};
+use recofinement_store::catalogue::{Item, RecoTarget};
 use recofinement_store::changes::ListChange;
-use recofinement_store::interactions::{Meta, MetaPatch};
+use recofinement_store::interactions::MetaPatch;
 use recofinement_store::submissions::AcceptError;
 
 use crate::auth::AuthUser;
@@ -31,7 +31,7 @@ use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
 use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::proposal;
-use crate::routes::schema::{ErrorBody, Message};
+use crate::routes::schema::{ErrorBody, Genre, Message, Meta, wire};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -322,7 +322,7 @@ async fn genres(
     if needs_permission {
         caller.require(&state, Permission::IndicateInterest).await?;
     }
-    let content = state.db.kind_genres(spec).await?;
+    let content = wire(state.db.kind_genres(spec).await?);
     Ok(Json(GenresAnswer {
         status: true,
         message: spec.genres_message.into(),
@@ -412,7 +412,7 @@ async fn view_meta(
     Ok(Json(MetaAnswer {
         status: true,
         message: "Meta successfully sent".into(),
-        content: meta,
+        content: meta.into(),
     }))
 }
 

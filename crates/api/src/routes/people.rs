@@ -9,14 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::{Listing, Page, Permission};
-use recofinement_store::catalogue::Genre;
-use recofinement_store::users::{ExportedFlag, ExportedMeta, LinkedService};
+use recofinement_store::users as stored;
 
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ListPage, PageQuery, PathParam};
 use crate::openapi::demo;
-use crate::routes::schema::{EmptyObject, GenreList, GroupBase, Message, UserBase};
+use crate::routes::schema::{
+    EmptyObject, Genre, GenreList, GroupBase, Message, Meta, UserBase, wire,
+};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -88,7 +89,7 @@ async fn liked_genres(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> AppResult<Json<GenreList>> {
-    let content = state.db.liked_genres(caller.user_id).await?;
+    let content = wire(state.db.liked_genres(caller.user_id).await?);
     Ok(Json(GenreList {
         status: true,
         message: "User liked genre sent".into(),
@@ -162,15 +163,63 @@ pub struct UserExport {
     pub invitations: Vec<GroupBase>,
     pub owned_groups: Vec<GroupBase>,
     pub liked_genres: Vec<Genre>,
-    #[schema(value_type = Vec<Object>)]
     pub linked_services: Vec<LinkedService>,
-    #[schema(value_type = Vec<Object>)]
     pub meta_user_content: Vec<ExportedMeta>,
-    #[schema(value_type = Vec<Object>)]
     pub bad_recommendations: Vec<ExportedFlag>,
     /// Sandbox profiles the user owns (name and uuid).
     #[schema(value_type = Vec<Object>)]
     pub profiles: Vec<serde_json::Value>,
+}
+
+/// One interaction of the export: the item and the caller's values.
+#[derive(Serialize, ToSchema)]
+pub struct ExportedMeta {
+    pub content_id: i64,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+impl From<stored::ExportedMeta> for ExportedMeta {
+    fn from(row: stored::ExportedMeta) -> Self {
+        ExportedMeta {
+            content_id: row.content_id,
+            meta: row.meta.into(),
+        }
+    }
+}
+
+/// An item the caller flagged as a bad recommendation, and why.
+#[derive(Serialize, ToSchema)]
+pub struct ExportedFlag {
+    pub content_id: i64,
+    pub reason_categorie: String,
+    pub reason: String,
+}
+
+impl From<stored::ExportedFlag> for ExportedFlag {
+    fn from(row: stored::ExportedFlag) -> Self {
+        ExportedFlag {
+            content_id: row.content_id,
+            reason_categorie: row.reason_categorie,
+            reason: row.reason,
+        }
+    }
+}
+
+/// A linked service (Spotify, Google Books…), without its tokens.
+#[derive(Serialize, ToSchema)]
+pub struct LinkedService {
+    pub service_id: i64,
+    pub service_name: String,
+}
+
+impl From<stored::LinkedService> for LinkedService {
+    fn from(row: stored::LinkedService) -> Self {
+        LinkedService {
+            service_id: row.service_id,
+            service_name: row.service_name,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -190,9 +239,6 @@ async fn export(State(state): State<AppState>, caller: AuthUser) -> AppResult<Js
         .await?
         .ok_or_else(AppError::user_not_found)?;
     let groups = db.user_groups(user.user_id).await?;
-    let conv = |v: Vec<recofinement_store::groups::GroupBase>| {
-        v.into_iter().map(GroupBase::from).collect()
-    };
     let mut profiles = Vec::new();
     let mut page = Page(1);
     loop {
@@ -208,13 +254,13 @@ async fn export(State(state): State<AppState>, caller: AuthUser) -> AppResult<Js
     }
     let export = UserExport {
         roles: db.role_names(user.user_id).await?,
-        groups: conv(groups.groups),
-        invitations: conv(groups.invitations),
-        owned_groups: conv(groups.owned_groups),
-        liked_genres: db.liked_genres(user.user_id).await?,
-        linked_services: db.linked_services(user.user_id).await?,
-        meta_user_content: db.user_metas(user.user_id).await?,
-        bad_recommendations: db.user_flags(user.user_id).await?,
+        groups: wire(groups.groups),
+        invitations: wire(groups.invitations),
+        owned_groups: wire(groups.owned_groups),
+        liked_genres: wire(db.liked_genres(user.user_id).await?),
+        linked_services: wire(db.linked_services(user.user_id).await?),
+        meta_user_content: wire(db.user_metas(user.user_id).await?),
+        bad_recommendations: wire(db.user_flags(user.user_id).await?),
         profiles,
         uuid: user.uuid,
         email: user.email,

@@ -8,14 +8,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
 use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
-use recofinement_store::catalogue::Genre;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
@@ -24,8 +23,9 @@ use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
-use crate::routes::schema::{ErrorBody, GenreList, Message};
+use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, wire};
 use crate::state::AppState;
+use crate::timefmt::format_option;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -175,7 +175,7 @@ async fn get_profile(
     PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
 ) -> AppResult<Json<ProfileObjectAnswer>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
-    let liked_genres = state.db.profile_genres(profile.profile_id).await?;
+    let liked_genres = wire(state.db.profile_genres(profile.profile_id).await?);
     Ok(Json(ProfileObjectAnswer {
         status: true,
         message: "Profile data sent".into(),
@@ -230,7 +230,7 @@ async fn profile_genres(
     PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
 ) -> AppResult<Json<GenreList>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
-    let content = state.db.profile_genres(profile.profile_id).await?;
+    let content = wire(state.db.profile_genres(profile.profile_id).await?);
     Ok(Json(GenreList {
         status: true,
         message: "Profile liked genre sent".into(),
@@ -397,6 +397,19 @@ pub struct KindPath {
     ptype: String,
 }
 
+/// A profile's stored interaction in the wire's shape (its counters may be
+/// null, unlike a user's).
+fn meta_values(meta: ProfileMeta) -> Value {
+    json!({
+        "rating": meta.rating,
+        "last_rating_date": format_option(meta.last_rating_date),
+        "review_see_count": meta.review_see_count,
+        "last_review_see_date": format_option(meta.last_review_see_date),
+        "count": meta.count,
+        "last_count_increment": format_option(meta.last_count_increment),
+    })
+}
+
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
     params(KindPath, PageQuery),
@@ -418,7 +431,10 @@ async fn list_metas(
         .await?;
     Ok(PageAnswer::new(
         format!("Profile's meta {} data sent", spec.table),
-        content.into_iter().map(|row| beside(spec, row)).collect(),
+        content
+            .into_iter()
+            .map(|(item, meta)| beside(spec, (item, meta_values(meta))))
+            .collect(),
         page,
         total,
     ))
@@ -442,7 +458,7 @@ async fn profile_history(
         .map(|run| {
             json!({
                 "id": run.id,
-                "occured_at": recofinement_store::timefmt::format(&run.occured_at),
+                "occured_at": crate::timefmt::format(&run.occured_at),
                 "status": run.status,
                 "profile": base,
             })
@@ -575,7 +591,10 @@ async fn history_metas(
         .await?;
     Ok(PageAnswer::new(
         "Recommendation history data sent",
-        content.into_iter().map(|row| beside(spec, row)).collect(),
+        content
+            .into_iter()
+            .map(|(item, meta)| beside(spec, (item, meta_values(meta))))
+            .collect(),
         page,
         total,
     ))

@@ -6,9 +6,12 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use recofinement_store::catalogue::Genre;
+use recofinement_store::catalogue::Genre as StoredGenre;
 use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
+use recofinement_store::interactions::Meta as StoredMeta;
 use recofinement_store::users::User;
+
+use crate::timefmt::format_option;
 
 /// `{"status": true|false, "message": …}`: the envelope of every answer.
 #[derive(Serialize, ToSchema)]
@@ -97,15 +100,14 @@ pub struct UserObject {
 
 impl UserObject {
     pub fn new(user: User, groups: UserGroups) -> Self {
-        let conv = |v: Vec<GroupRow>| v.into_iter().map(GroupBase::from).collect();
         UserObject {
             uuid: user.uuid,
             email: user.email,
             username: user.username,
             preferences_defined: user.preferences_defined,
-            groups: conv(groups.groups),
-            invitations: conv(groups.invitations),
-            owned_groups: conv(groups.owned_groups),
+            groups: wire(groups.groups),
+            invitations: wire(groups.invitations),
+            owned_groups: wire(groups.owned_groups),
         }
     }
 }
@@ -116,4 +118,51 @@ pub struct GenreList {
     pub status: bool,
     pub message: String,
     pub content: Vec<Genre>,
+}
+
+/// Rows of the store in their wire shape.
+pub fn wire<Row, Wire: From<Row>>(rows: impl IntoIterator<Item = Row>) -> Vec<Wire> {
+    rows.into_iter().map(Wire::from).collect()
+}
+
+/// A genre; `count` is how many items carry it where a list counts them.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Genre {
+    pub genre_id: i64,
+    pub name: String,
+    pub count: Option<i64>,
+}
+
+impl From<StoredGenre> for Genre {
+    fn from(genre: StoredGenre) -> Self {
+        Genre {
+            genre_id: genre.genre_id,
+            name: genre.name,
+            count: genre.count,
+        }
+    }
+}
+
+/// One user's interaction with one item (absent counters read as 0).
+#[derive(Serialize, ToSchema)]
+pub struct Meta {
+    pub rating: Option<i64>,
+    pub last_rating_date: Option<String>,
+    pub review_see_count: i64,
+    pub last_review_see_date: Option<String>,
+    pub count: i64,
+    pub last_count_increment: Option<String>,
+}
+
+impl From<StoredMeta> for Meta {
+    fn from(meta: StoredMeta) -> Self {
+        Meta {
+            rating: meta.rating,
+            last_rating_date: format_option(meta.last_rating_date),
+            review_see_count: meta.review_see_count,
+            last_review_see_date: format_option(meta.last_review_see_date),
+            count: meta.count,
+            last_count_increment: format_option(meta.last_count_increment),
+        }
+    }
 }

@@ -127,6 +127,13 @@ db_test!(export_holds_everything_that_is_the_users, |app| {
     assert_eq!(user["liked_genres"][0]["name"], "Rock");
     assert_eq!(user["meta_user_content"][0]["content_id"], track);
     assert_eq!(user["meta_user_content"][0]["rating"], 4);
+    let rated_at = user["meta_user_content"][0]["last_rating_date"]
+        .as_str()
+        .expect("the rating's time");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(rated_at, "%Y-%m-%dT%H:%M:%S%.f").is_ok(),
+        "ISO 8601 without offset: {rated_at}"
+    );
     assert_eq!(user["bad_recommendations"][0]["reason"], "1999");
     assert_eq!(user["owned_groups"][0]["name"], "friends");
     assert_eq!(
