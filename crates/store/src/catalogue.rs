@@ -233,8 +233,10 @@ impl Db {
         let field = format!("m.{}", spec.search_field);
         let index_filter = self.search_index_filter(spec, term);
         let filter = format!("lower({field}) LIKE $1 ESCAPE '\\'{index_filter}");
+        // The matches are all read and sorted for the page anyway: counting
+        // them there spares a second search of the index.
         let sql = format!(
-            "SELECT {} FROM content c JOIN {} m ON m.content_id = c.content_id WHERE {filter} \
+            "SELECT {}, COUNT(*) OVER () FROM content c JOIN {} m ON m.content_id = c.content_id WHERE {filter} \
              ORDER BY CASE WHEN lower({field}) LIKE $2 ESCAPE '\\' THEN 0 ELSE 1 END, {} LIMIT $3 OFFSET $4",
             select_list(spec),
             spec.table,
@@ -249,15 +251,22 @@ impl Db {
         let phrase = (!index_filter.is_empty()).then(|| crate::dialect::fts_phrase(term));
         Ok(on_db!(self, pool => {
             let mut items = statement(&pool, sqlx::AssertSqlSafe(sql)).arg(&contains).arg(&prefix).arg(Page::SIZE).arg(page.offset());
-            let mut total = statement(&pool, sqlx::AssertSqlSafe(count)).arg(&contains);
             if let Some(phrase) = &phrase {
                 items = items.arg(phrase);
-                total = total.arg(phrase);
             }
-            Listing {
-                rows: fetch_items(pool, items, spec, false).await?,
-                total: fetch_count(pool, total).await?,
-            }
+            let (rows, total) = fetch_items_and_total(pool, items, spec).await?;
+            let total = match total {
+                Some(total) => total,
+                // A page past the end has no row to carry the count.
+                None => {
+                    let mut total = statement(&pool, sqlx::AssertSqlSafe(count)).arg(&contains);
+                    if let Some(phrase) = &phrase {
+                        total = total.arg(phrase);
+                    }
+                    fetch_count(pool, total).await?
+                }
+            };
+            Listing { rows, total }
         }))
     }
 

@@ -773,6 +773,15 @@ db_test!(item_counts_follow_inserts_kind_changes_and_deletes, |app| {
     assert_eq!(counted(&app).await, 32);
     let (_, body) = app.get("/api/movie", &user).await;
     assert_eq!(body["total_pages"], 2, "32 movies are two pages of 24");
+    // A search counts every match, not only the page it returns.
+    for page in [1, 2] {
+        let (_, body) = app
+            .get(&format!("/api/movie/search/bulk?page={page}"), &user)
+            .await;
+        assert_eq!(body["total_pages"], 2, "29 matches, page {page}: {body}");
+    }
+    let (_, body) = app.get("/api/movie/search/bulk?page=2", &user).await;
+    assert_eq!(body["content"].as_array().map(Vec::len), Some(5));
 });
 
 /// The kept count of movies, checked against a real count.
