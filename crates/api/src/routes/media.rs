@@ -120,6 +120,17 @@ impl PageAnswer {
         })
     }
 
+    /// A page of `listing`, each row shaped by `entry`.
+    pub fn of<Row>(
+        message: impl Into<String>,
+        listing: Listing<Row>,
+        page: Page,
+        entry: impl FnMut(Row) -> Value,
+    ) -> Json<PageAnswer> {
+        let content = listing.rows.into_iter().map(entry).collect();
+        Self::new(message, content, page, listing.total)
+    }
+
     /// A page of items in the list's shape.
     async fn items(
         state: &AppState,
@@ -580,33 +591,20 @@ async fn list_additional(
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     caller.require(&state, Permission::AddContent).await?;
-    let Listing {
-        rows: proposals,
-        total,
-    } = state.db.list_submissions(spec, page).await?;
-    let content = proposals
-        .into_iter()
-        .map(|(id, proposal)| {
+    let proposals = state.db.list_submissions(spec, page).await?;
+    Ok(PageAnswer::of(
+        spec.additional_list_message,
+        proposals,
+        page,
+        |(id, proposal)| {
             let mut item = Map::new();
             item.insert(spec.pending_id.into(), id.into());
             for column in spec.submitted_columns() {
-                item.insert(
-                    column.name.into(),
-                    proposal
-                        .fields
-                        .get(column.name)
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                );
+                let value = proposal.fields.get(column.name).cloned();
+                item.insert(column.name.into(), value.unwrap_or(Value::Null));
             }
             Value::Object(item)
-        })
-        .collect();
-    Ok(PageAnswer::new(
-        spec.additional_list_message,
-        content,
-        page,
-        total,
+        },
     ))
 }
 

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
 use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
+use recofinement_store::catalogue::Item;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
 use crate::auth::AuthUser;
@@ -397,17 +398,18 @@ pub struct KindPath {
     ptype: String,
 }
 
-/// A profile's stored interaction in the wire's shape (its counters may be
-/// null, unlike a user's).
-fn meta_values(meta: ProfileMeta) -> Value {
-    json!({
+/// An item beside a profile's stored interaction with it, whose counters
+/// may be null (unlike a user's).
+fn meta_beside(spec: &MediaSpec, (item, meta): (Item, ProfileMeta)) -> Value {
+    let values = json!({
         "rating": meta.rating,
         "last_rating_date": format_option(meta.last_rating_date),
         "review_see_count": meta.review_see_count,
         "last_review_see_date": format_option(meta.last_review_see_date),
         "count": meta.count,
         "last_count_increment": format_option(meta.last_count_increment),
-    })
+    });
+    beside(spec, (item, values))
 }
 
 /// P10: the profile's interactions with items of one kind.
@@ -422,22 +424,14 @@ async fn list_metas(
 ) -> AppResult<Json<PageAnswer>> {
     let spec = kind_spec(&path.ptype)?;
     let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
-    let Listing {
-        rows: content,
-        total,
-    } = state
+    let metas = state
         .db
         .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page)
         .await?;
-    Ok(PageAnswer::new(
-        format!("Profile's meta {} data sent", spec.table),
-        content
-            .into_iter()
-            .map(|(item, meta)| beside(spec, (item, meta_values(meta))))
-            .collect(),
-        page,
-        total,
-    ))
+    let message = format!("Profile's meta {} data sent", spec.table);
+    Ok(PageAnswer::of(message, metas, page, |row| {
+        meta_beside(spec, row)
+    }))
 }
 
 /// P11: the profile's runs, newest first.
@@ -451,25 +445,16 @@ async fn profile_history(
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let profile = owned_profile(&state, &caller, &uuid).await?;
-    let Listing { rows: runs, total } = state.db.runs(profile.profile_id, page).await?;
+    let runs = state.db.runs(profile.profile_id, page).await?;
     let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
-    let content = runs
-        .into_iter()
-        .map(|run| {
-            json!({
-                "id": run.id,
-                "occured_at": crate::timefmt::format(&run.occured_at),
-                "status": run.status,
-                "profile": base,
-            })
+    Ok(PageAnswer::of(HISTORY_SENT, runs, page, |run| {
+        json!({
+            "id": run.id,
+            "occured_at": crate::timefmt::format(&run.occured_at),
+            "status": run.status,
+            "profile": base,
         })
-        .collect();
-    Ok(PageAnswer::new(
-        "Recommendation history data sent",
-        content,
-        page,
-        total,
-    ))
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -493,6 +478,20 @@ pub struct RunKindPath {
     /// The media kind.
     #[param(inline, value_type = ContentKind, example = json!(demo::KIND))]
     ptype: String,
+}
+
+/// What a run's pages answer (the original's wording).
+const HISTORY_SENT: &str = "Recommendation history data sent";
+
+/// The path's kind and its run of the caller's profile.
+async fn run_of_kind(
+    state: &AppState,
+    caller: &AuthUser,
+    path: &RunKindPath,
+) -> AppResult<(&'static MediaSpec, i64)> {
+    let spec = kind_spec(&path.ptype)?;
+    let run = owned_run(state, caller, &path.profile_uuid, path.id).await?;
+    Ok((spec, run))
 }
 
 /// The run `id` of the caller's profile.
@@ -525,16 +524,13 @@ async fn history_genres(
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
     let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let Listing { rows, total } = state.db.run_genres(run, page).await?;
-    let content = rows
-        .into_iter()
-        .map(|(name, kind)| json!({"name": name, "content_type": kind.map(|k| k.to_lowercase())}))
-        .collect();
-    Ok(PageAnswer::new(
-        "Recommendation history liked genres data sent",
-        content,
+    let genres = state.db.run_genres(run, page).await?;
+    let message = "Recommendation history liked genres data sent";
+    Ok(PageAnswer::of(
+        message,
+        genres,
         page,
-        total,
+        |(name, kind)| json!({"name": name, "content_type": kind.map(|k| k.to_lowercase())}),
     ))
 }
 
@@ -548,25 +544,16 @@ async fn history_results(
     PathParam(path): PathParam<RunKindPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let spec = kind_spec(&path.ptype)?;
-    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let Listing {
-        rows: content,
-        total,
-    } = state.db.run_results(spec, run, page).await?;
-    Ok(PageAnswer::new(
-        "Recommendation history data sent",
-        content
-            .into_iter()
-            .map(|(item, line)| {
-                beside(
-                    spec,
-                    (item, json!({"score": line.score, "engine": line.engine})),
-                )
-            })
-            .collect(),
+    let (spec, run) = run_of_kind(&state, &caller, &path).await?;
+    let results = state.db.run_results(spec, run, page).await?;
+    Ok(PageAnswer::of(
+        HISTORY_SENT,
+        results,
         page,
-        total,
+        |(item, line)| {
+            let values = json!({"score": line.score, "engine": line.engine});
+            beside(spec, (item, values))
+        },
     ))
 }
 
@@ -580,22 +567,12 @@ async fn history_metas(
     PathParam(path): PathParam<RunKindPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let spec = kind_spec(&path.ptype)?;
-    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
-    let Listing {
-        rows: content,
-        total,
-    } = state
+    let (spec, run) = run_of_kind(&state, &caller, &path).await?;
+    let metas = state
         .db
         .profile_meta_page(spec, MetaSource::Run(run), page)
         .await?;
-    Ok(PageAnswer::new(
-        "Recommendation history data sent",
-        content
-            .into_iter()
-            .map(|(item, meta)| beside(spec, (item, meta_values(meta))))
-            .collect(),
-        page,
-        total,
-    ))
+    Ok(PageAnswer::of(HISTORY_SENT, metas, page, |row| {
+        meta_beside(spec, row)
+    }))
 }
