@@ -36,6 +36,10 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the Prometheus recorder of this process (once; later calls
 /// answer the same handle). Until it is installed, recording costs nothing.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
+    // One installation at a time: a second caller waits for the first's
+    // handle instead of finding the recorder set and the handle not yet.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
@@ -43,7 +47,6 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
         .build_recorder();
     let handle = recorder.handle();
-    // Another thread may have won the race: use whichever handle is global.
     if metrics::set_global_recorder(recorder).is_ok() {
         let _ = HANDLE.set(handle);
     }
