@@ -1,6 +1,6 @@
-//! A short-lived cache of answers that are the same for every caller
-//! (popular lists, search results): under load the same page is asked for
-//! again and again. An answer is never older than a change that committed
+//! A short-lived cache of answers asked for again and again: popular lists
+//! and search results, the same for every caller, and each caller's own
+//! account. An answer is never older than a change that committed
 //! before it was asked for: each entry is tagged with what it shows (its
 //! items, and for kinds ordered by ratings, the popular order), a change
 //! drops the entries it touches on this instance at once (the writer's own
@@ -30,13 +30,19 @@ pub enum Tag {
     Item(i64),
     /// The answer is a page of this kind's popular order.
     Popular(ContentKind),
+    /// The answer shows this account (its name, e-mail, preferences).
+    Account(i64),
+    /// The answer shows who is in which group.
+    Memberships,
 }
 
 impl Tag {
     /// The tags a change touches; `None` means every answer.
     fn touched_by(change: ListChange) -> Option<Vec<Tag>> {
         match change {
-            ListChange::Account { .. } | ListChange::Interactions { .. } => Some(Vec::new()),
+            ListChange::Interactions { .. } => Some(Vec::new()),
+            ListChange::Account { user_id } => Some(vec![Tag::Account(user_id)]),
+            ListChange::Memberships => Some(vec![Tag::Memberships]),
             ListChange::Catalogue => None,
             ListChange::Item { kind, content_id } => {
                 let mut tags = vec![Tag::Item(content_id)];

@@ -250,8 +250,12 @@ impl AppState {
                     return false;
                 };
                 match heard {
-                    Heard::Change(ListChange::Account { user_id }) => sessions.forget(user_id),
-                    Heard::Change(change) => lists.changed(change),
+                    Heard::Change(change) => {
+                        if let ListChange::Account { user_id } = change {
+                            sessions.forget(user_id);
+                        }
+                        lists.changed(change);
+                    }
                     Heard::MayHaveMissed => {
                         lists.clear();
                         sessions.clear();
@@ -270,13 +274,18 @@ impl AppState {
     /// here before answering (the caller reads its own write), then tell
     /// the other instances.
     pub async fn list_changed(&self, change: ListChange) {
-        self.list_announced(change);
+        self.announced(change);
         self.db.announce(change).await;
     }
 
     /// [`AppState::list_changed`] for a change whose notice the store sent
-    /// itself, with the commit: only what it alters here is dropped.
-    pub fn list_announced(&self, change: ListChange) {
+    /// itself, with the commit: only what it alters here is dropped (cached
+    /// answers, and an account's auth state), before the request that made
+    /// it answers.
+    pub fn announced(&self, change: ListChange) {
+        if let ListChange::Account { user_id } = change {
+            self.sessions.forget(user_id);
+        }
         self.lists.changed(change);
     }
 

@@ -132,6 +132,81 @@ backend_test!(
     }
 );
 
+// Accounts are cached on each instance; a change made through another
+// instance reaches them within a second.
+backend_test!(
+    an_account_changed_on_one_instance_reads_changed_on_all,
+    |t| {
+        let (a, b) = (common::server(&t).await, common::server(&t).await);
+        let alice = a.account("alice", false).await;
+        let bob = a.account("bobby", false).await;
+        let db = recofinement_store::Db::connect(&t.url(), 1).await.unwrap();
+        let alice_uuid = db
+            .user_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .uuid;
+        let me = format!("/api/user/{alice_uuid}");
+        // Bob, on the other instance, creates a group; its notice has long
+        // arrived when a caches her answer.
+        let (_, created) = b
+            .call(
+                reqwest::Method::POST,
+                "/api/group",
+                Some(&bob),
+                Some(json!({"name": "bookclub"})),
+            )
+            .await;
+        let group = created["group"]["group_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{created}"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            account_answer(&a, &me, &alice).await["user"]["invitations"],
+            json!([])
+        );
+        // He invites her.
+        let (status, _) = b
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/group/{group}/invitations"),
+                Some(&bob),
+                Some(json!({"uuid": alice_uuid})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        let invited = within_a_second(|| async {
+            account_answer(&a, &me, &alice).await["user"]["invitations"][0]["group_id"] == group
+        })
+        .await;
+        assert!(invited, "instance a still shows no invitation");
+        // She renames herself on b; a reads the new name.
+        let (status, _) = b
+            .call(
+                reqwest::Method::PATCH,
+                &me,
+                Some(&alice),
+                Some(json!({"username": "alicia"})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+        let renamed = within_a_second(|| async {
+            account_answer(&a, &me, &alice).await["user"]["username"] == "alicia"
+        })
+        .await;
+        assert!(renamed, "instance a still shows the old name");
+    }
+);
+
+/// What `path` answers `token` on `server`.
+async fn account_answer(server: &common::TestServer, path: &str, token: &str) -> serde_json::Value {
+    server
+        .call(reqwest::Method::GET, path, Some(token), None)
+        .await
+        .1
+}
+
 backend_test!(login_throttling_holds_across_instances, |t| {
     let (a, b) = (common::server(&t).await, common::server(&t).await);
     a.account("alice", false).await;

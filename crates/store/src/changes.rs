@@ -29,9 +29,14 @@ pub enum ListChange {
     Item { kind: ContentKind, content_id: i64 },
     /// Items were added, removed or re-scored: every list may differ.
     Catalogue,
-    /// An account's auth state changed: deleted, new password (token
-    /// version), a token revoked, a role granted or revoked.
+    /// An account changed: deleted, renamed, a new e-mail or password
+    /// (token version), its preferences declared, a token revoked, a role
+    /// granted or revoked.
     Account { user_id: i64 },
+    /// Who is in which group changed: a group created or deleted, a member
+    /// gone, an invitation sent, accepted or withdrawn. Several accounts'
+    /// group lists may differ.
+    Memberships,
     /// A user rated or consumed something: the instance that keeps the
     /// collaborative item factors folds them in (cached lists do not move).
     Interactions { user_id: i64 },
@@ -42,14 +47,17 @@ impl ListChange {
         match self {
             ListChange::Item { kind, content_id } => format!("item:{}:{content_id}", kind.label()),
             ListChange::Catalogue => "catalogue".into(),
+            ListChange::Memberships => "memberships".into(),
             ListChange::Account { user_id } => format!("account:{user_id}"),
             ListChange::Interactions { user_id } => format!("interactions:{user_id}"),
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        if text == "catalogue" {
-            return Some(ListChange::Catalogue);
+        match text {
+            "catalogue" => return Some(ListChange::Catalogue),
+            "memberships" => return Some(ListChange::Memberships),
+            _ => {}
         }
         if let Some(user_id) = text.strip_prefix("account:") {
             return Some(ListChange::Account {
@@ -93,6 +101,19 @@ fn local(pool: &sqlx::SqlitePool) -> broadcast::Sender<ListChange> {
 }
 
 impl Db {
+    /// `written` (the result of a write that committed when it is `Ok`),
+    /// once `change` is announced.
+    pub(crate) async fn announced<T>(
+        &self,
+        change: ListChange,
+        written: crate::StoreResult<T>,
+    ) -> crate::StoreResult<T> {
+        if written.is_ok() {
+            self.announce(change).await;
+        }
+        written
+    }
+
     /// Tells every instance that `change` has committed. Call it after the
     /// commit: a notice about a rolled-back change would only cost a cache
     /// miss, a notice before the commit could be acted on too early.
@@ -191,6 +212,7 @@ mod tests {
                 content_id: 42,
             },
             ListChange::Account { user_id: 7 },
+            ListChange::Memberships,
             ListChange::Interactions { user_id: 9 },
         ];
         for change in changes {

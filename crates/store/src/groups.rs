@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::users::User;
 use crate::{Db, StoreResult, on_db};
@@ -66,13 +67,14 @@ const USER_COLUMNS: &str = "u.user_id, u.uuid, u.email, u.username, u.password_h
 
 impl Db {
     pub async fn create_group(&self, owner_id: i64, name: &str) -> StoreResult<Group> {
-        on_db!(self, pool => Ok(sqlx::query_as(
+        let written = on_db!(self, pool => Ok(sqlx::query_as(
             "INSERT INTO \"group\" (name, owner_id) VALUES ($1, $2) RETURNING group_id, name, owner_id",
         )
         .bind(name)
         .bind(owner_id)
         .fetch_one(pool)
-        .await?))
+        .await?));
+        self.announced(ListChange::Memberships, written).await
     }
 
     pub async fn group(&self, group_id: i64) -> StoreResult<Option<Group>> {
@@ -134,39 +136,42 @@ impl Db {
     /// Deletes a group; the cascades remove its members, invitations and
     /// recommendations.
     pub async fn delete_group(&self, group_id: i64) -> StoreResult<()> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             sqlx::query("DELETE FROM \"group\" WHERE group_id = $1").bind(group_id).execute(pool).await?;
             Ok(())
-        })
+        });
+        self.announced(ListChange::Memberships, written).await
     }
 
     /// Removes a member; false when they were not one.
     pub async fn remove_member(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             let result = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
                 .bind(group_id)
                 .bind(user_id)
                 .execute(pool)
                 .await?;
             Ok(result.rows_affected() == 1)
-        })
+        });
+        self.announced(ListChange::Memberships, written).await
     }
 
     pub async fn invite(&self, group_id: i64, user_id: i64) -> StoreResult<()> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             sqlx::query("INSERT INTO invitations (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(user_id)
                 .bind(group_id)
                 .execute(pool)
                 .await?;
             Ok(())
-        })
+        });
+        self.announced(ListChange::Memberships, written).await
     }
 
     /// Turns a pending invitation into a membership, in one transaction;
     /// false when there was no invitation.
     pub async fn accept_invitation(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let removed = sqlx::query("DELETE FROM invitations WHERE group_id = $1 AND user_id = $2")
                 .bind(group_id)
@@ -184,17 +189,19 @@ impl Db {
                 .await?;
             tx.commit().await?;
             Ok(true)
-        })
+        });
+        self.announced(ListChange::Memberships, written).await
     }
 
     pub async fn delete_invitation(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             let result = sqlx::query("DELETE FROM invitations WHERE group_id = $1 AND user_id = $2")
                 .bind(group_id)
                 .bind(user_id)
                 .execute(pool)
                 .await?;
             Ok(result.rows_affected() == 1)
-        })
+        });
+        self.announced(ListChange::Memberships, written).await
     }
 }

@@ -146,7 +146,8 @@ impl Db {
     }
 
     /// Applies the given changes. A new password bumps the token version, which
-    /// ends every session issued before it.
+    /// ends every session issued before it; any change is announced (cached
+    /// auth state and account answers).
     pub async fn update_user(&self, user_id: i64, changes: &UserChanges) -> StoreResult<()> {
         on_db!(self, pool => {
             let result = sqlx::query(
@@ -166,20 +167,20 @@ impl Db {
             }
             Ok::<_, StoreError>(())
         })?;
-        if changes.password_hash.is_some() {
-            self.announce(ListChange::Account { user_id }).await;
-        }
+        self.announce(ListChange::Account { user_id }).await;
         Ok(())
     }
 
     pub async fn set_preferences_defined(&self, user_id: i64) -> StoreResult<()> {
-        on_db!(self, pool => {
+        let written = on_db!(self, pool => {
             sqlx::query("UPDATE \"user\" SET preferences_defined = TRUE WHERE user_id = $1")
                 .bind(user_id)
                 .execute(pool)
                 .await?;
             Ok(())
-        })
+        });
+        self.announced(ListChange::Account { user_id }, written)
+            .await
     }
 
     /// Deletes an account; the schema's cascades remove everything that is
@@ -189,7 +190,9 @@ impl Db {
             sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(pool).await?;
             Ok::<_, StoreError>(())
         })?;
+        // Its groups went with it, and it left the others.
         self.announce(ListChange::Account { user_id }).await;
+        self.announce(ListChange::Memberships).await;
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::validate;
+use recofinement_store::changes::ListChange;
 
 use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
@@ -175,7 +176,9 @@ async fn logout(State(state): State<AppState>, caller: AuthUser) -> AppResult<St
         .await?;
     // This instance hears its own notice a moment later: not later than
     // this answer.
-    state.sessions.forget(caller.user_id);
+    state.announced(ListChange::Account {
+        user_id: caller.user_id,
+    });
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,7 +249,7 @@ async fn reset(
         .reset_password(&token_hash, &new_hash)
         .await?
         .ok_or_else(invalid)?;
-    state.sessions.forget(user_id);
+    state.announced(ListChange::Account { user_id });
     if let Some(user) = state.db.user_by_id(user_id).await?
         && let Some(email) = user.email
     {

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::validate;
+use recofinement_store::changes::ListChange;
 use recofinement_store::groups::{Group, GroupPeople};
 use recofinement_store::users::User;
 
@@ -115,6 +116,7 @@ async fn create_group(
     Valid(body): Valid<GroupBody>,
 ) -> AppResult<(StatusCode, Json<GroupAnswer>)> {
     let group = state.db.create_group(caller.user_id, &body.name).await?;
+    state.announced(ListChange::Memberships);
     Ok((
         StatusCode::CREATED,
         answer(&state, group, caller.user_id, "Group data created").await?,
@@ -155,6 +157,7 @@ async fn delete_group(
     } else if !state.db.remove_member(group_id, caller.user_id).await? {
         return Err(AppError::forbidden("You are not a member of this group"));
     }
+    state.announced(ListChange::Memberships);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,6 +203,7 @@ async fn invite(
         ));
     }
     state.db.invite(group_id, invitee.user_id).await?;
+    state.announced(ListChange::Memberships);
     answer(&state, group, caller.user_id, "User invited to group").await
 }
 
@@ -235,6 +239,7 @@ async fn accept_invitation(
     {
         return Err(AppError::not_found("Invitation not found !"));
     }
+    state.announced(ListChange::Memberships);
     answer(&state, group, caller.user_id, "Member add to group").await
 }
 
@@ -261,6 +266,7 @@ async fn delete_invitation(
     {
         return Err(AppError::not_found("Invitation not found !"));
     }
+    state.announced(ListChange::Memberships);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -285,5 +291,6 @@ async fn remove_member(
     {
         return Err(AppError::not_found("Member not found!"));
     }
+    state.announced(ListChange::Memberships);
     Ok(StatusCode::NO_CONTENT)
 }

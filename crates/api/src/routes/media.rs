@@ -469,7 +469,7 @@ async fn patch_meta(
         other => other?,
     };
     if rating.is_some() {
-        state.list_announced(ListChange::Item { kind, content_id });
+        state.announced(ListChange::Item { kind, content_id });
     }
     state.engine_hooks.interactions_changed(caller.user_id);
     Ok(Message::created("Meta successfully updated"))

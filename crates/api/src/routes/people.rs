@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::{Listing, Page, Permission};
+use recofinement_store::changes::ListChange;
 use recofinement_store::users as stored;
 
 use crate::auth::AuthUser;
@@ -38,6 +39,9 @@ async fn preferences_defined(
 ) -> AppResult<(StatusCode, Json<Message>)> {
     caller.require(&state, Permission::ModifyUserProfil).await?;
     state.db.set_preferences_defined(caller.user_id).await?;
+    state.announced(ListChange::Account {
+        user_id: caller.user_id,
+    });
     state.engine_hooks.user_changed(caller.user_id);
     Ok(Message::created("User updated successfully"))
 }

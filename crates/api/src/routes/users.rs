@@ -1,8 +1,10 @@
 //! `/api/user/{uuid}`: read, change and delete one's own account (spec §7).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,11 +12,13 @@ use utoipa_axum::routes;
 
 use recofinement_domain::{Permission, validate};
 use recofinement_store::audit::AuditAction;
+use recofinement_store::changes::ListChange;
 use recofinement_store::users::{User, UserChanges};
 
 use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
 use crate::auth::throttle::Throttle;
+use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::mail::{Mail, Template};
@@ -51,19 +55,34 @@ async fn get_user(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(uuid): PathParam<String>,
-) -> AppResult<Json<UserAnswer>> {
-    let user = path_user(&state, &uuid).await?;
-    if user.user_id != caller.user_id {
+) -> AppResult<Response> {
+    if parse_uuid(&uuid).as_deref() != Some(caller.uuid.as_str()) {
+        path_user(&state, &uuid).await?;
         return Err(AppError::forbidden(
             "Unable to read an account which is not your's",
         ));
     }
-    let groups = state.db.user_groups(user.user_id).await?;
-    Ok(Json(UserAnswer {
-        status: true,
-        message: "User data sent".into(),
-        user: UserObject::new(user, groups),
-    }))
+    // One's own account is read again and again (the client asks for it on
+    // every page): cached, and dropped by any change to the account or to
+    // who is in which group, on every instance.
+    let key = format!("user:{}", caller.user_id);
+    state
+        .lists
+        .get_or_insert(key, || async {
+            let user = path_user(&state, &uuid).await?;
+            let groups = state.db.user_groups(user.user_id).await?;
+            let answer = UserAnswer {
+                status: true,
+                message: "User data sent".into(),
+                user: UserObject::new(user, groups),
+            };
+            let body = serde_json::to_vec(&answer).map_err(AppError::internal)?;
+            Ok::<_, AppError>(Tagged {
+                body: Bytes::from(body),
+                tags: vec![Tag::Account(caller.user_id), Tag::Memberships],
+            })
+        })
+        .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -142,7 +161,9 @@ async fn patch_user(
         .update_user(user.user_id, &changes)
         .await
         .on_conflict(taken)?;
-    state.sessions.forget(user.user_id);
+    state.announced(ListChange::Account {
+        user_id: user.user_id,
+    });
     send_change_notices(&state, &user, &changes);
     let access_token = match changes.password_hash {
         Some(_) => {
@@ -235,7 +256,10 @@ async fn delete_user(
         ));
     }
     state.db.delete_user(user.user_id).await?;
-    state.sessions.forget(user.user_id);
+    state.announced(ListChange::Account {
+        user_id: user.user_id,
+    });
+    state.announced(ListChange::Memberships);
     let target = format!("user:{}", user.uuid);
     crate::routes::audit::record(&state, &caller, AuditAction::UserDeleted, &target, None).await;
     Ok(Message::created("User account deleted successfully"))

@@ -206,3 +206,80 @@ db_test!(group_recommendations_keep_the_best_row_per_item, |app| {
     let (_, body) = app.get("/api/book/groups", &admin).await;
     assert_eq!(body["content"], json!([]), "no group, no recommendation");
 });
+
+/// What `GET /api/user/{uuid}` says of the caller's groups: the ids of its
+/// `groups`, `invitations` and `owned_groups`.
+async fn group_lists(app: &TestApp, token: &str, uuid: &str) -> [Vec<i64>; 3] {
+    let (status, body) = app.get(&format!("/api/user/{uuid}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    ["groups", "invitations", "owned_groups"].map(|list| {
+        body["user"][list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} in {body}"))
+            .iter()
+            .map(|g| g["group_id"].as_i64().unwrap())
+            .collect()
+    })
+}
+
+// One's own account is cached (list cache on, as by default): each change
+// of groups, made by the account or by somebody else, shows at once.
+db_test!(
+    an_account_answer_follows_every_group_change_at_once,
+    |app| {
+        let (owner, owner_uuid) = app.register("owner").await;
+        let (friend, friend_uuid) = app.register("friend").await;
+        let none: [Vec<i64>; 3] = Default::default();
+        assert_eq!(group_lists(&app, &owner, &owner_uuid).await, none);
+        assert_eq!(group_lists(&app, &friend, &friend_uuid).await, none);
+        let (_, body) = app
+            .post("/api/group", Some(&owner), json!({"name": "friends"}))
+            .await;
+        let id = body["group"]["group_id"].as_i64().unwrap();
+        let group = format!("/api/group/{id}");
+        assert_eq!(
+            group_lists(&app, &owner, &owner_uuid).await,
+            [vec![], vec![], vec![id]]
+        );
+        // Each step below finds the friend's answer cached by the step before.
+        assert_eq!(group_lists(&app, &friend, &friend_uuid).await, none);
+        invite(&app, &group, &owner, &friend_uuid).await;
+        assert_eq!(
+            group_lists(&app, &friend, &friend_uuid).await,
+            [vec![], vec![id], vec![]],
+            "the invitee's cached answer shows the invitation"
+        );
+        let accept = format!("{group}/invitations/{friend_uuid}");
+        app.call(Method::PUT, &accept, Some(&friend), None).await;
+        assert_eq!(
+            group_lists(&app, &friend, &friend_uuid).await,
+            [vec![id], vec![], vec![]]
+        );
+        app.call(Method::DELETE, &group, Some(&owner), None).await;
+        assert_eq!(
+            group_lists(&app, &friend, &friend_uuid).await,
+            none,
+            "a deleted group leaves its members' answers"
+        );
+        // The account's own fields too.
+        let (status, _) = app
+            .call(
+                Method::PATCH,
+                &format!("/api/user/{friend_uuid}"),
+                Some(&friend),
+                Some(json!({"username": "renamed"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        app.call(
+            Method::PUT,
+            "/api/user/preferences_defined",
+            Some(&friend),
+            None,
+        )
+        .await;
+        let (_, body) = app.get(&format!("/api/user/{friend_uuid}"), &friend).await;
+        assert_eq!(body["user"]["username"], "renamed");
+        assert_eq!(body["user"]["preferences_defined"], true);
+    }
+);
