@@ -2,7 +2,8 @@
 //! and search results, the same for every caller, and each caller's own
 //! account. An answer is never older than a change that committed
 //! before it was asked for: each entry is tagged with what it shows (its
-//! items, and for kinds ordered by ratings, the popular order), a change
+//! items, for kinds ordered by ratings the popular order, an account, who
+//! is in which group), a change
 //! drops the entries it touches on this instance at once (the writer's own
 //! request) and on the others through the store's change notices. The TTL
 //! only bounds what no notice reaches (a second process on one SQLite file).
