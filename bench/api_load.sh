@@ -3,7 +3,8 @@
 # (about 60,000 movies), starts the server (API only, no engine) on SQLite
 # and on PostgreSQL, each with the list cache on (LIST_CACHE_SECS=5, the
 # default) and off (0), and drives it with wrk at 32 connections:
-#   1. GET /api/user/{uuid} with a valid token (the token-checked read);
+#   1. GET /api/user/{uuid} with a valid token (the token-checked read; with the
+#      cache on, the caller's own account answer is cached until it changes);
 #   2. the same GET while 32 other connections saturate POST /api/auth/login;
 #   3. GET /api/movie?page=1, GET /api/movie/search/<term>, PATCH /api/movie/{id}/meta.
 # Requests are bounded (DURATION seconds each) and go to 127.0.0.1 only.

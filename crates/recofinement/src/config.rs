@@ -203,8 +203,10 @@ pub struct Settings {
     /// instances behind one load balancer behave as one.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
-    /// Seconds answers shared by every caller (popular lists, search) are
-    /// reused by this instance; 0 disables the cache.
+    /// Seconds this instance reuses answers asked for again and again
+    /// (popular lists and search, the same for every caller; each caller's
+    /// own account) unless a change to them is announced first; 0 disables
+    /// the cache.
     #[arg(long, env = "LIST_CACHE_SECS", default_value_t = 5, global = true)]
     pub list_cache_secs: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed: addresses and
