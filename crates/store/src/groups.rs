@@ -145,12 +145,25 @@ impl Db {
 
     /// Removes a member; false when they were not one.
     pub async fn remove_member(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
+        self.delete_from("group_members", group_id, user_id).await
+    }
+
+    /// Withdraws or declines an invitation; false when there was none.
+    pub async fn delete_invitation(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
+        self.delete_from("invitations", group_id, user_id).await
+    }
+
+    /// Deletes the row of `user_id` in `group_id` from `table`; false when
+    /// there was none.
+    async fn delete_from(
+        &self,
+        table: &'static str,
+        group_id: i64,
+        user_id: i64,
+    ) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM {table} WHERE group_id = $1 AND user_id = $2");
         let written = on_db!(self, pool => {
-            let result = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(group_id)
-                .bind(user_id)
-                .execute(pool)
-                .await?;
+            let result = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group_id).bind(user_id).execute(pool).await?;
             Ok(result.rows_affected() == 1)
         });
         self.announced(ListChange::Memberships, written).await
@@ -189,18 +202,6 @@ impl Db {
                 .await?;
             tx.commit().await?;
             Ok(true)
-        });
-        self.announced(ListChange::Memberships, written).await
-    }
-
-    pub async fn delete_invitation(&self, group_id: i64, user_id: i64) -> StoreResult<bool> {
-        let written = on_db!(self, pool => {
-            let result = sqlx::query("DELETE FROM invitations WHERE group_id = $1 AND user_id = $2")
-                .bind(group_id)
-                .bind(user_id)
-                .execute(pool)
-                .await?;
-            Ok(result.rows_affected() == 1)
         });
         self.announced(ListChange::Memberships, written).await
     }
