@@ -209,6 +209,19 @@ pub struct AppState {
     pub external: Arc<crate::integrations::External>,
 }
 
+/// Drops what `change` alters from this instance's caches: the answers
+/// that show it, and for an account its auth state.
+fn drop_what_changed(
+    lists: &crate::cache::ListCache,
+    sessions: &crate::auth::sessions::SessionCache,
+    change: ListChange,
+) {
+    if let ListChange::Account { user_id } = change {
+        sessions.forget(user_id);
+    }
+    lists.changed(change);
+}
+
 impl AppState {
     pub fn new(db: Db, config: ApiConfig, mailer: Mailer) -> Self {
         let jwt = Arc::new(
@@ -250,12 +263,7 @@ impl AppState {
                     return false;
                 };
                 match heard {
-                    Heard::Change(change) => {
-                        if let ListChange::Account { user_id } = change {
-                            sessions.forget(user_id);
-                        }
-                        lists.changed(change);
-                    }
+                    Heard::Change(change) => drop_what_changed(&lists, &sessions, change),
                     Heard::MayHaveMissed => {
                         lists.clear();
                         sessions.clear();
@@ -283,10 +291,7 @@ impl AppState {
     /// answers, and an account's auth state), before the request that made
     /// it answers.
     pub fn announced(&self, change: ListChange) {
-        if let ListChange::Account { user_id } = change {
-            self.sessions.forget(user_id);
-        }
-        self.lists.changed(change);
+        drop_what_changed(&self.lists, &self.sessions, change);
     }
 
     /// Attaches the engine that should hear about changes.
