@@ -4,9 +4,11 @@
 //! profile is "Profile not found!" (D4).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use chrono::NaiveDateTime;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -42,17 +44,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(history_metas))
 }
 
-/// The caller's profile named by the path, after the permission check.
-pub async fn owned_profile(state: &AppState, caller: &AuthUser, uuid: &str) -> AppResult<Profile> {
-    let not_found = || AppError::not_found("Profile not found!");
-    let uuid = parse_uuid(uuid).ok_or_else(not_found)?;
-    let profile = state
-        .db
-        .owned_profile(caller.user_id, &uuid)
-        .await?
-        .ok_or_else(not_found)?;
-    caller.require(state, Permission::AccessSandbox).await?;
-    Ok(profile)
+/// A request about one of the caller's profiles: the caller and the path
+/// `P` that names the profile. [`ProfileRequest::owned`] checks ownership
+/// in the handler, after the body is read, so that a malformed body is a
+/// 400 before any lookup, as the original validated first.
+pub struct ProfileRequest<P = ProfilePath> {
+    caller: AuthUser,
+    path: P,
+}
+
+/// A path that names a profile by its uuid.
+pub trait NamesProfile {
+    fn profile_uuid(&self) -> &str;
+}
+
+impl<P: DeserializeOwned + Send> FromRequestParts<AppState> for ProfileRequest<P> {
+    type Rejection = AppError;
+
+    /// The caller first (401), then the path's shape (404).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let caller = AuthUser::from_request_parts(parts, state).await?;
+        let PathParam(path) = PathParam::<P>::from_request_parts(parts, state).await?;
+        Ok(ProfileRequest { caller, path })
+    }
+}
+
+impl<P: NamesProfile> ProfileRequest<P> {
+    /// The profile, after the permission check, and the rest of the path.
+    /// Another administrator's profile is "Profile not found!", as is a
+    /// malformed uuid (D4).
+    async fn owned(self, state: &AppState) -> AppResult<(Profile, P)> {
+        let not_found = || AppError::not_found("Profile not found!");
+        let uuid = parse_uuid(self.path.profile_uuid()).ok_or_else(not_found)?;
+        let profile = state
+            .db
+            .owned_profile(self.caller.user_id, &uuid)
+            .await?
+            .ok_or_else(not_found)?;
+        self.caller
+            .require(state, Permission::AccessSandbox)
+            .await?;
+        Ok((profile, self.path))
+    }
 }
 
 fn kind_spec(name: &str) -> AppResult<&'static MediaSpec> {
@@ -172,10 +205,9 @@ pub struct ProfileObjectAnswer {
     responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn get_profile(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
+    request: ProfileRequest,
 ) -> AppResult<Json<ProfileObjectAnswer>> {
-    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (profile, _) = request.owned(&state).await?;
     let liked_genres = wire(state.db.profile_genres(profile.profile_id).await?);
     Ok(Json(ProfileObjectAnswer {
         status: true,
@@ -194,11 +226,10 @@ async fn get_profile(
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn rename_profile(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
+    request: ProfileRequest,
     Valid(body): Valid<ProfileBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (profile, _) = request.owned(&state).await?;
     state
         .db
         .rename_profile(profile.profile_id, body.profilename.trim())
@@ -213,10 +244,9 @@ async fn rename_profile(
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn delete_profile(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
+    request: ProfileRequest,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (profile, _) = request.owned(&state).await?;
     state.db.delete_profile(profile.profile_id).await?;
     Ok(Message::created("Profile deleted successfully"))
 }
@@ -227,10 +257,9 @@ async fn delete_profile(
     responses((status = 200, body = GenreList), (status = 404, body = Message)))]
 async fn profile_genres(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
+    request: ProfileRequest,
 ) -> AppResult<Json<GenreList>> {
-    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (profile, _) = request.owned(&state).await?;
     let content = wire(state.db.profile_genres(profile.profile_id).await?);
     Ok(Json(GenreList {
         status: true,
@@ -255,18 +284,14 @@ pub struct GenrePath {
     genre_id: i64,
 }
 
-async fn profile_and_genre(
-    state: &AppState,
-    caller: &AuthUser,
-    path: &GenrePath,
-) -> AppResult<Profile> {
-    let profile = owned_profile(state, caller, &path.profile_uuid).await?;
+/// 404 unless the genre exists.
+async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
     state
         .db
-        .genre(path.genre_id)
+        .genre(genre_id)
         .await?
-        .ok_or_else(|| AppError::not_found("Genre not found!"))?;
-    Ok(profile)
+        .map(drop)
+        .ok_or_else(|| AppError::not_found("Genre not found!"))
 }
 
 /// P7: the profile likes a genre (idempotent).
@@ -275,10 +300,10 @@ async fn profile_and_genre(
     responses((status = 201, body = Message), (status = 404, body = Message)))]
 async fn like_profile_genre(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<GenrePath>,
+    request: ProfileRequest<GenrePath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let profile = profile_and_genre(&state, &caller, &path).await?;
+    let (profile, path) = request.owned(&state).await?;
+    known_genre(&state, path.genre_id).await?;
     state
         .db
         .like_profile_genre(profile.profile_id, path.genre_id)
@@ -292,10 +317,10 @@ async fn like_profile_genre(
     responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
 async fn unlike_profile_genre(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<GenrePath>,
+    request: ProfileRequest<GenrePath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let profile = profile_and_genre(&state, &caller, &path).await?;
+    let (profile, path) = request.owned(&state).await?;
+    known_genre(&state, path.genre_id).await?;
     if !state
         .db
         .unlike_profile_genre(profile.profile_id, path.genre_id)
@@ -363,11 +388,10 @@ pub struct ContentPath {
     responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
 async fn set_meta(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<ContentPath>,
+    request: ProfileRequest<ContentPath>,
     Valid(body): Valid<ProfileMetaBody>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
-    let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
+    let (profile, path) = request.owned(&state).await?;
     state
         .db
         .content_type_of(path.content_id)
@@ -418,12 +442,11 @@ fn meta_beside(spec: &MediaSpec, (item, meta): (Item, ProfileMeta)) -> Value {
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn list_metas(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<KindPath>,
+    request: ProfileRequest<KindPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let spec = kind_spec(&path.ptype)?;
-    let profile = owned_profile(&state, &caller, &path.profile_uuid).await?;
+    let spec = kind_spec(&request.path.ptype)?;
+    let (profile, _) = request.owned(&state).await?;
     let metas = state
         .db
         .profile_meta_page(spec, MetaSource::Profile(profile.profile_id), page)
@@ -440,11 +463,10 @@ async fn list_metas(
     responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
 async fn profile_history(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(ProfilePath { profile_uuid: uuid }): PathParam<ProfilePath>,
+    request: ProfileRequest,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let profile = owned_profile(&state, &caller, &uuid).await?;
+    let (profile, _) = request.owned(&state).await?;
     let runs = state.db.runs(profile.profile_id, page).await?;
     let base = json!({"uuid": profile.uuid, "profilename": profile.profilename});
     Ok(PageAnswer::of(HISTORY_SENT, runs, page, |run| {
@@ -480,28 +502,41 @@ pub struct RunKindPath {
     ptype: String,
 }
 
+/// Each path of a profile's endpoints names the profile the same way.
+macro_rules! names_profile {
+    ($($path:ty),*) => {$(
+        impl NamesProfile for $path {
+            fn profile_uuid(&self) -> &str {
+                &self.profile_uuid
+            }
+        }
+    )*};
+}
+names_profile!(
+    ProfilePath,
+    GenrePath,
+    ContentPath,
+    KindPath,
+    RunPath,
+    RunKindPath
+);
+
 /// What a run's pages answer (the original's wording).
 const HISTORY_SENT: &str = "Recommendation history data sent";
 
 /// The path's kind and its run of the caller's profile.
 async fn run_of_kind(
     state: &AppState,
-    caller: &AuthUser,
-    path: &RunKindPath,
+    request: ProfileRequest<RunKindPath>,
 ) -> AppResult<(&'static MediaSpec, i64)> {
-    let spec = kind_spec(&path.ptype)?;
-    let run = owned_run(state, caller, &path.profile_uuid, path.id).await?;
+    let spec = kind_spec(&request.path.ptype)?;
+    let (profile, path) = request.owned(state).await?;
+    let run = run_of(state, &profile, path.id).await?;
     Ok((spec, run))
 }
 
-/// The run `id` of the caller's profile.
-async fn owned_run(
-    state: &AppState,
-    caller: &AuthUser,
-    profile_uuid: &str,
-    id: i64,
-) -> AppResult<i64> {
-    let profile = owned_profile(state, caller, profile_uuid).await?;
+/// The run `id`, if it is one of `profile`'s.
+async fn run_of(state: &AppState, profile: &Profile, id: i64) -> AppResult<i64> {
     let run = state
         .db
         .run(id)
@@ -519,11 +554,11 @@ async fn owned_run(
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<RunPath>,
+    request: ProfileRequest<RunPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let run = owned_run(&state, &caller, &path.profile_uuid, path.id).await?;
+    let (profile, path) = request.owned(&state).await?;
+    let run = run_of(&state, &profile, path.id).await?;
     let genres = state.db.run_genres(run, page).await?;
     let message = "Recommendation history liked genres data sent";
     Ok(PageAnswer::of(
@@ -540,11 +575,10 @@ async fn history_genres(
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<RunKindPath>,
+    request: ProfileRequest<RunKindPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let (spec, run) = run_of_kind(&state, &caller, &path).await?;
+    let (spec, run) = run_of_kind(&state, request).await?;
     let results = state.db.run_results(spec, run, page).await?;
     Ok(PageAnswer::of(
         HISTORY_SENT,
@@ -563,11 +597,10 @@ async fn history_results(
     responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,
-    caller: AuthUser,
-    PathParam(path): PathParam<RunKindPath>,
+    request: ProfileRequest<RunKindPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Json<PageAnswer>> {
-    let (spec, run) = run_of_kind(&state, &caller, &path).await?;
+    let (spec, run) = run_of_kind(&state, request).await?;
     let metas = state
         .db
         .profile_meta_page(spec, MetaSource::Run(run), page)
