@@ -9,6 +9,7 @@ use axum::extract::{FromRequestParts, Query, RawPathParams, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -68,26 +69,47 @@ impl<S: Send + Sync> FromRequestParts<S> for Media {
     }
 }
 
-/// Path of one item.
+/// The media kind and the rest of the path, `P`.
+pub struct MediaPath<P>(pub &'static MediaSpec, pub P);
+
+impl<S: Send + Sync, P: DeserializeOwned + Send> FromRequestParts<S> for MediaPath<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Media(spec) = Media::from_request_parts(parts, state).await?;
+        let PathParam(rest) = PathParam::<P>::from_request_parts(parts, state).await?;
+        Ok(MediaPath(spec, rest))
+    }
+}
+
+/// The media kind and the page asked for, as every list of a kind reads them.
+pub struct MediaPage(pub &'static MediaSpec, pub Page);
+
+impl<S: Send + Sync> FromRequestParts<S> for MediaPage {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Media(spec) = Media::from_request_parts(parts, state).await?;
+        let ListPage(page) = ListPage::from_request_parts(parts, state).await?;
+        Ok(MediaPage(spec, page))
+    }
+}
+
+/// `{content_id}`: one item.
 #[derive(Deserialize)]
 pub struct ItemPath {
-    #[allow(dead_code)]
-    media: String,
     content_id: i64,
 }
 
-/// Path of one pending item.
+/// `{id}`: one pending item.
 #[derive(Deserialize)]
 pub struct PendingPath {
-    #[allow(dead_code)]
-    media: String,
     id: i64,
 }
 
+/// `{term}`: what a search looks for.
 #[derive(Deserialize)]
 pub struct SearchPath {
-    #[allow(dead_code)]
-    media: String,
     term: String,
 }
 
@@ -188,6 +210,26 @@ impl RecoQuery {
     }
 }
 
+/// What a list of recommendations reads from the request: the kind, the
+/// page and the engine filter.
+pub struct RecoList {
+    spec: &'static MediaSpec,
+    page: Page,
+    query: RecoQuery,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RecoList {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let MediaPage(spec, page) = MediaPage::from_request_parts(parts, state).await?;
+        let Query(query) = Query::<RecoQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| AppError::validation(e.body_text()))?;
+        Ok(RecoList { spec, page, query })
+    }
+}
+
 /// The empty page a filter that matches nothing answers.
 const NO_ITEMS: Listing<Item> = Listing {
     rows: Vec::new(),
@@ -200,8 +242,7 @@ const NO_ITEMS: Listing<Item> = Listing {
 async fn popular(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Media(spec): Media,
-    ListPage(page): ListPage,
+    MediaPage(spec, page): MediaPage,
 ) -> AppResult<Response> {
     let key = format!("{}:popular:{}", spec.table, page.0);
     state
@@ -242,8 +283,7 @@ const MAX_TERM_CHARS: usize = 255;
 async fn search(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<SearchPath>,
+    MediaPath(spec, path): MediaPath<SearchPath>,
     ListPage(page): ListPage,
 ) -> AppResult<Response> {
     if path.term.chars().count() > MAX_TERM_CHARS {
@@ -269,12 +309,9 @@ async fn search(
 async fn for_user(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    ListPage(page): ListPage,
-    Query(query): Query<RecoQuery>,
+    list: RecoList,
 ) -> AppResult<Json<PageAnswer>> {
-    let target = RecoTarget::User(caller.user_id);
-    recommendations(&state, spec, target, &query, page).await
+    recommendations(&state, RecoTarget::User(caller.user_id), list).await
 }
 
 /// E4: recommendations for the groups the caller owns or belongs to, one entry per item.
@@ -283,21 +320,16 @@ async fn for_user(
 async fn for_groups(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    ListPage(page): ListPage,
-    Query(query): Query<RecoQuery>,
+    list: RecoList,
 ) -> AppResult<Json<PageAnswer>> {
-    let target = RecoTarget::Groups(caller.user_id);
-    recommendations(&state, spec, target, &query, page).await
+    recommendations(&state, RecoTarget::Groups(caller.user_id), list).await
 }
 
 /// A page of the target's recommendations of a kind.
 async fn recommendations(
     state: &AppState,
-    spec: &'static MediaSpec,
     target: RecoTarget,
-    query: &RecoQuery,
-    page: Page,
+    RecoList { spec, page, query }: RecoList,
 ) -> AppResult<Json<PageAnswer>> {
     let message = format!("Most popular {} data sent", spec.table);
     let Some(engine) = query.engine() else {
@@ -349,8 +381,7 @@ async fn genres(
 async fn episodes(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<ItemPath>,
+    MediaPath(spec, path): MediaPath<ItemPath>,
 ) -> AppResult<Json<EpisodesAnswer>> {
     if spec.kind != ContentKind::Serie {
         return Err(AppError::not_found("Not found"));
@@ -373,8 +404,7 @@ async fn episodes(
 async fn history(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    ListPage(page): ListPage,
+    MediaPage(spec, page): MediaPage,
 ) -> AppResult<Json<PageAnswer>> {
     if spec.kind != ContentKind::Track {
         return Err(AppError::not_found("Not found"));
@@ -412,8 +442,7 @@ async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> Ap
 async fn view_meta(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<ItemPath>,
+    MediaPath(spec, path): MediaPath<ItemPath>,
 ) -> AppResult<Json<MetaAnswer>> {
     item_of_kind(&state, spec, path.content_id).await?;
     let meta = state
@@ -445,8 +474,7 @@ pub struct MetaBody {
 async fn patch_meta(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<ItemPath>,
+    MediaPath(spec, path): MediaPath<ItemPath>,
     JsonObject(mut body): JsonObject,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     let (errors, _) = validate::check_object(&schema_of::<MetaBody>(), &mut body);
@@ -485,8 +513,7 @@ const MAX_FLAGS: usize = 100;
 async fn bad_recommendation(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<ItemPath>,
+    MediaPath(spec, path): MediaPath<ItemPath>,
     JsonObject(body): JsonObject,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     let mut errors = Vec::new();
@@ -587,8 +614,7 @@ async fn submit(
 async fn list_additional(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    ListPage(page): ListPage,
+    MediaPage(spec, page): MediaPage,
 ) -> AppResult<Json<PageAnswer>> {
     caller.require(&state, Permission::AddContent).await?;
     let proposals = state.db.list_submissions(spec, page).await?;
@@ -616,8 +642,7 @@ async fn list_additional(
 async fn accept_additional(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<PendingPath>,
+    MediaPath(spec, path): MediaPath<PendingPath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     caller
         .require(&state, Permission::ValidateAddedContent)
@@ -667,8 +692,7 @@ async fn accept_additional(
 async fn decline_additional(
     State(state): State<AppState>,
     caller: AuthUser,
-    Media(spec): Media,
-    PathParam(path): PathParam<PendingPath>,
+    MediaPath(spec, path): MediaPath<PendingPath>,
 ) -> AppResult<(StatusCode, Json<Message>)> {
     caller.require(&state, Permission::DeleteContent).await?;
     if !state.db.decline_submission(spec, path.id).await? {
