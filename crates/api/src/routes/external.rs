@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::{IntoResponses, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,32 +35,47 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(gbooks_callback))
 }
 
-/// E1 answer.
-#[derive(Serialize, ToSchema)]
-pub struct SpotifyUrl {
-    pub status: bool,
-    pub message: String,
-    /// The authorization URL, or `linked`.
-    pub spotify_url: String,
+/// A handler's answer with its own status (201 when something was made).
+type Answer<T> = AppResult<(StatusCode, Json<T>)>;
+
+/// An answer that carries a service's authorization URL.
+trait UrlAnswer: Sized {
+    fn created(message: &str, url: String) -> (StatusCode, Json<Self>);
 }
 
-/// E3 answer.
-#[derive(Serialize, ToSchema)]
-pub struct TmdbUrl {
-    pub status: bool,
-    pub message: String,
-    /// The approval URL, or `linked`.
-    pub tmdb_url: String,
-}
+/// The answers of E1, E3 and E5 differ only in the URL's field name.
+macro_rules! url_answer {
+    ($name:ident, $field:ident, $doc:literal) => {
+        #[derive(Serialize, ToSchema)]
+        pub struct $name {
+            pub status: bool,
+            pub message: String,
+            #[doc = $doc]
+            pub $field: String,
+        }
 
-/// E5 answer.
-#[derive(Serialize, ToSchema)]
-pub struct GbooksUrl {
-    pub status: bool,
-    pub message: String,
-    /// The authorization URL, or `linked`.
-    pub gbooks_url: String,
+        impl UrlAnswer for $name {
+            fn created(message: &str, url: String) -> (StatusCode, Json<Self>) {
+                let message = message.into();
+                (
+                    StatusCode::CREATED,
+                    Json($name {
+                        status: true,
+                        message,
+                        $field: url,
+                    }),
+                )
+            }
+        }
+    };
 }
+url_answer!(
+    SpotifyUrl,
+    spotify_url,
+    "The authorization URL, or `linked`."
+);
+url_answer!(TmdbUrl, tmdb_url, "The approval URL, or `linked`.");
+url_answer!(GbooksUrl, gbooks_url, "The authorization URL, or `linked`.");
 
 /// What the provider put in the return URL (Spotify, Google).
 // Documented per service by `SpotifyCallbackBody` and `GoogleCallbackBody`.
@@ -95,33 +110,35 @@ fn oauth_callback_cases(oauth: &OAuthService) -> Value {
     json!([refusal, grant])
 }
 
-/// The Spotify return: a refusal, or a grant.
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub struct SpotifyCallbackBody(OAuthCallbackBody);
+/// The return of an OAuth2 service, documented with that service's rules
+/// ([`oauth_callback_cases`]).
+macro_rules! oauth_return {
+    ($(#[$doc:meta])* $name:ident, $oauth:expr) => {
+        $(#[$doc])*
+        #[derive(Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(OAuthCallbackBody);
 
-impl PartialSchema for SpotifyCallbackBody {
-    fn schema() -> RefOr<Schema> {
-        schema_with_any_of::<OAuthCallbackBody>(oauth_callback_cases(&SPOTIFY))
-    }
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                schema_with_any_of::<OAuthCallbackBody>(oauth_callback_cases(&$oauth))
+            }
+        }
+
+        impl ToSchema for $name {}
+        impl Body for $name {}
+    };
 }
-
-impl ToSchema for SpotifyCallbackBody {}
-impl Body for SpotifyCallbackBody {}
-
-/// The Google return: a refusal with its state, or a grant.
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub struct GoogleCallbackBody(OAuthCallbackBody);
-
-impl PartialSchema for GoogleCallbackBody {
-    fn schema() -> RefOr<Schema> {
-        schema_with_any_of::<OAuthCallbackBody>(oauth_callback_cases(&GBOOKS))
-    }
-}
-
-impl ToSchema for GoogleCallbackBody {}
-impl Body for GoogleCallbackBody {}
+oauth_return!(
+    /// The Spotify return: a refusal, or a grant.
+    SpotifyCallbackBody,
+    SPOTIFY
+);
+oauth_return!(
+    /// The Google return: a refusal with its state, or a grant.
+    GoogleCallbackBody,
+    GBOOKS
+);
 
 /// What TMDB put in the return URL.
 // Documented by `TmdbCallbackBody`, with the rule that ties the fields.
@@ -150,6 +167,28 @@ impl PartialSchema for TmdbCallbackBody {
 
 impl ToSchema for TmdbCallbackBody {}
 impl Body for TmdbCallbackBody {}
+
+/// What a service's return answers (E2, E4, E6).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // it documents the answers; the handlers build them
+enum ReturnAnswers {
+    /// The grant is stored and the import starts.
+    #[response(status = 201)]
+    Stored(Message),
+    /// The user refused.
+    #[response(status = 200)]
+    Refused(Message),
+    /// A field is missing, or the service is already linked.
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// "CSRF invalid!" (the state is unknown, expired or another user's), or
+    /// the service is not configured on this server.
+    #[response(status = 404)]
+    NotFound(Message),
+    /// The service did not answer as expected.
+    #[response(status = 502)]
+    Failed(Message),
+}
 
 fn missing(field: &str) -> AppError {
     AppError::Validation(vec![format!("{field}: Missing data for required field.")])
@@ -250,15 +289,16 @@ const GBOOKS: OAuthService = OAuthService {
     state_before_refusal: true,
 };
 
-/// The message and the authorization URL of an OAuth2 service, or `linked`.
-async fn oauth_url(
+/// The authorization URL of an OAuth2 service, or `linked`, in the
+/// service's answer `A`.
+async fn oauth_url<A: UrlAnswer>(
     state: &AppState,
     caller: &AuthUser,
     oauth: &OAuthService,
-) -> AppResult<(String, String)> {
+) -> Answer<A> {
     let service = oauth.service;
     if is_linked(state, caller.user_id, service).await? {
-        return Ok((oauth.linked.into(), "linked".into()));
+        return Ok(A::created(oauth.linked, "linked".into()));
     }
     let provider = oauth_provider(&state.external, service)?;
     let value = mint_state(state, caller.user_id, service).await?;
@@ -267,7 +307,7 @@ async fn oauth_url(
         http::authorize_url(provider, redirect, oauth.scopes, oauth.extra, value).map_err(|e| {
             AppError::internal_message(format!("{} configuration: {e}", service.name()))
         })?;
-    Ok((oauth.url_sent.into(), url))
+    Ok(A::created(oauth.url_sent, url))
 }
 
 /// The return from an OAuth2 service: a refusal answers 200 with the
@@ -277,7 +317,7 @@ async fn oauth_callback(
     caller: &AuthUser,
     body: OAuthCallbackBody,
     oauth: &OAuthService,
-) -> AppResult<(StatusCode, Json<Message>)> {
+) -> Answer<Message> {
     if oauth.state_before_refusal {
         required(body.state.clone(), "state")?;
     }
@@ -362,30 +402,19 @@ async fn store_grant(
 /// E1: the Spotify authorization URL, or `linked`.
 #[utoipa::path(get, path = "/spotify", tag = "external", security(("Bearer Auth" = [])),
     responses((status = 201, body = SpotifyUrl), (status = 401, body = Message), (status = 404, body = Message)))]
-async fn spotify_url(
-    State(state): State<AppState>,
-    caller: AuthUser,
-) -> AppResult<(StatusCode, Json<SpotifyUrl>)> {
-    let (message, spotify_url) = oauth_url(&state, &caller, &SPOTIFY).await?;
-    let answer = SpotifyUrl {
-        status: true,
-        message,
-        spotify_url,
-    };
-    Ok((StatusCode::CREATED, Json(answer)))
+async fn spotify_url(State(state): State<AppState>, caller: AuthUser) -> Answer<SpotifyUrl> {
+    oauth_url(&state, &caller, &SPOTIFY).await
 }
 
 /// E2: the Spotify return (`code`, `state`); stores the grant and starts the import.
 #[utoipa::path(post, path = "/spotify/callback", tag = "external", security(("Bearer Auth" = [])),
     request_body = SpotifyCallbackBody,
-    responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
-        (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 404, body = Message)))]
+    responses(ReturnAnswers))]
 async fn spotify_callback(
     State(state): State<AppState>,
     caller: AuthUser,
     Valid(SpotifyCallbackBody(body)): Valid<SpotifyCallbackBody>,
-) -> AppResult<(StatusCode, Json<Message>)> {
+) -> Answer<Message> {
     oauth_callback(&state, &caller, body, &SPOTIFY).await
 }
 
@@ -393,22 +422,9 @@ async fn spotify_callback(
 #[utoipa::path(get, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
     responses((status = 201, body = TmdbUrl), (status = 401, body = Message), (status = 502, body = Message),
         (status = 404, body = Message)))]
-async fn tmdb_url(
-    State(state): State<AppState>,
-    caller: AuthUser,
-) -> AppResult<(StatusCode, Json<TmdbUrl>)> {
-    let answer = |message: &str, url: String| {
-        (
-            StatusCode::CREATED,
-            Json(TmdbUrl {
-                status: true,
-                message: message.into(),
-                tmdb_url: url,
-            }),
-        )
-    };
+async fn tmdb_url(State(state): State<AppState>, caller: AuthUser) -> Answer<TmdbUrl> {
     if is_linked(&state, caller.user_id, Service::Tmdb).await? {
-        return Ok(answer("TMDB is already linked", "linked".into()));
+        return Ok(TmdbUrl::created("TMDB is already linked", "linked".into()));
     }
     let provider = state
         .external
@@ -433,21 +449,19 @@ async fn tmdb_url(
     .map_err(|e| AppError::internal(anyhow::Error::new(e).context("TMDB configuration")))?;
     url.query_pairs_mut()
         .append_pair("redirect_to", &state.external.redirect_uri);
-    Ok(answer("TMDB oauth url sent", url.to_string()))
+    Ok(TmdbUrl::created("TMDB oauth url sent", url.to_string()))
 }
 
 /// E4: the TMDB return (`request_token`, `approved`); only the request token
 /// this user obtained is accepted.
 #[utoipa::path(post, path = "/tmdb/callback", tag = "external", security(("Bearer Auth" = [])),
     request_body = TmdbCallbackBody,
-    responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
-        (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 404, body = Message)))]
+    responses(ReturnAnswers))]
 async fn tmdb_callback(
     State(state): State<AppState>,
     caller: AuthUser,
     Valid(TmdbCallbackBody(body)): Valid<TmdbCallbackBody>,
-) -> AppResult<(StatusCode, Json<Message>)> {
+) -> Answer<Message> {
     if body.denied.is_some() {
         return Ok((
             StatusCode::OK,
@@ -499,30 +513,19 @@ async fn tmdb_callback(
 /// E5: the Google Books authorization URL, or `linked`.
 #[utoipa::path(get, path = "/gbooks", tag = "external", security(("Bearer Auth" = [])),
     responses((status = 201, body = GbooksUrl), (status = 401, body = Message), (status = 404, body = Message)))]
-async fn gbooks_url(
-    State(state): State<AppState>,
-    caller: AuthUser,
-) -> AppResult<(StatusCode, Json<GbooksUrl>)> {
-    let (message, gbooks_url) = oauth_url(&state, &caller, &GBOOKS).await?;
-    let answer = GbooksUrl {
-        status: true,
-        message,
-        gbooks_url,
-    };
-    Ok((StatusCode::CREATED, Json(answer)))
+async fn gbooks_url(State(state): State<AppState>, caller: AuthUser) -> Answer<GbooksUrl> {
+    oauth_url(&state, &caller, &GBOOKS).await
 }
 
 /// E6: the Google return (`state`, `code`, `scope`); stores the grant and starts the import.
 #[utoipa::path(post, path = "/gbooks/callback", tag = "external", security(("Bearer Auth" = [])),
     request_body = GoogleCallbackBody,
-    responses((status = 201, body = Message), (status = 200, description = "The user refused", body = Message),
-        (status = 400, body = ErrorBody), (status = 404, description = "CSRF invalid!", body = Message),
-        (status = 502, body = Message), (status = 404, body = Message)))]
+    responses(ReturnAnswers))]
 async fn gbooks_callback(
     State(state): State<AppState>,
     caller: AuthUser,
     Valid(GoogleCallbackBody(body)): Valid<GoogleCallbackBody>,
-) -> AppResult<(StatusCode, Json<Message>)> {
+) -> Answer<Message> {
     oauth_callback(&state, &caller, body, &GBOOKS).await
 }
 
