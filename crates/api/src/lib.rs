@@ -23,7 +23,7 @@ pub mod socket;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod timefmt;
+pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;

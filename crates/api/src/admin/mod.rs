@@ -159,12 +159,12 @@ async fn engine_panels(state: &AppState) -> AppResult<Vec<EnginePanel>> {
             let next_run = match (standing.last_success, cadence) {
                 (Some(last), Some(cadence)) => chrono::TimeDelta::from_std(cadence.every)
                     .ok()
-                    .map(|every| crate::timefmt::format(&(last + every))),
+                    .map(|every| crate::wire::format(&(last + every))),
                 _ => None,
             };
             EnginePanel {
                 backlog: standing.backlog,
-                last_success: standing.last_success.as_ref().map(crate::timefmt::format),
+                last_success: standing.last_success.as_ref().map(crate::wire::format),
                 every_secs: cadence.map(|c| c.every.as_secs()),
                 due_at_events: cadence.map(|c| c.events),
                 next_run,

@@ -15,35 +15,23 @@ use crate::error::AppResult;
 use crate::routes::events::EventQuery;
 use crate::routes::schema::{Message, wire};
 use crate::state::AppState;
-use crate::timefmt::format;
+use crate::wire_row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
 }
 
-/// One recorded action, as administrators read it.
-#[derive(Serialize, ToSchema)]
-pub struct AuditEntry {
-    pub audit_id: i64,
-    pub occurred_at: String,
-    /// The acting account's uuid; `null` for the command line.
-    pub actor_uuid: Option<String>,
-    pub action: String,
-    /// What it was done to (`user:<uuid>`, `movie:<id>`, …).
-    pub target: String,
-    pub detail: Option<String>,
-}
-
-impl From<stored::AuditEntry> for AuditEntry {
-    fn from(entry: stored::AuditEntry) -> Self {
-        AuditEntry {
-            audit_id: entry.audit_id,
-            occurred_at: format(&entry.occurred_at),
-            actor_uuid: entry.actor_uuid,
-            action: entry.action,
-            target: entry.target,
-            detail: entry.detail,
-        }
+wire_row! {
+    /// One recorded action, as administrators read it.
+    pub struct AuditEntry from stored::AuditEntry {
+        pub audit_id: i64,
+        pub occurred_at: String,
+        /// The acting account's uuid; `null` for the command line.
+        pub actor_uuid: Option<String>,
+        pub action: String,
+        /// What it was done to (`user:<uuid>`, `movie:<id>`, …).
+        pub target: String,
+        pub detail: Option<String>,
     }
 }
 

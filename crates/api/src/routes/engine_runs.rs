@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid};
 use crate::routes::schema::{Message, wire};
 use crate::state::{AppState, NoEngineToRun};
-use crate::timefmt::{format, format_option};
+use crate::wire_row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_runs, force_run))
@@ -37,42 +37,23 @@ pub struct RunQuery {
     pub limit: Option<i64>,
 }
 
-/// A recorded run.
-#[derive(Serialize, ToSchema)]
-pub struct EngineRun {
-    pub id: i64,
-    pub engine: String,
-    pub cause: String,
-    pub scope: String,
-    pub subjects: i64,
-    pub rows: i64,
-    pub seconds: f64,
-    pub peak_memory_mib: Option<f64>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub outcome: String,
-    pub error: Option<String>,
-    /// Uuid of the administrator who asked (request rows).
-    pub requested_by: Option<String>,
-}
-
-impl From<stored::EngineRun> for EngineRun {
-    fn from(run: stored::EngineRun) -> Self {
-        EngineRun {
-            id: run.id,
-            engine: run.engine,
-            cause: run.cause,
-            scope: run.scope,
-            subjects: run.subjects,
-            rows: run.rows,
-            seconds: run.seconds,
-            peak_memory_mib: run.peak_memory_mib,
-            started_at: format(&run.started_at),
-            finished_at: format_option(run.finished_at),
-            outcome: run.outcome,
-            error: run.error,
-            requested_by: run.requested_by,
-        }
+wire_row! {
+    /// A recorded run.
+    pub struct EngineRun from stored::EngineRun {
+        pub id: i64,
+        pub engine: String,
+        pub cause: String,
+        pub scope: String,
+        pub subjects: i64,
+        pub rows: i64,
+        pub seconds: f64,
+        pub peak_memory_mib: Option<f64>,
+        pub started_at: String,
+        pub finished_at: Option<String>,
+        pub outcome: String,
+        pub error: Option<String>,
+        /// Uuid of the administrator who asked (request rows).
+        pub requested_by: Option<String>,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::error::AppResult;
 use crate::routes::schema::{Message, wire};
 use crate::state::AppState;
-use crate::timefmt::{format, json_text};
+use crate::wire_row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events))
@@ -40,36 +40,20 @@ impl EventQuery {
     }
 }
 
-/// A logged change, as tools read it.
-#[derive(Serialize, ToSchema)]
-pub struct Event {
-    pub id: i64,
-    pub occured_at: String,
-    pub occured_by: Option<i64>,
-    pub object_id: i64,
-    pub kind: String,
-    pub model_name: String,
-    pub attribute_name: Option<String>,
-    pub new_value: Option<String>,
-    pub content_type: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
-}
-
-impl From<stored::Event> for Event {
-    fn from(event: stored::Event) -> Self {
-        Event {
-            id: event.id,
-            occured_at: format(&event.occured_at),
-            occured_by: event.occured_by,
-            object_id: event.object_id,
-            kind: event.kind,
-            model_name: event.model_name,
-            attribute_name: event.attribute_name,
-            new_value: event.new_value,
-            content_type: event.content_type,
-            payload: json_text(event.payload),
-        }
+wire_row! {
+    /// A logged change, as tools read it.
+    pub struct Event from stored::Event {
+        pub id: i64,
+        pub occured_at: String,
+        pub occured_by: Option<i64>,
+        pub object_id: i64,
+        pub kind: String,
+        pub model_name: String,
+        pub attribute_name: Option<String>,
+        pub new_value: Option<String>,
+        pub content_type: Option<String>,
+        #[schema(value_type = Option<Object>)]
+        pub payload: Option<serde_json::Value>,
     }
 }
 

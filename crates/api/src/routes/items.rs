@@ -102,7 +102,7 @@ pub async fn played_json(
 ) -> AppResult<Vec<Value>> {
     let dates: Vec<String> = played
         .iter()
-        .map(|p| crate::timefmt::format(&p.last_played))
+        .map(|p| crate::wire::format(&p.last_played))
         .collect();
     let tracks = played.into_iter().map(|p| p.track).collect();
     let tracks = shaped(db, spec, Shape::WithGenres, tracks).await?;

@@ -20,6 +20,7 @@ use crate::routes::schema::{
     EmptyObject, Genre, GenreList, GroupBase, Message, Meta, UserBase, wire,
 };
 use crate::state::AppState;
+use crate::wire_row;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -175,54 +176,29 @@ pub struct UserExport {
     pub profiles: Vec<serde_json::Value>,
 }
 
-/// One interaction of the export: the item and the caller's values.
-#[derive(Serialize, ToSchema)]
-pub struct ExportedMeta {
-    pub content_id: i64,
-    #[serde(flatten)]
-    pub meta: Meta,
-}
-
-impl From<stored::ExportedMeta> for ExportedMeta {
-    fn from(row: stored::ExportedMeta) -> Self {
-        ExportedMeta {
-            content_id: row.content_id,
-            meta: row.meta.into(),
-        }
+wire_row! {
+    /// One interaction of the export: the item and the caller's values.
+    pub struct ExportedMeta from stored::ExportedMeta {
+        pub content_id: i64,
+        #[serde(flatten)]
+        pub meta: Meta,
     }
 }
 
-/// An item the caller flagged as a bad recommendation, and why.
-#[derive(Serialize, ToSchema)]
-pub struct ExportedFlag {
-    pub content_id: i64,
-    pub reason_categorie: String,
-    pub reason: String,
-}
-
-impl From<stored::ExportedFlag> for ExportedFlag {
-    fn from(row: stored::ExportedFlag) -> Self {
-        ExportedFlag {
-            content_id: row.content_id,
-            reason_categorie: row.reason_categorie,
-            reason: row.reason,
-        }
+wire_row! {
+    /// An item the caller flagged as a bad recommendation, and why.
+    pub struct ExportedFlag from stored::ExportedFlag {
+        pub content_id: i64,
+        pub reason_categorie: String,
+        pub reason: String,
     }
 }
 
-/// A linked service (Spotify, Google Books…), without its tokens.
-#[derive(Serialize, ToSchema)]
-pub struct LinkedService {
-    pub service_id: i64,
-    pub service_name: String,
-}
-
-impl From<stored::LinkedService> for LinkedService {
-    fn from(row: stored::LinkedService) -> Self {
-        LinkedService {
-            service_id: row.service_id,
-            service_name: row.service_name,
-        }
+wire_row! {
+    /// A linked service (Spotify, Google Books…), without its tokens.
+    pub struct LinkedService from stored::LinkedService {
+        pub service_id: i64,
+        pub service_name: String,
     }
 }
 

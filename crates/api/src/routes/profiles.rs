@@ -28,7 +28,7 @@ use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
 use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, wire};
 use crate::state::AppState;
-use crate::timefmt::format_option;
+use crate::wire::format_option;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -472,7 +472,7 @@ async fn profile_history(
     Ok(PageAnswer::of(HISTORY_SENT, runs, page, |run| {
         json!({
             "id": run.id,
-            "occured_at": crate::timefmt::format(&run.occured_at),
+            "occured_at": crate::wire::format(&run.occured_at),
             "status": run.status,
             "profile": base,
         })

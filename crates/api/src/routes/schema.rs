@@ -11,7 +11,7 @@ use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
 use recofinement_store::interactions::Meta as StoredMeta;
 use recofinement_store::users::User;
 
-use crate::timefmt::format_option;
+use crate::wire_row;
 
 /// `{"status": true|false, "message": …}`: the envelope of every answer.
 #[derive(Serialize, ToSchema)]
@@ -125,44 +125,24 @@ pub fn wire<Row, Wire: From<Row>>(rows: impl IntoIterator<Item = Row>) -> Vec<Wi
     rows.into_iter().map(Wire::from).collect()
 }
 
-/// A genre; `count` is how many items carry it where a list counts them.
-#[derive(Clone, Serialize, ToSchema)]
-pub struct Genre {
-    pub genre_id: i64,
-    pub name: String,
-    pub count: Option<i64>,
-}
-
-impl From<StoredGenre> for Genre {
-    fn from(genre: StoredGenre) -> Self {
-        Genre {
-            genre_id: genre.genre_id,
-            name: genre.name,
-            count: genre.count,
-        }
+wire_row! {
+    /// A genre; `count` is how many items carry it where a list counts them.
+    #[derive(Clone)]
+    pub struct Genre from StoredGenre {
+        pub genre_id: i64,
+        pub name: String,
+        pub count: Option<i64>,
     }
 }
 
-/// One user's interaction with one item (absent counters read as 0).
-#[derive(Serialize, ToSchema)]
-pub struct Meta {
-    pub rating: Option<i64>,
-    pub last_rating_date: Option<String>,
-    pub review_see_count: i64,
-    pub last_review_see_date: Option<String>,
-    pub count: i64,
-    pub last_count_increment: Option<String>,
-}
-
-impl From<StoredMeta> for Meta {
-    fn from(meta: StoredMeta) -> Self {
-        Meta {
-            rating: meta.rating,
-            last_rating_date: format_option(meta.last_rating_date),
-            review_see_count: meta.review_see_count,
-            last_review_see_date: format_option(meta.last_review_see_date),
-            count: meta.count,
-            last_count_increment: format_option(meta.last_count_increment),
-        }
+wire_row! {
+    /// One user's interaction with one item (absent counters read as 0).
+    pub struct Meta from StoredMeta {
+        pub rating: Option<i64>,
+        pub last_rating_date: Option<String>,
+        pub review_see_count: i64,
+        pub last_review_see_date: Option<String>,
+        pub count: i64,
+        pub last_count_increment: Option<String>,
     }
 }
