@@ -399,24 +399,46 @@ async fn store_grant(
     Ok(())
 }
 
-/// E1: the Spotify authorization URL, or `linked`.
-#[utoipa::path(get, path = "/spotify", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = SpotifyUrl), (status = 401, body = Message), (status = 404, body = Message)))]
-async fn spotify_url(State(state): State<AppState>, caller: AuthUser) -> Answer<SpotifyUrl> {
-    oauth_url(&state, &caller, &SPOTIFY).await
-}
+/// The two endpoints of an OAuth2 service: its authorization URL (or
+/// `linked`) and its return, which stores the grant and starts the import.
+macro_rules! oauth_endpoints {
+    ($oauth:expr,
+     $(#[$url_doc:meta])* $url:ident($url_path:literal) -> $answer:ty,
+     $(#[$return_doc:meta])* $callback:ident($return_path:literal, $body:ident)) => {
+        $(#[$url_doc])*
+        #[utoipa::path(get, path = $url_path, tag = "external", security(("Bearer Auth" = [])),
+            responses((status = 201, body = $answer), (status = 401, body = Message),
+                (status = 404, body = Message)))]
+        async fn $url(State(state): State<AppState>, caller: AuthUser) -> Answer<$answer> {
+            oauth_url(&state, &caller, &$oauth).await
+        }
 
-/// E2: the Spotify return (`code`, `state`); stores the grant and starts the import.
-#[utoipa::path(post, path = "/spotify/callback", tag = "external", security(("Bearer Auth" = [])),
-    request_body = SpotifyCallbackBody,
-    responses(ReturnAnswers))]
-async fn spotify_callback(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    Valid(SpotifyCallbackBody(body)): Valid<SpotifyCallbackBody>,
-) -> Answer<Message> {
-    oauth_callback(&state, &caller, body, &SPOTIFY).await
+        $(#[$return_doc])*
+        #[utoipa::path(post, path = $return_path, tag = "external", security(("Bearer Auth" = [])),
+            request_body = $body, responses(ReturnAnswers))]
+        async fn $callback(
+            State(state): State<AppState>,
+            caller: AuthUser,
+            Valid($body(body)): Valid<$body>,
+        ) -> Answer<Message> {
+            oauth_callback(&state, &caller, body, &$oauth).await
+        }
+    };
 }
+oauth_endpoints!(
+    SPOTIFY,
+    /// E1: the Spotify authorization URL, or `linked`.
+    spotify_url("/spotify") -> SpotifyUrl,
+    /// E2: the Spotify return (`code`, `state`).
+    spotify_callback("/spotify/callback", SpotifyCallbackBody)
+);
+oauth_endpoints!(
+    GBOOKS,
+    /// E5: the Google Books authorization URL, or `linked`.
+    gbooks_url("/gbooks") -> GbooksUrl,
+    /// E6: the Google return (`state`, `code`, `scope`).
+    gbooks_callback("/gbooks/callback", GoogleCallbackBody)
+);
 
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
 #[utoipa::path(get, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
@@ -508,25 +530,6 @@ async fn tmdb_callback(
     )
     .await?;
     Ok(Message::created("TMDB token stored"))
-}
-
-/// E5: the Google Books authorization URL, or `linked`.
-#[utoipa::path(get, path = "/gbooks", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = GbooksUrl), (status = 401, body = Message), (status = 404, body = Message)))]
-async fn gbooks_url(State(state): State<AppState>, caller: AuthUser) -> Answer<GbooksUrl> {
-    oauth_url(&state, &caller, &GBOOKS).await
-}
-
-/// E6: the Google return (`state`, `code`, `scope`); stores the grant and starts the import.
-#[utoipa::path(post, path = "/gbooks/callback", tag = "external", security(("Bearer Auth" = [])),
-    request_body = GoogleCallbackBody,
-    responses(ReturnAnswers))]
-async fn gbooks_callback(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    Valid(GoogleCallbackBody(body)): Valid<GoogleCallbackBody>,
-) -> Answer<Message> {
-    oauth_callback(&state, &caller, body, &GBOOKS).await
 }
 
 /// Deletes the stored grant; what was imported stays.
