@@ -7,6 +7,7 @@
 //! only those within the limit go on to the password check.
 
 use chrono::NaiveDateTime;
+use recofinement_domain::validate;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -15,6 +16,12 @@ use crate::state::AppState;
 struct Bucket {
     key: String,
     limit: i64,
+}
+
+impl Bucket {
+    fn new(key: String, limit: i64) -> Self {
+        Bucket { key, limit }
+    }
 }
 
 pub struct Throttle<'a> {
@@ -42,38 +49,32 @@ impl<'a> Throttle<'a> {
         Self::new(
             state,
             vec![
-                Bucket {
-                    key: format!("login:{email}|{client}"),
-                    limit: c.login_max_failures_per_account,
-                },
-                Bucket {
-                    key: format!("client:{client}"),
-                    limit: c.login_max_failures_per_client,
-                },
-                Bucket {
-                    key: format!("account:{email}"),
-                    limit: c.login_account_ceiling,
-                },
+                Bucket::new(
+                    format!("login:{email}|{client}"),
+                    c.login_max_failures_per_account,
+                ),
+                Bucket::new(format!("client:{client}"), c.login_max_failures_per_client),
+                Bucket::new(format!("account:{email}"), c.login_account_ceiling),
             ],
         )
     }
 
-    /// Register and forget: every request counts, per client and per e-mail.
-    pub fn requests(state: &'a AppState, action: &str, email: &str, client: &str) -> Self {
+    /// Register and forget: every request counts, per client and per
+    /// (normalised) e-mail, which is returned once the request is allowed.
+    pub async fn count_request(
+        state: &AppState,
+        action: &str,
+        email: &str,
+        client: &str,
+    ) -> AppResult<String> {
+        let email = validate::normalise_email(email);
         let c = &state.config;
-        Self::new(
-            state,
-            vec![
-                Bucket {
-                    key: format!("{action}-client:{client}"),
-                    limit: c.requests_per_client,
-                },
-                Bucket {
-                    key: format!("{action}-email:{email}"),
-                    limit: c.requests_per_email,
-                },
-            ],
-        )
+        let buckets = vec![
+            Bucket::new(format!("{action}-client:{client}"), c.requests_per_client),
+            Bucket::new(format!("{action}-email:{email}"), c.requests_per_email),
+        ];
+        Throttle::new(state, buckets).count().await?;
+        Ok(email)
     }
 
     /// Counts this attempt in every bucket, then refuses with 429 and

@@ -2,7 +2,7 @@
 //! import of the user's rated movies and series (spec §11.3, §11.5).
 
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use recofinement_domain::ContentKind;
 use recofinement_store::external::ImportItem;
@@ -93,40 +93,55 @@ struct Page<T> {
     results: Vec<T>,
 }
 
+/// What TMDB says of any rated title: its public votes, its poster and the
+/// account's own rating (0–10). Absent fields read as `None`.
 #[derive(Deserialize)]
-struct RatedMovie {
-    id: i64,
-    title: String,
-    #[serde(default)]
-    original_language: Option<String>,
-    #[serde(default)]
-    release_date: Option<String>,
-    #[serde(default)]
+struct Rated {
     vote_average: Option<f64>,
-    #[serde(default)]
     vote_count: Option<i64>,
-    #[serde(default)]
     poster_path: Option<String>,
-    #[serde(default)]
     rating: Option<f64>,
 }
 
 #[derive(Deserialize)]
+struct RatedMovie {
+    id: i64,
+    title: String,
+    original_language: Option<String>,
+    release_date: Option<String>,
+    #[serde(flatten)]
+    rated: Rated,
+}
+
+#[derive(Deserialize)]
 struct RatedSerie {
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     original_name: Option<String>,
-    #[serde(default)]
     first_air_date: Option<String>,
-    #[serde(default)]
-    vote_average: Option<f64>,
-    #[serde(default)]
-    vote_count: Option<i64>,
-    #[serde(default)]
-    poster_path: Option<String>,
-    #[serde(default)]
-    rating: Option<f64>,
+    #[serde(flatten)]
+    rated: Rated,
+}
+
+impl Rated {
+    /// The item to import: `fields` with the cover, and the ratings on the
+    /// catalogue's 0–5 scale.
+    fn item(self, kind: ContentKind, title: String, mut fields: Map<String, Value>) -> ImportItem {
+        if let Some(cover) = cover(self.poster_path.as_deref()) {
+            fields.insert("cover".into(), json!(cover));
+        }
+        ImportItem {
+            kind,
+            keys: Vec::new(),
+            title,
+            title_with: None,
+            fields,
+            rating: self.vote_average.map(|v| v * 5.0 / 10.0),
+            rating_count: self.vote_count,
+            user_rating: self.rating.map(user_rating),
+            consumed_at: None,
+            seen: true,
+        }
+    }
 }
 
 /// TMDB's 0–10 rating as the 0–5 integer interactions hold: × 5 / 10,
@@ -214,20 +229,10 @@ pub async fn collect(external: &External, session: Option<String>) -> Result<Ite
         if let Some(date) = movie.release_date.as_ref().filter(|d| !d.is_empty()) {
             fields.insert("year".into(), json!(date));
         }
-        if let Some(cover) = cover(movie.poster_path.as_deref()) {
-            fields.insert("cover".into(), json!(cover));
-        }
+        let item = movie.rated.item(ContentKind::Movie, movie.title, fields);
         items.push(ImportItem {
-            kind: ContentKind::Movie,
             keys: vec![("tmdbid", movie.id.to_string())],
-            title: movie.title,
-            title_with: None,
-            fields,
-            rating: movie.vote_average.map(|v| v * 5.0 / 10.0),
-            rating_count: movie.vote_count,
-            user_rating: movie.rating.map(user_rating),
-            consumed_at: None,
-            seen: true,
+            ..item
         });
     }
     for serie in series {
@@ -240,20 +245,10 @@ pub async fn collect(external: &External, session: Option<String>) -> Result<Ite
         if let Some(year) = start_year {
             fields.insert("start_year".into(), json!(year));
         }
-        if let Some(cover) = cover(serie.poster_path.as_deref()) {
-            fields.insert("cover".into(), json!(cover));
-        }
+        let item = serie.rated.item(ContentKind::Serie, title, fields);
         items.push(ImportItem {
-            kind: ContentKind::Serie,
-            keys: Vec::new(),
-            title,
             title_with: start_year.map(|y| ("start_year", y)),
-            fields,
-            rating: serie.vote_average.map(|v| v * 5.0 / 10.0),
-            rating_count: serie.vote_count,
-            user_rating: serie.rating.map(user_rating),
-            consumed_at: None,
-            seen: true,
+            ..item
         });
     }
     Ok(items)

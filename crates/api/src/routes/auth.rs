@@ -101,10 +101,7 @@ async fn register(
     ClientAddr(client): ClientAddr,
     Valid(body): Valid<RegisterBody>,
 ) -> AppResult<impl IntoResponse> {
-    let email = validate::normalise_email(&body.email);
-    Throttle::requests(&state, "register", &email, &client)
-        .count()
-        .await?;
+    let email = Throttle::count_request(&state, "register", &body.email, &client).await?;
     let taken = || AppError::validation("Email is already being used.");
     if state.db.user_by_email(&email).await?.is_some() {
         return Err(taken());
@@ -198,10 +195,7 @@ async fn forget(
     ClientAddr(client): ClientAddr,
     Valid(body): Valid<ForgetBody>,
 ) -> AppResult<Json<Message>> {
-    let email = validate::normalise_email(&body.email);
-    Throttle::requests(&state, "forget", &email, &client)
-        .count()
-        .await?;
+    let email = Throttle::count_request(&state, "forget", &body.email, &client).await?;
     if let Some(user) = state.db.user_by_email(&email).await? {
         let token = hex::encode(rand::random::<[u8; 32]>());
         let ttl =

@@ -113,11 +113,16 @@ pub struct GenrePath {
 /// The caller may change their interests, and the genre exists.
 async fn may_change_interest(state: &AppState, caller: &AuthUser, genre_id: i64) -> AppResult<()> {
     caller.require(state, Permission::ModifyUserProfil).await?;
+    known_genre(state, genre_id).await
+}
+
+/// 404 unless the genre exists.
+pub async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
     state
         .db
         .genre(genre_id)
         .await?
-        .map(|_| ())
+        .map(drop)
         .ok_or_else(|| AppError::not_found("Genre not found!"))
 }
 

@@ -26,6 +26,7 @@ use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::media::PageAnswer;
+use crate::routes::people::known_genre;
 use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, wire};
 use crate::state::AppState;
 use crate::wire::format_option;
@@ -282,16 +283,6 @@ pub struct GenrePath {
     profile_uuid: String,
     #[param(example = json!(demo::GENRE_ID))]
     genre_id: i64,
-}
-
-/// 404 unless the genre exists.
-async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
-    state
-        .db
-        .genre(genre_id)
-        .await?
-        .map(drop)
-        .ok_or_else(|| AppError::not_found("Genre not found!"))
 }
 
 /// P7: the profile likes a genre (idempotent).
