@@ -12,7 +12,9 @@ use futures::TryStreamExt;
 use recofinement_domain::media::MediaSpec;
 use recofinement_domain::{ContentKind, EngineName};
 
-use crate::backend::{Bind, Conn, execute, get, share_lock, statement, take_transaction_turn};
+use crate::backend::{
+    Bind, Conn, Statement, execute, get, share_lock, statement, take_transaction_turn,
+};
 use crate::changes::ListChange;
 use crate::dialect::{BeginWrite, values_insert};
 use crate::engine_lock::Fence;
@@ -418,24 +420,17 @@ impl Db {
                     .bind(step.up_to)
                     .execute(&mut *tx)
                     .await?;
-                for chunk in step.rows.chunks(BATCH) {
-                    let sql = values_insert(
-                        "INSERT INTO similars_content (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ",
-                        5,
-                        chunk.len(),
-                        " ON CONFLICT DO NOTHING",
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for row in chunk.iter().copied() {
-                        query = query
-                            .bind(row.source)
-                            .bind(row.target)
-                            .bind(row.similarity)
-                            .bind(row.source_kind.label())
-                            .bind(row.target_kind.label());
-                    }
-                    query.execute(&mut *tx).await?;
-                }
+                let insert = "INSERT INTO similars_content \
+                    (content_id0, content_id1, similarity, content_type0, content_type1) VALUES ";
+                insert_rows(&mut *tx, insert, 5, &step.rows, |query, row| {
+                    query
+                        .arg(row.source)
+                        .arg(row.target)
+                        .arg(row.similarity)
+                        .arg(row.source_kind.label())
+                        .arg(row.target_kind.label())
+                })
+                .await?;
                 if step.last {
                     set_cursor(&mut *tx, &cursor).await?;
                 }
@@ -504,26 +499,21 @@ impl Db {
                             .await?;
                     }
                 }
-                for chunk in step.rows.chunks(BATCH) {
-                    let sql = values_insert(
-                        &format!("INSERT INTO {table} ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "),
-                        7,
-                        chunk.len(),
-                        " ON CONFLICT DO NOTHING",
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for row in chunk.iter().copied() {
-                        query = query
-                            .bind(row.subject)
-                            .bind(row.content)
-                            .bind(row.score)
-                            .bind(engine)
-                            .bind(priority)
-                            .bind(row.kind.label())
-                            .bind(row.reason.as_deref());
-                    }
-                    query.execute(&mut *tx).await?;
-                }
+                let insert = format!(
+                    "INSERT INTO {table} \
+                     ({key}, content_id, score, engine, engine_priority, content_type, reason) VALUES "
+                );
+                insert_rows(&mut *tx, &insert, 7, &step.rows, |query, row| {
+                    query
+                        .arg(row.subject)
+                        .arg(row.content)
+                        .arg(row.score)
+                        .arg(engine)
+                        .arg(priority)
+                        .arg(row.kind.label())
+                        .arg(row.reason.as_deref())
+                })
+                .await?;
                 if step.last {
                     set_cursor(&mut *tx, &cursor).await?;
                 }
@@ -705,6 +695,23 @@ async fn check_fence(mut conn: impl Conn, fence: Option<Fence>) -> StoreResult<(
             "engine write refused: another scheduler took over"
         );
         return Err(StoreError::conflict(FENCED));
+    }
+    Ok(())
+}
+
+/// Inserts `rows` (skipping those already there) in statements of at most
+/// [`BATCH`] rows: `head`, then `width` parameters per row, bound by `bind`.
+async fn insert_rows<'r, C: Conn, R>(
+    mut conn: C,
+    head: &str,
+    width: usize,
+    rows: &'r [R],
+    bind: impl Fn(Statement<'r, C::Backend>, &'r R) -> Statement<'r, C::Backend>,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH) {
+        let sql = values_insert(head, width, chunk.len(), " ON CONFLICT DO NOTHING");
+        let query = statement(&conn, sqlx::AssertSqlSafe(sql));
+        execute(&mut conn, chunk.iter().fold(query, &bind)).await?;
     }
     Ok(())
 }

@@ -106,19 +106,12 @@ impl Db {
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> StoreResult<bool> {
-        on_db!(self, pool => {
-            let result = sqlx::query(
-                "INSERT INTO external_service (user_id, service_name, access_token, refresh_token) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (user_id, service_name) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(service.name())
-            .bind(access_token)
-            .bind(refresh_token)
-            .execute(pool)
+        let sql = "INSERT INTO external_service (user_id, service_name, access_token, refresh_token) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, service_name) DO NOTHING";
+        let rows = self
+            .write_tokens(sql, user_id, service, access_token, refresh_token)
             .await?;
-            Ok(result.rows_affected() == 1)
-        })
+        Ok(rows == 1)
     }
 
     /// Replaces the access token (and the refresh token when a new one is given).
@@ -129,18 +122,33 @@ impl Db {
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> StoreResult<()> {
-        on_db!(self, pool => {
-            sqlx::query(
-                "UPDATE external_service SET access_token = $3, refresh_token = COALESCE($4, refresh_token) \
-                 WHERE user_id = $1 AND service_name = $2",
-            )
-            .bind(user_id)
-            .bind(service.name())
-            .bind(access_token)
-            .bind(refresh_token)
-            .execute(pool)
+        let sql = "UPDATE external_service \
+                   SET access_token = $3, refresh_token = COALESCE($4, refresh_token) \
+                   WHERE user_id = $1 AND service_name = $2";
+        self.write_tokens(sql, user_id, service, access_token, refresh_token)
             .await?;
-            Ok(())
+        Ok(())
+    }
+
+    /// Runs `sql` over `$1` the user, `$2` the service, `$3` the access token
+    /// and `$4` the refresh token; the number of rows it wrote.
+    async fn write_tokens(
+        &self,
+        sql: &'static str,
+        user_id: i64,
+        service: Service,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> StoreResult<u64> {
+        on_db!(self, pool => {
+            let result = sqlx::query(sql)
+                .bind(user_id)
+                .bind(service.name())
+                .bind(access_token)
+                .bind(refresh_token)
+                .execute(pool)
+                .await?;
+            Ok(result.rows_affected())
         })
     }
 

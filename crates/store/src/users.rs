@@ -131,18 +131,10 @@ impl Db {
     /// Whether the user currently holds `permission` (read from the database,
     /// not from the token, so a demotion takes effect at once).
     pub async fn has_permission(&self, user_id: i64, permission: &str) -> StoreResult<bool> {
-        on_db!(self, pool => {
-            let row: (bool,) = sqlx::query_as(
-                "SELECT EXISTS (SELECT 1 FROM user_role ur \
-                 JOIN role_permission rp ON rp.role_id = ur.role_id \
-                 WHERE ur.user_id = $1 AND rp.permission = $2)",
-            )
-            .bind(user_id)
-            .bind(permission)
-            .fetch_one(pool)
-            .await?;
-            Ok(row.0)
-        })
+        let sql = "SELECT EXISTS (SELECT 1 FROM user_role ur \
+                   JOIN role_permission rp ON rp.role_id = ur.role_id \
+                   WHERE ur.user_id = $1 AND rp.permission = $2)";
+        self.user_holds(sql, user_id, permission).await
     }
 
     /// Applies the given changes. A new password bumps the token version, which
@@ -248,15 +240,20 @@ impl Db {
     }
 
     async fn has_role(&self, user_id: i64, role: &str) -> StoreResult<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM user_role ur JOIN role r ON r.role_id = ur.role_id \
+                   WHERE ur.user_id = $1 AND r.name = $2)";
+        self.user_holds(sql, user_id, role).await
+    }
+
+    /// The answer of `sql`, an `EXISTS` over `$1` the user and `$2` a name
+    /// (of a role or a permission).
+    async fn user_holds(&self, sql: &'static str, user_id: i64, name: &str) -> StoreResult<bool> {
         on_db!(self, pool => {
-            let row: (bool,) = sqlx::query_as(
-                "SELECT EXISTS (SELECT 1 FROM user_role ur JOIN role r ON r.role_id = ur.role_id \
-                 WHERE ur.user_id = $1 AND r.name = $2)",
-            )
-            .bind(user_id)
-            .bind(role)
-            .fetch_one(pool)
-            .await?;
+            let row: (bool,) = sqlx::query_as(sql)
+                .bind(user_id)
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
             Ok(row.0)
         })
     }
