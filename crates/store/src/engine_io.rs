@@ -16,7 +16,7 @@ use crate::backend::{
     Bind, Conn, Statement, execute, get, share_lock, statement, take_transaction_turn,
 };
 use crate::changes::ListChange;
-use crate::dialect::{BeginWrite, values_insert};
+use crate::dialect::{BeginWrite, WriteTx, values_insert};
 use crate::engine_lock::Fence;
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
@@ -374,10 +374,7 @@ impl Db {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                if n == last {
-                    set_cursor(&mut *tx, &cursor).await?;
-                }
-                tx.commit().await?;
+                commit_step(tx, n == last, &cursor).await?;
                 committed = true;
             }
             Ok::<_, StoreError>(written)
@@ -431,10 +428,7 @@ impl Db {
                         .arg(row.target_kind.label())
                 })
                 .await?;
-                if step.last {
-                    set_cursor(&mut *tx, &cursor).await?;
-                }
-                tx.commit().await?;
+                commit_step(tx, step.last, &cursor).await?;
             }
             Ok(Written::Done)
         })
@@ -514,10 +508,7 @@ impl Db {
                         .arg(row.reason.as_deref())
                 })
                 .await?;
-                if step.last {
-                    set_cursor(&mut *tx, &cursor).await?;
-                }
-                tx.commit().await?;
+                commit_step(tx, step.last, &cursor).await?;
             }
             Ok(Written::Done)
         })
@@ -713,6 +704,23 @@ async fn insert_rows<'r, C: Conn, R>(
         let query = statement(&conn, sqlx::AssertSqlSafe(sql));
         execute(&mut conn, chunk.iter().fold(query, &bind)).await?;
     }
+    Ok(())
+}
+
+/// Ends one transaction of an engine write: the cursor moves in the last
+/// one, so an interrupted write is just done again.
+async fn commit_step<DB: sqlx::Database>(
+    mut tx: WriteTx<DB>,
+    last: bool,
+    cursor: &Cursor<'_>,
+) -> StoreResult<()>
+where
+    for<'c> &'c mut DB::Connection: Conn,
+{
+    if last {
+        set_cursor(&mut *tx, cursor).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -20,7 +20,8 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid, schema_with_any_of};
 use crate::integrations::http::{self, ClientAuth, TokenError};
 use crate::integrations::{
-    External, OAuthProvider, STATE_TTL, Service, gbooks, new_state, spotify, state_hash, tmdb,
+    External, OAuthProvider, STATE_TTL, Service, TmdbProvider, gbooks, new_state, spotify,
+    state_hash, tmdb,
 };
 use crate::routes::schema::{ErrorBody, Message};
 use crate::state::AppState;
@@ -247,6 +248,14 @@ fn oauth_provider(external: &External, service: Service) -> AppResult<&OAuthProv
         .ok_or_else(|| not_configured(service))
 }
 
+fn tmdb_provider(external: &External) -> AppResult<&TmdbProvider> {
+    external
+        .config
+        .tmdb
+        .as_ref()
+        .ok_or_else(|| not_configured(Service::Tmdb))
+}
+
 /// What the two OAuth2 services (Spotify, Google Books) differ in: their
 /// settings, and the original's wording of each answer.
 struct OAuthService {
@@ -448,12 +457,7 @@ async fn tmdb_url(State(state): State<AppState>, caller: AuthUser) -> Answer<Tmd
     if is_linked(&state, caller.user_id, Service::Tmdb).await? {
         return Ok(TmdbUrl::created("TMDB is already linked", "linked".into()));
     }
-    let provider = state
-        .external
-        .config
-        .tmdb
-        .as_ref()
-        .ok_or_else(|| not_configured(Service::Tmdb))?;
+    let provider = tmdb_provider(&state.external)?;
     let token = tmdb::request_token(&state.external, provider)
         .await
         .map_err(|e| provider_failed(Service::Tmdb, e))?;
@@ -494,12 +498,7 @@ async fn tmdb_callback(
         ));
     }
     let token = required(body.request_token, "request_token")?;
-    let provider = state
-        .external
-        .config
-        .tmdb
-        .as_ref()
-        .ok_or_else(|| not_configured(Service::Tmdb))?;
+    let provider = tmdb_provider(&state.external)?;
     if !state
         .db
         .take_oauth_state(&state_hash(&token), caller.user_id, Service::Tmdb)
