@@ -48,6 +48,18 @@ db_test!(nul_characters_are_refused_everywhere, |app| {
     );
 });
 
+// A query string the recommendation filter cannot read (the engine named
+// twice) is a 400 in the envelope, not axum's plain-text rejection.
+db_test!(an_unreadable_query_string_is_a_400_in_the_envelope, |app| {
+    let (admin, _) = app.register_admin("admin").await;
+    for path in [
+        "/api/movie/user?reco_engine=FromProfile&reco_engine=Popularity",
+        "/api/movie/groups?reco_engine=FromProfile&reco_engine=Popularity",
+    ] {
+        assert_bad_request(&app, Method::GET, path, &admin, None).await;
+    }
+});
+
 db_test!(null_is_not_a_value_of_a_typed_field, |app| {
     let (admin, uuid) = app.register_admin("admin").await;
     let movie = app
