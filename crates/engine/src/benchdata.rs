@@ -3,7 +3,9 @@
 //! `bench/engine_compare.py` feeds the very same data to Python `implicit`
 //! and scikit-learn.
 
+use crate::Dataset;
 use crate::als::ConfidenceMatrix;
+use crate::similarity::Neighbours;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -106,6 +108,27 @@ pub fn corpus(seed: u64, n_docs: usize) -> Vec<String> {
             d
         })
         .collect()
+}
+
+/// `k` same-kind neighbours per item, drawn uniformly with similarities in
+/// 0.05..0.95 and sorted like [`Neighbours::from_pairs`]: the shape of the
+/// stored top-k lists at a fraction of the cost of computing real ones.
+pub fn neighbours(seed: u64, ds: &Dataset, k: usize) -> Neighbours {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut lists = vec![Vec::new(); ds.items.len()];
+    for same_kind in &ds.kind_items {
+        for &i in same_kind {
+            let list: &mut Vec<(u32, f32)> = &mut lists[i as usize];
+            for _ in 0..k.min(same_kind.len() - 1) {
+                let j = same_kind[rng.random_range(0..same_kind.len())];
+                if j != i && !list.iter().any(|e| e.0 == j) {
+                    list.push((j, rng.random_range(0.05..0.95)));
+                }
+            }
+            list.sort_unstable_by(crate::topk::order);
+        }
+    }
+    Neighbours { lists }
 }
 
 #[cfg(test)]

@@ -65,15 +65,35 @@ impl Cancel {
         R: Send,
         F: Fn(&T) -> Vec<R> + Sync,
     {
+        self.par_flat_map_init(units, || (), |_, u| f(u))
+    }
+
+    /// [`Cancel::par_flat_map`] with a scratch value made by `init` once per
+    /// rayon job and lent to every unit of that job, so a per-unit buffer
+    /// (even one as large as the catalogue) is allocated a handful of times
+    /// per run instead of once per unit.
+    pub(crate) fn par_flat_map_init<T, S, R, I, F>(
+        &self,
+        units: &[T],
+        init: I,
+        f: F,
+    ) -> Result<Vec<R>, Cancelled>
+    where
+        T: Sync,
+        R: Send,
+        I: Fn() -> S + Sync + Send,
+        F: Fn(&mut S, &T) -> Vec<R> + Sync + Send,
+    {
         let out = units
             .par_iter()
-            .flat_map_iter(|u| {
+            .map_init(init, |scratch, u| {
                 if self.is_cancelled() {
                     Vec::new()
                 } else {
-                    f(u)
+                    f(scratch, u)
                 }
             })
+            .flat_map_iter(Vec::into_iter)
             .collect();
         self.check()?;
         Ok(out)

@@ -50,6 +50,17 @@ impl TopK {
         self.insert(e);
     }
 
+    /// The worst kept candidate once `k` are kept, which a newcomer must
+    /// rank before to enter; `None` while there is room.
+    #[inline]
+    pub(crate) fn bar(&self) -> Option<(u32, f32)> {
+        if self.items.len() == self.k {
+            self.items.last().copied()
+        } else {
+            None
+        }
+    }
+
     #[inline(never)]
     fn insert(&mut self, e: (u32, f32)) {
         let at = self
@@ -80,8 +91,10 @@ mod tests {
         for e in [(5, 0.5), (1, 0.9), (3, 0.5), (2, 0.1), (4, 0.9)] {
             t.push(e);
         }
+        assert_eq!(t.bar(), Some((3, 0.5)));
         assert_eq!(t.take(), v);
         assert!(t.take().is_empty());
+        assert_eq!(t.bar(), None);
         let mut w = v.clone();
         top_k(&mut w, 0);
         assert!(w.is_empty());
