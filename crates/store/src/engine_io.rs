@@ -351,12 +351,10 @@ impl Db {
         let written = on_db!(self, pool => {
             let mut written = Written::Done;
             for (n, scores) in chunks.iter().enumerate() {
-                if cursor.stopped() {
+                let Some(mut tx) = begin_step(pool, &cursor).await? else {
                     written = Written::Stopped;
                     break;
-                }
-                let mut tx = pool.begin_write().await?;
-                check_fence(&mut *tx, cursor.fence).await?;
+                };
                 for chunk in scores.chunks(BATCH) {
                     let mut cases = String::new();
                     let mut ids = Vec::with_capacity(chunk.len());
@@ -404,11 +402,9 @@ impl Db {
         let steps = range_steps(rows, |r| r.source);
         on_db!(self, pool => {
             for step in &steps {
-                if cursor.stopped() {
+                let Some(mut tx) = begin_step(pool, &cursor).await? else {
                     return Ok(Written::Stopped);
-                }
-                let mut tx = pool.begin_write().await?;
-                check_fence(&mut *tx, cursor.fence).await?;
+                };
                 let sql = format!(
                     "DELETE FROM similars_content WHERE {condition} AND content_id0 > $1 AND content_id0 <= $2"
                 );
@@ -460,11 +456,9 @@ impl Db {
         let engine = engine.as_str();
         on_db!(self, pool => {
             for step in &steps {
-                if cursor.stopped() {
+                let Some(mut tx) = begin_step(pool, &cursor).await? else {
                     return Ok(Written::Stopped);
-                }
-                let mut tx = pool.begin_write().await?;
-                check_fence(&mut *tx, cursor.fence).await?;
+                };
                 // One writer of a table at a time. Lists of one subject
                 // share a key across engines, and two writers inserting
                 // them in different orders deadlocked; two writers of the
@@ -705,6 +699,23 @@ async fn insert_rows<'r, C: Conn, R>(
         execute(&mut conn, chunk.iter().fold(query, &bind)).await?;
     }
     Ok(())
+}
+
+/// Begins one transaction of an engine write, after checking that the run
+/// goes on (`None`: it was cancelled) and still holds its fence.
+async fn begin_step<P: BeginWrite>(
+    pool: &P,
+    cursor: &Cursor<'_>,
+) -> StoreResult<Option<WriteTx<P::Database>>>
+where
+    for<'c> &'c mut <P::Database as sqlx::Database>::Connection: Conn,
+{
+    if cursor.stopped() {
+        return Ok(None);
+    }
+    let mut tx = pool.begin_write().await?;
+    check_fence(&mut *tx, cursor.fence).await?;
+    Ok(Some(tx))
 }
 
 /// Ends one transaction of an engine write: the cursor moves in the last
