@@ -102,10 +102,6 @@ pub(crate) struct Genres {
     pos: FxMap<i64, u32>,
     kind: Vec<ContentKind>,
     item_genres: Vec<Vec<u32>>,
-    /// Kind of each item, by index: a profile filters a subject's
-    /// interactions by kind six times, and reading the kind from the
-    /// (large) items missed the cache every time.
-    item_kind: Vec<ContentKind>,
 }
 
 impl Genres {
@@ -135,7 +131,6 @@ impl Genres {
             pos,
             kind,
             item_genres,
-            item_kind: ds.items.iter().map(|it| it.kind).collect(),
         }
     }
 
@@ -143,6 +138,7 @@ impl Genres {
     /// `None` when it has no usable signal for that kind.
     pub(crate) fn profile(
         &self,
+        ds: &Dataset,
         s: &Subject,
         kind: ContentKind,
         interest_share: f32,
@@ -150,7 +146,7 @@ impl Genres {
         let n = self.kind.len();
         let mut hist = vec![0f32; n];
         for &(i, p) in &s.interactions {
-            if self.item_kind[i as usize] != kind {
+            if ds.item_kinds[i as usize] != kind {
                 continue;
             }
             for &g in &self.item_genres[i as usize] {
@@ -413,7 +409,7 @@ impl<'a> Scorer<'a> {
         let share = self.params.interest_share;
         let profiles: Vec<Vec<f32>> = members
             .iter()
-            .filter_map(|m| self.genres.profile(m, kind, share))
+            .filter_map(|m| self.genres.profile(self.ds, m, kind, share))
             .collect();
         let mut w = vec![0f32; profiles.first()?.len()];
         for p in &profiles {

@@ -147,9 +147,6 @@ struct Run<'a> {
     ds: &'a Dataset,
     nb: FlatNeighbours,
     params: &'a SimilarContentParams,
-    /// Kind of each item, by index: reading it from the items themselves
-    /// (large structs, read at random) missed the cache on most candidates.
-    kinds: Vec<ContentKind>,
 }
 
 impl<'a> Run<'a> {
@@ -158,7 +155,6 @@ impl<'a> Run<'a> {
             ds,
             nb: FlatNeighbours::new(nb, ds.items.len()),
             params,
-            kinds: ds.items.iter().map(|it| it.kind).collect(),
         }
     }
 
@@ -177,7 +173,7 @@ impl<'a> Run<'a> {
         for (j, (miss, neg)) in evidence.drain() {
             let score = (1.0 - miss) * neg;
             if score > 0.0 {
-                per_kind[self.kinds[j as usize].index()].push((j, score));
+                per_kind[self.ds.item_kinds[j as usize].index()].push((j, score));
             }
         }
         let mut out = Vec::new();

@@ -206,6 +206,10 @@ pub struct Dataset {
     pub flagged: Vec<Vec<u32>>,
     /// Item indices of each kind, by [`ContentKind::index`].
     pub kind_items: [Vec<u32>; 6],
+    /// Kind of each item, by item index: the user engines read it at random
+    /// for every candidate, and reading it from the (large) items missed
+    /// the cache.
+    pub item_kinds: Vec<ContentKind>,
     /// Users who interacted with each item, by item index: the matrix's
     /// degrees, or the whole table's when the matrix holds only some users
     /// (see [`Dataset::with_audience`]).
@@ -258,6 +262,7 @@ impl Dataset {
         for (i, it) in items.iter().enumerate() {
             kind_items[it.kind.index()].push(i as u32);
         }
+        let item_kinds = items.iter().map(|it| it.kind).collect();
         let audience = matrix.item_degrees();
         Dataset {
             items,
@@ -266,6 +271,7 @@ impl Dataset {
             interests: liked,
             flagged: flags,
             kind_items,
+            item_kinds,
             audience,
         }
     }
