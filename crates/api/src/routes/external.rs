@@ -232,13 +232,25 @@ async fn is_linked(state: &AppState, user_id: i64, service: Service) -> AppResul
 /// A fresh state for `service`, stored (hashed) for the caller.
 async fn mint_state(state: &AppState, user_id: i64, service: Service) -> AppResult<String> {
     let value = new_state();
+    bind_state(state, user_id, service, &value).await?;
+    Ok(value)
+}
+
+/// Stores `value` (hashed) as a state of the caller's for `service`, valid
+/// for [`STATE_TTL`]: only this user's return with it is accepted.
+async fn bind_state(
+    state: &AppState,
+    user_id: i64,
+    service: Service,
+    value: &str,
+) -> AppResult<()> {
     let expires = recofinement_store::now()
         + chrono::Duration::from_std(STATE_TTL).map_err(AppError::internal)?;
     state
         .db
-        .create_oauth_state(&state_hash(&value), user_id, service, expires)
+        .create_oauth_state(&state_hash(value), user_id, service, expires)
         .await?;
-    Ok(value)
+    Ok(())
 }
 
 fn oauth_provider(external: &External, service: Service) -> AppResult<&OAuthProvider> {
@@ -461,12 +473,7 @@ async fn tmdb_url(State(state): State<AppState>, caller: AuthUser) -> Answer<Tmd
     let token = tmdb::request_token(&state.external, provider)
         .await
         .map_err(|e| provider_failed(Service::Tmdb, e))?;
-    let expires = recofinement_store::now()
-        + chrono::Duration::from_std(STATE_TTL).map_err(AppError::internal)?;
-    state
-        .db
-        .create_oauth_state(&state_hash(&token), caller.user_id, Service::Tmdb, expires)
-        .await?;
+    bind_state(&state, caller.user_id, Service::Tmdb, &token).await?;
     let mut url = url::Url::parse(&format!(
         "{}/authenticate/",
         provider.auth_url.trim_end_matches('/')
