@@ -38,7 +38,8 @@ impl ToWire<Option<serde_json::Value>> for Option<String> {
 
 /// The answer type of a store row `$row` that has the same field names:
 /// the struct (serialised, documented) and its `From<$row>`, each field
-/// converted by [`ToWire`], so that one list of fields says both.
+/// converted by [`ToWire`], so that one list of fields says both. A list of
+/// such rows converts too, so a row may nest another's list.
 #[macro_export]
 macro_rules! wire_row {
     ($(#[$meta:meta])* pub struct $name:ident from $row:path {
@@ -59,6 +60,12 @@ macro_rules! wire_row {
         impl $crate::wire::ToWire<$name> for $row {
             fn to_wire(self) -> $name {
                 self.into()
+            }
+        }
+
+        impl $crate::wire::ToWire<Vec<$name>> for Vec<$row> {
+            fn to_wire(self) -> Vec<$name> {
+                self.into_iter().map($name::from).collect()
             }
         }
     };

@@ -1,35 +1,20 @@
 //! The dashboard's JSON rows: what `store::overview` and the stored
 //! evaluations hold, with times and JSON columns in the API's formats.
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use recofinement_store::engine_runs as runs;
 use recofinement_store::overview as stored;
 
-use crate::routes::schema::wire;
 use crate::wire_row;
 
-/// Sizes of the catalogue and of the audience.
-#[derive(Serialize, ToSchema)]
-pub struct Counts {
-    /// Items per kind label (`MOVIE`…, `EPISODE` included).
-    pub items: Vec<KindCount>,
-    pub users: i64,
-    pub groups: i64,
-    pub interactions: i64,
-    pub events: i64,
-}
-
-impl From<stored::Counts> for Counts {
-    fn from(counts: stored::Counts) -> Self {
-        Counts {
-            items: wire(counts.items),
-            users: counts.users,
-            groups: counts.groups,
-            interactions: counts.interactions,
-            events: counts.events,
-        }
+wire_row! {
+    /// Sizes of the catalogue and of the audience.
+    pub struct Counts from stored::Counts {
+        /// Items per kind label (`MOVIE`…, `EPISODE` included).
+        pub items: Vec<KindCount>,
+        pub users: i64,
+        pub groups: i64,
+        pub interactions: i64,
+        pub events: i64,
     }
 }
 
