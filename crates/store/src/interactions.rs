@@ -10,7 +10,7 @@ use recofinement_domain::media::MediaSpec;
 
 use crate::backend::{Bind, Conn, decode, execute, get, row_lock, statement};
 use crate::catalogue::stored_kind;
-use crate::changes::{CHANNEL, ListChange};
+use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::events::{EventKind, NewEvent, render_time};
 use crate::events::{write_event, write_events};
@@ -258,7 +258,7 @@ impl Db {
         let now = now();
         let label = kind.label();
         let notice = patch.rating.map(|_| ListChange::Item { kind, content_id });
-        match self {
+        let meta = match self {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_write().await?;
                 if stored_kind(&mut *tx, content_id).await?.as_deref() != Some(label) {
@@ -266,14 +266,11 @@ impl Db {
                 }
                 let meta = patch_meta(&mut *tx, user_id, content_id, label, patch, now).await?;
                 tx.commit().await?;
-                if let Some(change) = notice {
-                    self.announce(change).await;
-                }
-                Ok(meta)
+                meta
             }
-            // The check, the same steps and the notice in one round trip
-            // instead of nine: the server runs them
-            // (migrations/postgres/0060_patch_meta.sql, 0061_patch_item.sql).
+            // The check and the same steps in one round trip instead of
+            // eight: the server runs them
+            // (migrations/postgres/0060_patch_meta.sql, 0080_…sql).
             // Imports keep `patch_meta`, inside their own transactions.
             Db::Postgres(pool) => {
                 let added = Meta {
@@ -284,25 +281,28 @@ impl Db {
                     count: patch.additional_count.unwrap_or(0),
                     last_count_increment: None,
                 };
-                sqlx::query_as(
-                    "SELECT * FROM patch_item($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(user_id)
-                .bind(content_id)
-                .bind(label)
-                .bind(patch.rating)
-                .bind(patch.additional_count)
-                .bind(now)
-                .bind(render_time(now))
-                .bind(crate::now())
-                .bind(meta_payload(&added))
-                .bind(CHANNEL)
-                .bind(notice.map(ListChange::encode))
-                .fetch_optional(pool)
-                .await?
-                .ok_or(StoreError::NotFound)
+                sqlx::query_as("SELECT * FROM patch_item($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(user_id)
+                    .bind(content_id)
+                    .bind(label)
+                    .bind(patch.rating)
+                    .bind(patch.additional_count)
+                    .bind(now)
+                    .bind(render_time(now))
+                    .bind(crate::now())
+                    .bind(meta_payload(&added))
+                    .fetch_optional(pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?
             }
+        };
+        // After the commit, not inside it: a notifying transaction holds
+        // PostgreSQL's queue lock through its commit, which made ratings
+        // commit one at a time (0080_patch_item_notice_after_commit.sql).
+        if let Some(change) = notice {
+            self.announce(change).await;
         }
+        Ok(meta)
     }
 
     /// E10: stores (category, value) flags; repeating one is harmless.
