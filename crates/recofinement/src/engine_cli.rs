@@ -8,8 +8,9 @@ use clap::{Subcommand, ValueEnum};
 
 use anyhow::Context;
 use recofinement::engine_runner::{
-    ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, peak_memory_mib, stored_params,
+    ALL_ENGINES, EngineRunner, RunReport, SnapshotSize, stored_params,
 };
+use recofinement::peak_memory;
 use recofinement_engine::EngineName;
 use recofinement_engine::als::AlsParams;
 use recofinement_engine::evaluate::{self, GenParams, Scale, Trial, TuneGrid};
@@ -174,7 +175,7 @@ pub async fn command(
                 ReportFormat::Text => println!("{report}"),
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
-            let memory = peak_memory_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
+            let memory = peak_memory::peak_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
             eprintln!("peak memory {memory}");
             if save {
                 let id =
@@ -219,28 +220,46 @@ pub async fn command(
 }
 
 fn print_summary(reports: &[RunReport], size: Option<SnapshotSize>, elapsed: Duration) {
+    let mib = |peak: Option<f64>| peak.map_or("?".into(), |m| format!("{m:.0}"));
     if let Some(s) = size {
         println!(
-            "snapshot: {} items, {} users with interactions, {} interactions",
-            s.items, s.users, s.interactions
+            "snapshot: {} items, {} users with interactions, {} interactions, peak {} MiB",
+            s.items,
+            s.users,
+            s.interactions,
+            mib(s.peak_mib)
         );
     }
     if reports.is_empty() {
         println!("nothing to do: no engine has new events (use --force to recompute)");
     } else {
         println!(
-            "{:<24} {:<22} {:>9} {:>10} {:>9}",
-            "engine", "scope", "subjects", "rows", "seconds"
+            "{:<24} {:<22} {:>9} {:>10} {:>9} {:>9}",
+            "engine", "scope", "subjects", "rows", "seconds", "peak MiB"
         );
         for r in reports {
             println!(
-                "{:<24} {:<22} {:>9} {:>10} {:>9.2}",
-                r.engine, r.scope, r.subjects, r.rows, r.seconds
+                "{:<24} {:<22} {:>9} {:>10} {:>9.2} {:>9}",
+                r.engine,
+                r.scope,
+                r.subjects,
+                r.rows,
+                r.seconds,
+                mib(r.peak_mib)
             );
         }
     }
-    let memory = peak_memory_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
-    println!("total {:.2} s, peak memory {memory}", elapsed.as_secs_f64());
+    // The measure restarts with each engine: the run's peak is the largest.
+    let peaks = size.and_then(|s| s.peak_mib).into_iter();
+    let peak = peaks
+        .chain(reports.iter().filter_map(|r| r.peak_mib))
+        .chain(peak_memory::peak_mib())
+        .reduce(f64::max);
+    println!(
+        "total {:.2} s, peak memory {} MiB",
+        elapsed.as_secs_f64(),
+        mib(peak)
+    );
 }
 
 /// The background loop: holds the scheduler lock (one scheduler across

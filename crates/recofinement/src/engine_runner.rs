@@ -39,6 +39,8 @@ use recofinement_store::engine_params::StoredAlsParams;
 use recofinement_store::engine_runs::{RunOf, RunScope};
 use recofinement_store::profiles::RunResult;
 
+use crate::peak_memory;
+
 /// Every engine, in the order a full pass runs them: the shared inputs
 /// first (popularity, similarities), then the recommenders by priority so
 /// that the higher-priority engine claims an item first.
@@ -153,6 +155,9 @@ pub struct RunReport {
     pub seconds: f64,
     /// Whether it ran for every subject or only for those with new events.
     pub scope: &'static str,
+    /// Peak resident memory of the process while it ran, snapshot
+    /// included (`peak_memory`).
+    pub peak_mib: Option<f64>,
 }
 
 /// How much a snapshot held.
@@ -162,6 +167,8 @@ pub struct SnapshotSize {
     /// Users with at least one interaction.
     pub users: usize,
     pub interactions: usize,
+    /// Peak resident memory of the process up to the end of the load.
+    pub peak_mib: Option<f64>,
 }
 
 /// The database snapshot the engines read.
@@ -442,9 +449,12 @@ impl EngineRunner {
             items: snapshot.dataset.items.len(),
             users: snapshot.dataset.matrix.n_users(),
             interactions: snapshot.dataset.matrix.nnz(),
+            peak_mib: peak_memory::peak_mib(),
         };
         let mut reports = Vec::new();
         for (engine, scope) in plan {
+            // Each run's recorded peak is its own, not the process's since it started.
+            peak_memory::reset();
             // Engine history: every run is recorded, failed ones included.
             let (started, history_scope) = (Instant::now(), scope.history_scope());
             let run = RunContext {
@@ -464,7 +474,8 @@ impl EngineRunner {
                 finished,
             )
             .await;
-            let report = result.with_context(|| engine.as_str())?;
+            let mut report = result.with_context(|| engine.as_str())?;
+            report.peak_mib = peak_memory::peak_mib();
             tracing::info!(
                 engine = report.engine,
                 subjects = report.subjects,
@@ -667,6 +678,7 @@ impl EngineRunner {
             rows,
             seconds: started.elapsed().as_secs_f64(),
             scope: scope_name,
+            peak_mib: None,
         })
     }
 
@@ -992,14 +1004,6 @@ impl<'a> Reasons<'a> {
             })
             .collect()
     }
-}
-
-/// Peak resident memory of this process, in MiB (Linux).
-pub fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// What the API asks of the engine: wake the scheduler when a user's

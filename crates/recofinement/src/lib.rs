@@ -9,5 +9,6 @@
 pub mod backup;
 pub mod engine_runner;
 pub mod generate;
+pub mod peak_memory;
 pub mod run_history;
 pub mod secrets;

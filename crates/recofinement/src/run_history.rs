@@ -11,7 +11,8 @@ use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOf, RunOutcome,
 
 use recofinement_api::state::EngineCadence;
 
-use crate::engine_runner::{ALL_ENGINES, EngineRunner, RunReport, cadence, peak_memory_mib};
+use crate::engine_runner::{ALL_ENGINES, EngineRunner, RunReport, cadence};
+use crate::peak_memory;
 
 /// What a finished run did, or why it failed.
 pub enum Finished<'a> {
@@ -60,7 +61,7 @@ pub async fn record(
         Finished::Interrupted(error) => (0, 0, RunOutcome::Interrupted, Some(format!("{error:#}"))),
     };
     let name = engine.name();
-    let peak = peak_memory_mib();
+    let peak = peak_memory::peak_mib();
     let seconds = elapsed.as_secs_f64();
     let labels = [
         ("engine", name.clone()),
