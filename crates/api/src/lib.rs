@@ -86,7 +86,9 @@ pub async fn router_with_redis(state: AppState, redis_url: &str) -> anyhow::Resu
 
 /// Routes and the inner middleware (limits, timeout, envelopes).
 fn application(state: AppState) -> Router {
-    state.follow_changes();
+    if state.hears_notices {
+        state.follow_changes();
+    }
     let (api, mut document) = api_routes().split_for_parts();
     routes::proposal::document_per_kind(&mut document);
     openapi::conventions(&mut document);

@@ -207,6 +207,9 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::sessions::SessionCache>,
     /// Linked services and their background imports.
     pub external: Arc<crate::integrations::External>,
+    /// Whether the router applies the store's change notices (always, but
+    /// in the tests that check a writer drops its own answers unaided).
+    pub(crate) hears_notices: bool,
 }
 
 /// Drops what `change` alters from this instance's caches: the answers
@@ -247,7 +250,16 @@ impl AppState {
             external,
             lists,
             sessions,
+            hears_notices: true,
         }
+    }
+
+    /// This state with the change notices never applied: what a writer
+    /// does not drop itself stays cached until it expires.
+    #[cfg(feature = "testing")]
+    pub fn deaf_to_notices(mut self) -> Self {
+        self.hears_notices = false;
+        self
     }
 
     /// Applies the store's change notices to the caches, in a task that

@@ -43,6 +43,9 @@ pub struct ServerOptions {
     pub redis: Option<String>,
     /// Connection limits other than the defaults.
     pub limits: Option<crate::server::ServerLimits>,
+    /// Never apply the database's change notices (see
+    /// [`AppState::deaf_to_notices`]).
+    pub deaf_to_notices: bool,
 }
 
 /// One running instance of the API.
@@ -67,6 +70,9 @@ impl TestServer {
         );
         if let Some(engine) = options.engine {
             state = state.with_engine(engine);
+        }
+        if options.deaf_to_notices {
+            state = state.deaf_to_notices();
         }
         let app = match options.redis {
             Some(url) => crate::router_with_redis(state, &url).await.expect("redis"),

@@ -80,3 +80,51 @@ db_test!(accepted_content_shows_at_once_in_cached_lists, |app| {
     let (_, found) = app.get("/api/movie/search/newcomer", &admin).await;
     assert_eq!(item(&found, "Newcomer")["title"], "Newcomer");
 });
+
+// The instance that made a change drops what it shows itself, before it
+// answers, not when the database's notice comes back to it: with notices
+// never applied, the rater still reads its rating, and other changes of
+// cached answers (an account renamed) likewise.
+db_test!(a_writer_drops_its_own_cached_answers_unaided, |app| {
+    let options = ServerOptions {
+        deaf_to_notices: true,
+        ..ServerOptions::default()
+    };
+    let deaf = TestServer::start(app.db.clone(), options).await;
+    let (admin, _) = deaf.register_admin("admin").await;
+    let movie = deaf
+        .add_item(
+            &admin,
+            "movie",
+            json!({"title": "Own Figures", "genres": []}),
+        )
+        .await;
+    let (user, uuid) = deaf.register("rater").await;
+    for path in ["/api/movie/search/own", "/api/movie?page=1"] {
+        let (_, before) = deaf.get(path, &user).await;
+        assert_eq!(item(&before, "Own Figures")["rating_count"], 0);
+    }
+    rate(&deaf, &user, movie, 5).await;
+    for path in ["/api/movie/search/own", "/api/movie?page=1"] {
+        let (_, after) = deaf.get(path, &user).await;
+        assert_eq!(
+            item(&after, "Own Figures")["rating"],
+            5.0,
+            "{path}: {after}"
+        );
+    }
+    let account = format!("/api/user/{uuid}");
+    let (_, before) = deaf.get(&account, &user).await;
+    assert_eq!(before["user"]["username"], "rater", "{before}");
+    let (status, body) = deaf
+        .call(
+            Method::PATCH,
+            &account,
+            Some(&user),
+            Some(json!({"username": "renamed"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, after) = deaf.get(&account, &user).await;
+    assert_eq!(after["user"]["username"], "renamed", "{after}");
+});
