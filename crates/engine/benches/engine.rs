@@ -117,6 +117,17 @@ fn user_engines(c: &mut Criterion) {
     g.bench_function(format!("from_similar_content_{shape}"), |b| {
         b.iter(|| from_similar_content::for_users(black_box(&ds), &nb, None, &params))
     });
+    // Collaborative filtering's ranking step alone (every item of every
+    // kind scored per subject), on factors of the default size.
+    let model = AlsModel::init(
+        ds.matrix.n_users(),
+        ds.items.len(),
+        AlsParams::default().factors,
+        6,
+    );
+    g.bench_function(format!("collaborative_filtering_ranking_{shape}"), |b| {
+        b.iter(|| model.recommend(black_box(&ds), None, AlsParams::default().n))
+    });
     g.finish();
 }
 

@@ -20,7 +20,7 @@ use crate::als_avx512::Avx512;
 use crate::cancel::{Cancel, Cancelled, never_cancelled};
 use crate::simd::{Kernels, Portable};
 use crate::text::SparseRows;
-use crate::topk::top_k;
+use crate::topk::TopK;
 use crate::{ContentKind, Dataset, EngineName, ItemIndex, Recommendation, UserItemMatrix};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -481,7 +481,11 @@ impl AlsModel {
 
 /// Top-`n` items per kind by predicted preference for the user factors
 /// `xu`, without the (sorted) `excluded` indices. Items are ranked by the
-/// raw prediction; only positive predictions are kept.
+/// raw prediction; only positive predictions are kept. Streamed through a
+/// bounded list: nearly every item loses to the current `n`-th at one
+/// comparison, and only those that would enter are looked up in
+/// `excluded` (the same lists as sorting every candidate, without
+/// collecting them).
 fn rank_items(
     xu: &[f32],
     item_factors: &[f32],
@@ -490,17 +494,17 @@ fn rank_items(
     n: usize,
 ) -> Vec<(ContentKind, Vec<(u32, f32)>)> {
     let f = xu.len();
+    let mut best = TopK::new(n);
     ContentKind::ALL
         .iter()
         .map(|&kind| {
-            let mut cands: Vec<(u32, f32)> = kind_items[kind.index()]
-                .iter()
-                .filter(|i| excluded.binary_search(i).is_err())
-                .map(|&i| (i, Portable.dot(xu, factor_row(item_factors, i, f))))
-                .filter(|e| e.1 > 0.0)
-                .collect();
-            top_k(&mut cands, n);
-            (kind, cands)
+            for &i in &kind_items[kind.index()] {
+                let score = Portable.dot(xu, factor_row(item_factors, i, f));
+                if score > 0.0 && best.admits((i, score)) && excluded.binary_search(&i).is_err() {
+                    best.push((i, score));
+                }
+            }
+            (kind, best.take())
         })
         .collect()
 }
@@ -626,6 +630,61 @@ pub fn recommend(ds: &Dataset, users: Option<&[i64]>, params: &AlsParams) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topk::top_k;
+
+    /// The ranking before it was streamed: every positive, non-excluded
+    /// candidate collected, then sorted.
+    fn rank_items_by_sorting(
+        xu: &[f32],
+        item_factors: &[f32],
+        kind_items: &[Vec<u32>; 6],
+        excluded: &[u32],
+        n: usize,
+    ) -> Vec<(ContentKind, Vec<(u32, f32)>)> {
+        let f = xu.len();
+        ContentKind::ALL
+            .iter()
+            .map(|&kind| {
+                let mut cands: Vec<(u32, f32)> = kind_items[kind.index()]
+                    .iter()
+                    .filter(|i| excluded.binary_search(i).is_err())
+                    .map(|&i| (i, Portable.dot(xu, factor_row(item_factors, i, f))))
+                    .filter(|e| e.1 > 0.0)
+                    .collect();
+                top_k(&mut cands, n);
+                (kind, cands)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streamed_ranking_equals_sorting_every_candidate() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let (n_items, f) = (3_000u32, 8);
+        // Factors on a coarse grid, so that many scores tie exactly and
+        // the index tie-break decides; some items score zero or less.
+        let grid = |rng: &mut StdRng| f32::from(rng.random_range(-2i8..=4)) * 0.5;
+        let item_factors: Vec<f32> = (0..n_items as usize * f).map(|_| grid(&mut rng)).collect();
+        let mut kind_items: [Vec<u32>; 6] = Default::default();
+        for i in 0..n_items {
+            kind_items[rng.random_range(0..6)].push(i);
+        }
+        for round in 0..200 {
+            let xu: Vec<f32> = (0..f).map(|_| grid(&mut rng)).collect();
+            let mut excluded: Vec<u32> = (0..rng.random_range(0..400))
+                .map(|_| rng.random_range(0..n_items))
+                .collect();
+            excluded.sort_unstable();
+            excluded.dedup();
+            // 1,000 is more than a kind holds: every positive score is kept.
+            let n = [0, 1, 3, 10, 50, 1_000][round % 6];
+            assert_eq!(
+                rank_items(&xu, &item_factors, &kind_items, &excluded, n),
+                rank_items_by_sorting(&xu, &item_factors, &kind_items, &excluded, n),
+                "round {round}, n {n}"
+            );
+        }
+    }
 
     /// Dense reference of the implicit objective's exact row solution.
     fn exact_row(c: &ConfidenceMatrix, u: usize, y: &[f32], f: usize, reg: f32) -> Vec<f64> {

@@ -50,6 +50,14 @@ impl TopK {
         self.insert(e);
     }
 
+    /// Whether `e` would be kept if pushed now (one comparison): lets a
+    /// caller skip work for candidates that lose.
+    #[inline(always)]
+    pub(crate) fn admits(&self, e: (u32, f32)) -> bool {
+        self.bar()
+            .is_none_or(|bar| order(&e, &bar) == Ordering::Less)
+    }
+
     /// The worst kept candidate once `k` are kept, which a newcomer must
     /// rank before to enter; `None` while there is room.
     #[inline]
