@@ -30,27 +30,45 @@ async fn rate(server: &TestServer, token: &str, item: i64, rating: i64) {
     assert_eq!(status, 201, "{body}");
 }
 
-db_test!(a_rating_shows_at_once_in_search_and_popular_lists, |app| {
-    let (admin, _) = app.register_admin("admin").await;
-    let movie = app
-        .add_item(
-            &admin,
-            "movie",
-            json!({"title": "Fresh Figures", "genres": []}),
-        )
-        .await;
-    let (user, _) = app.register("viewer").await;
-    for path in ["/api/movie/search/fresh", "/api/movie?page=1"] {
-        let (_, before) = app.get(path, &user).await;
-        assert_eq!(item(&before, "Fresh Figures")["rating_count"], 0);
+/// A new movie `title` (found by searching `term`) and an account that
+/// has read it, unrated, in the search and the first popular page, so both
+/// are cached: (the movie's id, the account's token and uuid).
+async fn cached_unrated_movie(
+    server: &TestServer,
+    title: &str,
+    term: &str,
+) -> (i64, String, String) {
+    let (admin, _) = server.register_admin("admin").await;
+    let body = json!({"title": title, "genres": []});
+    let movie = server.add_item(&admin, "movie", body).await;
+    let (user, uuid) = server.register("viewer").await;
+    for path in [
+        format!("/api/movie/search/{term}"),
+        "/api/movie?page=1".into(),
+    ] {
+        let (_, before) = server.get(&path, &user).await;
+        assert_eq!(item(&before, title)["rating_count"], 0, "{path}: {before}");
     }
-    rate(&app, &user, movie, 4).await;
-    for path in ["/api/movie/search/fresh", "/api/movie?page=1"] {
-        let (_, after) = app.get(path, &user).await;
-        let shown = item(&after, "Fresh Figures");
+    (movie, user, uuid)
+}
+
+/// Both lists of [`cached_unrated_movie`] show `title` with one rating of `rating`.
+async fn shows_one_rating(server: &TestServer, user: &str, title: &str, term: &str, rating: f64) {
+    for path in [
+        format!("/api/movie/search/{term}"),
+        "/api/movie?page=1".into(),
+    ] {
+        let (_, after) = server.get(&path, user).await;
+        let shown = item(&after, title);
         assert_eq!(shown["rating_count"], 1, "{path}: {after}");
-        assert_eq!(shown["rating"], 4.0, "{path}: {after}");
+        assert_eq!(shown["rating"], rating, "{path}: {after}");
     }
+}
+
+db_test!(a_rating_shows_at_once_in_search_and_popular_lists, |app| {
+    let (movie, user, _) = cached_unrated_movie(&app, "Fresh Figures", "fresh").await;
+    rate(&app, &user, movie, 4).await;
+    shows_one_rating(&app, &user, "Fresh Figures", "fresh", 4.0).await;
     // Another instance on the same database, which cached the page too.
     let other = TestServer::start(app.db.clone(), ServerOptions::default()).await;
     let (_, cached) = other.get("/api/movie/search/fresh", &user).await;
@@ -91,31 +109,12 @@ db_test!(a_writer_drops_its_own_cached_answers_unaided, |app| {
         ..ServerOptions::default()
     };
     let deaf = TestServer::start(app.db.clone(), options).await;
-    let (admin, _) = deaf.register_admin("admin").await;
-    let movie = deaf
-        .add_item(
-            &admin,
-            "movie",
-            json!({"title": "Own Figures", "genres": []}),
-        )
-        .await;
-    let (user, uuid) = deaf.register("rater").await;
-    for path in ["/api/movie/search/own", "/api/movie?page=1"] {
-        let (_, before) = deaf.get(path, &user).await;
-        assert_eq!(item(&before, "Own Figures")["rating_count"], 0);
-    }
+    let (movie, user, uuid) = cached_unrated_movie(&deaf, "Own Figures", "own").await;
     rate(&deaf, &user, movie, 5).await;
-    for path in ["/api/movie/search/own", "/api/movie?page=1"] {
-        let (_, after) = deaf.get(path, &user).await;
-        assert_eq!(
-            item(&after, "Own Figures")["rating"],
-            5.0,
-            "{path}: {after}"
-        );
-    }
+    shows_one_rating(&deaf, &user, "Own Figures", "own", 5.0).await;
     let account = format!("/api/user/{uuid}");
     let (_, before) = deaf.get(&account, &user).await;
-    assert_eq!(before["user"]["username"], "rater", "{before}");
+    assert_eq!(before["user"]["username"], "viewer", "{before}");
     let (status, body) = deaf
         .call(
             Method::PATCH,
