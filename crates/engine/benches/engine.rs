@@ -8,6 +8,7 @@ use recofinement_engine::als::{AlsModel, AlsParams};
 use recofinement_engine::evaluate::{GenParams, Scale, generate};
 use recofinement_engine::from_profile::{self, ProfileParams};
 use recofinement_engine::from_similar_content::{self, SimilarContentParams};
+use recofinement_engine::links::{self, LinkParams};
 use recofinement_engine::similarity::{InvertedIndex, SimilarityParams, top_k_cosine};
 use recofinement_engine::{Dataset, Interaction, benchdata, text};
 use std::hint::black_box;
@@ -127,6 +128,14 @@ fn user_engines(c: &mut Criterion) {
     );
     g.bench_function(format!("collaborative_filtering_ranking_{shape}"), |b| {
         b.iter(|| model.recommend(black_box(&ds), None, AlsParams::default().n))
+    });
+    g.finish();
+    // Links scan the whole catalogue's trigram sums per source item.
+    let mut g = c.benchmark_group("links");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ds.items.len() as u64));
+    g.bench_function(format!("link_items_{}items", ds.items.len()), |b| {
+        b.iter(|| links::link_items(black_box(&ds.items), &LinkParams::default()))
     });
     g.finish();
 }

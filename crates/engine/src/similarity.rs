@@ -72,14 +72,15 @@ impl Acc {
         }
     }
 
-    /// Top neighbours of row `r` of `m`, best first; `keep(target, cosine)`
-    /// says which targets qualify.
+    /// Top neighbours of row `r` of `m` with a cosine of at least `min`,
+    /// best first; `keep(target)` says which other targets qualify.
     fn neighbours(
         &mut self,
         m: &SparseRows,
         index: &InvertedIndex,
         r: usize,
-        keep: impl Fn(usize, f32) -> bool,
+        min: f32,
+        keep: impl Fn(usize) -> bool,
     ) -> Vec<(u32, f32)> {
         let (ix, v) = m.row(r);
         let work: usize = ix
@@ -90,10 +91,10 @@ impl Acc {
             // Dense mode: most rows get touched anyway, so skip the branchy
             // bookkeeping and scan the accumulator once.
             self.accumulate::<false>(index, ix, v);
-            self.push_all(keep);
+            self.push_all(min, keep);
         } else {
             self.accumulate::<true>(index, ix, v);
-            self.push_touched(keep);
+            self.push_touched(min, keep);
         }
         self.best.take()
     }
@@ -114,24 +115,33 @@ impl Acc {
     }
 
     /// Offers every row with a positive sum to the top-k, clearing the sums.
-    fn push_all(&mut self, keep: impl Fn(usize, f32) -> bool) {
+    fn push_all(&mut self, min: f32, keep: impl Fn(usize) -> bool) {
         for (r2, cell) in self.sums.iter_mut().enumerate() {
             let s = std::mem::take(cell);
-            if s > 0.0 && keep(r2, s) {
-                self.best.push((r2 as u32, s.min(1.0)));
+            if s > 0.0 {
+                offer(&mut self.best, r2, s, min, &keep);
             }
         }
     }
 
     /// Offers the touched rows to the top-k, clearing their sums.
-    fn push_touched(&mut self, keep: impl Fn(usize, f32) -> bool) {
+    fn push_touched(&mut self, min: f32, keep: impl Fn(usize) -> bool) {
         for &r2 in &self.touched {
             let s = std::mem::take(&mut self.sums[r2 as usize]);
-            if keep(r2 as usize, s) {
-                self.best.push((r2, s.min(1.0)));
-            }
+            offer(&mut self.best, r2 as usize, s, min, &keep);
         }
         self.touched.clear();
+    }
+}
+
+/// Offers `(r2, s)` to `best`. Most sums are under `min` or lose to the
+/// current k-th: two comparisons turn them away before `keep`, which a
+/// whole catalogue's scan per source would otherwise call for every row.
+#[inline(always)]
+fn offer(best: &mut TopK, r2: usize, s: f32, min: f32, keep: &impl Fn(usize) -> bool) {
+    let candidate = (r2 as u32, s.min(1.0));
+    if s >= min && best.admits(candidate) && keep(r2) {
+        best.push(candidate);
     }
 }
 
@@ -178,9 +188,8 @@ where
                 if cancel.is_cancelled() {
                     return Vec::new();
                 }
-                acc.neighbours(m, index, r, |r2, s| {
-                    r2 != r && s >= params.min_similarity && accept(r, r2)
-                })
+                let min = params.min_similarity;
+                acc.neighbours(m, index, r, min, |r2| r2 != r && accept(r, r2))
             },
         )
         .collect();
