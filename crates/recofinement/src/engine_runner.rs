@@ -474,8 +474,7 @@ impl EngineRunner {
                 finished,
             )
             .await;
-            let mut report = result.with_context(|| engine.as_str())?;
-            report.peak_mib = peak_memory::peak_mib();
+            let report = result.with_context(|| engine.as_str())?;
             tracing::info!(
                 engine = report.engine,
                 subjects = report.subjects,
@@ -678,7 +677,7 @@ impl EngineRunner {
             rows,
             seconds: started.elapsed().as_secs_f64(),
             scope: scope_name,
-            peak_mib: None,
+            peak_mib: peak_memory::peak_mib(),
         })
     }
 

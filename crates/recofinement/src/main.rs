@@ -16,14 +16,14 @@ use recofinement_domain::validate;
 use recofinement_store::Db;
 use recofinement_store::audit::AuditAction;
 
+use config::{AdminCommand, Cli, Command, LogFormat, MailTransportKind, SecretCommand, Settings};
+use recofinement::secrets;
+
 /// The server allocates many small, short-lived values per request (JSON
 /// maps, rows, strings); glibc's allocator took about a fifth of the CPU of
 /// an uncached page (`perf`, README "Benchmarks"), mimalloc much less.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use config::{AdminCommand, Cli, Command, LogFormat, MailTransportKind, SecretCommand, Settings};
-use recofinement::secrets;
 
 fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();

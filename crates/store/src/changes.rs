@@ -20,7 +20,7 @@ use crate::Db;
 
 /// PostgreSQL channel of the notices, followed by the schema's name: two
 /// installations in one database (or two tests) do not hear each other.
-pub(crate) const CHANNEL: &str = "recofinement_lists_";
+const CHANNEL: &str = "recofinement_lists_";
 
 /// What changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
