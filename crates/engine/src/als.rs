@@ -632,29 +632,22 @@ mod tests {
     use super::*;
     use crate::topk::top_k;
 
-    /// The ranking before it was streamed: every positive, non-excluded
-    /// candidate collected, then sorted.
-    fn rank_items_by_sorting(
-        xu: &[f32],
-        item_factors: &[f32],
-        kind_items: &[Vec<u32>; 6],
+    /// The ranking before it was streamed, for one kind: every positive,
+    /// non-excluded candidate collected, then sorted.
+    fn sorted_candidates(
+        items: &[u32],
+        score: impl Fn(u32) -> f32,
         excluded: &[u32],
         n: usize,
-    ) -> Vec<(ContentKind, Vec<(u32, f32)>)> {
-        let f = xu.len();
-        ContentKind::ALL
+    ) -> Vec<(u32, f32)> {
+        let mut candidates: Vec<(u32, f32)> = items
             .iter()
-            .map(|&kind| {
-                let mut cands: Vec<(u32, f32)> = kind_items[kind.index()]
-                    .iter()
-                    .filter(|i| excluded.binary_search(i).is_err())
-                    .map(|&i| (i, Portable.dot(xu, factor_row(item_factors, i, f))))
-                    .filter(|e| e.1 > 0.0)
-                    .collect();
-                top_k(&mut cands, n);
-                (kind, cands)
-            })
-            .collect()
+            .filter(|i| excluded.binary_search(i).is_err())
+            .map(|&i| (i, score(i)))
+            .filter(|e| e.1 > 0.0)
+            .collect();
+        top_k(&mut candidates, n);
+        candidates
     }
 
     #[test]
@@ -678,9 +671,17 @@ mod tests {
             excluded.dedup();
             // 1,000 is more than a kind holds: every positive score is kept.
             let n = [0, 1, 3, 10, 50, 1_000][round % 6];
+            let score = |i| Portable.dot(&xu, factor_row(&item_factors, i, f));
+            let sorted: Vec<_> = ContentKind::ALL
+                .iter()
+                .map(|&kind| {
+                    let items = &kind_items[kind.index()];
+                    (kind, sorted_candidates(items, score, &excluded, n))
+                })
+                .collect();
             assert_eq!(
                 rank_items(&xu, &item_factors, &kind_items, &excluded, n),
-                rank_items_by_sorting(&xu, &item_factors, &kind_items, &excluded, n),
+                sorted,
                 "round {round}, n {n}"
             );
         }

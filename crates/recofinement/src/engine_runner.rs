@@ -191,6 +191,9 @@ pub struct EngineRunner {
     /// for the writer turn (SQLite, shared by every pool on the file) or row
     /// locks (PostgreSQL).
     fold_db: Db,
+    /// The snapshot's reads (see [`Db::batch_pool`]): at scale each batch of
+    /// subjects' interactions takes seconds, which is not a slow request.
+    snapshot_db: Db,
     /// Abuse limits: retrain spacing and wake-up coalescing.
     limits: RunLimits,
     running: tokio::sync::Mutex<()>,
@@ -225,6 +228,7 @@ impl EngineRunner {
             .build()?;
         Ok(EngineRunner {
             fold_db: db.own_pool(FOLD_IN_CONNECTIONS),
+            snapshot_db: db.batch_pool(1),
             db,
             limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
@@ -302,7 +306,7 @@ impl EngineRunner {
     /// (and of group members, whose lists are recomputed with every user run).
     async fn snapshot(&self, plan: &[(EngineName, Scope)]) -> anyhow::Result<Snapshot> {
         let started = Instant::now();
-        let real_users = self.db.engine_real_users().await?;
+        let real_users = self.snapshot_db.engine_real_users().await?;
         let groups: Vec<Group> = self
             .db
             .engine_groups()
@@ -326,7 +330,7 @@ impl EngineRunner {
     ) -> anyhow::Result<Snapshot> {
         let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut genre_names = HashMap::new();
-        for link in self.db.engine_content_genres().await? {
+        for link in self.snapshot_db.engine_content_genres().await? {
             genres.entry(link.content).or_default().push(link.genre);
             genre_names.insert(link.genre, link.name);
         }
@@ -339,7 +343,7 @@ impl EngineRunner {
             } else {
                 ItemText::Title
             };
-            for row in self.db.engine_items(spec, text).await? {
+            for row in self.snapshot_db.engine_items(spec, text).await? {
                 let item_genres = genres.remove(&row.content).unwrap_or_default();
                 let soup = if needs.text {
                     soup(spec.soup, &row.texts, &item_genres, &genre_names)
@@ -368,10 +372,10 @@ impl EngineRunner {
         let mut interactions: Vec<Interaction> = Vec::new();
         if let UserScope::All = scope {
             // Sized once: growing by doubling would hold 1.5 copies at the end.
-            let estimate = self.db.engine_interactions_estimate().await?;
+            let estimate = self.snapshot_db.engine_interactions_estimate().await?;
             interactions.reserve(estimate + estimate / 64);
         }
-        self.db
+        self.snapshot_db
             .engine_interactions(scope, |row| {
                 interactions.push(Interaction {
                     user: row.user,
@@ -381,12 +385,12 @@ impl EngineRunner {
                 })
             })
             .await?;
-        let interests = self.db.engine_interests(scope).await?;
-        let flags = self.db.engine_flags(scope).await?;
+        let interests = self.snapshot_db.engine_interests(scope).await?;
+        let flags = self.snapshot_db.engine_flags(scope).await?;
         // The popularity prior counts every user, loaded or not.
         let audience = match scope {
             UserScope::All => None,
-            UserScope::Users(_) => Some(self.db.engine_audience().await?),
+            UserScope::Users(_) => Some(self.snapshot_db.engine_audience().await?),
         };
         let dataset = tokio::task::spawn_blocking(move || {
             let dataset = Dataset::new(items, &interactions, &interests, &flags);

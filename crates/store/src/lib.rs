@@ -27,10 +27,11 @@ pub mod external;
 pub mod groups;
 pub mod interactions;
 pub mod overview;
+pub mod pools;
 pub mod profiles;
 pub mod retention;
 pub mod submissions;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokens;
 pub mod users;
@@ -130,24 +131,6 @@ pub const POOL_ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Db {
-    /// A small pool of its own on the same database (same options,
-    /// connections opened when first needed), for work that must not queue
-    /// for a connection behind this pool's other users.
-    pub fn own_pool(&self, connections: u32) -> Db {
-        match self {
-            Db::Sqlite(pool) => Db::Sqlite(
-                sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(connections)
-                    .connect_lazy_with((*pool.connect_options()).clone()),
-            ),
-            Db::Postgres(pool) => Db::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(connections)
-                    .connect_lazy_with((*pool.connect_options()).clone()),
-            ),
-        }
-    }
-
     /// Connects to `url`. A SQLite file is created when missing, but only in
     /// a directory that exists.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
