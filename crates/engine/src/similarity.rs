@@ -180,18 +180,31 @@ where
             &all
         }
     };
+    let min = params.min_similarity;
+    lists_of(
+        sources.par_iter().copied(),
+        || Acc::new(n, params.k),
+        |acc, r| acc.neighbours(m, index, r, min, |r2| r2 != r && accept(r, r2)),
+        cancel,
+    )
+}
+
+/// `each(scratch, source)` for every source row in parallel, one scratch
+/// per worker, in the sources' order; given up between rows once `cancel`
+/// is set.
+fn lists_of<S>(
+    sources: impl IndexedParallelIterator<Item = usize>,
+    scratch: impl Fn() -> S + Send + Sync,
+    each: impl Fn(&mut S, usize) -> Vec<(u32, f32)> + Send + Sync,
+    cancel: &Cancel,
+) -> Result<Vec<Vec<(u32, f32)>>, Cancelled> {
     let lists = sources
-        .par_iter()
-        .map_init(
-            || Acc::new(n, params.k),
-            |acc, &r| {
-                if cancel.is_cancelled() {
-                    return Vec::new();
-                }
-                let min = params.min_similarity;
-                acc.neighbours(m, index, r, min, |r2| r2 != r && accept(r, r2))
-            },
-        )
+        .map_init(scratch, |scratch, r| {
+            if cancel.is_cancelled() {
+                return Vec::new();
+            }
+            each(scratch, r)
+        })
         .collect();
     cancel.check()?;
     Ok(lists)
@@ -223,20 +236,12 @@ where
     let n = m.n_rows();
     let min = params.min_similarity;
     let index = InvertedIndex::new(&suffix_rows(m, (min - BOUND_MARGIN).max(0.0)));
-    let lists = (0..n)
-        .into_par_iter()
-        .map_init(
-            || Candidates::new(n, params.k),
-            |scratch, r| {
-                if cancel.is_cancelled() {
-                    return Vec::new();
-                }
-                scratch.verified(m, &index, r, min, |r2| r2 != r && accept(r, r2))
-            },
-        )
-        .collect();
-    cancel.check()?;
-    Ok(lists)
+    lists_of(
+        (0..n).into_par_iter(),
+        || Candidates::new(n, params.k),
+        |scratch, r| scratch.verified(m, &index, r, min, |r2| r2 != r && accept(r, r2)),
+        cancel,
+    )
 }
 
 /// The rows of `m` without their most common terms whose squared weights
