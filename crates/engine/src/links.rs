@@ -3,12 +3,9 @@
 //! cosine of their character-trigram vectors, so identical normalised titles
 //! score 1 and near-identical ones (a subtitle, a typo) score slightly less.
 //! Every kind links to every other kind in both directions, with no row cap.
-//! The pairs over the threshold are found by prefix filtering
-//! ([`top_k_cosine_above`]): at the original's scale a full inverted index
-//! of trigrams compared nearly every title with every other.
 
 use crate::cancel::{Cancel, Cancelled};
-use crate::similarity::{SimilarPair, SimilarityParams, top_k_cosine_above};
+use crate::similarity::{InvertedIndex, SimilarPair, SimilarityParams, top_k_cosine_with};
 use crate::text::{FxMap, SparseRows};
 use crate::{ContentKind, Item};
 
@@ -98,12 +95,20 @@ pub fn link_items_with(
     let titles: Vec<String> = items.iter().map(|i| normalise_title(&i.title)).collect();
     cancel.check()?;
     let m = trigram_rows(&titles);
+    let index = InvertedIndex::new(&m);
     let kinds: Vec<ContentKind> = items.iter().map(|i| i.kind).collect();
     let query = SimilarityParams {
         k: params.k,
         min_similarity: params.min_similarity,
     };
-    let lists = top_k_cosine_above(&m, &query, |s, t| kinds[s] != kinds[t], cancel)?;
+    let lists = top_k_cosine_with(
+        &m,
+        &index,
+        None,
+        &query,
+        |s, t| kinds[s] != kinds[t],
+        cancel,
+    )?;
     let mut out = Vec::new();
     for (s, list) in lists.into_iter().enumerate() {
         for (t, sim) in list {
@@ -128,42 +133,6 @@ mod tests {
         Item {
             title: title.to_owned(),
             ..crate::test_support::item(id, kind)
-        }
-    }
-
-    /// Prefix filtering finds the same lists, to the bit, as the full
-    /// inverted index, on titles full of shared words, near-duplicates and
-    /// exact duplicates (ties), at thresholds up to 1.
-    #[test]
-    fn prefix_filtering_finds_what_the_full_index_finds() {
-        use crate::similarity::{InvertedIndex, top_k_cosine_with};
-        use rand::{Rng, SeedableRng, rngs::StdRng};
-        let words = [
-            "the", "star", "wars", "love", "story", "night", "dark", "knight", "return", "king",
-            "of", "in", "a", "lord", "rings", "ii", "part", "stars", "war", "lover",
-        ];
-        let mut rng = StdRng::seed_from_u64(3);
-        let titles: Vec<String> = (0..1_500)
-            .map(|_| {
-                let n = rng.random_range(1..5);
-                let title: Vec<&str> = (0..n)
-                    .map(|_| words[rng.random_range(0..words.len())])
-                    .collect();
-                normalise_title(&title.join(" "))
-            })
-            .collect();
-        let kinds: Vec<usize> = titles.iter().map(|_| rng.random_range(0..6)).collect();
-        let m = trigram_rows(&titles);
-        let index = InvertedIndex::new(&m);
-        let accept = |s: usize, t: usize| kinds[s] != kinds[t];
-        let never = Cancel::never();
-        for min_similarity in [0.0, 0.3, 0.6, 0.8, 0.95, 1.0] {
-            for k in [1, 3, 25] {
-                let params = SimilarityParams { k, min_similarity };
-                let full = top_k_cosine_with(&m, &index, None, &params, accept, &never).unwrap();
-                let filtered = top_k_cosine_above(&m, &params, accept, &never).unwrap();
-                assert_eq!(filtered, full, "min {min_similarity}, k {k}");
-            }
         }
     }
 

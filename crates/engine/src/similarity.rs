@@ -180,172 +180,21 @@ where
             &all
         }
     };
-    let min = params.min_similarity;
-    lists_of(
-        sources.par_iter().copied(),
-        || Acc::new(n, params.k),
-        |acc, r| acc.neighbours(m, index, r, min, |r2| r2 != r && accept(r, r2)),
-        cancel,
-    )
-}
-
-/// `each(scratch, source)` for every source row in parallel, one scratch
-/// per worker, in the sources' order; given up between rows once `cancel`
-/// is set.
-fn lists_of<S>(
-    sources: impl IndexedParallelIterator<Item = usize>,
-    scratch: impl Fn() -> S + Send + Sync,
-    each: impl Fn(&mut S, usize) -> Vec<(u32, f32)> + Send + Sync,
-    cancel: &Cancel,
-) -> Result<Vec<Vec<(u32, f32)>>, Cancelled> {
     let lists = sources
-        .map_init(scratch, |scratch, r| {
-            if cancel.is_cancelled() {
-                return Vec::new();
-            }
-            each(scratch, r)
-        })
+        .par_iter()
+        .map_init(
+            || Acc::new(n, params.k),
+            |acc, &r| {
+                if cancel.is_cancelled() {
+                    return Vec::new();
+                }
+                let min = params.min_similarity;
+                acc.neighbours(m, index, r, min, |r2| r2 != r && accept(r, r2))
+            },
+        )
         .collect();
     cancel.check()?;
     Ok(lists)
-}
-
-/// How far under `min_similarity` [`top_k_cosine_above`]'s index reaches,
-/// so that a pair whose rounded cosine just reaches the threshold is never
-/// filtered out by rounding of the bound.
-const BOUND_MARGIN: f32 = 1e-3;
-
-/// [`top_k_cosine_with`] over every row, for a high `params.min_similarity`
-/// (the title links' 0.8): the same lists, found by prefix filtering
-/// (Bayardo et al., "Scaling up all pairs similarity search", 2007). Each
-/// row is indexed under its rarest terms only ([`suffix_rows`]); a row that
-/// shares none of them with the source cannot reach the threshold, and each
-/// candidate is checked by its full dot product, summed in the same order
-/// as the inverted index sums it, so the scores are the same bits. Common
-/// terms (" th", "the", "ing") have the longest postings and are the ones
-/// left out, which is what made the full index quadratic at scale.
-pub fn top_k_cosine_above<F>(
-    m: &SparseRows,
-    params: &SimilarityParams,
-    accept: F,
-    cancel: &Cancel,
-) -> Result<Vec<Vec<(u32, f32)>>, Cancelled>
-where
-    F: Fn(usize, usize) -> bool + Sync,
-{
-    let n = m.n_rows();
-    let min = params.min_similarity;
-    let index = InvertedIndex::new(&suffix_rows(m, (min - BOUND_MARGIN).max(0.0)));
-    lists_of(
-        (0..n).into_par_iter(),
-        || Candidates::new(n, params.k),
-        |scratch, r| scratch.verified(m, &index, r, min, |r2| r2 != r && accept(r, r2)),
-        cancel,
-    )
-}
-
-/// The rows of `m` without their most common terms whose squared weights
-/// sum to less than `bound`²: by Cauchy–Schwarz the left-out part of a row
-/// has a dot product under `bound` with any unit vector, so two rows with a
-/// cosine of at least `bound` share a term this keeps of one of them.
-fn suffix_rows(m: &SparseRows, bound: f32) -> SparseRows {
-    let mut frequency = vec![0u32; m.n_cols];
-    for &t in &m.indices {
-        frequency[t as usize] += 1;
-    }
-    let mut kept = SparseRows {
-        n_cols: m.n_cols,
-        indptr: vec![0],
-        ..SparseRows::default()
-    };
-    let mut by_frequency: Vec<usize> = Vec::new();
-    let mut keep: Vec<bool> = Vec::new();
-    for r in 0..m.n_rows() {
-        let (ix, v) = m.row(r);
-        by_frequency.clear();
-        by_frequency.extend(0..ix.len());
-        by_frequency
-            .sort_unstable_by_key(|&e| (std::cmp::Reverse(frequency[ix[e] as usize]), ix[e]));
-        keep.clear();
-        keep.resize(ix.len(), true);
-        let mut left_out = 0.0f32;
-        for &e in &by_frequency {
-            let square = v[e] * v[e];
-            if left_out + square >= bound * bound {
-                break;
-            }
-            left_out += square;
-            keep[e] = false;
-        }
-        for e in (0..ix.len()).filter(|&e| keep[e]) {
-            kept.indices.push(ix[e]);
-            kept.values.push(v[e]);
-        }
-        kept.indptr.push(kept.indices.len());
-    }
-    kept
-}
-
-/// Scratch of one worker thread of [`top_k_cosine_above`].
-struct Candidates {
-    seen: Vec<bool>,
-    touched: Vec<u32>,
-    best: TopK,
-}
-
-impl Candidates {
-    fn new(n_rows: usize, k: usize) -> Self {
-        Candidates {
-            seen: vec![false; n_rows],
-            touched: Vec::new(),
-            best: TopK::new(k),
-        }
-    }
-
-    /// Rows sharing a kept term with row `r`, each offered with its full
-    /// cosine; best first.
-    fn verified(
-        &mut self,
-        m: &SparseRows,
-        index: &InvertedIndex,
-        r: usize,
-        min: f32,
-        keep: impl Fn(usize) -> bool,
-    ) -> Vec<(u32, f32)> {
-        let source = m.row(r);
-        for &t in source.0 {
-            for &r2 in index.postings.row(t as usize).0 {
-                if !std::mem::replace(&mut self.seen[r2 as usize], true) {
-                    self.touched.push(r2);
-                }
-            }
-        }
-        for &r2 in &self.touched {
-            self.seen[r2 as usize] = false;
-            let s = sparse_dot(source, m.row(r2 as usize));
-            offer(&mut self.best, r2 as usize, s, min, &keep);
-        }
-        self.touched.clear();
-        self.best.take()
-    }
-}
-
-/// Dot product of two rows with ascending terms, summed in the source's
-/// term order like [`Acc::accumulate`] sums it.
-fn sparse_dot((ia, va): (&[u32], &[f32]), (ib, vb): (&[u32], &[f32])) -> f32 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0f32);
-    while i < ia.len() && j < ib.len() {
-        match ia[i].cmp(&ib[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += va[i] * vb[j];
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    sum
 }
 
 /// Same-kind neighbours of every item (`sources = None`) or of the given
