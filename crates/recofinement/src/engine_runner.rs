@@ -308,7 +308,7 @@ impl EngineRunner {
         let started = Instant::now();
         let real_users = self.snapshot_db.engine_real_users().await?;
         let groups: Vec<Group> = self
-            .db
+            .snapshot_db
             .engine_groups()
             .await?
             .into_iter()
