@@ -12,8 +12,8 @@ use recofinement_domain::{ContentKind, Service};
 use crate::backend::{Bind, Conn, decode, execute, get, statement};
 use crate::dialect::BeginWrite;
 use crate::events::write_event;
-use crate::events::{EventKind, NewEvent};
 use crate::interactions::{MetaPatch, patch_meta};
+use crate::new_item::{NewItem, insert_item};
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// A stored grant, as stored (the API keeps these values encrypted).
@@ -354,68 +354,43 @@ async fn find_imported(mut conn: impl Conn, item: &ImportItem) -> Result<Option<
 }
 
 /// Creates an imported item (content row, media row, `added` event);
-/// answers its content id.
+/// answers its content id. Text longer than its column is cut, and a
+/// number where text is wanted is written as its digits.
 async fn create_imported(
-    mut conn: impl Conn,
+    conn: impl Conn,
     user_id: i64,
     item: &ImportItem,
 ) -> Result<i64, sqlx::Error> {
     let media = spec(item.kind);
-    let label = item.kind.label();
-    let row = statement(
-        &conn,
-        "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES ($1, $2, 0, $3) RETURNING content_id",
-    )
-    .arg(item.rating)
-    .arg(item.rating_count.unwrap_or(0))
-    .arg(label)
-    .fetch_one(conn.executor())
-    .await?;
-    let id: i64 = get(&conn, &row, 0)?;
-    let columns: Vec<_> = media
-        .columns
-        .iter()
-        .filter(|c| item.fields.get(c.name).is_some_and(|v| !v.is_null()))
-        .collect();
-    let mut names = vec!["content_id"];
-    names.extend(columns.iter().map(|c| c.name));
-    let sql = crate::dialect::values_insert(
-        &format!("INSERT INTO {} ({}) VALUES ", media.table, names.join(", ")),
-        names.len(),
-        1,
-        "",
-    );
-    let mut query = statement(&conn, sqlx::AssertSqlSafe(sql)).arg(id);
-    for column in &columns {
-        let value = &item.fields[column.name];
-        query = match column.ty {
-            ColumnType::Integer => query.arg(value.as_i64()),
-            ColumnType::Text(max) | ColumnType::TextOrNumber(max) => query.arg(
-                value
-                    .as_str()
-                    .map(|s| s.chars().take(max).collect::<String>())
-                    .or_else(|| Some(value.to_string())),
-            ),
-            ColumnType::Uuid => query.arg(value.as_str().map(str::to_string)),
+    let mut fields = Map::new();
+    let mut columns = Vec::new();
+    for column in media.columns {
+        let Some(value) = item.fields.get(column.name).filter(|v| !v.is_null()) else {
+            continue;
         };
+        let value = match column.ty {
+            ColumnType::Text(max) | ColumnType::TextOrNumber(max) => {
+                Value::String(match value.as_str() {
+                    Some(text) => text.chars().take(max).collect(),
+                    None => value.to_string(),
+                })
+            }
+            ColumnType::Integer | ColumnType::Uuid => value.clone(),
+        };
+        fields.insert(column.name.to_string(), value);
+        columns.push(column);
     }
-    execute(&mut conn, query).await?;
-    let payload: Map<String, Value> = columns
-        .iter()
-        .map(|column| (column.name.to_string(), item.fields[column.name].clone()))
-        .collect();
-    let added = NewEvent {
-        kind: EventKind::Added,
-        occured_by: Some(user_id),
-        object_id: id,
-        model_name: media.table,
-        attribute_name: None,
-        new_value: None,
-        content_type: Some(label),
-        payload: Some(Value::Object(payload).to_string()),
+    let new = NewItem {
+        table: media.table,
+        label: item.kind.label(),
+        rating: item.rating,
+        rating_count: item.rating_count.unwrap_or(0),
+        columns: &columns,
+        fields: &fields,
+        genres: &[],
+        added_by: user_id,
     };
-    write_event(conn, &added).await?;
-    Ok(id)
+    insert_item(conn, &new).await
 }
 
 /// Writes the user's interaction with an imported item: a first one

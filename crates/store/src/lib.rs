@@ -26,6 +26,7 @@ pub mod events;
 pub mod external;
 pub mod groups;
 pub mod interactions;
+mod new_item;
 pub mod overview;
 pub mod pools;
 pub mod profiles;

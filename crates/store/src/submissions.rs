@@ -6,14 +6,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use recofinement_domain::media::{Column, ColumnType, EPISODE_COLUMNS, MediaSpec};
+use recofinement_domain::media::{Column, EPISODE_COLUMNS, MediaSpec};
 
 use recofinement_domain::{Listing, Page};
 
-use crate::backend::{Backend, Bind, Statement};
 use crate::dialect::BeginWrite;
-use crate::events::write_event;
-use crate::events::{EventKind, NewEvent};
+use crate::new_item::{NewItem, SERIE_ID, insert_item};
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// One proposed episode of a proposed serie.
@@ -61,35 +59,6 @@ fn unique_key(spec: &MediaSpec, proposal: &Proposal) -> Option<String> {
         .and_then(|c| proposal.fields.get(c))
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-/// `INSERT INTO table (content_id, cols…) VALUES ($1, $2…)` for these columns.
-fn insert_sql(table: &str, columns: &[&Column], extra: &[&str]) -> String {
-    let mut names = vec!["content_id"];
-    names.extend(columns.iter().map(|c| c.name));
-    names.extend(extra);
-    let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO {table} ({}) VALUES ({})",
-        names.join(", "),
-        params.join(", ")
-    )
-}
-
-/// Binds column values from a JSON object in column order.
-fn bind_columns<'q, DB: Backend>(
-    mut query: Statement<'q, DB>,
-    columns: &[&Column],
-    fields: &Map<String, Value>,
-) -> Statement<'q, DB> {
-    for column in columns {
-        let value = fields.get(column.name);
-        query = match column.ty {
-            ColumnType::Integer => query.arg(value.and_then(Value::as_i64)),
-            _ => query.arg(value.and_then(Value::as_str).map(str::to_string)),
-        };
-    }
-    query
 }
 
 impl Db {
@@ -204,9 +173,7 @@ impl Db {
         validator: i64,
     ) -> Result<i64, AcceptError> {
         let media_columns: Vec<&Column> = spec.submitted_columns().collect();
-        let media_sql = insert_sql(spec.table, &media_columns, &[]);
-        let episode_columns: Vec<&Column> = EPISODE_COLUMNS.iter().collect();
-        let episode_sql = insert_sql("episode", &episode_columns, &["serie_id"]);
+        let episode_columns: Vec<&Column> = EPISODE_COLUMNS.iter().chain([&SERIE_ID]).collect();
         let label = spec.kind.label();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -220,60 +187,29 @@ impl Db {
             let Some((payload,)) = row else { return Err(AcceptError::NotFound) };
             let proposal: Proposal =
                 serde_json::from_str(&payload).map_err(|e| AcceptError::Store(StoreError::invalid("stored proposal payload", e)))?;
-            let (content_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, $1) RETURNING content_id",
-            )
-            .bind(label)
-            .fetch_one(&mut *tx)
-            .await?;
-            let query = sqlx::query(sqlx::AssertSqlSafe(media_sql.clone())).bind(content_id);
-            bind_columns(query, &media_columns, &proposal.fields).execute(&mut *tx).await?;
-            for genre in &proposal.genres {
-                sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(content_id)
-                    .bind(genre)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let added = NewEvent {
-                kind: EventKind::Added,
-                occured_by: Some(validator),
-                object_id: content_id,
-                model_name: spec.table,
-                attribute_name: None,
-                new_value: None,
-                content_type: Some(label),
-                payload: Some(Value::Object(proposal.fields.clone()).to_string()),
+            let item = NewItem {
+                table: spec.table,
+                label,
+                rating: None,
+                rating_count: 0,
+                columns: &media_columns,
+                fields: &proposal.fields,
+                genres: &proposal.genres,
+                added_by: validator,
             };
-            write_event(&mut *tx, &added).await?;
+            let content_id = insert_item(&mut *tx, &item).await?;
             for episode in &proposal.episodes {
-                let (episode_id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO content (rating, rating_count, popularity_score, content_type) VALUES (NULL, 0, 0, 'EPISODE') RETURNING content_id",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                let query = sqlx::query(sqlx::AssertSqlSafe(episode_sql.clone())).bind(episode_id);
-                bind_columns(query, &episode_columns, &episode.fields).bind(content_id).execute(&mut *tx).await?;
-                for genre in &episode.genres {
-                    sqlx::query("INSERT INTO content_genres (content_id, genre_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(episode_id)
-                        .bind(genre)
-                        .execute(&mut *tx)
-                        .await?;
-                }
                 let mut fields = episode.fields.clone();
-                fields.insert("serie_id".into(), content_id.into());
-                let added = NewEvent {
-                    kind: EventKind::Added,
-                    occured_by: Some(validator),
-                    object_id: episode_id,
-                    model_name: "episode",
-                    attribute_name: None,
-                    new_value: None,
-                    content_type: Some("EPISODE"),
-                    payload: Some(Value::Object(fields).to_string()),
+                fields.insert(SERIE_ID.name.into(), content_id.into());
+                let episode = NewItem {
+                    table: "episode",
+                    label: "EPISODE",
+                    columns: &episode_columns,
+                    fields: &fields,
+                    genres: &episode.genres,
+                    ..item
                 };
-                write_event(&mut *tx, &added).await?;
+                insert_item(&mut *tx, &episode).await?;
             }
             tx.commit().await?;
             Ok(content_id)
