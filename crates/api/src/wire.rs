@@ -4,7 +4,7 @@
 //! that decides how they read, and [`wire_row!`] writes the answer type of a
 //! store row from one list of its fields.
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 
 /// A stored value as it reads on the wire, `W`: itself for most values.
 pub trait ToWire<W> {
@@ -71,16 +71,9 @@ macro_rules! wire_row {
     };
 }
 
+/// A time as the API's JSON carries it (`YYYY-MM-DDTHH:MM:SS[.ffffff]`).
 pub fn format(t: &NaiveDateTime) -> String {
-    if t.nanosecond() == 0 {
-        t.format("%Y-%m-%dT%H:%M:%S").to_string()
-    } else {
-        format!(
-            "{}.{:06}",
-            t.format("%Y-%m-%dT%H:%M:%S"),
-            t.nanosecond() / 1000
-        )
-    }
+    recofinement_domain::time::isoformat(t, 'T')
 }
 
 /// [`format`] of a time that may be absent.

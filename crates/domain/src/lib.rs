@@ -1,6 +1,7 @@
 //! Types every layer shares: the six media kinds and their description
 //! (`media::MediaSpec`: columns, search field, popular order, messages),
-//! permissions and roles, pagination, and the field rules of requests.
+//! permissions and roles, pagination, the field rules of requests, and how
+//! a time is written (as the original wrote it).
 //!
 //! Owns the vocabulary; must not do I/O or depend on another crate of the
 //! workspace (every other crate depends on it).
@@ -11,6 +12,7 @@ pub mod media;
 pub mod page;
 pub mod permission;
 pub mod service;
+pub mod time;
 pub mod validate;
 
 pub use engine_name::EngineName;

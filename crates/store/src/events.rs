@@ -149,14 +149,5 @@ impl Db {
 /// Python's `str()` rendering of a timestamp, as the original's
 /// `changed_event.new_value` (space separator, micros only when non-zero).
 pub fn render_time(t: NaiveDateTime) -> String {
-    use chrono::Timelike;
-    if t.nanosecond() == 0 {
-        t.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        format!(
-            "{}.{:06}",
-            t.format("%Y-%m-%d %H:%M:%S"),
-            t.nanosecond() / 1000
-        )
-    }
+    recofinement_domain::time::isoformat(&t, ' ')
 }
