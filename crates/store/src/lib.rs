@@ -26,6 +26,7 @@ pub mod events;
 pub mod external;
 pub mod groups;
 pub mod interactions;
+mod listing;
 mod new_item;
 pub mod overview;
 pub mod pools;

@@ -11,6 +11,7 @@ use recofinement_domain::{Listing, Page};
 
 use crate::catalogue::{Genre, Item};
 use crate::dialect::BeginWrite;
+use crate::listing::{ListQuery, page_of};
 use crate::{Db, StoreResult, now, on_db};
 
 #[derive(Clone, Debug, FromRow)]
@@ -88,21 +89,13 @@ impl Db {
     }
 
     pub async fn profiles_of(&self, user_id: i64, page: Page) -> StoreResult<Listing<Profile>> {
-        on_db!(self, pool => {
-            let profiles = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {PROFILE_COLUMNS} FROM profile WHERE user_id = $1 ORDER BY profile_id LIMIT $2 OFFSET $3"
-            )))
-            .bind(user_id)
-            .bind(Page::SIZE)
-            .bind(page.offset())
-            .fetch_all(pool)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM profile WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(pool)
-                .await?;
-            Ok(Listing { rows: profiles, total })
-        })
+        let list = ListQuery {
+            columns: PROFILE_COLUMNS,
+            from: "profile",
+            filter: "user_id = $1",
+            order: "profile_id",
+        };
+        Ok(on_db!(self, pool => page_of(pool, list, user_id, page).await?))
     }
 
     /// The profile with this uuid if `user_id` owns it.
@@ -207,24 +200,23 @@ impl Db {
             MetaSource::Profile(id) => ("meta_profile_content", "profile_id", id),
             MetaSource::Run(id) => ("recommendation_launched_meta", "event_id", id),
         };
-        let sql = format!(
-            "SELECT x.content_id, x.rating, x.last_rating_date, x.review_see_count, x.last_review_see_date, x.count, \
-               x.last_count_increment FROM {table} x JOIN {} m ON m.content_id = x.content_id WHERE x.{key} = $1 \
-             ORDER BY x.content_id LIMIT $2 OFFSET $3",
+        let from = format!(
+            "{table} x JOIN {} m ON m.content_id = x.content_id",
             spec.table
         );
-        let count = format!(
-            "SELECT COUNT(*) FROM {table} x JOIN {} m ON m.content_id = x.content_id WHERE x.{key} = $1",
-            spec.table
-        );
-        let (rows, total): (Vec<ProfileMetaRow>, (i64,)) = on_db!(self, pool => (
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(Page::SIZE).bind(page.offset()).fetch_all(pool).await?,
-            sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(id).fetch_one(pool).await?,
-        ));
+        let list = ListQuery {
+            columns: "x.content_id, x.rating, x.last_rating_date, x.review_see_count, x.last_review_see_date, \
+                      x.count, x.last_count_increment",
+            from: &from,
+            filter: &format!("x.{key} = $1"),
+            order: "x.content_id",
+        };
+        let Listing { rows, total }: Listing<ProfileMetaRow> =
+            on_db!(self, pool => page_of(pool, list, id, page).await?);
         let rows = rows.into_iter().map(ProfileMetaRow::split).collect();
         Ok(Listing {
             rows: with_items(self, spec, rows).await?,
-            total: total.0,
+            total,
         })
     }
 
@@ -351,23 +343,13 @@ impl Db {
 
     /// P11: a profile's runs, newest first.
     pub async fn runs(&self, profile_id: i64, page: Page) -> StoreResult<Listing<Run>> {
-        on_db!(self, pool => {
-            let runs = sqlx::query_as(
-                "SELECT id, occured_at, profile_id, status FROM recommendation_launched_for_profile_event \
-                 WHERE profile_id = $1 ORDER BY occured_at DESC, id DESC LIMIT $2 OFFSET $3",
-            )
-            .bind(profile_id)
-            .bind(Page::SIZE)
-            .bind(page.offset())
-            .fetch_all(pool)
-            .await?;
-            let (total,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM recommendation_launched_for_profile_event WHERE profile_id = $1")
-                    .bind(profile_id)
-                    .fetch_one(pool)
-                    .await?;
-            Ok(Listing { rows: runs, total })
-        })
+        let list = ListQuery {
+            columns: "id, occured_at, profile_id, status",
+            from: "recommendation_launched_for_profile_event",
+            filter: "profile_id = $1",
+            order: "occured_at DESC, id DESC",
+        };
+        Ok(on_db!(self, pool => page_of(pool, list, profile_id, page).await?))
     }
 
     /// P12: a page of a run's genres snapshot.
@@ -376,22 +358,13 @@ impl Db {
         run_id: i64,
         page: Page,
     ) -> StoreResult<Listing<(Option<String>, Option<String>)>> {
-        on_db!(self, pool => {
-            let rows = sqlx::query_as(
-                "SELECT name, content_type FROM recommendation_launched_liked_genre WHERE event_id = $1 \
-                 ORDER BY genre_id LIMIT $2 OFFSET $3",
-            )
-            .bind(run_id)
-            .bind(Page::SIZE)
-            .bind(page.offset())
-            .fetch_all(pool)
-            .await?;
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM recommendation_launched_liked_genre WHERE event_id = $1")
-                .bind(run_id)
-                .fetch_one(pool)
-                .await?;
-            Ok(Listing { rows, total })
-        })
+        let list = ListQuery {
+            columns: "name, content_type",
+            from: "recommendation_launched_liked_genre",
+            filter: "event_id = $1",
+            order: "genre_id",
+        };
+        Ok(on_db!(self, pool => page_of(pool, list, run_id, page).await?))
     }
 
     /// P13: a page of a run's results of one kind, best first.
@@ -401,28 +374,26 @@ impl Db {
         run_id: i64,
         page: Page,
     ) -> StoreResult<Listing<(Item, ResultLine)>> {
-        let sql = format!(
-            "SELECT r.content_id, r.score, r.engine FROM recommendation_launched_result r \
-             JOIN {} m ON m.content_id = r.content_id JOIN content c ON c.content_id = r.content_id \
-             WHERE r.event_id = $1 ORDER BY r.score DESC NULLS LAST, c.popularity_score DESC NULLS LAST, r.content_id, r.engine \
-             LIMIT $2 OFFSET $3",
+        let from = format!(
+            "recommendation_launched_result r JOIN {} m ON m.content_id = r.content_id \
+             JOIN content c ON c.content_id = r.content_id",
             spec.table
         );
-        let count = format!(
-            "SELECT COUNT(*) FROM recommendation_launched_result r JOIN {} m ON m.content_id = r.content_id WHERE r.event_id = $1",
-            spec.table
-        );
-        let (rows, total): (Vec<ResultRow>, (i64,)) = on_db!(self, pool => (
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(Page::SIZE).bind(page.offset()).fetch_all(pool).await?,
-            sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(run_id).fetch_one(pool).await?,
-        ));
+        let list = ListQuery {
+            columns: "r.content_id, r.score, r.engine",
+            from: &from,
+            filter: "r.event_id = $1",
+            order: "r.score DESC NULLS LAST, c.popularity_score DESC NULLS LAST, r.content_id, r.engine",
+        };
+        let Listing { rows, total }: Listing<ResultRow> =
+            on_db!(self, pool => page_of(pool, list, run_id, page).await?);
         let rows = rows
             .into_iter()
             .map(|(id, score, engine)| (id, ResultLine { score, engine }))
             .collect();
         Ok(Listing {
             rows: with_items(self, spec, rows).await?,
-            total: total.0,
+            total,
         })
     }
 }

@@ -11,6 +11,7 @@ use recofinement_domain::media::{Column, EPISODE_COLUMNS, MediaSpec};
 use recofinement_domain::{Listing, Page};
 
 use crate::dialect::BeginWrite;
+use crate::listing::{ListQuery, page_of};
 use crate::new_item::{NewItem, SERIE_ID, insert_item};
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
@@ -130,24 +131,21 @@ impl Db {
         page: Page,
     ) -> StoreResult<Listing<(i64, Proposal)>> {
         let label = spec.kind.label();
-        let (rows, total): (Vec<(i64, String)>, (i64,)) = on_db!(self, pool => (
-            sqlx::query_as(
-                "SELECT submission_id, payload FROM submission WHERE content_type = $1 ORDER BY submission_id LIMIT $2 OFFSET $3",
-            )
-            .bind(label)
-            .bind(Page::SIZE)
-            .bind(page.offset())
-            .fetch_all(pool)
-            .await?,
-            sqlx::query_as("SELECT COUNT(*) FROM submission WHERE content_type = $1").bind(label).fetch_one(pool).await?,
-        ));
+        let list = ListQuery {
+            columns: "submission_id, payload",
+            from: "submission",
+            filter: "content_type = $1",
+            order: "submission_id",
+        };
+        let Listing { rows, total }: Listing<(i64, String)> =
+            on_db!(self, pool => page_of(pool, list, label, page).await?);
         let proposals = rows
             .into_iter()
             .map(|(id, payload)| (id, serde_json::from_str(&payload).unwrap_or_default()))
             .collect();
         Ok(Listing {
             rows: proposals,
-            total: total.0,
+            total,
         })
     }
 

@@ -8,6 +8,7 @@ use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::interactions::META_COLUMNS;
+use crate::listing::{ListQuery, page_of};
 use crate::{Db, StoreError, StoreResult, on_db};
 
 /// Marker of accounts imported from the public datasets: they never log in.
@@ -285,21 +286,13 @@ impl Db {
     /// accounts left out, ordered by name then uuid.
     pub async fn search_users(&self, term: &str, page: Page) -> StoreResult<Listing<User>> {
         let pattern = format!("%{}%", crate::dialect::escape_like(&term.to_lowercase()));
-        let filter = "lower(username) LIKE $1 ESCAPE '\\' AND password_hash <> 'no_pwd'";
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM \"user\" WHERE {filter} ORDER BY username, uuid LIMIT $2 OFFSET $3"
-        );
-        let count = format!("SELECT COUNT(*) FROM \"user\" WHERE {filter}");
-        on_db!(self, pool => {
-            let users = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(&pattern)
-                .bind(Page::SIZE)
-                .bind(page.offset())
-                .fetch_all(pool)
-                .await?;
-            let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(&pattern).fetch_one(pool).await?;
-            Ok(Listing { rows: users, total })
-        })
+        let list = ListQuery {
+            columns: USER_COLUMNS,
+            from: "\"user\"",
+            filter: "lower(username) LIKE $1 ESCAPE '\\' AND password_hash <> 'no_pwd'",
+            order: "username, uuid",
+        };
+        Ok(on_db!(self, pool => page_of(pool, list, pattern.clone(), page).await?))
     }
 
     /// Genres the user declared liking, by id.
