@@ -120,34 +120,18 @@ impl IntoResponse for AppError {
                 axum::Json(json!({"status": false, "message": message, "msg": message})),
             )
                 .into_response(),
-            AppError::TooMany { retry_after } => {
-                let mut response = (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    axum::Json(json!({
-                        "status": false,
-                        "message": "Too many failed attempts, try again later."
-                    })),
-                )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-                response
-            }
+            AppError::TooMany { retry_after } => retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts, try again later.",
+                retry_after.max(1),
+            ),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");
-                let mut response = (
+                retry_later(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(json!({
-                        "status": false,
-                        "message": "The service is temporarily unavailable, try again shortly."
-                    })),
+                    "The service is temporarily unavailable, try again shortly.",
+                    1,
                 )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
-                response
             }
             AppError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
@@ -157,6 +141,41 @@ impl IntoResponse for AppError {
                 )
                     .into_response()
             }
+        }
+    }
+}
+
+/// An answer that tells the client when to try again (`Retry-After`, in
+/// seconds).
+fn retry_later(status: StatusCode, message: &str, seconds: u64) -> Response {
+    let body = axum::Json(json!({"status": false, "message": message}));
+    (
+        status,
+        [(header::RETRY_AFTER, HeaderValue::from(seconds))],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_that_can_be_retried_say_when() {
+        let cases = [
+            (AppError::TooMany { retry_after: 0 }, 429, "1"),
+            (AppError::TooMany { retry_after: 90 }, 429, "90"),
+            (
+                AppError::Unavailable(anyhow::anyhow!("pool timed out")),
+                503,
+                "1",
+            ),
+        ];
+        for (error, status, seconds) in cases {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.headers()[header::RETRY_AFTER], seconds);
         }
     }
 }
