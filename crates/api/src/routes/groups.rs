@@ -216,6 +216,22 @@ pub struct InvitationPath {
     user_uuid: String,
 }
 
+/// The group and the invitee's user id an invitation path names.
+async fn invitation(state: &AppState, path: &InvitationPath) -> AppResult<(Group, i64)> {
+    let group = find_group(state, path.group_id).await?;
+    let invitee = member(state, &path.user_uuid).await?;
+    Ok((group, invitee.user_id))
+}
+
+/// 404 when there was no invitation to accept or withdraw.
+fn invitation_found(found: bool) -> AppResult<()> {
+    if found {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Invitation not found !"))
+    }
+}
+
 /// G5: the invitee accepts and becomes a member.
 #[utoipa::path(put, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
     params(InvitationPath),
@@ -225,20 +241,13 @@ async fn accept_invitation(
     caller: AuthUser,
     PathParam(path): PathParam<InvitationPath>,
 ) -> AppResult<Json<GroupAnswer>> {
-    let group = find_group(&state, path.group_id).await?;
-    let invitee = member(&state, &path.user_uuid).await?;
-    if invitee.user_id != caller.user_id {
+    let (group, invitee) = invitation(&state, &path).await?;
+    if invitee != caller.user_id {
         return Err(AppError::forbidden(
             "Unable to accept an invitation that is not intended to you",
         ));
     }
-    if !state
-        .db
-        .accept_invitation(path.group_id, invitee.user_id)
-        .await?
-    {
-        return Err(AppError::not_found("Invitation not found !"));
-    }
+    invitation_found(state.db.accept_invitation(path.group_id, invitee).await?)?;
     state.announced(ListChange::Memberships);
     answer(&state, group, caller.user_id, "Member add to group").await
 }
@@ -252,20 +261,13 @@ async fn delete_invitation(
     caller: AuthUser,
     PathParam(path): PathParam<InvitationPath>,
 ) -> AppResult<StatusCode> {
-    let group = find_group(&state, path.group_id).await?;
-    let invitee = member(&state, &path.user_uuid).await?;
-    if invitee.user_id != caller.user_id && group.owner_id != Some(caller.user_id) {
+    let (group, invitee) = invitation(&state, &path).await?;
+    if invitee != caller.user_id && group.owner_id != Some(caller.user_id) {
         return Err(AppError::forbidden(
             "Unable to delete an invitation that is not intended to you if you are not the group owner",
         ));
     }
-    if !state
-        .db
-        .delete_invitation(path.group_id, invitee.user_id)
-        .await?
-    {
-        return Err(AppError::not_found("Invitation not found !"));
-    }
+    invitation_found(state.db.delete_invitation(path.group_id, invitee).await?)?;
     state.announced(ListChange::Memberships);
     Ok(StatusCode::NO_CONTENT)
 }
