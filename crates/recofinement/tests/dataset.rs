@@ -158,27 +158,24 @@ db_test!(
         assert_eq!(t.count("meta_user_content").await, 0);
 
         // A wrong column count and a bad UUID are reported the same way.
-        std::fs::write(
-            dir.0.join("user.csv"),
+        let error = failed_import(
+            &t,
+            &dir.0,
+            "user.csv",
             "user_id,uuid,email,username,password_hash\n9001,not-a-uuid,x@y.z,x,no_pwd\n",
         )
-        .unwrap();
-        let file = recofinement_store::dataset::dataset_files(&dir.0)
-            .unwrap()
-            .into_iter()
-            .find(|f| f.name() == "user.csv")
-            .unwrap();
-        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        .await;
         assert!(
             error.to_string().starts_with("user.csv, line 2: uuid"),
             "{error}"
         );
-        std::fs::write(
-        dir.0.join("user.csv"),
-        "user_id,uuid,email,username,password_hash\n9001,6F9619FF-8B86-D011-B42D-00C04FC964FF,X@Y.Z,x,no_pwd\n9002,x\n",
-    )
-    .unwrap();
-        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        let error = failed_import(
+            &t,
+            &dir.0,
+            "user.csv",
+            "user_id,uuid,email,username,password_hash\n9001,6F9619FF-8B86-D011-B42D-00C04FC964FF,X@Y.Z,x,no_pwd\n9002,x\n",
+        )
+        .await;
         assert!(
             error
                 .to_string()
@@ -192,18 +189,14 @@ db_test!(
         );
 
         // A database-level failure (unknown genre) names the file and its lines.
-        std::fs::write(
-            dir.0.join("content_genres.csv"),
+        let before = t.count("content_genres").await;
+        let error = failed_import(
+            &t,
+            &dir.0,
+            "content_genres.csv",
             "content_id,genre_id\n1,1\n1,99999\n",
         )
-        .unwrap();
-        let file = recofinement_store::dataset::dataset_files(&dir.0)
-            .unwrap()
-            .into_iter()
-            .find(|f| f.name() == "content_genres.csv")
-            .unwrap();
-        let before = t.count("content_genres").await;
-        let error = t.db.import_file(&file, &mut Quiet).await.unwrap_err();
+        .await;
         assert!(matches!(error, DatasetError::Database { .. }), "{error:?}");
         assert!(
             error
@@ -214,6 +207,18 @@ db_test!(
         assert_eq!(t.count("content_genres").await, before);
     }
 );
+
+/// Writes `contents` as the dataset file `name` in `dir` and imports that
+/// file alone, which must fail; answers the error.
+async fn failed_import(t: &TestDb, dir: &Path, name: &str, contents: &str) -> DatasetError {
+    std::fs::write(dir.join(name), contents).unwrap();
+    let file = recofinement_store::dataset::dataset_files(dir)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.name() == name)
+        .unwrap();
+    t.db.import_file(&file, &mut Quiet).await.unwrap_err()
+}
 
 db_test!(quoting_rules_reach_the_database, |t| {
     let dir = TempDir::new("quoting");
