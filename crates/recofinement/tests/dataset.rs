@@ -11,16 +11,26 @@ use recofinement_store::testing::TestDb;
 
 use recofinement_store::testing::TempDir;
 
-const SMALL: GenerateOptions = GenerateOptions {
-    users: 40,
-    items: 150,
-    interactions: 800,
-    seed: 7,
-};
+const SMALL: GenerateOptions = sized(40, 150, 800, 7);
+
+/// A synthetic dataset's size: users, items, interactions, and its seed.
+const fn sized(users: usize, items: usize, interactions: usize, seed: u64) -> GenerateOptions {
+    GenerateOptions {
+        users,
+        items,
+        interactions,
+        seed,
+    }
+}
 
 fn small_set() -> (TempDir, GenerateSummary) {
-    let dir = TempDir::new("dataset");
-    let summary = generate(&dir.0, &SMALL).unwrap();
+    generated("dataset", &SMALL)
+}
+
+/// A synthetic dataset written into a new temporary folder.
+fn generated(name: &str, options: &GenerateOptions) -> (TempDir, GenerateSummary) {
+    let dir = TempDir::new(name);
+    let summary = generate(&dir.0, options).unwrap();
     (dir, summary)
 }
 
@@ -303,16 +313,7 @@ fn the_generator_is_deterministic_per_seed() {
 #[test]
 fn generated_interactions_are_skewed_and_rated_high() {
     let dir = TempDir::new("gen-shape");
-    let summary = generate(
-        &dir.0,
-        &GenerateOptions {
-            users: 300,
-            items: 1000,
-            interactions: 20_000,
-            seed: 3,
-        },
-    )
-    .unwrap();
+    let summary = generate(&dir.0, &sized(300, 1000, 20_000, 3)).unwrap();
     assert_eq!(summary.interactions, 20_000);
     let mut per_item = std::collections::HashMap::<String, usize>::new();
     let (mut high, mut rated, mut null) = (0, 0, 0);
@@ -367,14 +368,7 @@ async fn table_shape(t: &TestDb, table: &str) -> i64 {
 }
 
 db_test!(a_large_file_loads_in_bulk_and_keeps_the_schema, |t| {
-    let dir = TempDir::new("bulk");
-    let options = GenerateOptions {
-        users: 1500,
-        items: 3000,
-        interactions: 150_000,
-        seed: 11,
-    };
-    let summary = generate(&dir.0, &options).unwrap();
+    let (dir, summary) = generated("bulk", &sized(1500, 3000, 150_000, 11));
     // One interaction file of more than 1 MiB (the bulk threshold).
     let mut all = String::from("content_id,user_id,rating,count\n");
     for n in 1..=4 {
@@ -458,14 +452,7 @@ db_test!(
     a_killed_import_leaves_whole_files_and_a_rerun_completes_it,
     |t| {
         use std::io::BufRead;
-        let dir = TempDir::new("killed");
-        let options = GenerateOptions {
-            users: 2_000,
-            items: 4_000,
-            interactions: 400_000,
-            seed: 13,
-        };
-        let summary = generate(&dir.0, &options).unwrap();
+        let (dir, summary) = generated("killed", &sized(2_000, 4_000, 400_000, 13));
         let shape = table_shape(&t, "meta_user_content").await;
         let url = t.url();
 
