@@ -254,29 +254,51 @@ async fn on_connect<A: Adapter>(
 }
 
 async fn on_join<A: Adapter>(socket: SocketRef<A>, State(state): State<AppState>) {
-    let Some(user) = recheck(&socket, &state, "join").await else {
-        return;
-    };
-    socket.join(room(&user));
-    let message = json!({"on": "join", "action": "join", "message": "Room successfully joined",
-        "user_uuid": user.uuid, "room": room(&user)});
-    let _ = socket
-        .within(room(&user))
-        .emit("server_response", &message)
-        .await;
+    move_in_room(socket, &state, RoomMove::Join).await;
 }
 
 async fn on_leave<A: Adapter>(socket: SocketRef<A>, State(state): State<AppState>) {
-    let Some(user) = recheck(&socket, &state, "leave").await else {
+    move_in_room(socket, &state, RoomMove::Leave).await;
+}
+
+/// What a tab asks of its user's room.
+#[derive(Clone, Copy)]
+enum RoomMove {
+    Join,
+    Leave,
+}
+
+impl RoomMove {
+    fn event(self) -> &'static str {
+        match self {
+            RoomMove::Join => "join",
+            RoomMove::Leave => "leave",
+        }
+    }
+
+    /// The original's words, spelling included.
+    fn done(self) -> &'static str {
+        match self {
+            RoomMove::Join => "Room successfully joined",
+            RoomMove::Leave => "Room successfully leaved",
+        }
+    }
+}
+
+/// Joins or leaves the caller's room, then tells the room: the tab that
+/// joined hears it with the others, the tab that left no longer does.
+async fn move_in_room<A: Adapter>(socket: SocketRef<A>, state: &AppState, step: RoomMove) {
+    let Some(user) = recheck(&socket, state, step.event()).await else {
         return;
     };
-    socket.leave(room(&user));
-    let message = json!({"on": "leave", "action": "leave", "message": "Room successfully leaved",
-        "user_uuid": user.uuid, "room": room(&user)});
-    let _ = socket
-        .to(room(&user))
-        .emit("server_response", &message)
-        .await;
+    let room = room(&user);
+    match step {
+        RoomMove::Join => socket.join(room.clone()),
+        RoomMove::Leave => socket.leave(room.clone()),
+    }
+    let message = json!({"on": step.event(), "action": step.event(), "message": step.done(),
+        "user_uuid": user.uuid, "room": room});
+    let _ = socket.within(room).emit("server_response", &message).await;
 }
 
 async fn on_recommend<A: Adapter>(

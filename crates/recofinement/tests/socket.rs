@@ -116,6 +116,26 @@ backend_test!(a_sandbox_run_reaches_every_tab_and_the_history, |t| {
         .1;
     assert_eq!(history["content"].as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history["content"][0]["status"], "done");
+
+    // Leaving: the room hears of it, and the leaver hears the room no more.
+    second_tab.emit("leave", None).await;
+    let left = tab.response().await;
+    assert_eq!(left["on"], "leave", "{left}");
+    assert_eq!(left["message"], "Room successfully leaved");
+    assert_eq!(left["room"], joined["room"]);
+    tab.emit("recommend", Some(json!({"profile_uuid": mine})))
+        .await;
+    assert_eq!(tab.response().await["message"], "Room joined");
+    assert_eq!(
+        tab.response().await["message"],
+        "200, Recommendation complete for this profile!"
+    );
+    second_tab.emit("join", None).await;
+    assert_eq!(
+        second_tab.response().await["message"],
+        "Room successfully joined",
+        "the run's messages did not reach the tab that had left"
+    );
 });
 
 /// The browser client's own library, socket.io-client 3.x, run by Node when
