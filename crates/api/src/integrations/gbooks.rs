@@ -10,7 +10,7 @@ use recofinement_domain::ContentKind;
 use recofinement_store::external::ImportItem;
 
 use super::http::{ClientAuth, Grant, api, fresh_access, get_json};
-use super::{External, ImportError, Items, Service, year_of};
+use super::{External, ImportError, Items, year_of};
 
 pub const SCOPES: &[&str] = &["https://www.googleapis.com/auth/books"];
 pub const EXTRA: &[(&str, &str)] = &[
@@ -108,11 +108,7 @@ fn rating(user: Option<&Value>) -> Option<i64> {
 /// Refreshes the grant (storing the new token) and collects the volumes of
 /// the kept shelves (`Reviewed` first).
 pub async fn collect(external: &External, grant: Grant) -> Result<Items, ImportError> {
-    let provider = external
-        .config
-        .oauth(Service::GBooks)
-        .ok_or(ImportError::NotConfigured)?;
-    let access = fresh_access(external, provider, AUTH, grant).await?;
+    let (provider, access) = fresh_access(external, AUTH, grant).await?;
     let shelves: Shelves = get_json(
         external,
         api(&provider.api_url, "/books/v1/mylibrary/bookshelves")?,

@@ -190,18 +190,21 @@ pub async fn refresh(
     }
 }
 
-/// The access token an import calls `service` with. With a refresh token,
-/// a fresh one is asked for and stored sealed (with the new refresh token
-/// when the provider rotates it); otherwise the stored one. `Revoked` when
-/// there is neither.
+/// The grant's service as configured, and the access token an import
+/// calls it with. With a refresh token, a fresh one is asked for and stored
+/// sealed (with the new refresh token when the provider rotates it);
+/// otherwise the stored one. `Revoked` when there is neither.
 pub async fn fresh_access(
     external: &External,
-    provider: &OAuthProvider,
     auth: ClientAuth,
     grant: Grant,
-) -> Result<String, ImportError> {
+) -> Result<(&OAuthProvider, String), ImportError> {
+    let provider = external
+        .config
+        .oauth(grant.service)
+        .ok_or(ImportError::NotConfigured)?;
     let Some(refresh_token) = grant.refresh_token else {
-        return grant.access.ok_or(ImportError::Revoked);
+        return Ok((provider, grant.access.ok_or(ImportError::Revoked)?));
     };
     let tokens = refresh(external, provider, auth, &refresh_token).await?;
     let seal = |token: &str| external.encrypt(grant.user_id, grant.service, token);
@@ -215,7 +218,7 @@ pub async fn fresh_access(
             sealed_refresh.as_deref(),
         )
         .await?;
-    Ok(tokens.access_token)
+    Ok((provider, tokens.access_token))
 }
 
 /// A user's grant to a service, as an import finds it stored (opened).

@@ -11,7 +11,7 @@ use recofinement_domain::ContentKind;
 use recofinement_store::external::ImportItem;
 
 use super::http::{ClientAuth, Grant, api, fresh_access, get_json, same_api};
-use super::{External, ImportError, Items, Service, year_of};
+use super::{External, ImportError, Items, year_of};
 
 pub const SCOPES: &[&str] = &[
     "user-library-read",
@@ -74,11 +74,7 @@ fn parse_time(value: &str) -> Option<NaiveDateTime> {
 
 /// Refreshes the grant (storing the new tokens) and collects the tracks.
 pub async fn collect(external: &External, grant: Grant) -> Result<Items, ImportError> {
-    let provider = external
-        .config
-        .oauth(Service::Spotify)
-        .ok_or(ImportError::NotConfigured)?;
-    let access = fresh_access(external, provider, AUTH, grant).await?;
+    let (provider, access) = fresh_access(external, AUTH, grant).await?;
     let mut tracks: Vec<(Track, Option<NaiveDateTime>)> = Vec::new();
     for path in [
         "/v1/me/tracks?limit=50",
