@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
@@ -117,6 +117,15 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
 }
 
+impl From<BasicTokenResponse> for Tokens {
+    fn from(answer: BasicTokenResponse) -> Self {
+        Tokens {
+            access_token: answer.access_token().secret().clone(),
+            refresh_token: answer.refresh_token().map(|t| t.secret().clone()),
+        }
+    }
+}
+
 /// Why a token request failed.
 #[derive(Debug)]
 pub enum TokenError {
@@ -149,15 +158,12 @@ pub async fn exchange_code(
     let client =
         oauth_client(provider, &external.redirect_uri, auth).map_err(TokenError::Failed)?;
     let http = OAuthHttp(&external.http);
-    let answer = client
+    client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .request_async(&http)
         .await
-        .map_err(token_error)?;
-    Ok(Tokens {
-        access_token: answer.access_token().secret().clone(),
-        refresh_token: answer.refresh_token().map(|t| t.secret().clone()),
-    })
+        .map(Tokens::from)
+        .map_err(token_error)
 }
 
 /// Refreshes an access token; a refused refresh token means the grant was revoked.
@@ -174,12 +180,10 @@ pub async fn refresh(
         .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
         .request_async(&http)
         .await
+        .map(Tokens::from)
         .map_err(token_error)
     {
-        Ok(answer) => Ok(Tokens {
-            access_token: answer.access_token().secret().clone(),
-            refresh_token: answer.refresh_token().map(|t| t.secret().clone()),
-        }),
+        Ok(tokens) => Ok(tokens),
         Err(TokenError::Refused(code)) if code == "invalid_grant" => Err(ImportError::Revoked),
         Err(TokenError::Refused(code)) => Err(ImportError::Provider(format!(
             "token refresh refused: {code}"
