@@ -582,97 +582,14 @@ impl EngineRunner {
             Scope::Users(_) => "users with new events",
         };
         let (subjects, rows) = match engine {
-            EngineName::Popularity => {
-                let snap = snapshot.clone();
-                let scores = pool
-                    .run(move |_| Ok(popularity::compute(&snap.dataset.items)))
-                    .await?;
-                let rows: Vec<(i64, f64)> =
-                    scores.scores.iter().map(|s| (s.item, s.score)).collect();
-                completed(self.db.write_popularity(&rows, cursor).await?)?;
-                (rows.len(), rows.len())
-            }
+            EngineName::Popularity => self.run_popularity(&pool, snapshot, cursor).await?,
             EngineName::ContentSimilarities | EngineName::LinkBetweenItems => {
-                let snap = snapshot.clone();
-                let same = engine == EngineName::ContentSimilarities;
-                let pairs = pool
-                    .run(move |cancel| {
-                        if same {
-                            similarity::content_similarities_with(
-                                &snap.dataset.items,
-                                None,
-                                &SimilarityParams::default(),
-                                cancel,
-                            )
-                        } else {
-                            links::link_items_with(
-                                &snap.dataset.items,
-                                &LinkParams::default(),
-                                cancel,
-                            )
-                        }
-                    })
-                    .await?;
-                let rows: Vec<SimilarRow> = pairs.iter().map(similar_row).collect();
-                completed(self.db.replace_similars(same, &rows, cursor).await?)?;
-                (snapshot.dataset.items.len(), rows.len())
+                self.run_item_pairs(&pool, snapshot, cursor).await?
             }
             EngineName::CollaborativeFiltering
             | EngineName::FromProfile
             | EngineName::FromSimilarContent => {
-                let users = subjects(&scope, &snapshot.real_users);
-                let pairs = match engine {
-                    EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
-                    _ => Vec::new(),
-                };
-                let training = self.collaborative_training().await?;
-                let snap = snapshot.clone();
-                let subjects = users.clone();
-                let (user_rows, group_rows) = pool
-                    .run(move |cancel| {
-                        recommend(engine, &snap, &subjects, &pairs, &training, cancel)
-                    })
-                    .await?;
-                let owner = match scope {
-                    Scope::All => RecoOwner::Users(None),
-                    Scope::Users(_) => RecoOwner::Users(Some(&users)),
-                };
-                // Group lists are recomputed with every user run (they are cheap).
-                if let Some(group_rows) = &group_rows {
-                    let no_cursor = Cursor {
-                        kinds: &[],
-                        ..cursor
-                    };
-                    completed(
-                        self.db
-                            .replace_recommendations(
-                                engine,
-                                RecoOwner::Groups,
-                                group_rows,
-                                no_cursor,
-                            )
-                            .await?,
-                    )?;
-                }
-                completed(
-                    self.db
-                        .replace_recommendations(engine, owner, &user_rows, cursor)
-                        .await?,
-                )?;
-                if engine == EngineName::CollaborativeFiltering {
-                    // The training's rows and cursor are written: a failure
-                    // here leaves those users to their next rating.
-                    if let Err(error) = self.refold_after_training(bound).await {
-                        tracing::warn!(
-                            error = format!("{error:#}"),
-                            "fold-ins after a training failed"
-                        );
-                    }
-                }
-                (
-                    users.len(),
-                    user_rows.len() + group_rows.map_or(0, |g| g.len()),
-                )
+                self.run_user_lists(&pool, snapshot, cursor, &scope).await?
             }
         };
         Ok(RunReport {
@@ -683,6 +600,102 @@ impl EngineRunner {
             scope: scope_name,
             peak_mib: peak_memory::peak_mib(),
         })
+    }
+
+    /// Popularity: one score per item. Answers (subjects, rows written).
+    async fn run_popularity(
+        &self,
+        pool: &Computations,
+        snapshot: Arc<Snapshot>,
+        cursor: Cursor<'_>,
+    ) -> anyhow::Result<(usize, usize)> {
+        let scores = pool
+            .run(move |_| Ok(popularity::compute(&snapshot.dataset.items)))
+            .await?;
+        let rows: Vec<(i64, f64)> = scores.scores.iter().map(|s| (s.item, s.score)).collect();
+        completed(self.db.write_popularity(&rows, cursor).await?)?;
+        Ok((rows.len(), rows.len()))
+    }
+
+    /// Content similarities (within a kind) or links (across kinds): pairs
+    /// of items, the whole table replaced.
+    async fn run_item_pairs(
+        &self,
+        pool: &Computations,
+        snapshot: Arc<Snapshot>,
+        cursor: Cursor<'_>,
+    ) -> anyhow::Result<(usize, usize)> {
+        let same = cursor.engine == EngineName::ContentSimilarities;
+        let snap = snapshot.clone();
+        let pairs = pool
+            .run(move |cancel| {
+                let items = &snap.dataset.items;
+                if same {
+                    let params = SimilarityParams::default();
+                    similarity::content_similarities_with(items, None, &params, cancel)
+                } else {
+                    links::link_items_with(items, &LinkParams::default(), cancel)
+                }
+            })
+            .await?;
+        let rows: Vec<SimilarRow> = pairs.iter().map(similar_row).collect();
+        completed(self.db.replace_similars(same, &rows, cursor).await?)?;
+        Ok((snapshot.dataset.items.len(), rows.len()))
+    }
+
+    /// The per-user engines: the lists of the scope's users, and every
+    /// group's list (cheap, so recomputed with every run); after a
+    /// collaborative training, the fold-ins it made stale are redone.
+    async fn run_user_lists(
+        &self,
+        pool: &Computations,
+        snapshot: Arc<Snapshot>,
+        cursor: Cursor<'_>,
+        scope: &Scope,
+    ) -> anyhow::Result<(usize, usize)> {
+        let engine = cursor.engine;
+        let users = subjects(scope, &snapshot.real_users);
+        let pairs = match engine {
+            EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
+            _ => Vec::new(),
+        };
+        let training = self.collaborative_training().await?;
+        let subjects = users.clone();
+        let (user_rows, group_rows) = pool
+            .run(move |cancel| recommend(engine, &snapshot, &subjects, &pairs, &training, cancel))
+            .await?;
+        let owner = match scope {
+            Scope::All => RecoOwner::Users(None),
+            Scope::Users(_) => RecoOwner::Users(Some(&users)),
+        };
+        if let Some(group_rows) = &group_rows {
+            let no_cursor = Cursor {
+                kinds: &[],
+                ..cursor
+            };
+            let written = self
+                .db
+                .replace_recommendations(engine, RecoOwner::Groups, group_rows, no_cursor)
+                .await?;
+            completed(written)?;
+        }
+        let written = self
+            .db
+            .replace_recommendations(engine, owner, &user_rows, cursor)
+            .await?;
+        completed(written)?;
+        if engine == EngineName::CollaborativeFiltering {
+            // The training's rows and cursor are written: a failure
+            // here leaves those users to their next rating.
+            if let Err(error) = self.refold_after_training(cursor.consumed_before).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "fold-ins after a training failed"
+                );
+            }
+        }
+        let rows = user_rows.len() + group_rows.map_or(0, |g| g.len());
+        Ok((users.len(), rows))
     }
 
     /// Computes a sandbox run: from-profile and from-similar-content for the
