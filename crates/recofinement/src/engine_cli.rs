@@ -115,107 +115,137 @@ pub async fn command(
     cf_min_interval: Duration,
     command: EngineCommand,
 ) -> anyhow::Result<()> {
+    let runner = || {
+        anyhow::Ok(EngineRunner::new(db.clone(), threads)?.with_cf_min_interval(cf_min_interval))
+    };
     match command {
-        EngineCommand::Run { engines, force } => {
-            let engines = if engines.is_empty() {
-                ALL_ENGINES.to_vec()
-            } else {
-                engines
-            };
-            let runner =
-                EngineRunner::new(db.clone(), threads)?.with_cf_min_interval(cf_min_interval);
-            let started = Instant::now();
-            let spinner = indicatif::ProgressBar::new_spinner();
-            spinner.set_message(format!("running {} engine(s)…", engines.len()));
-            spinner.enable_steady_tick(Duration::from_millis(120));
-            let (reports, size) = runner.run_measured(&engines, force).await?;
-            spinner.finish_and_clear();
-            print_summary(&reports, size, started.elapsed());
-        }
-        EngineCommand::Worker => {
-            let runner = Arc::new(
-                EngineRunner::new(db.clone(), threads)?.with_cf_min_interval(cf_min_interval),
-            );
-            let notify = Arc::new(tokio::sync::Notify::new());
-            tracing::info!("engine worker started");
-            let mut scheduling = tokio::spawn(scheduler(db.clone(), runner.clone(), notify, tick));
-            tokio::select! {
-                _ = &mut scheduling => {}
-                _ = tokio::signal::ctrl_c() => {
-                    tracing::info!("engine worker stopping");
-                    // Cancels the run in progress; it records itself as interrupted.
-                    runner.shutdown();
-                    if tokio::time::timeout(Duration::from_secs(2), &mut scheduling).await.is_err() {
-                        scheduling.abort();
-                    }
-                }
-            }
-        }
+        EngineCommand::Run { engines, force } => run_engines(runner()?, engines, force).await?,
+        EngineCommand::Worker => work(&db, Arc::new(runner()?), tick).await,
         EngineCommand::Evaluate {
             seed,
-            scale: scale_name,
+            scale,
             format,
             save,
             export,
         } => {
-            let scale = parse_scale(&scale_name)?;
             if let Some(dir) = export {
-                let sizes = evaluate::export(&dir, seed, &GenParams::for_scale(scale))
-                    .with_context(|| format!("exporting to {}", dir.display()))?;
-                eprintln!(
-                    "exported {} items, {} train and {} test interactions to {}",
-                    sizes.items,
-                    sizes.train,
-                    sizes.test,
-                    dir.display()
-                );
+                export_evaluation_set(&dir, seed, &scale)?;
             }
-            let report = tokio::task::spawn_blocking(move || evaluate::run(seed, scale)).await?;
-            match format {
-                ReportFormat::Text => println!("{report}"),
-                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            }
-            let memory = peak_memory::peak_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
-            eprintln!("peak memory {memory}");
-            if save {
-                let id =
-                    recofinement::run_history::save_evaluation(&db, seed, &scale_name, &report)
-                        .await?;
-                println!("stored as evaluation #{id}");
-            }
+            evaluate_and_report(&db, seed, &scale, format, save).await?
         }
-        EngineCommand::Tune { seed, scale, save } => {
-            let scale = parse_scale(&scale)?;
-            let trials = tokio::task::spawn_blocking(move || {
-                print_trial_header();
-                evaluate::tune(seed, scale, &TuneGrid::default(), print_trial)
-            })
-            .await?;
-            let best = trials
-                .first()
-                .ok_or_else(|| anyhow::anyhow!("the grid is empty"))?;
-            println!("best (by merged NDCG@10 on validation):");
-            print_trial(best);
-            if save {
-                let params = best.als(AlsParams::default());
-                db.save_collaborative_params(&stored_params(&params))
-                    .await?;
-                println!("saved: the next collaborative-filtering training uses them");
-            }
-        }
+        EngineCommand::Tune { seed, scale, save } => tune(&db, seed, &scale, save).await?,
         EngineCommand::Runs { after, limit } => {
             let window = recofinement_store::engine_runs::RunWindow {
                 after,
                 before: None,
                 limit: limit.clamp(1, 10_000),
             };
-            print!(
-                "{}",
-                recofinement::run_history::runs_table(&db.engine_runs(window).await?)
-            );
+            let runs = db.engine_runs(window).await?;
+            print!("{}", recofinement::run_history::runs_table(&runs));
         }
     }
     db.close().await;
+    Ok(())
+}
+
+/// `engine run`: the engines named (all when none), once, with a summary.
+async fn run_engines(
+    runner: EngineRunner,
+    engines: Vec<EngineName>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let engines = if engines.is_empty() {
+        ALL_ENGINES.to_vec()
+    } else {
+        engines
+    };
+    let started = Instant::now();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("running {} engine(s)…", engines.len()));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let (reports, size) = runner.run_measured(&engines, force).await?;
+    spinner.finish_and_clear();
+    print_summary(&reports, size, started.elapsed());
+    Ok(())
+}
+
+/// `engine worker`: the scheduler until Ctrl-C, which cancels the run in
+/// progress (it records itself as interrupted).
+async fn work(db: &Db, runner: Arc<EngineRunner>, tick: Duration) {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    tracing::info!("engine worker started");
+    let mut scheduling = tokio::spawn(scheduler(db.clone(), runner.clone(), notify, tick));
+    tokio::select! {
+        _ = &mut scheduling => {}
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("engine worker stopping");
+            runner.shutdown();
+            if tokio::time::timeout(Duration::from_secs(2), &mut scheduling).await.is_err() {
+                scheduling.abort();
+            }
+        }
+    }
+}
+
+/// `engine evaluate --export DIR`: the evaluation's data set as files.
+fn export_evaluation_set(dir: &std::path::Path, seed: u64, scale: &str) -> anyhow::Result<()> {
+    let params = GenParams::for_scale(parse_scale(scale)?);
+    let sizes = evaluate::export(dir, seed, &params)
+        .with_context(|| format!("exporting to {}", dir.display()))?;
+    eprintln!(
+        "exported {} items, {} train and {} test interactions to {}",
+        sizes.items,
+        sizes.train,
+        sizes.test,
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `engine evaluate`: the offline evaluation, printed and, with `save`,
+/// stored for the dashboard.
+async fn evaluate_and_report(
+    db: &Db,
+    seed: u64,
+    scale_name: &str,
+    format: ReportFormat,
+    save: bool,
+) -> anyhow::Result<()> {
+    let scale = parse_scale(scale_name)?;
+    let report = tokio::task::spawn_blocking(move || evaluate::run(seed, scale)).await?;
+    match format {
+        ReportFormat::Text => println!("{report}"),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    let memory = peak_memory::peak_mib().map_or("?".into(), |m| format!("{m:.0} MiB"));
+    eprintln!("peak memory {memory}");
+    if save {
+        let id = recofinement::run_history::save_evaluation(db, seed, scale_name, &report).await?;
+        println!("stored as evaluation #{id}");
+    }
+    Ok(())
+}
+
+/// `engine tune`: the grid search, best first; with `save`, the best
+/// parameters become the next training's.
+async fn tune(db: &Db, seed: u64, scale: &str, save: bool) -> anyhow::Result<()> {
+    let scale = parse_scale(scale)?;
+    let trials = tokio::task::spawn_blocking(move || {
+        print_trial_header();
+        evaluate::tune(seed, scale, &TuneGrid::default(), print_trial)
+    })
+    .await?;
+    let best = trials
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the grid is empty"))?;
+    println!("best (by merged NDCG@10 on validation):");
+    print_trial(best);
+    if save {
+        let params = best.als(AlsParams::default());
+        db.save_collaborative_params(&stored_params(&params))
+            .await?;
+        println!("saved: the next collaborative-filtering training uses them");
+    }
     Ok(())
 }
 
