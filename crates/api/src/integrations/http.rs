@@ -176,22 +176,18 @@ pub async fn refresh(
     let client =
         oauth_client(provider, &external.redirect_uri, auth).map_err(ImportError::Provider)?;
     let http = OAuthHttp(&external.http);
-    match client
+    client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
         .request_async(&http)
         .await
         .map(Tokens::from)
-        .map_err(token_error)
-    {
-        Ok(tokens) => Ok(tokens),
-        Err(TokenError::Refused(code)) if code == "invalid_grant" => Err(ImportError::Revoked),
-        Err(TokenError::Refused(code)) => Err(ImportError::Provider(format!(
-            "token refresh refused: {code}"
-        ))),
-        Err(TokenError::Failed(m)) => {
-            Err(ImportError::Provider(format!("token refresh failed: {m}")))
-        }
-    }
+        .map_err(|error| match token_error(error) {
+            TokenError::Refused(code) if code == "invalid_grant" => ImportError::Revoked,
+            TokenError::Refused(code) => {
+                ImportError::Provider(format!("token refresh refused: {code}"))
+            }
+            TokenError::Failed(m) => ImportError::Provider(format!("token refresh failed: {m}")),
+        })
 }
 
 /// The grant's service as configured, and the access token an import
