@@ -701,6 +701,39 @@ db_test!(revoked_grant_removes_the_link, |app| {
     assert_ne!(body["tmdb_url"], "linked");
 });
 
+// An OAuth provider that refuses the stored refresh token (`invalid_grant`)
+// has revoked the grant: the import ends `revoked` and the link goes.
+db_test!(a_refused_refresh_token_removes_the_link, |app| {
+    let (app, server) = configured(app).await;
+    let tokens = json!({"access_token": "spotify-access-SECRET", "refresh_token": "spotify-refresh-STALE",
+        "token_type": "Bearer", "expires_in": 3600});
+    Mock::given(method("POST"))
+        .and(path("/spotify/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/spotify/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=spotify-refresh-STALE"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    let (token, uuid) = app.register("stale").await;
+    let user = user_id(&app, &uuid).await;
+    let state = spotify_state(&app, &token).await;
+    let body = json!({"code": "good-code", "state": state});
+    let (status, answer) = callback(&app, "spotify", &token, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(wait_imports(&app, user, "Spotify", 1).await, "revoked");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM external_service")
+            .await,
+        0
+    );
+});
+
 db_test!(rate_limited_reads_wait_and_retry, |app| {
     let (app, server) = configured(app).await;
     mount_tmdb_link(&server).await;
