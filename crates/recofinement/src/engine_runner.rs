@@ -626,10 +626,10 @@ impl EngineRunner {
         cursor: Cursor<'_>,
     ) -> anyhow::Result<(usize, usize)> {
         let same = cursor.engine == EngineName::ContentSimilarities;
-        let snap = snapshot.clone();
+        let subjects = snapshot.dataset.items.len();
         let pairs = pool
             .run(move |cancel| {
-                let items = &snap.dataset.items;
+                let items = &snapshot.dataset.items;
                 if same {
                     let params = SimilarityParams::default();
                     similarity::content_similarities_with(items, None, &params, cancel)
@@ -640,7 +640,7 @@ impl EngineRunner {
             .await?;
         let rows: Vec<SimilarRow> = pairs.iter().map(similar_row).collect();
         completed(self.db.replace_similars(same, &rows, cursor).await?)?;
-        Ok((snapshot.dataset.items.len(), rows.len()))
+        Ok((subjects, rows.len()))
     }
 
     /// The per-user engines: the lists of the scope's users, and every
