@@ -191,9 +191,10 @@ pub struct EngineRunner {
     /// for the writer turn (SQLite, shared by every pool on the file) or row
     /// locks (PostgreSQL).
     fold_db: Db,
-    /// The snapshot's reads (see [`Db::batch_pool`]): at scale each batch of
-    /// subjects' interactions takes seconds, which is not a slow request.
-    snapshot_db: Db,
+    /// A run's batch reads (see [`Db::batch_pool`]): the snapshot and the
+    /// similar pairs. At scale one of them takes seconds, which is not a
+    /// slow request.
+    batch_db: Db,
     /// Abuse limits: retrain spacing and wake-up coalescing.
     limits: RunLimits,
     running: tokio::sync::Mutex<()>,
@@ -228,7 +229,7 @@ impl EngineRunner {
             .build()?;
         Ok(EngineRunner {
             fold_db: db.own_pool(FOLD_IN_CONNECTIONS),
-            snapshot_db: db.batch_pool(1),
+            batch_db: db.batch_pool(1),
             db,
             limits: RunLimits::default(),
             running: tokio::sync::Mutex::new(()),
@@ -306,9 +307,9 @@ impl EngineRunner {
     /// (and of group members, whose lists are recomputed with every user run).
     async fn snapshot(&self, plan: &[(EngineName, Scope)]) -> anyhow::Result<Snapshot> {
         let started = Instant::now();
-        let real_users = self.snapshot_db.engine_real_users().await?;
+        let real_users = self.batch_db.engine_real_users().await?;
         let groups: Vec<Group> = self
-            .snapshot_db
+            .batch_db
             .engine_groups()
             .await?
             .into_iter()
@@ -330,7 +331,7 @@ impl EngineRunner {
     ) -> anyhow::Result<Snapshot> {
         let mut genres: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut genre_names = HashMap::new();
-        for link in self.snapshot_db.engine_content_genres().await? {
+        for link in self.batch_db.engine_content_genres().await? {
             genres.entry(link.content).or_default().push(link.genre);
             genre_names.insert(link.genre, link.name);
         }
@@ -343,7 +344,7 @@ impl EngineRunner {
             } else {
                 ItemText::Title
             };
-            for row in self.snapshot_db.engine_items(spec, text).await? {
+            for row in self.batch_db.engine_items(spec, text).await? {
                 let item_genres = genres.remove(&row.content).unwrap_or_default();
                 let soup = if needs.text {
                     soup(spec.soup, &row.texts, &item_genres, &genre_names)
@@ -372,10 +373,10 @@ impl EngineRunner {
         let mut interactions: Vec<Interaction> = Vec::new();
         if let UserScope::All = scope {
             // Sized once: growing by doubling would hold 1.5 copies at the end.
-            let estimate = self.snapshot_db.engine_interactions_estimate().await?;
+            let estimate = self.batch_db.engine_interactions_estimate().await?;
             interactions.reserve(estimate + estimate / 64);
         }
-        self.snapshot_db
+        self.batch_db
             .engine_interactions(scope, |row| {
                 interactions.push(Interaction {
                     user: row.user,
@@ -385,12 +386,12 @@ impl EngineRunner {
                 })
             })
             .await?;
-        let interests = self.snapshot_db.engine_interests(scope).await?;
-        let flags = self.snapshot_db.engine_flags(scope).await?;
+        let interests = self.batch_db.engine_interests(scope).await?;
+        let flags = self.batch_db.engine_flags(scope).await?;
         // The popularity prior counts every user, loaded or not.
         let audience = match scope {
             UserScope::All => None,
-            UserScope::Users(_) => Some(self.snapshot_db.engine_audience().await?),
+            UserScope::Users(_) => Some(self.batch_db.engine_audience().await?),
         };
         let dataset = tokio::task::spawn_blocking(move || {
             let dataset = Dataset::new(items, &interactions, &interests, &flags);
@@ -656,7 +657,7 @@ impl EngineRunner {
         let engine = cursor.engine;
         let users = subjects(scope, &snapshot.real_users);
         let pairs = match engine {
-            EngineName::FromSimilarContent => self.db.engine_similar_pairs().await?,
+            EngineName::FromSimilarContent => self.batch_db.engine_similar_pairs().await?,
             _ => Vec::new(),
         };
         let training = self.collaborative_training().await?;
@@ -734,7 +735,7 @@ impl EngineRunner {
         let needs = Needs::default();
         let (real_users, groups) = (Vec::new(), Vec::new());
         let snapshot = Arc::new(self.load(needs, real_users, groups, Instant::now()).await?);
-        let pairs = self.db.engine_similar_pairs().await?;
+        let pairs = self.batch_db.engine_similar_pairs().await?;
         let computations = Computations {
             pool: self.pool.clone(),
             probe: self.probe.clone(),
