@@ -1,5 +1,7 @@
 //! A page of a list and the length of the whole list, read with one filter
-//! written once, so the count can never disagree with the rows.
+//! written once, so the count and the rows cannot drift apart in the code.
+//! They are two statements, not one snapshot: a write committed between
+//! them shows in one and not the other, as it did before.
 
 use recofinement_domain::{Listing, Page};
 
