@@ -34,12 +34,20 @@ pub struct HourCount {
     pub count: i64,
 }
 
-/// One recommendation row as the engine wrote it.
+/// The item a dashboard row is about, named as the catalogue names it
+/// (`kind` and `title` are absent when the item is gone).
 #[derive(Clone, Debug, FromRow)]
-pub struct RecommendationRow {
+pub struct ItemRef {
     pub content_id: i64,
     pub kind: Option<String>,
     pub title: Option<String>,
+}
+
+/// One recommendation row as the engine wrote it.
+#[derive(Clone, Debug, FromRow)]
+pub struct RecommendationRow {
+    #[sqlx(flatten)]
+    pub item: ItemRef,
     pub score: Option<f64>,
     pub engine: Option<String>,
     pub engine_priority: Option<i64>,
@@ -49,9 +57,8 @@ pub struct RecommendationRow {
 /// One interaction of a user with an item.
 #[derive(Clone, Debug, FromRow)]
 pub struct InteractionRow {
-    pub content_id: i64,
-    pub kind: Option<String>,
-    pub title: Option<String>,
+    #[sqlx(flatten)]
+    pub item: ItemRef,
     pub rating: Option<i64>,
     pub views: Option<i64>,
     pub count: Option<i64>,

@@ -22,7 +22,8 @@ use recofinement_domain::{Permission, validate};
 mod rows;
 
 pub use rows::{
-    Counts, HourCount, InteractionRow, KindCount, RecommendationRow, SampleUser, StoredEvaluation,
+    Counts, HourCount, InteractionRow, ItemRef, KindCount, RecommendationRow, SampleUser,
+    StoredEvaluation,
 };
 
 use crate::auth::AuthUser;

@@ -34,11 +34,19 @@ wire_row! {
 }
 
 wire_row! {
-    /// One recommendation row as the engine wrote it.
-    pub struct RecommendationRow from stored::RecommendationRow {
+    /// The item a row is about; its fields stand in the row itself.
+    pub struct ItemRef from stored::ItemRef {
         pub content_id: i64,
         pub kind: Option<String>,
         pub title: Option<String>,
+    }
+}
+
+wire_row! {
+    /// One recommendation row as the engine wrote it.
+    pub struct RecommendationRow from stored::RecommendationRow {
+        #[serde(flatten)]
+        pub item: ItemRef,
         pub score: Option<f64>,
         pub engine: Option<String>,
         pub engine_priority: Option<i64>,
@@ -49,9 +57,8 @@ wire_row! {
 wire_row! {
     /// One interaction of a user with an item.
     pub struct InteractionRow from stored::InteractionRow {
-        pub content_id: i64,
-        pub kind: Option<String>,
-        pub title: Option<String>,
+        #[serde(flatten)]
+        pub item: ItemRef,
         pub rating: Option<i64>,
         pub views: Option<i64>,
         pub count: Option<i64>,
