@@ -694,12 +694,7 @@ backend_test!(
             rated.push(movie);
             let path = format!("/api/movie/{movie}/meta");
             let (status, body) = b
-                .call(
-                    reqwest::Method::PATCH,
-                    &path,
-                    Some(&token),
-                    Some(serde_json::json!({"rating": 5})),
-                )
+                .patch(&path, &token, serde_json::json!({"rating": 5}))
                 .await;
             assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
             let deadline = Instant::now() + Duration::from_secs(2);

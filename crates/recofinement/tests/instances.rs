@@ -17,10 +17,7 @@ use common::PASSWORD;
 backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
     let (a, b) = (common::server(&t).await, common::server(&t).await);
     let token = a.account("alice", false).await;
-    let me = a
-        .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
-        .await
-        .1;
+    let me = a.get("/api/user/genre", &token).await.1;
     assert_eq!(me["status"], true);
     let (status, _) = b
         .call(
@@ -32,16 +29,10 @@ backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
         .await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     // At once where it was revoked, within a second everywhere else.
-    let answer = b
-        .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
-        .await
-        .1;
+    let answer = b.get("/api/user/genre", &token).await.1;
     assert_eq!(answer["msg"], "Token has been revoked");
     let refused = within_a_second(|| async {
-        let answer = a
-            .call(reqwest::Method::GET, "/api/user/genre", Some(&token), None)
-            .await
-            .1;
+        let answer = a.get("/api/user/genre", &token).await.1;
         answer["msg"] == "Token has been revoked"
     })
     .await;
@@ -75,13 +66,9 @@ backend_test!(
         let user = a.account("carol", false).await;
         // Both instances have checked both tokens (and cached what they read).
         for server in [&a, &b] {
-            let (status, _) = server
-                .call(reqwest::Method::GET, "/api/engine/runs", Some(&admin), None)
-                .await;
+            let (status, _) = server.get("/api/engine/runs", &admin).await;
             assert_eq!(status, reqwest::StatusCode::OK);
-            let (status, _) = server
-                .call(reqwest::Method::GET, "/api/user/genre", Some(&user), None)
-                .await;
+            let (status, _) = server.get("/api/user/genre", &user).await;
             assert_eq!(status, reqwest::StatusCode::OK);
         }
         // A demotion by another process (`admin revoke` on the same database).
@@ -94,9 +81,7 @@ backend_test!(
         );
         for server in [&a, &b] {
             let demoted = within_a_second(|| async {
-                let (status, _) = server
-                    .call(reqwest::Method::GET, "/api/engine/runs", Some(&admin), None)
-                    .await;
+                let (status, _) = server.get("/api/engine/runs", &admin).await;
                 status == reqwest::StatusCode::FORBIDDEN
             })
             .await;
@@ -112,19 +97,10 @@ backend_test!(
             .await
             .unwrap()
             .unwrap();
-        let (status, _) = b
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/api/user/{}", me.uuid),
-                Some(&user),
-                None,
-            )
-            .await;
+        let (status, _) = b.delete(&format!("/api/user/{}", me.uuid), &user).await;
         assert_eq!(status, reqwest::StatusCode::CREATED);
         let gone = within_a_second(|| async {
-            let (status, _) = a
-                .call(reqwest::Method::GET, "/api/user/genre", Some(&user), None)
-                .await;
+            let (status, _) = a.get("/api/user/genre", &user).await;
             status == reqwest::StatusCode::UNAUTHORIZED
         })
         .await;
@@ -151,12 +127,7 @@ backend_test!(
         // Bob, on the other instance, creates a group; its notice has long
         // arrived when a caches her answer.
         let (_, created) = b
-            .call(
-                reqwest::Method::POST,
-                "/api/group",
-                Some(&bob),
-                Some(json!({"name": "bookclub"})),
-            )
+            .post("/api/group", Some(&bob), json!({"name": "bookclub"}))
             .await;
         let group = created["group"]["group_id"]
             .as_i64()
@@ -168,11 +139,10 @@ backend_test!(
         );
         // He invites her.
         let (status, _) = b
-            .call(
-                reqwest::Method::POST,
+            .post(
                 &format!("/api/group/{group}/invitations"),
                 Some(&bob),
-                Some(json!({"uuid": alice_uuid})),
+                json!({"uuid": alice_uuid}),
             )
             .await;
         assert_eq!(status, reqwest::StatusCode::OK);
@@ -182,14 +152,7 @@ backend_test!(
         .await;
         assert!(invited, "instance a still shows no invitation");
         // She renames herself on b; a reads the new name.
-        let (status, _) = b
-            .call(
-                reqwest::Method::PATCH,
-                &me,
-                Some(&alice),
-                Some(json!({"username": "alicia"})),
-            )
-            .await;
+        let (status, _) = b.patch(&me, &alice, json!({"username": "alicia"})).await;
         assert_eq!(status, reqwest::StatusCode::CREATED);
         let renamed = within_a_second(|| async {
             account_answer(&a, &me, &alice).await["user"]["username"] == "alicia"
@@ -201,10 +164,7 @@ backend_test!(
 
 /// What `path` answers `token` on `server`.
 async fn account_answer(server: &common::TestServer, path: &str, token: &str) -> serde_json::Value {
-    server
-        .call(reqwest::Method::GET, path, Some(token), None)
-        .await
-        .1
+    server.get(path, token).await.1
 }
 
 backend_test!(login_throttling_holds_across_instances, |t| {
@@ -214,28 +174,12 @@ backend_test!(login_throttling_holds_across_instances, |t| {
     // The default limit is 10 failures per account, spread over both instances.
     for i in 0..10 {
         let server = if i % 2 == 0 { &a } else { &b };
-        let answer = server
-            .call(
-                reqwest::Method::POST,
-                "/api/auth/login",
-                None,
-                Some(wrong.clone()),
-            )
-            .await
-            .1;
+        let answer = server.post("/api/auth/login", None, wrong.clone()).await.1;
         assert_eq!(answer["message"], "Failed to log in.");
     }
     let right = json!({"email": "alice@example.com", "password": PASSWORD});
     for server in [&a, &b] {
-        let answer = server
-            .call(
-                reqwest::Method::POST,
-                "/api/auth/login",
-                None,
-                Some(right.clone()),
-            )
-            .await
-            .1;
+        let answer = server.post("/api/auth/login", None, right.clone()).await.1;
         assert_eq!(
             answer["message"],
             "Too many failed attempts, try again later."

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use recofinement::backup;
@@ -177,21 +176,15 @@ backend_test!(
         let user = server.account("someone", false).await;
         let body = json!({"engines": ["popularity"]});
         let refused = server
-            .call(
-                Method::POST,
-                "/api/engine/runs",
-                Some(&user),
-                Some(body.clone()),
-            )
+            .post("/api/engine/runs", Some(&user), body.clone())
             .await
             .1;
         assert_eq!(refused["status"], false);
         let unknown = server
-            .call(
-                Method::POST,
+            .post(
                 "/api/engine/runs",
                 Some(&admin),
-                Some(json!({"engines": ["Nope"]})),
+                json!({"engines": ["Nope"]}),
             )
             .await
             .1;
@@ -203,22 +196,14 @@ backend_test!(
             ])
         );
 
-        let accepted = server
-            .call(Method::POST, "/api/engine/runs", Some(&admin), Some(body))
-            .await
-            .1;
+        let accepted = server.post("/api/engine/runs", Some(&admin), body).await.1;
         assert_eq!(accepted["engines"], json!(["Popularity"]), "{accepted}");
         let request = accepted["request_id"].as_i64().unwrap();
         // The run happens in the background: follow the history until it shows.
         let mut forced = Value::Null;
         for _ in 0..600 {
             let page = server
-                .call(
-                    Method::GET,
-                    &format!("/api/engine/runs?after={request}"),
-                    Some(&admin),
-                    None,
-                )
+                .get(&format!("/api/engine/runs?after={request}"), &admin)
                 .await
                 .1;
             if let Some(run) = page["content"].as_array().and_then(|runs| runs.first()) {
@@ -231,12 +216,7 @@ backend_test!(
         assert_eq!(forced["cause"], "forced");
         assert_eq!(forced["outcome"], "done");
         let page = server
-            .call(
-                Method::GET,
-                &format!("/api/engine/runs?after={}", request - 1),
-                Some(&admin),
-                None,
-            )
+            .get(&format!("/api/engine/runs?after={}", request - 1), &admin)
             .await
             .1;
         let audit = page["content"].as_array().unwrap().last().unwrap().clone();

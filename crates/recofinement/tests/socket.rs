@@ -106,12 +106,7 @@ backend_test!(a_sandbox_run_reaches_every_tab_and_the_history, |t| {
         "200, Recommendation complete for this profile!"
     );
     let history = server
-        .call(
-            reqwest::Method::GET,
-            &format!("/api/profile/{mine}/history"),
-            Some(&admin),
-            None,
-        )
+        .get(&format!("/api/profile/{mine}/history"), &admin)
         .await
         .1;
     assert_eq!(history["content"].as_array().unwrap().len(), 1, "{history}");

@@ -31,9 +31,7 @@ async fn record(app: &TestApp, engine: EngineName, outcome: RunOutcome, rows: i6
 async fn rate(app: &TestApp, token: &str, movie: i64, rating: i64) {
     let path = format!("/api/movie/{movie}/meta");
     let body = json!({"rating": rating});
-    let (status, answer) = app
-        .call(Method::PATCH, &path, Some(token), Some(body))
-        .await;
+    let (status, answer) = app.patch(&path, token, body).await;
     assert!(status.is_success(), "{answer}");
 }
 

@@ -1,6 +1,6 @@
 //! `GET /api/audit`: administrative actions leave a trail (issue 11, item 8).
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::db_test;
@@ -31,25 +31,14 @@ db_test!(admin_actions_are_recorded_and_read_by_admins, |app| {
         );
     }
     let accept = format!("/api/movie/additional/{}", pending[0]);
-    assert_eq!(
-        app.call(Method::PUT, &accept, Some(&admin), None).await.0,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.put(&accept, &admin).await.0, StatusCode::CREATED);
     let decline = format!("/api/movie/additional/{}", pending[1]);
-    assert_eq!(
-        app.call(Method::DELETE, &decline, Some(&admin), None)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.delete(&decline, &admin).await.0, StatusCode::CREATED);
     // Someone who is not an administrator reads nothing.
     let (status, _) = app.get("/api/audit", &user).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let path = format!("/api/user/{user_uuid}");
-    assert_eq!(
-        app.call(Method::DELETE, &path, Some(&user), None).await.0,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.delete(&path, &user).await.0, StatusCode::CREATED);
 
     let (status, body) = app.get("/api/audit?after=0&limit=10", &admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -220,20 +220,18 @@ db_test!(the_documented_limits_are_the_enforced_limits, |app| {
         .add_item(&admin, "movie", json!({"title": "Whole", "genres": []}))
         .await;
     let (status, body) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/movie/{movie}/meta"),
-            Some(&admin),
-            Some(json!({"rating": 4.0})),
+            &admin,
+            json!({"rating": 4.0}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/movie/{movie}/meta"),
-            Some(&admin),
-            Some(json!({"rating": 6})),
+            &admin,
+            json!({"rating": 6}),
         )
         .await;
     assert_eq!(status, 400, "{body}");

@@ -146,34 +146,16 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
     assert_eq!(body["content"]["review_see_count"], 2);
     let meta = format!("/api/movie/{item}/meta");
     let (status, body) = app
-        .call(
-            Method::PATCH,
-            &meta,
-            Some(&user),
-            Some(json!({"rating": 4, "purchase": true})),
-        )
+        .patch(&meta, &user, json!({"rating": 4, "purchase": true}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["message"], "Meta successfully updated");
-    let (status, _) = app
-        .call(
-            Method::PATCH,
-            &meta,
-            Some(&admin),
-            Some(json!({"rating": 2})),
-        )
-        .await;
+    let (status, _) = app.patch(&meta, &admin, json!({"rating": 2})).await;
     assert_eq!(status, StatusCode::CREATED);
     let average = format!("SELECT rating FROM content WHERE content_id = {item}");
     assert_eq!(app.scalar_f64(&average).await, Some(3.0));
     // Re-rating replaces the contribution; a 0 is a real rating.
-    app.call(
-        Method::PATCH,
-        &meta,
-        Some(&user),
-        Some(json!({"rating": 0})),
-    )
-    .await;
+    app.patch(&meta, &user, json!({"rating": 0})).await;
     assert_eq!(app.scalar_f64(&average).await, Some(1.0));
     assert_eq!(
         app.scalar_i64(&format!(
@@ -182,13 +164,8 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
         .await,
         2
     );
-    app.call(
-        Method::PATCH,
-        &meta,
-        Some(&user),
-        Some(json!({"additional_count": 24.0})),
-    )
-    .await;
+    app.patch(&meta, &user, json!({"additional_count": 24.0}))
+        .await;
     let (_, body) = app.get(&meta, &user).await;
     assert_eq!(body["content"]["count"], 24);
     assert!(body["content"]["last_count_increment"].is_string());
@@ -199,19 +176,12 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
         json!({"rating": 4.5}),
         json!({"additional_count": -2}),
     ] {
-        let (status, body) = app
-            .call(Method::PATCH, &meta, Some(&user), Some(bad.clone()))
-            .await;
+        let (status, body) = app.patch(&meta, &user, bad.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(body["errors"].is_array());
     }
     let (status, body) = app
-        .call(
-            Method::PATCH,
-            "/api/movie/999999/meta",
-            Some(&user),
-            Some(json!({"rating": 1})),
-        )
+        .patch("/api/movie/999999/meta", &user, json!({"rating": 1}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Item not found!");
@@ -221,11 +191,10 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
         "wrong kind"
     );
     let (status, body) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/book/{item}/meta"),
-            Some(&user),
-            Some(json!({"rating": 1})),
+            &user,
+            json!({"rating": 1}),
         )
         .await;
     assert_eq!(
@@ -291,11 +260,10 @@ db_test!(concurrent_raters_leave_the_average_exact, |app| {
         tasks.push(tokio::spawn(async move {
             let rating = (i % 6) as i64;
             let (status, body) = app
-                .call(
-                    Method::PATCH,
+                .patch(
                     &format!("/api/movie/{item}/meta"),
-                    Some(&token),
-                    Some(json!({"rating": rating})),
+                    &token,
+                    json!({"rating": rating}),
                 )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -385,9 +353,7 @@ db_test!(
             let after = app
                 .scalar_i64("SELECT COALESCE(MAX(id), 0) FROM event")
                 .await;
-            let (status, answer) = app
-                .call(Method::PATCH, &meta, Some(&user), Some(body.clone()))
-                .await;
+            let (status, answer) = app.patch(&meta, &user, body.clone()).await;
             assert_eq!(status, StatusCode::CREATED, "{body}: {answer}");
             let events = app.db.events_after(after, 100).await.unwrap();
             let written: Vec<Written> = events
@@ -615,11 +581,10 @@ db_test!(listening_history_lists_played_tracks, |app| {
         .add_item(&admin, "track", json!({"title": "Two", "genres": []}))
         .await;
     for id in [first, second, first] {
-        app.call(
-            Method::PATCH,
+        app.patch(
             &format!("/api/track/{id}/meta"),
-            Some(&user),
-            Some(json!({"additional_count": 1})),
+            &user,
+            json!({"additional_count": 1}),
         )
         .await;
     }
@@ -683,11 +648,10 @@ db_test!(
             "Matrix Reloaded",
             "higher engine priority first"
         );
-        app.call(
-            Method::PATCH,
+        app.patch(
             &format!("/api/movie/{}/meta", ids[0]),
-            Some(&user),
-            Some(json!({"rating": 5})),
+            &user,
+            json!({"rating": 5}),
         )
         .await;
         app.post(

@@ -374,13 +374,9 @@ db_test!(spotify_link_import_reimport_and_unlink, |app| {
     assert_eq!(counts(&app, user).await, settled);
 
     // Unlink; a second unlink finds nothing.
-    let (status, _) = app
-        .call(Method::DELETE, "/api/external/spotify", Some(&token), None)
-        .await;
+    let (status, _) = app.delete("/api/external/spotify", &token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = app
-        .call(Method::DELETE, "/api/external/spotify", Some(&token), None)
-        .await;
+    let (status, body) = app.delete("/api/external/spotify", &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body);
     let (_, body) = app.get("/api/external/spotify", &token).await;
@@ -495,9 +491,7 @@ db_test!(unconfigured_providers_answer_404, |app| {
             json!({"status": false, "message": "Authorization denied"})
         )
     );
-    let (status, _) = app
-        .call(Method::DELETE, "/api/external/myspace", Some(&token), None)
-        .await;
+    let (status, _) = app.delete("/api/external/myspace", &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = app
         .call(Method::GET, "/api/external/spotify", None, None)

@@ -2,7 +2,6 @@
 //! committed shows it, with the shared-list cache on (the default), on the
 //! instance that made the change and on another one on the same database.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
@@ -20,11 +19,10 @@ fn item<'a>(page: &'a Value, title: &str) -> &'a Value {
 
 async fn rate(server: &TestServer, token: &str, item: i64, rating: i64) {
     let (status, body) = server
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/movie/{item}/meta"),
-            Some(token),
-            Some(json!({"rating": rating})),
+            token,
+            json!({"rating": rating}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -116,12 +114,7 @@ db_test!(a_writer_drops_its_own_cached_answers_unaided, |app| {
     let (_, before) = deaf.get(&account, &user).await;
     assert_eq!(before["user"]["username"], "viewer", "{before}");
     let (status, body) = deaf
-        .call(
-            Method::PATCH,
-            &account,
-            Some(&user),
-            Some(json!({"username": "renamed"})),
-        )
+        .patch(&account, &user, json!({"username": "renamed"}))
         .await;
     assert_eq!(status, 201, "{body}");
     let (_, after) = deaf.get(&account, &user).await;

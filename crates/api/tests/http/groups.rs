@@ -1,6 +1,6 @@
 //! Groups and invitations (spec §8, D3, D19, D34).
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::db_test;
@@ -16,7 +16,7 @@ async fn invite(app: &TestApp, group: &str, token: &str, uuid: &str) -> (StatusC
 /// Sends DELETE `path` as each (who, token) in turn; checks each status.
 async fn expect_deletes(app: &TestApp, path: &str, cases: &[(&str, &str, StatusCode)]) {
     for &(who, token, expected) in cases {
-        let (status, body) = app.call(Method::DELETE, path, Some(token), None).await;
+        let (status, body) = app.delete(path, token).await;
         assert_eq!(status, expected, "DELETE {path} as {who}: {body}");
     }
 }
@@ -73,17 +73,17 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
     assert_eq!(app.get(&group, &stranger).await.0, StatusCode::FORBIDDEN);
     // Only the invitee accepts.
     let accept = format!("{group}/invitations/{friend_uuid}");
-    let (status, body) = app.call(Method::PUT, &accept, Some(&owner), None).await;
+    let (status, body) = app.put(&accept, &owner).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body["message"],
         "Unable to accept an invitation that is not intended to you"
     );
-    let (status, body) = app.call(Method::PUT, &accept, Some(&friend), None).await;
+    let (status, body) = app.put(&accept, &friend).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "Member add to group");
     assert_eq!(body["group"]["members"][0]["uuid"], friend_uuid.as_str());
-    let (status, body) = app.call(Method::PUT, &accept, Some(&friend), None).await;
+    let (status, body) = app.put(&accept, &friend).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Invitation not found !");
     let (_, body) = app.get(&format!("/api/user/{friend_uuid}"), &friend).await;
@@ -92,9 +92,7 @@ db_test!(a_group_lives_from_creation_to_deletion, |app| {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "User is already a member of this group !");
     // A stranger cannot leave what they are not in (no 500, D19).
-    let (status, body) = app
-        .call(Method::DELETE, &group, Some(&stranger), None)
-        .await;
+    let (status, body) = app.delete(&group, &stranger).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["message"], "You are not a member of this group");
     // The member leaves; the owner deletes.
@@ -127,19 +125,13 @@ db_test!(
         ];
         expect_deletes(&app, &invitation, &withdraw).await;
         assert_eq!(
-            app.call(
-                Method::DELETE,
-                &format!("{group}/invitations/not-a-uuid"),
-                Some(&owner),
-                None
-            )
-            .await
-            .0,
+            app.delete(&format!("{group}/invitations/not-a-uuid"), &owner)
+                .await
+                .0,
             StatusCode::NOT_FOUND
         );
         invite(&app, &group, &owner, &friend_uuid).await;
-        app.call(Method::PUT, &invitation, Some(&friend), None)
-            .await;
+        app.put(&invitation, &friend).await;
         let member = format!("{group}/members/{friend_uuid}");
         let remove = [
             ("friend", friend.as_str(), StatusCode::FORBIDDEN),
@@ -172,11 +164,9 @@ db_test!(group_recommendations_keep_the_best_row_per_item, |app| {
             .await;
         let id = body["group"]["group_id"].as_i64().unwrap();
         invite(&app, &format!("/api/group/{id}"), &owner, &friend_uuid).await;
-        app.call(
-            Method::PUT,
+        app.put(
             &format!("/api/group/{id}/invitations/{friend_uuid}"),
-            Some(&friend),
-            None,
+            &friend,
         )
         .await;
         groups.push(id);
@@ -250,12 +240,12 @@ db_test!(
             "the invitee's cached answer shows the invitation"
         );
         let accept = format!("{group}/invitations/{friend_uuid}");
-        app.call(Method::PUT, &accept, Some(&friend), None).await;
+        app.put(&accept, &friend).await;
         assert_eq!(
             group_lists(&app, &friend, &friend_uuid).await,
             [vec![id], vec![], vec![]]
         );
-        app.call(Method::DELETE, &group, Some(&owner), None).await;
+        app.delete(&group, &owner).await;
         assert_eq!(
             group_lists(&app, &friend, &friend_uuid).await,
             none,
@@ -263,21 +253,14 @@ db_test!(
         );
         // The account's own fields too.
         let (status, _) = app
-            .call(
-                Method::PATCH,
+            .patch(
                 &format!("/api/user/{friend_uuid}"),
-                Some(&friend),
-                Some(json!({"username": "renamed"})),
+                &friend,
+                json!({"username": "renamed"}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
-        app.call(
-            Method::PUT,
-            "/api/user/preferences_defined",
-            Some(&friend),
-            None,
-        )
-        .await;
+        app.put("/api/user/preferences_defined", &friend).await;
         let (_, body) = app.get(&format!("/api/user/{friend_uuid}"), &friend).await;
         assert_eq!(body["user"]["username"], "renamed");
         assert_eq!(body["user"]["preferences_defined"], true);

@@ -11,9 +11,7 @@ db_test!(users_like_and_unlike_genres_idempotently, |app| {
     let (token, _) = app.register("alice").await;
     app.genre(3, "Rock", "TRACK", 120).await;
     for _ in 0..2 {
-        let (status, body) = app
-            .call(Method::PUT, "/api/user/genre/3", Some(&token), None)
-            .await;
+        let (status, body) = app.put("/api/user/genre/3", &token).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     let (status, body) = app.get("/api/user/genre", &token).await;
@@ -22,24 +20,16 @@ db_test!(users_like_and_unlike_genres_idempotently, |app| {
         body["content"],
         json!([{"genre_id": 3, "name": "Rock", "count": 120}])
     );
-    let (status, body) = app
-        .call(Method::PUT, "/api/user/genre/99", Some(&token), None)
-        .await;
+    let (status, body) = app.put("/api/user/genre/99", &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Genre not found!");
-    let (status, _) = app
-        .call(Method::DELETE, "/api/user/genre/3", Some(&token), None)
-        .await;
+    let (status, _) = app.delete("/api/user/genre/3", &token).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = app
-        .call(Method::DELETE, "/api/user/genre/3", Some(&token), None)
-        .await;
+    let (status, body) = app.delete("/api/user/genre/3", &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "You didn't like this genre");
     assert_eq!(
-        app.call(Method::PUT, "/api/user/genre/abc", Some(&token), None)
-            .await
-            .0,
+        app.put("/api/user/genre/abc", &token).await.0,
         StatusCode::NOT_FOUND
     );
 });
@@ -86,11 +76,10 @@ db_test!(user_search_is_literal_and_hides_emails_of_others, |app| {
 
 /// Rates `track` as the holder of `token` (the answer is not checked).
 async fn rate(app: &TestApp, token: &str, track: i64, rating: i64) {
-    app.call(
-        Method::PATCH,
+    app.patch(
         &format!("/api/track/{track}/meta"),
-        Some(token),
-        Some(json!({"rating": rating})),
+        token,
+        json!({"rating": rating}),
     )
     .await;
 }
@@ -99,8 +88,7 @@ db_test!(export_holds_everything_that_is_the_users, |app| {
     let (admin, _) = app.register_admin("admin").await;
     let (token, _) = app.register("alice").await;
     app.genre(3, "Rock", "TRACK", 120).await;
-    app.call(Method::PUT, "/api/user/genre/3", Some(&token), None)
-        .await;
+    app.put("/api/user/genre/3", &token).await;
     let track = app
         .add_item(&admin, "track", json!({"title": "Song", "genres": [3]}))
         .await;
@@ -155,14 +143,7 @@ db_test!(deleting_a_user_removes_everything_that_is_theirs, |app| {
     rate(&app, &token, track, 4).await;
     app.post("/api/group", Some(&token), json!({"name": "friends"}))
         .await;
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/user/{uuid}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete(&format!("/api/user/{uuid}"), &token).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM meta_user_content")
@@ -200,8 +181,7 @@ db_test!(new_users_get_popular_items_of_their_genres, |app| {
         json!([]),
         "no declared genre, nothing to go on"
     );
-    app.call(Method::PUT, "/api/user/genre/1", Some(&token), None)
-        .await;
+    app.put("/api/user/genre/1", &token).await;
     let (status, body) = app
         .get("/api/movie/user?reco_engine=FromProfile", &token)
         .await;

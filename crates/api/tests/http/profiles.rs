@@ -59,27 +59,17 @@ db_test!(profiles_belong_to_their_administrator, |app| {
     assert_eq!(body["message"], "Profile not found!");
     assert_eq!(app.get(&path, &user).await.0, StatusCode::NOT_FOUND);
     let (status, body) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&admin),
-            Some(json!({"profilename": "renamed"})),
-        )
+        .patch(&path, &admin, json!({"profilename": "renamed"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, body) = app.get(&path, &admin).await;
     assert_eq!(body["profile"]["profilename"], "renamed");
     assert_eq!(body["profile"]["liked_genres"], json!([]));
     assert_eq!(
-        app.call(Method::DELETE, &path, Some(&other_admin), None)
-            .await
-            .0,
+        app.delete(&path, &other_admin).await.0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.call(Method::DELETE, &path, Some(&admin), None).await.0,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.delete(&path, &admin).await.0, StatusCode::CREATED);
     assert_eq!(app.get(&path, &admin).await.0, StatusCode::NOT_FOUND);
 });
 
@@ -100,16 +90,12 @@ db_test!(profile_genres_metas_and_history, |app| {
     let base = format!("/api/profile/{uuid}");
     for _ in 0..2 {
         assert_eq!(
-            app.call(Method::PUT, &format!("{base}/genre/1"), Some(&admin), None)
-                .await
-                .0,
+            app.put(&format!("{base}/genre/1"), &admin).await.0,
             StatusCode::CREATED
         );
     }
     assert_eq!(
-        app.call(Method::PUT, &format!("{base}/genre/9"), Some(&admin), None)
-            .await
-            .0,
+        app.put(&format!("{base}/genre/9"), &admin).await.0,
         StatusCode::NOT_FOUND
     );
     let (_, body) = app.get(&format!("{base}/genre"), &admin).await;

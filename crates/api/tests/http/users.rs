@@ -1,6 +1,6 @@
 //! `GET/PATCH/DELETE /api/user/{uuid}` (spec §7, D3, D5, D6, D12).
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::db_test;
@@ -12,7 +12,7 @@ const NEW_PASSWORD: &str = "NewPassword!42";
 
 /// PATCHes `body` to `path` as the holder of `token`.
 async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-    app.call(Method::PATCH, path, Some(token), Some(body)).await
+    app.patch(path, token, body).await
 }
 
 /// Changes the password of the account at `path` from PASSWORD to NEW_PASSWORD.
@@ -104,7 +104,7 @@ db_test!(nobody_changes_or_deletes_another_account, |app| {
         body["message"],
         "Unable to update an account which is not your's"
     );
-    let (status, body) = app.call(Method::DELETE, &path, Some(&alice), None).await;
+    let (status, body) = app.delete(&path, &alice).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body["message"],
@@ -117,7 +117,7 @@ db_test!(nobody_changes_or_deletes_another_account, |app| {
 db_test!(a_deleted_users_token_is_refused, |app| {
     let (token, uuid) = app.register("alice").await;
     let path = format!("/api/user/{uuid}");
-    let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
+    let (status, body) = app.delete(&path, &token).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["message"], "User account deleted successfully");
     let (status, body) = app.get(&path, &token).await;
