@@ -2,8 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -12,7 +10,7 @@ use recofinement_store::audit::{self as stored, Actor, AuditAction};
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
-use crate::routes::events::EventQuery;
+use crate::routes::events::{EventQuery, LogPage};
 use crate::routes::schema::{Message, wire};
 use crate::state::AppState;
 use crate::wire_row;
@@ -35,34 +33,20 @@ wire_row! {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<AuditEntry>,
-    /// Pass this as `after` to read on; equals `after` when nothing is new.
-    pub next_after: i64,
-}
-
 /// Who did what and when: role changes, accepted and declined submissions,
 /// deleted accounts; oldest first, by id (administrators only).
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("Bearer Auth" = [])), params(EventQuery),
-    responses((status = 200, body = AuditPage), (status = 401, body = Message), (status = 403, body = Message)))]
+    responses((status = 200, body = LogPage<AuditEntry>), (status = 401, body = Message), (status = 403, body = Message)))]
 async fn list_audit(
     State(state): State<AppState>,
     caller: AuthUser,
     Query(query): Query<EventQuery>,
-) -> AppResult<Json<AuditPage>> {
+) -> AppResult<Json<LogPage<AuditEntry>>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content: Vec<AuditEntry> = wire(state.db.audit_entries(after, limit).await?);
-    let next_after = content.last().map_or(after, |e| e.audit_id);
-    Ok(Json(AuditPage {
-        status: true,
-        message: "Audit trail sent".into(),
-        content,
-        next_after,
-    }))
+    let content = wire(state.db.audit_entries(after, limit).await?);
+    let id = |e: &AuditEntry| e.audit_id;
+    Ok(Json(LogPage::new("Audit trail sent", after, content, id)))
 }
 
 /// Records an action of `caller`. The action has happened: a failure to

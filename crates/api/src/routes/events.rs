@@ -57,31 +57,45 @@ wire_row! {
     }
 }
 
+/// A page of a log read by id (events, audit).
 #[derive(Serialize, ToSchema)]
-pub struct EventPage {
+pub struct LogPage<T> {
     pub status: bool,
     pub message: String,
-    pub content: Vec<Event>,
+    pub content: Vec<T>,
     /// Pass this as `after` to read on; equals `after` when nothing is new.
     pub next_after: i64,
 }
 
+impl<T> LogPage<T> {
+    /// The entries read after `after`, and where to read on (`id` names an
+    /// entry's position in its log).
+    pub fn new(message: &str, after: i64, content: Vec<T>, id: impl Fn(&T) -> i64) -> Self {
+        let next_after = content.last().map_or(after, id);
+        LogPage {
+            status: true,
+            message: message.into(),
+            content,
+            next_after,
+        }
+    }
+}
+
 /// Events after an id, oldest first (administrators only). Paginated by id, not offset.
 #[utoipa::path(get, path = "/api/events", tag = "events", security(("Bearer Auth" = [])), params(EventQuery),
-    responses((status = 200, body = EventPage), (status = 403, body = Message)))]
+    responses((status = 200, body = LogPage<Event>), (status = 403, body = Message)))]
 async fn list_events(
     State(state): State<AppState>,
     caller: AuthUser,
     Query(query): Query<EventQuery>,
-) -> AppResult<Json<EventPage>> {
+) -> AppResult<Json<LogPage<Event>>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content: Vec<Event> = wire(state.db.events_after(after, limit).await?);
-    let next_after = content.last().map_or(after, |e| e.id);
-    Ok(Json(EventPage {
-        status: true,
-        message: "Events sent".into(),
+    let content = wire(state.db.events_after(after, limit).await?);
+    Ok(Json(LogPage::new(
+        "Events sent",
+        after,
         content,
-        next_after,
-    }))
+        |e: &Event| e.id,
+    )))
 }

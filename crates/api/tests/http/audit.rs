@@ -80,4 +80,6 @@ db_test!(admin_actions_are_recorded_and_read_by_admins, |app| {
         .await;
     assert_eq!(body["content"].as_array().unwrap().len(), 1);
     assert_eq!(body["content"][0]["action"], "submission_declined");
+    assert_eq!(body["next_after"], body["content"][0]["audit_id"]);
+    assert_eq!(body["message"], "Audit trail sent");
 });

@@ -242,6 +242,14 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
     let after = ids[ids.len() - 2];
     let (_, body) = app.get(&format!("/api/events?after={after}"), &admin).await;
     assert_eq!(body["content"].as_array().unwrap().len(), 1);
+    let last = ids[ids.len() - 1];
+    assert_eq!(body["next_after"], last, "read on after the last entry");
+    let (_, body) = app.get(&format!("/api/events?after={last}"), &admin).await;
+    assert_eq!(body["content"], json!([]));
+    assert_eq!(
+        body["next_after"], last,
+        "nothing new: where the reader was"
+    );
     assert_eq!(app.get("/api/events", &user).await.0, StatusCode::FORBIDDEN);
 });
 
