@@ -16,6 +16,9 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "RecoFinement API", version = "1.0", description = "Main routes."),
     modifiers(&BearerAuth),
+    // The default entry of `PageAnswer`: utoipa refers to a generic's
+    // default by name without adding its schema.
+    components(schemas(crate::routes::schema::JsonObject)),
     tags(
         (name = "auth", description = "Authenticate and receive tokens."),
         (name = "user", description = "User related operations."),

@@ -32,7 +32,7 @@ use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
 use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::proposal;
-use crate::routes::schema::{ErrorBody, Genre, Message, Meta, wire};
+use crate::routes::schema::{ErrorBody, Genre, Message, Meta, PageAnswer, wire};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -113,46 +113,7 @@ pub struct SearchPath {
     term: String,
 }
 
-/// A page of items in the original's envelope.
-#[derive(Serialize, ToSchema)]
-pub struct PageAnswer {
-    pub status: bool,
-    pub message: String,
-    #[schema(value_type = Vec<Object>)]
-    pub content: Vec<Value>,
-    pub number_of_elements: usize,
-    pub page: i64,
-    pub total_pages: i64,
-}
-
 impl PageAnswer {
-    pub fn new(
-        message: impl Into<String>,
-        content: Vec<Value>,
-        page: Page,
-        total: i64,
-    ) -> Json<PageAnswer> {
-        Json(PageAnswer {
-            status: true,
-            message: message.into(),
-            number_of_elements: content.len(),
-            content,
-            page: page.0,
-            total_pages: Page::count(total),
-        })
-    }
-
-    /// A page of `listing`, each row shaped by `entry`.
-    pub fn of<Row>(
-        message: impl Into<String>,
-        listing: Listing<Row>,
-        page: Page,
-        entry: impl FnMut(Row) -> Value,
-    ) -> Json<PageAnswer> {
-        let content = listing.rows.into_iter().map(entry).collect();
-        Self::new(message, content, page, listing.total)
-    }
-
     /// A page of items in the list's shape.
     async fn items(
         state: &AppState,
@@ -262,7 +223,7 @@ fn tagged(spec: &MediaSpec, answer: PageAnswer) -> AppResult<Tagged> {
     let mut tags: Vec<Tag> = answer
         .content
         .iter()
-        .filter_map(|item| item.get("content_id").and_then(Value::as_i64))
+        .filter_map(|item| item.0.get("content_id").and_then(Value::as_i64))
         .map(Tag::Item)
         .collect();
     tags.push(Tag::Popular(spec.kind));

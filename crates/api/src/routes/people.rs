@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{ListPage, PageQuery, PathParam};
 use crate::openapi::demo;
 use crate::routes::schema::{
-    EmptyObject, Genre, GenreList, GroupBase, Message, Meta, UserBase, wire,
+    EmptyObject, Genre, GenreList, GroupBase, Message, Meta, PageAnswer, UserBase, wire,
 };
 use crate::state::AppState;
 use crate::wire_row;
@@ -47,44 +47,24 @@ async fn preferences_defined(
     Ok(Message::created("User updated successfully"))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct UserPage {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<UserBase>,
-    pub number_of_elements: usize,
-    pub page: i64,
-    pub total_pages: i64,
-}
-
 /// U5: users whose name contains the term (e-mails of others are not shown).
 #[utoipa::path(get, path = "/search/{search_term}", tag = "user", security(("Bearer Auth" = [])),
     params(("search_term" = String, Path, example = json!(demo::USER_TERM)), PageQuery),
-    responses((status = 200, body = UserPage)))]
+    responses((status = 200, body = PageAnswer<UserBase>)))]
 async fn search_users(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(term): PathParam<String>,
     ListPage(page): ListPage,
-) -> AppResult<Json<UserPage>> {
+) -> AppResult<Json<PageAnswer<UserBase>>> {
     if term.chars().count() > 255 {
         return Err(AppError::validation(
             "search_term: Longer than maximum length 255.",
         ));
     }
-    let Listing { rows: users, total } = state.db.search_users(&term, page).await?;
-    let content: Vec<UserBase> = users
-        .iter()
-        .map(|u| UserBase::seen_by(u, caller.user_id))
-        .collect();
-    Ok(Json(UserPage {
-        status: true,
-        message: "User data sent".into(),
-        number_of_elements: content.len(),
-        content,
-        page: page.0,
-        total_pages: Page::count(total),
-    }))
+    let users = state.db.search_users(&term, page).await?;
+    let entry = |user: stored::User| UserBase::seen_by(&user, caller.user_id);
+    Ok(PageAnswer::of("User data sent", users, page, entry))
 }
 
 /// U6: the genres the caller likes.

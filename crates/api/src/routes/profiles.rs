@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use recofinement_domain::media::{self, MediaSpec};
-use recofinement_domain::{ContentKind, Listing, Page, Permission, validate};
+use recofinement_domain::{ContentKind, Permission, validate};
 use recofinement_store::catalogue::Item;
 use recofinement_store::profiles::{MetaSource, Profile, ProfileMeta};
 
@@ -25,9 +25,8 @@ use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
-use crate::routes::media::PageAnswer;
 use crate::routes::people::known_genre;
-use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, wire};
+use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, PageAnswer, wire};
 use crate::state::AppState;
 use crate::wire::format_option;
 
@@ -111,38 +110,18 @@ impl From<&Profile> for ProfileBase {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ProfileList {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<ProfileBase>,
-    pub number_of_elements: usize,
-    pub page: i64,
-    pub total_pages: i64,
-}
-
 /// P1: the caller's profiles.
 #[utoipa::path(get, path = "", tag = "profile", security(("Bearer Auth" = [])), params(PageQuery),
-    responses((status = 200, body = ProfileList), (status = 403, body = Message)))]
+    responses((status = 200, body = PageAnswer<ProfileBase>), (status = 403, body = Message)))]
 async fn list_profiles(
     State(state): State<AppState>,
     caller: AuthUser,
     ListPage(page): ListPage,
-) -> AppResult<Json<ProfileList>> {
+) -> AppResult<Json<PageAnswer<ProfileBase>>> {
     caller.require(&state, Permission::AccessSandbox).await?;
-    let Listing {
-        rows: profiles,
-        total,
-    } = state.db.profiles_of(caller.user_id, page).await?;
-    let content: Vec<ProfileBase> = profiles.iter().map(ProfileBase::from).collect();
-    Ok(Json(ProfileList {
-        status: true,
-        message: "Profile data sent".into(),
-        number_of_elements: content.len(),
-        content,
-        page: page.0,
-        total_pages: Page::count(total),
-    }))
+    let profiles = state.db.profiles_of(caller.user_id, page).await?;
+    let entry = |profile: Profile| ProfileBase::from(&profile);
+    Ok(PageAnswer::of("Profile data sent", profiles, page, entry))
 }
 
 #[derive(Deserialize, ToSchema)]

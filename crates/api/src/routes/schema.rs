@@ -4,7 +4,10 @@
 use axum::Json;
 use axum::http::StatusCode;
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
+
+use recofinement_domain::{Listing, Page};
 
 use recofinement_store::catalogue::Genre as StoredGenre;
 use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
@@ -31,6 +34,67 @@ impl Message {
     /// A 201 with this message: how the original answers most changes.
     pub fn created(message: impl Into<String>) -> (StatusCode, Json<Message>) {
         (StatusCode::CREATED, Json(Message::ok(message)))
+    }
+}
+
+/// A page in the original's envelope (`content`, `number_of_elements`,
+/// `page`, `total_pages`); an entry is a [`JsonObject`] unless said
+/// otherwise.
+#[derive(Serialize, ToSchema)]
+pub struct PageAnswer<T = JsonObject> {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<T>,
+    pub number_of_elements: usize,
+    pub page: i64,
+    pub total_pages: i64,
+}
+
+impl<T> PageAnswer<T> {
+    /// The entries of `page`, one of `total` entries' pages.
+    pub fn new(
+        message: impl Into<String>,
+        content: impl IntoIterator<Item = impl Into<T>>,
+        page: Page,
+        total: i64,
+    ) -> Json<PageAnswer<T>> {
+        let content: Vec<T> = content.into_iter().map(Into::into).collect();
+        Json(PageAnswer {
+            status: true,
+            message: message.into(),
+            number_of_elements: content.len(),
+            content,
+            page: page.0,
+            total_pages: Page::count(total),
+        })
+    }
+
+    /// A page of `listing`, each row shaped by `entry`.
+    pub fn of<Row, Entry: Into<T>>(
+        message: impl Into<String>,
+        listing: Listing<Row>,
+        page: Page,
+        entry: impl FnMut(Row) -> Entry,
+    ) -> Json<PageAnswer<T>> {
+        Self::new(
+            message,
+            listing.rows.into_iter().map(entry),
+            page,
+            listing.total,
+        )
+    }
+}
+
+/// An entry whose fields are chosen at run time (an item in its kind's
+/// shape, a profile's meta…), documented as the JSON object it is.
+#[derive(Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct JsonObject(pub Value);
+
+impl From<Value> for JsonObject {
+    fn from(value: Value) -> Self {
+        JsonObject(value)
     }
 }
 

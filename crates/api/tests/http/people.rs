@@ -66,6 +66,11 @@ db_test!(user_search_is_literal_and_hides_emails_of_others, |app| {
         .map(|u| u["username"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["alice", "alicia"], "dataset accounts are left out");
+    let envelope = ["message", "number_of_elements", "page", "total_pages"].map(|k| &body[k]);
+    assert_eq!(
+        envelope,
+        [&json!("User data sent"), &json!(2), &json!(1), &json!(1)]
+    );
     assert_eq!(body["content"][0]["email"], "alice@example.com");
     assert_eq!(body["content"][1]["email"], Value::Null);
     let (_, body) = app.get("/api/user/search/b_a", &alice).await;

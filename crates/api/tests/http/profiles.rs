@@ -53,6 +53,11 @@ db_test!(profiles_belong_to_their_administrator, |app| {
         body["content"],
         json!([{"uuid": uuid, "profilename": "test profile"}])
     );
+    let envelope = ["message", "number_of_elements", "page", "total_pages"].map(|k| &body[k]);
+    assert_eq!(
+        envelope,
+        [&json!("Profile data sent"), &json!(1), &json!(1), &json!(1)]
+    );
     let path = format!("/api/profile/{uuid}");
     let (status, body) = app.get(&path, &other_admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
