@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     // The default entry of `PageAnswer`: utoipa refers to a generic's
     // default by name without adding its schema.
-    components(schemas(crate::routes::schema::JsonObject)),
+    components(schemas(crate::routes::schema::JsonEntry)),
     tags(
         (name = "auth", description = "Authenticate and receive tokens."),
         (name = "user", description = "User related operations."),

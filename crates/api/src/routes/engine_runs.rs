@@ -18,7 +18,7 @@ use recofinement_store::engine_runs::{
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid};
-use crate::routes::schema::{Message, wire};
+use crate::routes::schema::{ContentAnswer, Message, wire};
 use crate::state::{AppState, NoEngineToRun};
 use crate::wire_row;
 
@@ -57,33 +57,22 @@ wire_row! {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct RunPage {
-    pub status: bool,
-    pub message: String,
-    /// Newest first.
-    pub content: Vec<EngineRun>,
-}
-
 /// The engine history, newest first (administrators only).
 #[utoipa::path(get, path = "/api/engine/runs", tag = "engine", security(("Bearer Auth" = [])), params(RunQuery),
-    responses((status = 200, body = RunPage), (status = 403, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Vec<EngineRun>>), (status = 403, body = Message)))]
 async fn list_runs(
     State(state): State<AppState>,
     caller: AuthUser,
     Query(query): Query<RunQuery>,
-) -> AppResult<Json<RunPage>> {
+) -> AppResult<Json<ContentAnswer<Vec<EngineRun>>>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let window = RunWindow {
         after: query.after,
         before: query.before,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
     };
-    Ok(Json(RunPage {
-        status: true,
-        message: "Engine runs sent".into(),
-        content: wire(state.db.engine_runs(window).await?),
-    }))
+    let newest_first = wire(state.db.engine_runs(window).await?);
+    Ok(ContentAnswer::sent("Engine runs sent", newest_first))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -32,7 +32,9 @@ use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
 use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::proposal;
-use crate::routes::schema::{ErrorBody, Genre, Message, Meta, PageAnswer, wire};
+use crate::routes::schema::{
+    ContentAnswer, ErrorBody, Genre, JsonEntry, Message, Meta, PageAnswer, wire,
+};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -127,22 +129,6 @@ impl PageAnswer {
         Ok(Self::new(message, content, page, items.total))
     }
 }
-
-/// `{"status", "message", "content"}` with one kind of content.
-macro_rules! content_answer {
-    ($name:ident, $ty:ty, $schema:ty) => {
-        #[derive(Serialize, ToSchema)]
-        pub struct $name {
-            pub status: bool,
-            pub message: String,
-            #[schema(value_type = $schema)]
-            pub content: $ty,
-        }
-    };
-}
-content_answer!(GenresAnswer, Vec<Genre>, Vec<Genre>);
-content_answer!(EpisodesAnswer, Vec<Value>, Vec<Object>);
-content_answer!(MetaAnswer, Meta, Meta);
 
 /// Which media kind: `application`, `book`, `game`, `movie`, `serie` or `track`.
 #[derive(Deserialize, ToSchema, IntoParams)]
@@ -313,13 +299,13 @@ async fn recommendations(
 
 /// E5: the genres of a kind, most popular first (not for books).
 #[utoipa::path(get, path = "/api/{media}/genres", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam), responses((status = 200, body = GenresAnswer), (status = 403, body = Message),
+    params(MediaParam), responses((status = 200, body = ContentAnswer<Vec<Genre>>), (status = 403, body = Message),
         (status = 404, body = Message)))]
 async fn genres(
     State(state): State<AppState>,
     caller: AuthUser,
     Media(spec): Media,
-) -> AppResult<Json<GenresAnswer>> {
+) -> AppResult<Json<ContentAnswer<Vec<Genre>>>> {
     let needs_permission = spec
         .genres_route
         .ok_or_else(|| AppError::not_found("Not found"))?;
@@ -327,23 +313,19 @@ async fn genres(
         caller.require(&state, Permission::IndicateInterest).await?;
     }
     let content = wire(state.db.kind_genres(spec).await?);
-    Ok(Json(GenresAnswer {
-        status: true,
-        message: spec.genres_message.into(),
-        content,
-    }))
+    Ok(ContentAnswer::sent(spec.genres_message, content))
 }
 
 /// E6: the episodes of a serie, in season order (series only).
 #[utoipa::path(get, path = "/api/{media}/{content_id}/episodes", tag = "content", security(("Bearer Auth" = [])),
     params(("media" = inline(ContentKind), Path, description = "The media kind (`serie`: others have no episodes).", example = json!("serie")),
         ("content_id" = i64, Path, example = json!(demo::SERIE_ID))),
-    responses((status = 200, body = EpisodesAnswer), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Vec<JsonEntry>>), (status = 404, body = Message)))]
 async fn episodes(
     State(state): State<AppState>,
     _caller: AuthUser,
     MediaPath(spec, path): MediaPath<ItemPath>,
-) -> AppResult<Json<EpisodesAnswer>> {
+) -> AppResult<Json<ContentAnswer<Vec<JsonEntry>>>> {
     if spec.kind != ContentKind::Serie {
         return Err(AppError::not_found("Not found"));
     }
@@ -352,11 +334,11 @@ async fn episodes(
         .episodes(path.content_id)
         .await?
         .ok_or_else(|| AppError::not_found("Serie not found!"))?;
-    Ok(Json(EpisodesAnswer {
-        status: true,
-        message: "Series episodes data sent".into(),
-        content: episodes.into_iter().map(episode_json).collect(),
-    }))
+    let content = episodes
+        .into_iter()
+        .map(|e| episode_json(e).into())
+        .collect();
+    Ok(ContentAnswer::sent("Series episodes data sent", content))
 }
 
 /// E7: the caller's listening history, last played first (tracks only).
@@ -399,22 +381,18 @@ async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> Ap
 /// E8: the caller's interaction with an item; reading it counts a view.
 #[utoipa::path(get, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))),
-    responses((status = 200, body = MetaAnswer), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Meta>), (status = 404, body = Message)))]
 async fn view_meta(
     State(state): State<AppState>,
     caller: AuthUser,
     MediaPath(spec, path): MediaPath<ItemPath>,
-) -> AppResult<Json<MetaAnswer>> {
+) -> AppResult<Json<ContentAnswer<Meta>>> {
     item_of_kind(&state, spec, path.content_id).await?;
     let meta = state
         .db
         .view_item(caller.user_id, path.content_id, spec.kind)
         .await?;
-    Ok(Json(MetaAnswer {
-        status: true,
-        message: "Meta successfully sent".into(),
-        content: meta.into(),
-    }))
+    Ok(ContentAnswer::sent("Meta successfully sent", meta.into()))
 }
 
 /// Body of a rating or consumption (undeclared legacy fields are ignored).

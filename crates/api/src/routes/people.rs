@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{ListPage, PageQuery, PathParam};
 use crate::openapi::demo;
 use crate::routes::schema::{
-    EmptyObject, Genre, GenreList, GroupBase, Message, Meta, PageAnswer, UserBase, wire,
+    ContentAnswer, EmptyObject, Genre, GroupBase, Message, Meta, PageAnswer, UserBase, wire,
 };
 use crate::state::AppState;
 use crate::wire_row;
@@ -69,17 +69,13 @@ async fn search_users(
 
 /// U6: the genres the caller likes.
 #[utoipa::path(get, path = "/genre", tag = "user", security(("Bearer Auth" = [])),
-    responses((status = 200, body = GenreList)))]
+    responses((status = 200, body = ContentAnswer<Vec<Genre>>)))]
 async fn liked_genres(
     State(state): State<AppState>,
     caller: AuthUser,
-) -> AppResult<Json<GenreList>> {
+) -> AppResult<Json<ContentAnswer<Vec<Genre>>>> {
     let content = wire(state.db.liked_genres(caller.user_id).await?);
-    Ok(Json(GenreList {
-        status: true,
-        message: "User liked genre sent".into(),
-        content,
-    }))
+    Ok(ContentAnswer::sent("User liked genre sent", content))
 }
 
 /// A genre named in the path.

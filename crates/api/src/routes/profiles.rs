@@ -26,7 +26,7 @@ use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::people::known_genre;
-use crate::routes::schema::{ErrorBody, Genre, GenreList, Message, PageAnswer, wire};
+use crate::routes::schema::{ContentAnswer, ErrorBody, Genre, Message, PageAnswer, wire};
 use crate::state::AppState;
 use crate::wire::format_option;
 
@@ -234,18 +234,14 @@ async fn delete_profile(
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath),
-    responses((status = 200, body = GenreList), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Vec<Genre>>), (status = 404, body = Message)))]
 async fn profile_genres(
     State(state): State<AppState>,
     request: ProfileRequest,
-) -> AppResult<Json<GenreList>> {
+) -> AppResult<Json<ContentAnswer<Vec<Genre>>>> {
     let (profile, _) = request.owned(&state).await?;
     let content = wire(state.db.profile_genres(profile.profile_id).await?);
-    Ok(Json(GenreList {
-        status: true,
-        message: "Profile liked genre sent".into(),
-        content,
-    }))
+    Ok(ContentAnswer::sent("Profile liked genre sent", content))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -38,10 +38,10 @@ impl Message {
 }
 
 /// A page in the original's envelope (`content`, `number_of_elements`,
-/// `page`, `total_pages`); an entry is a [`JsonObject`] unless said
+/// `page`, `total_pages`); an entry is a [`JsonEntry`] unless said
 /// otherwise.
 #[derive(Serialize, ToSchema)]
-pub struct PageAnswer<T = JsonObject> {
+pub struct PageAnswer<T = JsonEntry> {
     pub status: bool,
     pub message: String,
     pub content: Vec<T>,
@@ -90,11 +90,11 @@ impl<T> PageAnswer<T> {
 #[derive(Serialize, ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = Object)]
-pub struct JsonObject(pub Value);
+pub struct JsonEntry(pub Value);
 
-impl From<Value> for JsonObject {
+impl From<Value> for JsonEntry {
     fn from(value: Value) -> Self {
-        JsonObject(value)
+        JsonEntry(value)
     }
 }
 
@@ -176,12 +176,23 @@ impl UserObject {
     }
 }
 
-/// A list of genres in the envelope (a user's or a profile's interests).
+/// `{"status", "message", "content"}`: one thing, or one whole list, in
+/// the envelope.
 #[derive(Serialize, ToSchema)]
-pub struct GenreList {
+pub struct ContentAnswer<T> {
     pub status: bool,
     pub message: String,
-    pub content: Vec<Genre>,
+    pub content: T,
+}
+
+impl<T> ContentAnswer<T> {
+    pub fn sent(message: impl Into<String>, content: T) -> Json<ContentAnswer<T>> {
+        Json(ContentAnswer {
+            status: true,
+            message: message.into(),
+            content,
+        })
+    }
 }
 
 /// Rows of the store in their wire shape.

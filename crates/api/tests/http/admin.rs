@@ -59,6 +59,7 @@ db_test!(
 
         let (status, body) = app.get("/api/engine/runs", &admin).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["message"], "Engine runs sent");
         assert_eq!(ids(&body), vec![third, second, first]);
         let failed = &body["content"][1];
         assert_eq!(failed["outcome"], "failed");

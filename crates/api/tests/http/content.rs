@@ -140,6 +140,7 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
     let item = ids[0];
     let (status, body) = app.get(&format!("/api/movie/{item}/meta"), &user).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Meta successfully sent");
     assert_eq!(body["content"]["review_see_count"], 1);
     assert_eq!(body["content"]["rating"], Value::Null);
     let (_, body) = app.get(&format!("/api/movie/{item}/meta"), &user).await;

@@ -16,6 +16,7 @@ db_test!(users_like_and_unlike_genres_idempotently, |app| {
     }
     let (status, body) = app.get("/api/user/genre", &token).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "User liked genre sent");
     assert_eq!(
         body["content"],
         json!([{"genre_id": 3, "name": "Rock", "count": 120}])

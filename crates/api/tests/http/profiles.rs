@@ -104,6 +104,7 @@ db_test!(profile_genres_metas_and_history, |app| {
         StatusCode::NOT_FOUND
     );
     let (_, body) = app.get(&format!("{base}/genre"), &admin).await;
+    assert_eq!(body["message"], "Profile liked genre sent");
     assert_eq!(body["content"][0]["name"], "Action");
     let meta = json!({"rating": 4, "last_rating_date": "2021-02-19T11:26:29.000Z", "review_see_count": 2,
         "last_review_see_date": "2021-02-19T11:26:29.000Z", "count": 1, "last_count_increment": "2021-02-19T11:26:29"});
