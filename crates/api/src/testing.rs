@@ -142,6 +142,12 @@ impl TestServer {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Revokes `token` (`POST /api/auth/logout`).
+    pub async fn logout(&self, token: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, "/api/auth/logout", Some(token), None)
+            .await
+    }
+
     /// The OpenAPI document the server serves (`/api/swagger.json`).
     pub async fn document(&self) -> Value {
         let response = self

@@ -19,14 +19,7 @@ backend_test!(a_token_revoked_on_one_instance_is_refused_by_all, |t| {
     let token = a.account("alice", false).await;
     let me = a.get("/api/user/genre", &token).await.1;
     assert_eq!(me["status"], true);
-    let (status, _) = b
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/logout",
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, _) = b.logout(&token).await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     // At once where it was revoked, within a second everywhere else.
     let answer = b.get("/api/user/genre", &token).await.1;

@@ -27,14 +27,7 @@ backend_test!(connections_are_refused_with_the_original_messages, |t| {
         refusal(SocketClient::connect(server.address, Some(&user)).await),
         "Permission missing!"
     );
-    let (status, _) = server
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/logout",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (status, _) = server.logout(&admin).await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     assert_eq!(
         refusal(SocketClient::connect(server.address, Some(&admin)).await),

@@ -212,9 +212,7 @@ db_test!(repeated_failures_are_throttled_with_retry_after, |app| {
 
 db_test!(logout_revokes_the_token, |app| {
     let (token, uuid) = app.register("alice").await;
-    let (status, _) = app
-        .call(Method::POST, "/api/auth/logout", Some(&token), None)
-        .await;
+    let (status, _) = app.logout(&token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app.get(&format!("/api/user/{uuid}"), &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -240,18 +238,14 @@ db_test!(token_problems_answer_401_or_422, |app| {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, body) = app
-        .call(Method::POST, "/api/auth/logout", Some("abc.def"), None)
-        .await;
+    let (status, body) = app.logout("abc.def").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["msg"], "Not enough segments");
     let (token, _) = app.register("alice").await;
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let (status, body) = app
-        .call(Method::POST, "/api/auth/logout", Some(&forged), None)
-        .await;
+    let (status, body) = app.logout(&forged).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 });
 
