@@ -1,5 +1,5 @@
 //! Each media kind described once: its table and columns, JSON names,
-//! search field, popular order, bad-recommendation categories, messages and
+//! title column, popular order, bad-recommendation categories, messages and
 //! extras. The generic router and store read these descriptions; adding a
 //! kind means adding one `MediaSpec`.
 
@@ -104,11 +104,11 @@ pub struct MediaSpec {
     /// Id name of a pending item (`app_id`, `book_id`…).
     pub pending_id: &'static str,
     pub columns: &'static [Column],
-    pub search_field: &'static str,
     pub popular: PopularOrder,
     pub popular_shape: Shape,
     pub search_shape: Shape,
-    /// The soup's columns; the first is the title.
+    /// The soup's columns; the first is the title (see
+    /// [`MediaSpec::title_column`]).
     pub soup: &'static [SoupColumn],
     /// Whether items carry genres at all (books do not).
     pub has_genres: bool,
@@ -134,6 +134,13 @@ impl MediaSpec {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The title column (`name` for applications and games): what a search
+    /// looks in, what cross-kind links compare and what the dashboard shows.
+    /// Written once, as the soup's first column.
+    pub fn title_column(&self) -> &'static str {
+        self.soup[0].name
+    }
 }
 
 pub const APPLICATION: MediaSpec = MediaSpec {
@@ -153,7 +160,6 @@ pub const APPLICATION: MediaSpec = MediaSpec {
         text("android_version", 255),
         url("cover", LONG_TEXT),
     ],
-    search_field: "name",
     popular: PopularOrder::Ratings,
     popular_shape: Shape::Base,
     search_shape: Shape::Base,
@@ -184,7 +190,6 @@ pub const BOOK: MediaSpec = MediaSpec {
         url("image_url_m", LONG_TEXT),
         url("image_url_l", LONG_TEXT),
     ],
-    search_field: "title",
     popular: PopularOrder::Popularity,
     popular_shape: Shape::Base,
     search_shape: Shape::Base,
@@ -226,7 +231,6 @@ pub const GAME: MediaSpec = MediaSpec {
         },
         text("release_date", 255),
     ],
-    search_field: "name",
     popular: PopularOrder::GameRecommendations,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
@@ -265,7 +269,6 @@ pub const MOVIE: MediaSpec = MediaSpec {
         url("cover", LONG_TEXT),
         text("plot_outline", LONG_TEXT),
     ],
-    search_field: "title",
     popular: PopularOrder::Popularity,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
@@ -312,7 +315,6 @@ pub const SERIE: MediaSpec = MediaSpec {
         url("cover", LONG_TEXT),
         text("plot_outline", LONG_TEXT),
     ],
-    search_field: "title",
     popular: PopularOrder::Popularity,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::Base,
@@ -366,7 +368,6 @@ pub const TRACK: MediaSpec = MediaSpec {
         },
         url("covert_art_url", LONG_TEXT),
     ],
-    search_field: "title",
     popular: PopularOrder::Ratings,
     popular_shape: Shape::WithGenres,
     search_shape: Shape::WithGenres,
@@ -414,12 +415,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_has_one_spec_and_its_search_field() {
+    fn every_kind_has_one_spec_and_its_title_column() {
         for kind in ContentKind::ALL {
             let s = spec(kind);
             assert_eq!(s.kind, kind);
             assert_eq!(s.table, kind.as_str());
-            assert!(s.column(s.search_field).is_some());
+            assert!(s.column(s.title_column()).is_some());
             for r in s.required {
                 assert!(s.column(r).is_some(), "{r}");
             }

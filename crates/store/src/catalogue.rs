@@ -230,7 +230,7 @@ impl Db {
         let lowered = term.to_lowercase();
         let contains = format!("%{}%", escape_like(&lowered));
         let prefix = format!("{}%", escape_like(&lowered));
-        let field = format!("m.{}", spec.search_field);
+        let field = format!("m.{}", spec.title_column());
         let index_filter = self.search_index_filter(spec, term);
         let filter = format!("lower({field}) LIKE $1 ESCAPE '\\'{index_filter}");
         // The matches are all read and sorted for the page anyway: counting

@@ -327,7 +327,7 @@ async fn find_imported(mut conn: impl Conn, item: &ImportItem) -> Result<Option<
     if title.is_empty() {
         return Ok(None);
     }
-    let title_column = media.search_field;
+    let title_column = media.title_column();
     let same_title = format!("LOWER(TRIM({title_column})) = $1");
     let query = match item.title_with {
         Some((column, value)) if media.column(column).is_some() => {

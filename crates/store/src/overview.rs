@@ -81,7 +81,7 @@ fn titles_sql() -> String {
             format!(
                 "SELECT content_id, '{}' AS kind, {} AS title FROM {}",
                 kind.label(),
-                spec.search_field,
+                spec.title_column(),
                 spec.table
             )
         })
