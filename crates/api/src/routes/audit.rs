@@ -10,8 +10,8 @@ use recofinement_store::audit::{self as stored, Actor, AuditAction};
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
-use crate::routes::events::{EventQuery, LogPage};
-use crate::routes::schema::{Message, wire};
+use crate::routes::events::EventQuery;
+use crate::routes::schema::{LogPage, Message, wire};
 use crate::state::AppState;
 use crate::wire_row;
 

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -12,7 +12,7 @@ use recofinement_store::events as stored;
 
 use crate::auth::AuthUser;
 use crate::error::AppResult;
-use crate::routes::schema::{Message, wire};
+use crate::routes::schema::{LogPage, Message, wire};
 use crate::state::AppState;
 use crate::wire_row;
 
@@ -54,30 +54,6 @@ wire_row! {
         pub content_type: Option<String>,
         #[schema(value_type = Option<Object>)]
         pub payload: Option<serde_json::Value>,
-    }
-}
-
-/// A page of a log read by id (events, audit).
-#[derive(Serialize, ToSchema)]
-pub struct LogPage<T> {
-    pub status: bool,
-    pub message: String,
-    pub content: Vec<T>,
-    /// Pass this as `after` to read on; equals `after` when nothing is new.
-    pub next_after: i64,
-}
-
-impl<T> LogPage<T> {
-    /// The entries read after `after`, and where to read on (`id` names an
-    /// entry's position in its log).
-    pub fn new(message: &str, after: i64, content: Vec<T>, id: impl Fn(&T) -> i64) -> Self {
-        let next_after = content.last().map_or(after, id);
-        LogPage {
-            status: true,
-            message: message.into(),
-            content,
-            next_after,
-        }
     }
 }
 

@@ -8,7 +8,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use recofinement_domain::{Listing, Page};
-
 use recofinement_store::catalogue::Genre as StoredGenre;
 use recofinement_store::groups::{GroupBase as GroupRow, UserGroups};
 use recofinement_store::interactions::Meta as StoredMeta;
@@ -82,6 +81,30 @@ impl<T> PageAnswer<T> {
             page,
             listing.total,
         )
+    }
+}
+
+/// A page of a log read by id (events, audit).
+#[derive(Serialize, ToSchema)]
+pub struct LogPage<T> {
+    pub status: bool,
+    pub message: String,
+    pub content: Vec<T>,
+    /// Pass this as `after` to read on; equals `after` when nothing is new.
+    pub next_after: i64,
+}
+
+impl<T> LogPage<T> {
+    /// The entries read after `after`, and where to read on (`id` names an
+    /// entry's position in its log).
+    pub fn new(message: &str, after: i64, content: Vec<T>, id: impl Fn(&T) -> i64) -> Self {
+        let next_after = content.last().map_or(after, id);
+        LogPage {
+            status: true,
+            message: message.into(),
+            content,
+            next_after,
+        }
     }
 }
 
