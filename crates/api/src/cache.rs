@@ -47,7 +47,7 @@ impl Tag {
             ListChange::Catalogue => None,
             ListChange::Item { kind, content_id } => {
                 let mut tags = vec![Tag::Item(content_id)];
-                if spec(kind).popular == PopularOrder::Ratings {
+                if spec(kind).lists.popular == PopularOrder::Ratings {
                     tags.push(Tag::Popular(kind));
                 }
                 Some(tags)

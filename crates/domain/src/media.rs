@@ -94,6 +94,23 @@ pub enum Shape {
     WithGenres,
 }
 
+/// How a kind's two public lists are ordered and shaped: the popular list
+/// (`GET /api/{t}`) and search results.
+#[derive(Clone, Copy, Debug)]
+pub struct Lists {
+    pub popular: PopularOrder,
+    pub popular_shape: Shape,
+    pub search_shape: Shape,
+}
+
+/// Movies and series: ranked by the engine's popularity score, listed with
+/// their genres, found without them.
+const SCREEN_LISTS: Lists = Lists {
+    popular: PopularOrder::Popularity,
+    popular_shape: Shape::WithGenres,
+    search_shape: Shape::Base,
+};
+
 #[derive(Debug)]
 pub struct MediaSpec {
     pub kind: ContentKind,
@@ -104,9 +121,7 @@ pub struct MediaSpec {
     /// Id name of a pending item (`app_id`, `book_id`…).
     pub pending_id: &'static str,
     pub columns: &'static [Column],
-    pub popular: PopularOrder,
-    pub popular_shape: Shape,
-    pub search_shape: Shape,
+    pub lists: Lists,
     /// The soup's columns; the first is the title (see
     /// [`MediaSpec::title_column`]).
     pub soup: &'static [SoupColumn],
@@ -160,9 +175,11 @@ pub const APPLICATION: MediaSpec = MediaSpec {
         text("android_version", 255),
         url("cover", LONG_TEXT),
     ],
-    popular: PopularOrder::Ratings,
-    popular_shape: Shape::Base,
-    search_shape: Shape::Base,
+    lists: Lists {
+        popular: PopularOrder::Ratings,
+        popular_shape: Shape::Base,
+        search_shape: Shape::Base,
+    },
     soup: &[words("name"), words("type"), words("content_rating")],
     has_genres: true,
     genres_route: Some(true),
@@ -190,9 +207,11 @@ pub const BOOK: MediaSpec = MediaSpec {
         url("image_url_m", LONG_TEXT),
         url("image_url_l", LONG_TEXT),
     ],
-    popular: PopularOrder::Popularity,
-    popular_shape: Shape::Base,
-    search_shape: Shape::Base,
+    lists: Lists {
+        popular: PopularOrder::Popularity,
+        popular_shape: Shape::Base,
+        search_shape: Shape::Base,
+    },
     soup: &[
         words("title"),
         names("author", ','),
@@ -231,9 +250,11 @@ pub const GAME: MediaSpec = MediaSpec {
         },
         text("release_date", 255),
     ],
-    popular: PopularOrder::GameRecommendations,
-    popular_shape: Shape::WithGenres,
-    search_shape: Shape::Base,
+    lists: Lists {
+        popular: PopularOrder::GameRecommendations,
+        popular_shape: Shape::WithGenres,
+        search_shape: Shape::Base,
+    },
     soup: &[
         words("name"),
         words("short_description"),
@@ -269,9 +290,7 @@ pub const MOVIE: MediaSpec = MediaSpec {
         url("cover", LONG_TEXT),
         text("plot_outline", LONG_TEXT),
     ],
-    popular: PopularOrder::Popularity,
-    popular_shape: Shape::WithGenres,
-    search_shape: Shape::Base,
+    lists: SCREEN_LISTS,
     soup: &[
         words("title"),
         words("language"),
@@ -315,9 +334,7 @@ pub const SERIE: MediaSpec = MediaSpec {
         url("cover", LONG_TEXT),
         text("plot_outline", LONG_TEXT),
     ],
-    popular: PopularOrder::Popularity,
-    popular_shape: Shape::WithGenres,
-    search_shape: Shape::Base,
+    lists: SCREEN_LISTS,
     soup: &[
         words("title"),
         names("writers", ','),
@@ -368,9 +385,11 @@ pub const TRACK: MediaSpec = MediaSpec {
         },
         url("covert_art_url", LONG_TEXT),
     ],
-    popular: PopularOrder::Ratings,
-    popular_shape: Shape::WithGenres,
-    search_shape: Shape::WithGenres,
+    lists: Lists {
+        popular: PopularOrder::Ratings,
+        popular_shape: Shape::WithGenres,
+        search_shape: Shape::WithGenres,
+    },
     soup: &[
         words("title"),
         words("year"),

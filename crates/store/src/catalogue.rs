@@ -80,7 +80,7 @@ fn select_list(spec: &MediaSpec) -> String {
 
 /// The kind's popular order, ending with the unique tie-breaker.
 pub fn popular_order(spec: &MediaSpec) -> &'static str {
-    match spec.popular {
+    match spec.lists.popular {
         PopularOrder::Ratings => {
             "c.rating_count DESC NULLS LAST, c.rating DESC NULLS LAST, c.content_id"
         }

@@ -197,7 +197,7 @@ async fn popular(
         .get_or_insert(key, || async {
             let items = state.db.popular_items(spec, page).await?;
             let message = format!("Most popular {} data sent", spec.table);
-            let answer = PageAnswer::items(&state, spec, spec.popular_shape, message, items, page);
+            let answer = PageAnswer::items(&state, spec, spec.lists.popular_shape, message, items, page);
             tagged(spec, answer.await?.0)
         })
         .await
@@ -244,7 +244,7 @@ async fn search(
         .get_or_insert(key, || async {
             let items = state.db.search_items(spec, &path.term, page).await?;
             let message = format!("{} data sent", spec.title);
-            let answer = PageAnswer::items(&state, spec, spec.search_shape, message, items, page);
+            let answer = PageAnswer::items(&state, spec, spec.lists.search_shape, message, items, page);
             tagged(spec, answer.await?.0)
         })
         .await
@@ -280,7 +280,7 @@ async fn recommendations(
 ) -> AppResult<Json<PageAnswer>> {
     let message = format!("Most popular {} data sent", spec.table);
     let Some(engine) = query.engine() else {
-        return PageAnswer::items(state, spec, spec.popular_shape, message, NO_ITEMS, page).await;
+        return PageAnswer::items(state, spec, spec.lists.popular_shape, message, NO_ITEMS, page).await;
     };
     let mut items = state
         .db
@@ -294,7 +294,7 @@ async fn recommendations(
     {
         items = state.db.cold_start_items(spec, user_id, page).await?;
     }
-    PageAnswer::items(state, spec, spec.popular_shape, message, items, page).await
+    PageAnswer::items(state, spec, spec.lists.popular_shape, message, items, page).await
 }
 
 /// E5: the genres of a kind, most popular first (not for books).
