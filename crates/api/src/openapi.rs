@@ -17,8 +17,13 @@ use utoipa::{Modify, OpenApi};
     info(title = "RecoFinement API", version = "1.0", description = "Main routes."),
     modifiers(&BearerAuth),
     // The default entry of `PageAnswer`: utoipa refers to a generic's
-    // default by name without adding its schema.
-    components(schemas(crate::routes::schema::JsonEntry)),
+    // default by name without adding its schema. And the two answers
+    // `conventions` refers to by name on every operation.
+    components(schemas(
+        crate::routes::schema::JsonEntry,
+        crate::routes::schema::ErrorBody,
+        crate::routes::schema::Message
+    )),
     tags(
         (name = "auth", description = "Authenticate and receive tokens."),
         (name = "user", description = "User related operations."),
@@ -48,7 +53,7 @@ impl Modify for BearerAuth {
 }
 
 /// What every operation may answer besides its own responses, written once
-/// instead of on each handler: 401 and 422 where a token is needed (no,
+/// instead of on each handler (which declare only what is theirs): 401 and 422 where a token is needed (no,
 /// expired or revoked token; a malformed `Authorization` header, as the
 /// original), 404 where a path parameter names something (or is malformed),
 /// 400 where input is read (a NUL character anywhere, a bad body), 413 and
@@ -244,6 +249,24 @@ fn operation_conventions(operation: &mut Operation) {
                     )
                     .into()
             });
+    }
+    describe_by_status(operation);
+}
+
+/// OpenAPI requires a description on every response; one declared on a
+/// handler with only a status and a body gets the status's reason phrase.
+fn describe_by_status(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            let reason = status
+                .parse()
+                .ok()
+                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                .and_then(|code| code.canonical_reason());
+            response.description = reason.unwrap_or("Answer").to_string();
+        }
     }
 }
 

@@ -36,7 +36,7 @@ wire_row! {
 /// Who did what and when: role changes, accepted and declined submissions,
 /// deleted accounts; oldest first, by id (administrators only).
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("Bearer Auth" = [])), params(EventQuery),
-    responses((status = 200, body = LogPage<AuditEntry>), (status = 401, body = Message), (status = 403, body = Message)))]
+    responses((status = 200, body = LogPage<AuditEntry>), (status = 403, body = Message)))]
 async fn list_audit(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -19,7 +19,7 @@ use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, Valid};
 use crate::mail::{Mail, Template};
-use crate::routes::schema::{ErrorBody, Message, UserBase};
+use crate::routes::schema::{Message, UserBase};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,7 +95,7 @@ async fn issue_session(
 
 /// Create an account.
 #[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = SessionAnswer), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
+    responses((status = 201, body = SessionAnswer), (status = 429, body = Message)))]
 async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -131,8 +131,7 @@ async fn register(
 /// Open a session. Attempts are counted before the password is checked, per
 /// account and client, per client and per account (a higher ceiling).
 #[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = SessionAnswer), (status = 400, body = ErrorBody),
-        (status = 401, body = Message), (status = 429, body = Message)))]
+    responses((status = 200, body = SessionAnswer), (status = 401, body = Message), (status = 429, body = Message)))]
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -162,7 +161,7 @@ async fn login(
 
 /// Revoke the current access token.
 #[utoipa::path(post, path = "/logout", tag = "auth", security(("Bearer Auth" = [])),
-    responses((status = 204), (status = 401, body = Message)))]
+    responses((status = 204)))]
 async fn logout(State(state): State<AppState>, caller: AuthUser) -> AppResult<StatusCode> {
     let expires = chrono::DateTime::from_timestamp(caller.exp, 0)
         .map(|d| d.naive_utc())
@@ -189,7 +188,7 @@ const FORGET_MESSAGE: &str =
 
 /// Request a password-reset mail. Answers the same whether the account exists or not.
 #[utoipa::path(post, path = "/forget", tag = "auth", request_body = ForgetBody,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 429, body = Message)))]
+    responses((status = 200, body = Message), (status = 429, body = Message)))]
 async fn forget(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -224,7 +223,7 @@ async fn forget(
 
 /// Set a new password with the secret of a reset mail (single use; ends every session).
 #[utoipa::path(post, path = "/reset", tag = "auth", request_body = ResetBody,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = Message)))]
+    responses((status = 200, body = Message), (status = 401, body = Message)))]
 async fn reset(
     State(state): State<AppState>,
     Valid(body): Valid<ResetBody>,

@@ -428,8 +428,7 @@ macro_rules! oauth_endpoints {
      $(#[$return_doc:meta])* $callback:ident($return_path:literal, $body:ident)) => {
         $(#[$url_doc])*
         #[utoipa::path(get, path = $url_path, tag = "external", security(("Bearer Auth" = [])),
-            responses((status = 201, body = $answer), (status = 401, body = Message),
-                (status = 404, body = Message)))]
+            responses((status = 201, body = $answer), (status = 404, body = Message)))]
         async fn $url(State(state): State<AppState>, caller: AuthUser) -> Answer<$answer> {
             oauth_url(&state, &caller, &$oauth).await
         }
@@ -463,8 +462,7 @@ oauth_endpoints!(
 
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
 #[utoipa::path(get, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = TmdbUrl), (status = 401, body = Message), (status = 502, body = Message),
-        (status = 404, body = Message)))]
+    responses((status = 201, body = TmdbUrl), (status = 502, body = Message), (status = 404, body = Message)))]
 async fn tmdb_url(State(state): State<AppState>, caller: AuthUser) -> Answer<TmdbUrl> {
     if is_linked(&state, caller.user_id, Service::Tmdb).await? {
         return Ok(TmdbUrl::created("TMDB is already linked", "linked".into()));
@@ -558,7 +556,7 @@ async fn unlink(state: &AppState, caller: &AuthUser, service: Service) -> AppRes
 /// Unlink Spotify: the stored grant is deleted, what was imported stays.
 /// An addition to the original API, which had no way to unlink (D34).
 #[utoipa::path(delete, path = "/spotify", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 204), (status = 401, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 404, body = Message)))]
 async fn unlink_spotify(State(state): State<AppState>, caller: AuthUser) -> AppResult<StatusCode> {
     unlink(&state, &caller, Service::Spotify).await
 }
@@ -566,7 +564,7 @@ async fn unlink_spotify(State(state): State<AppState>, caller: AuthUser) -> AppR
 /// Unlink TMDB: the stored session is deleted, what was imported stays.
 /// An addition to the original API, which had no way to unlink (D34).
 #[utoipa::path(delete, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 204), (status = 401, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 404, body = Message)))]
 async fn unlink_tmdb(State(state): State<AppState>, caller: AuthUser) -> AppResult<StatusCode> {
     unlink(&state, &caller, Service::Tmdb).await
 }
@@ -574,7 +572,7 @@ async fn unlink_tmdb(State(state): State<AppState>, caller: AuthUser) -> AppResu
 /// Unlink Google Books: the stored grant is deleted, what was imported stays.
 /// An addition to the original API, which had no way to unlink (D34).
 #[utoipa::path(delete, path = "/gbooks", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 204), (status = 401, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 404, body = Message)))]
 async fn unlink_gbooks(State(state): State<AppState>, caller: AuthUser) -> AppResult<StatusCode> {
     unlink(&state, &caller, Service::GBooks).await
 }

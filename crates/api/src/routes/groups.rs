@@ -18,7 +18,7 @@ use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
-use crate::routes::schema::{ErrorBody, Message, UserBase};
+use crate::routes::schema::{Message, UserBase};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -109,7 +109,7 @@ impl Body for GroupBody {}
 
 /// G1: create a group owned by the caller.
 #[utoipa::path(post, path = "", tag = "group", security(("Bearer Auth" = [])), request_body = GroupBody,
-    responses((status = 201, body = GroupAnswer), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = GroupAnswer)))]
 async fn create_group(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -126,7 +126,7 @@ async fn create_group(
 /// G2: read a group (owner, members and invitees only).
 #[utoipa::path(get, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
     params(GroupPath),
-    responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = GroupAnswer), (status = 403, body = Message)))]
 async fn get_group(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -145,7 +145,7 @@ async fn get_group(
 /// G3: the owner deletes the group; a member leaves it.
 #[utoipa::path(delete, path = "/{group_id}", tag = "group", security(("Bearer Auth" = [])),
     params(GroupPath),
-    responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 403, body = Message)))]
 async fn delete_group(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -174,8 +174,7 @@ impl Body for InviteBody {}
 /// G4: the owner invites a user.
 #[utoipa::path(post, path = "/{group_id}/invitations", tag = "group", security(("Bearer Auth" = [])),
     params(GroupPath), request_body = InviteBody,
-    responses((status = 200, body = GroupAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
-        (status = 404, body = Message)))]
+    responses((status = 200, body = GroupAnswer), (status = 403, body = Message)))]
 async fn invite(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -235,7 +234,7 @@ fn invitation_found(found: bool) -> AppResult<()> {
 /// G5: the invitee accepts and becomes a member.
 #[utoipa::path(put, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
     params(InvitationPath),
-    responses((status = 200, body = GroupAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = GroupAnswer), (status = 403, body = Message)))]
 async fn accept_invitation(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -255,7 +254,7 @@ async fn accept_invitation(
 /// G6: the invitee declines, or the owner withdraws, an invitation.
 #[utoipa::path(delete, path = "/{group_id}/invitations/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
     params(InvitationPath),
-    responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 403, body = Message)))]
 async fn delete_invitation(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -275,7 +274,7 @@ async fn delete_invitation(
 /// The owner removes a member (an addition to the original, D34).
 #[utoipa::path(delete, path = "/{group_id}/members/{user_uuid}", tag = "group", security(("Bearer Auth" = [])),
     params(InvitationPath),
-    responses((status = 204), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 204), (status = 403, body = Message)))]
 async fn remove_member(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -32,9 +32,7 @@ use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
 use crate::openapi::demo;
 use crate::routes::items::{episode_json, played_json, shaped};
 use crate::routes::proposal;
-use crate::routes::schema::{
-    ContentAnswer, ErrorBody, Genre, JsonEntry, Message, Meta, PageAnswer, wire,
-};
+use crate::routes::schema::{ContentAnswer, Genre, JsonEntry, Message, Meta, PageAnswer, wire};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -185,7 +183,7 @@ const NO_ITEMS: Listing<Item> = Listing {
 
 /// E1: the most popular items of a kind.
 #[utoipa::path(get, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer), (status = 401, body = Message)))]
+    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer)))]
 async fn popular(
     State(state): State<AppState>,
     _caller: AuthUser,
@@ -197,7 +195,8 @@ async fn popular(
         .get_or_insert(key, || async {
             let items = state.db.popular_items(spec, page).await?;
             let message = format!("Most popular {} data sent", spec.table);
-            let answer = PageAnswer::items(&state, spec, spec.lists.popular_shape, message, items, page);
+            let answer =
+                PageAnswer::items(&state, spec, spec.lists.popular_shape, message, items, page);
             tagged(spec, answer.await?.0)
         })
         .await
@@ -226,7 +225,7 @@ const MAX_TERM_CHARS: usize = 255;
 /// E2: items whose search field contains the term (case-insensitive, literal), prefix matches first.
 #[utoipa::path(get, path = "/api/{media}/search/{term}", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("term" = String, Path, description = "text to look for", example = json!(demo::TERM)), PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = PageAnswer)))]
 async fn search(
     State(state): State<AppState>,
     _caller: AuthUser,
@@ -244,7 +243,8 @@ async fn search(
         .get_or_insert(key, || async {
             let items = state.db.search_items(spec, &path.term, page).await?;
             let message = format!("{} data sent", spec.title);
-            let answer = PageAnswer::items(&state, spec, spec.lists.search_shape, message, items, page);
+            let answer =
+                PageAnswer::items(&state, spec, spec.lists.search_shape, message, items, page);
             tagged(spec, answer.await?.0)
         })
         .await
@@ -280,7 +280,15 @@ async fn recommendations(
 ) -> AppResult<Json<PageAnswer>> {
     let message = format!("Most popular {} data sent", spec.table);
     let Some(engine) = query.engine() else {
-        return PageAnswer::items(state, spec, spec.lists.popular_shape, message, NO_ITEMS, page).await;
+        return PageAnswer::items(
+            state,
+            spec,
+            spec.lists.popular_shape,
+            message,
+            NO_ITEMS,
+            page,
+        )
+        .await;
     };
     let mut items = state
         .db
@@ -299,8 +307,7 @@ async fn recommendations(
 
 /// E5: the genres of a kind, most popular first (not for books).
 #[utoipa::path(get, path = "/api/{media}/genres", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam), responses((status = 200, body = ContentAnswer<Vec<Genre>>), (status = 403, body = Message),
-        (status = 404, body = Message)))]
+    params(MediaParam), responses((status = 200, body = ContentAnswer<Vec<Genre>>), (status = 403, body = Message)))]
 async fn genres(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -320,7 +327,7 @@ async fn genres(
 #[utoipa::path(get, path = "/api/{media}/{content_id}/episodes", tag = "content", security(("Bearer Auth" = [])),
     params(("media" = inline(ContentKind), Path, description = "The media kind (`serie`: others have no episodes).", example = json!("serie")),
         ("content_id" = i64, Path, example = json!(demo::SERIE_ID))),
-    responses((status = 200, body = ContentAnswer<Vec<JsonEntry>>), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Vec<JsonEntry>>)))]
 async fn episodes(
     State(state): State<AppState>,
     _caller: AuthUser,
@@ -343,7 +350,7 @@ async fn episodes(
 
 /// E7: the caller's listening history, last played first (tracks only).
 #[utoipa::path(get, path = "/api/{media}/history", tag = "content", security(("Bearer Auth" = [])),
-    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+    params(MediaParam, PageQuery), responses((status = 200, body = PageAnswer)))]
 async fn history(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -381,7 +388,7 @@ async fn item_of_kind(state: &AppState, spec: &MediaSpec, content_id: i64) -> Ap
 /// E8: the caller's interaction with an item; reading it counts a view.
 #[utoipa::path(get, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))),
-    responses((status = 200, body = ContentAnswer<Meta>), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Meta>)))]
 async fn view_meta(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -409,7 +416,7 @@ pub struct MetaBody {
 /// E9: rate the item and/or count a consumption.
 #[utoipa::path(patch, path = "/api/{media}/{content_id}/meta", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = MetaBody,
-    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn patch_meta(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -448,7 +455,7 @@ const MAX_FLAGS: usize = 100;
 /// E10: flag values the caller does not want (`{"actors": ["…"], "year": ["1994"]}`).
 #[utoipa::path(post, path = "/api/{media}/{content_id}/bad_recommendation", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("content_id" = i64, Path, example = json!(demo::MOVIE_ID))), request_body = Object,
-    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn bad_recommendation(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -506,8 +513,8 @@ pub struct SubmitAnswer {
 /// E11: propose a new item (series may carry their episodes); validators accept or decline it.
 #[utoipa::path(post, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam), request_body = Object,
-    responses((status = 201, body = SubmitAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
-        (status = 404, body = Message), (status = 409, body = Message)))]
+    responses((status = 201, body = SubmitAnswer), (status = 403, body = Message), (status = 404, body = Message),
+        (status = 409, body = Message)))]
 async fn submit(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -576,8 +583,7 @@ async fn list_additional(
 /// E13: accept a proposal into the catalogue (with its genres and episodes).
 #[utoipa::path(put, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("id" = i64, Path, description = "the pending item's id", example = json!(demo::FIRST_ID))),
-    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message),
-        (status = 409, body = Message)))]
+    responses((status = 201, body = Message), (status = 403, body = Message), (status = 409, body = Message)))]
 async fn accept_additional(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -627,7 +633,7 @@ async fn accept_additional(
 /// E14: decline a proposal.
 #[utoipa::path(delete, path = "/api/{media}/additional/{id}", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam, ("id" = i64, Path, description = "the pending item's id", example = json!(demo::FIRST_ID))),
-    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message), (status = 403, body = Message)))]
 async fn decline_additional(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -105,7 +105,7 @@ pub async fn known_genre(state: &AppState, genre_id: i64) -> AppResult<()> {
 /// U7: like a genre (liking twice is harmless).
 #[utoipa::path(put, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
     params(GenrePath),
-    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message), (status = 403, body = Message)))]
 async fn like_genre(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -120,8 +120,7 @@ async fn like_genre(
 /// U8: unlike a genre.
 #[utoipa::path(delete, path = "/genre/{genre_id}", tag = "user", security(("Bearer Auth" = [])),
     params(GenrePath),
-    responses((status = 201, body = Message), (status = 400, body = Message), (status = 403, body = Message),
-        (status = 404, body = Message)))]
+    responses((status = 201, body = Message), (status = 400, body = Message), (status = 403, body = Message)))]
 async fn unlike_genre(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -26,7 +26,7 @@ use crate::extract::{Body, ListPage, PageQuery, PathParam, Valid, parse_uuid};
 use crate::openapi::demo;
 use crate::routes::items::beside;
 use crate::routes::people::known_genre;
-use crate::routes::schema::{ContentAnswer, ErrorBody, Genre, Message, PageAnswer, wire};
+use crate::routes::schema::{ContentAnswer, Genre, Message, PageAnswer, wire};
 use crate::state::AppState;
 use crate::wire::format_option;
 
@@ -145,7 +145,7 @@ pub struct ProfileAnswer {
 
 /// P2: create a profile.
 #[utoipa::path(post, path = "", tag = "profile", security(("Bearer Auth" = [])), request_body = ProfileBody,
-    responses((status = 201, body = ProfileAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message)))]
+    responses((status = 201, body = ProfileAnswer), (status = 403, body = Message)))]
 async fn create_profile(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -182,7 +182,7 @@ pub struct ProfileObjectAnswer {
 /// P3: read a profile with its genres.
 #[utoipa::path(get, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath),
-    responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = ProfileObjectAnswer), (status = 403, body = Message)))]
 async fn get_profile(
     State(state): State<AppState>,
     request: ProfileRequest,
@@ -203,7 +203,7 @@ async fn get_profile(
 /// P4: rename a profile.
 #[utoipa::path(patch, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath), request_body = ProfileBody,
-    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn rename_profile(
     State(state): State<AppState>,
     request: ProfileRequest,
@@ -221,7 +221,7 @@ async fn rename_profile(
 /// P5: delete a profile and its whole history.
 #[utoipa::path(delete, path = "/{profile_uuid}", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath),
-    responses((status = 201, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn delete_profile(
     State(state): State<AppState>,
     request: ProfileRequest,
@@ -234,7 +234,7 @@ async fn delete_profile(
 /// P6: the profile's liked genres.
 #[utoipa::path(get, path = "/{profile_uuid}/genre", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath),
-    responses((status = 200, body = ContentAnswer<Vec<Genre>>), (status = 404, body = Message)))]
+    responses((status = 200, body = ContentAnswer<Vec<Genre>>)))]
 async fn profile_genres(
     State(state): State<AppState>,
     request: ProfileRequest,
@@ -263,7 +263,7 @@ pub struct GenrePath {
 /// P7: the profile likes a genre (idempotent).
 #[utoipa::path(put, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
     params(GenrePath),
-    responses((status = 201, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn like_profile_genre(
     State(state): State<AppState>,
     request: ProfileRequest<GenrePath>,
@@ -280,7 +280,7 @@ async fn like_profile_genre(
 /// P8: the profile unlikes a genre.
 #[utoipa::path(delete, path = "/{profile_uuid}/genre/{genre_id}", tag = "profile", security(("Bearer Auth" = [])),
     params(GenrePath),
-    responses((status = 201, body = Message), (status = 400, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message), (status = 400, body = Message)))]
 async fn unlike_profile_genre(
     State(state): State<AppState>,
     request: ProfileRequest<GenrePath>,
@@ -351,7 +351,7 @@ pub struct ContentPath {
 /// P9: set the profile's interaction with an item.
 #[utoipa::path(put, path = "/{profile_uuid}/content/{content_id}/meta", tag = "profile", security(("Bearer Auth" = [])),
     params(ContentPath), request_body = ProfileMetaBody,
-    responses((status = 201, body = Message), (status = 400, body = ErrorBody), (status = 404, body = Message)))]
+    responses((status = 201, body = Message)))]
 async fn set_meta(
     State(state): State<AppState>,
     request: ProfileRequest<ContentPath>,
@@ -405,7 +405,7 @@ fn meta_beside(spec: &MediaSpec, (item, meta): (Item, ProfileMeta)) -> Value {
 /// P10: the profile's interactions with items of one kind.
 #[utoipa::path(get, path = "/{profile_uuid}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
     params(KindPath, PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+    responses((status = 200, body = PageAnswer)))]
 async fn list_metas(
     State(state): State<AppState>,
     request: ProfileRequest<KindPath>,
@@ -426,7 +426,7 @@ async fn list_metas(
 /// P11: the profile's runs, newest first.
 #[utoipa::path(get, path = "/{profile_uuid}/history", tag = "profile", security(("Bearer Auth" = [])),
     params(ProfilePath, PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 404, body = Message)))]
+    responses((status = 200, body = PageAnswer)))]
 async fn profile_history(
     State(state): State<AppState>,
     request: ProfileRequest,
@@ -517,7 +517,7 @@ async fn run_of(state: &AppState, profile: &Profile, id: i64) -> AppResult<i64> 
 /// P12: the genres the profile liked when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/genres", tag = "profile", security(("Bearer Auth" = [])),
     params(RunPath, PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message)))]
 async fn history_genres(
     State(state): State<AppState>,
     request: ProfileRequest<RunPath>,
@@ -538,7 +538,7 @@ async fn history_genres(
 /// P13: what the run recommended, of one kind, best first.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/result", tag = "profile", security(("Bearer Auth" = [])),
     params(RunKindPath, PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message)))]
 async fn history_results(
     State(state): State<AppState>,
     request: ProfileRequest<RunKindPath>,
@@ -560,7 +560,7 @@ async fn history_results(
 /// P14: the profile's interactions of one kind when the run was launched.
 #[utoipa::path(get, path = "/{profile_uuid}/history/{id}/{ptype}/meta", tag = "profile", security(("Bearer Auth" = [])),
     params(RunKindPath, PageQuery),
-    responses((status = 200, body = PageAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = PageAnswer), (status = 403, body = Message)))]
 async fn history_metas(
     State(state): State<AppState>,
     request: ProfileRequest<RunKindPath>,

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, PathParam, Valid, parse_uuid};
 use crate::mail::{Mail, Template};
 use crate::openapi::demo;
-use crate::routes::schema::{ErrorBody, Message, UserObject};
+use crate::routes::schema::{Message, UserObject};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,7 +50,7 @@ async fn path_user(state: &AppState, uuid: &str) -> AppResult<User> {
 /// Read one's own account (another user's is 403, D3).
 #[utoipa::path(get, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
     params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
-    responses((status = 200, body = UserAnswer), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 200, body = UserAnswer), (status = 403, body = Message)))]
 async fn get_user(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -116,8 +116,7 @@ pub struct PatchAnswer {
 /// needs `current_password`, and the owner is told of it by mail.
 #[utoipa::path(patch, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])), request_body = UserPatch,
     params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
-    responses((status = 201, body = PatchAnswer), (status = 400, body = ErrorBody), (status = 403, body = Message),
-        (status = 404, body = Message), (status = 429, body = Message)))]
+    responses((status = 201, body = PatchAnswer), (status = 403, body = Message), (status = 429, body = Message)))]
 async fn patch_user(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -242,7 +241,7 @@ fn send_change_notices(state: &AppState, user: &User, changes: &UserChanges) {
 /// Delete one's account and everything that is the user's.
 #[utoipa::path(delete, path = "/{uuid}", tag = "user", security(("Bearer Auth" = [])),
     params(("uuid" = String, Path, description = "the caller's uuid", example = json!(demo::USER_UUID))),
-    responses((status = 201, body = Message), (status = 403, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = Message), (status = 403, body = Message)))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: AuthUser,

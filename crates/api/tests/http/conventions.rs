@@ -249,6 +249,22 @@ db_test!(the_document_carries_the_validation_rules, |app| {
                     "{method} {path} does not document 401"
                 );
             }
+            let names_something = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+            if names_something {
+                assert!(
+                    operation["responses"].get("404").is_some(),
+                    "{method} {path} does not document 404"
+                );
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path}: {status} has no description"
+                );
+            }
         }
     }
 });
