@@ -6,11 +6,43 @@
 //! statement per bucket: fifty requests sent at once are fifty counts, and
 //! only those within the limit go on to the password check.
 
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use chrono::NaiveDateTime;
 use recofinement_domain::validate;
 
+use crate::auth::client::ClientAddr;
 use crate::error::{AppError, AppResult};
+use crate::extract::{Body, Valid};
 use crate::state::AppState;
+
+/// The body of a request about an account named by e-mail (register,
+/// forget), whose requests count in their own buckets.
+pub trait AccountRequestBody: Body + Send {
+    /// Names the buckets: `register`, `forget`.
+    const ACTION: &'static str;
+    fn email(&self) -> &str;
+}
+
+/// A register or forget request, counted before anything is done with it
+/// (see [`Throttle::count_request`]): its validated body and the
+/// normalised e-mail it names. Refused with 429 over either limit.
+pub struct CountedRequest<B> {
+    pub email: String,
+    pub body: B,
+}
+
+impl<B: AccountRequestBody> FromRequest<AppState> for CountedRequest<B> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(&mut parts, state).await;
+        let request = Request::from_parts(parts, body);
+        let Valid(body) = Valid::<B>::from_request(request, state).await?;
+        let email = Throttle::count_request(state, B::ACTION, body.email(), &client).await?;
+        Ok(CountedRequest { email, body })
+    }
+}
 
 /// One counter and the most attempts it allows per window.
 struct Bucket {
@@ -61,7 +93,7 @@ impl<'a> Throttle<'a> {
 
     /// Register and forget: every request counts, per client and per
     /// (normalised) e-mail, which is returned once the request is allowed.
-    pub async fn count_request(
+    async fn count_request(
         state: &AppState,
         action: &str,
         email: &str,

@@ -15,7 +15,7 @@ use recofinement_store::changes::ListChange;
 
 use crate::auth::AuthUser;
 use crate::auth::client::ClientAddr;
-use crate::auth::throttle::Throttle;
+use crate::auth::throttle::{AccountRequestBody, CountedRequest, Throttle};
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{Body, Valid};
 use crate::mail::{Mail, Template};
@@ -44,6 +44,13 @@ pub struct RegisterBody {
 
 impl Body for RegisterBody {}
 
+impl AccountRequestBody for RegisterBody {
+    const ACTION: &'static str = "register";
+    fn email(&self) -> &str {
+        &self.email
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -63,6 +70,13 @@ pub struct ForgetBody {
 }
 
 impl Body for ForgetBody {}
+
+impl AccountRequestBody for ForgetBody {
+    const ACTION: &'static str = "forget";
+    fn email(&self) -> &str {
+        &self.email
+    }
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -98,10 +112,8 @@ async fn issue_session(
     responses((status = 201, body = SessionAnswer), (status = 429, body = Message)))]
 async fn register(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    Valid(body): Valid<RegisterBody>,
+    CountedRequest { email, body }: CountedRequest<RegisterBody>,
 ) -> AppResult<impl IntoResponse> {
-    let email = Throttle::count_request(&state, "register", &body.email, &client).await?;
     let taken = || AppError::validation("Email is already being used.");
     if state.db.user_by_email(&email).await?.is_some() {
         return Err(taken());
@@ -191,10 +203,8 @@ const FORGET_MESSAGE: &str =
     responses((status = 200, body = Message), (status = 429, body = Message)))]
 async fn forget(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    Valid(body): Valid<ForgetBody>,
+    CountedRequest { email, .. }: CountedRequest<ForgetBody>,
 ) -> AppResult<Json<Message>> {
-    let email = Throttle::count_request(&state, "forget", &body.email, &client).await?;
     if let Some(user) = state.db.user_by_email(&email).await? {
         let token = hex::encode(rand::random::<[u8; 32]>());
         let ttl =
