@@ -15,6 +15,11 @@ async fn try_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, V
     app.post("/api/auth/login", None, body).await
 }
 
+/// Asks to register with `body`; the answer.
+async fn register_with(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    app.post("/api/auth/register", None, body).await
+}
+
 /// Asks for a password reset mail for `email`; the answer.
 async fn forget(app: &TestApp, email: &str) -> (StatusCode, Value) {
     let body = json!({ "email": email });
@@ -30,13 +35,11 @@ async fn reset(app: &TestApp, secret: &str, password: &str) -> (StatusCode, Valu
 db_test!(
     register_returns_a_session_and_sends_the_welcome_mail,
     |app| {
-        let (status, body) = app
-            .post(
-                "/api/auth/register",
-                None,
-                json!({"email": " Alice@Example.com", "username": "alice", "password": PASSWORD}),
-            )
-            .await;
+        let (status, body) = register_with(
+            &app,
+            json!({"email": " Alice@Example.com", "username": "alice", "password": PASSWORD}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(body["message"], "User has been registered.");
         assert_eq!(body["user"]["email"], "alice@example.com");
@@ -84,25 +87,21 @@ fn base64_url(text: &str) -> Vec<u8> {
 
 db_test!(register_rejects_taken_emails_in_any_case, |app| {
     app.register("alice").await;
-    let (status, body) = app
-        .post(
-            "/api/auth/register",
-            None,
-            json!({"email": "ALICE@example.com", "username": "alice2", "password": PASSWORD}),
-        )
-        .await;
+    let (status, body) = register_with(
+        &app,
+        json!({"email": "ALICE@example.com", "username": "alice2", "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"], json!(["Email is already being used."]));
 });
 
 db_test!(register_reports_every_rule_that_fails, |app| {
-    let (status, body) = app
-        .post(
-            "/api/auth/register",
-            None,
-            json!({"email": "nope", "username": "a b", "password": "weak"}),
-        )
-        .await;
+    let (status, body) = register_with(
+        &app,
+        json!({"email": "nope", "username": "a b", "password": "weak"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "Validation errors");
     let errors: Vec<&str> = body["errors"]
@@ -119,13 +118,7 @@ db_test!(register_reports_every_rule_that_fails, |app| {
             .any(|e| e.starts_with("Password must contain")),
         "{errors:?}"
     );
-    let (status, body) = app
-        .post(
-            "/api/auth/register",
-            None,
-            json!({"email": 5, "extra": true}),
-        )
-        .await;
+    let (status, body) = register_with(&app, json!({"email": 5, "extra": true})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["errors"],
@@ -143,13 +136,11 @@ db_test!(a_failing_mail_transport_loses_no_registration, |app| {
     let app = app
         .respawn(test_config(), Some(Mailer::new(FailingTransport)))
         .await;
-    let (status, _) = app
-        .post(
-            "/api/auth/register",
-            None,
-            json!({"email": "bob@example.com", "username": "bobby", "password": PASSWORD}),
-        )
-        .await;
+    let (status, _) = register_with(
+        &app,
+        json!({"email": "bob@example.com", "username": "bobby", "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     app.login("bob@example.com", PASSWORD).await;
 });
