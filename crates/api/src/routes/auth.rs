@@ -44,13 +44,6 @@ pub struct RegisterBody {
 
 impl Body for RegisterBody {}
 
-impl AccountRequestBody for RegisterBody {
-    const ACTION: &'static str = "register";
-    fn email(&self) -> &str {
-        &self.email
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -70,6 +63,14 @@ pub struct ForgetBody {
 }
 
 impl Body for ForgetBody {}
+
+// Registering and asking for a reset mail count per e-mail they name.
+impl AccountRequestBody for RegisterBody {
+    const ACTION: &'static str = "register";
+    fn email(&self) -> &str {
+        &self.email
+    }
+}
 
 impl AccountRequestBody for ForgetBody {
     const ACTION: &'static str = "forget";
