@@ -53,11 +53,11 @@ impl Modify for BearerAuth {
 }
 
 /// What every operation may answer besides its own responses, written once
-/// instead of on each handler (which declare only what is theirs): 401 and 422 where a token is needed (no,
-/// expired or revoked token; a malformed `Authorization` header, as the
-/// original), 404 where a path parameter names something (or is malformed),
-/// 400 where input is read (a NUL character anywhere, a bad body), 413 and
-/// 415 for bodies. And, since no text may hold NUL (see
+/// instead of on each handler (which declare only what is theirs): 401 and
+/// 422 where a token is needed (no, expired or revoked token; a malformed
+/// `Authorization` header, as the original), 404 where a path parameter
+/// names something (or is malformed), 400 where input is read (a NUL
+/// character anywhere, a bad body), 413 and 415 for bodies. And, since no text may hold NUL (see
 /// [`crate::extract::NUL_MESSAGE`]), every string without a pattern gets one
 /// that says so. Applied to the document the router assembles.
 pub fn conventions(document: &mut utoipa::openapi::OpenApi) {
