@@ -5,6 +5,9 @@
 //! proxy we trust is the client's own text. So the header is read only
 //! when the peer is a trusted proxy, from the right, skipping trusted
 //! proxies; the first address that is not one is the client.
+//!
+//! An IPv6 client holds a whole /64 (2^64 addresses it can pick from at
+//! will), so throttling counts the /64, not the address.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -15,7 +18,7 @@ use ipnet::IpNet;
 
 use crate::state::AppState;
 
-/// The client's address as throttling sees it.
+/// The client as throttling counts it: an IPv4 address, or an IPv6 /64.
 pub struct ClientAddr(pub String);
 
 impl FromRequestParts<AppState> for ClientAddr {
@@ -32,7 +35,17 @@ impl FromRequestParts<AppState> for ClientAddr {
             Some(peer) => client_ip(peer, &parts.headers, &state.config.trusted_proxies),
             None => return Ok(ClientAddr("unknown".into())),
         };
-        Ok(ClientAddr(address.to_string()))
+        Ok(ClientAddr(throttle_key(address)))
+    }
+}
+
+/// The unit one client controls: its IPv4 address, or its IPv6 /64 network.
+/// An IPv4 peer of a dual-stack socket is its IPv4 address, or every such
+/// client would share the /64 of `::ffff:0:0`.
+fn throttle_key(client: IpAddr) -> String {
+    match canonical(client) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new_assert(v6, 64).trunc().to_string(),
     }
 }
 
@@ -138,6 +151,16 @@ mod tests {
             client_ip(ip("::ffff:10.1.2.3"), &headers(&[]), &trusted),
             ip("10.1.2.3")
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_network() {
+        let key = |s: &str| throttle_key(ip(s));
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.5"), "203.0.113.5");
+        assert_eq!(key("::ffff:203.0.113.5"), "203.0.113.5");
     }
 
     #[test]

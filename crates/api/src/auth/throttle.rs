@@ -109,23 +109,22 @@ impl<'a> Throttle<'a> {
         Ok(email)
     }
 
-    /// Counts this attempt in every bucket, then refuses with 429 and
-    /// `Retry-After` (the longest wait) when any bucket is over its limit.
+    /// Counts this attempt bucket by bucket, narrowest first, and refuses
+    /// with 429 and `Retry-After` at the first bucket over its limit. A
+    /// refused attempt is not counted in the wider buckets after it: a
+    /// guesser hammering one account from one address fills its own bucket,
+    /// not the account's ceiling, which would lock the owner out everywhere.
     pub async fn count(&self) -> AppResult<()> {
         let now = recofinement_store::now();
         let floor = now - self.window;
-        let mut retry_after = None;
         for bucket in &self.buckets {
             let (count, start) = self.state.db.count_attempt(&bucket.key, floor).await?;
             if count > bucket.limit {
-                let wait = self.seconds_left(start, now);
-                retry_after = retry_after.max(Some(wait));
+                let retry_after = self.seconds_left(start, now);
+                return Err(AppError::TooMany { retry_after });
             }
         }
-        match retry_after {
-            Some(retry_after) => Err(AppError::TooMany { retry_after }),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     fn seconds_left(&self, window_start: NaiveDateTime, now: NaiveDateTime) -> u64 {
