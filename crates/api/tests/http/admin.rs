@@ -331,6 +331,10 @@ db_test!(prometheus_scrapes_requests_by_route_template, |app| {
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     }
     app.get("/api/movie/search/some-term", &admin).await;
+    // A method of the client's own invention is not a label of its own.
+    let invented = Method::from_bytes(b"INVENTED-METHOD").unwrap();
+    app.call(invented, "/api/engine/runs", Some(&admin), None)
+        .await;
 
     let text = scrape(&app).await;
     let series = format!(
@@ -342,6 +346,13 @@ db_test!(prometheus_scrapes_requests_by_route_template, |app| {
         "{text}"
     );
     assert!(!text.contains("some-term"), "raw paths never become labels");
+    assert!(!text.contains("INVENTED"), "nor raw methods");
+    assert!(
+        text.contains(
+            "recofinement_http_requests_total{method=\"other\",route=\"/api/engine/runs\""
+        ),
+        "{text}"
+    );
     for family in [
         "# TYPE recofinement_http_request_duration_seconds histogram",
         "# TYPE recofinement_db_pool_connections gauge",
