@@ -69,7 +69,7 @@ impl Default for ApiConfig {
             url_front: "http://localhost:4200".into(),
             reset_path: "/app/reset/".into(),
             access_token_ttl: Duration::from_secs(43_200),
-            reset_token_ttl: Duration::from_secs(24 * 3600),
+            reset_token_ttl: Duration::from_secs(3600),
             bcrypt_cost: 12,
             bcrypt_concurrency: 1,
             bcrypt_niceness: crate::auth::password::DEFAULT_BCRYPT_NICENESS,

@@ -255,6 +255,9 @@ pub struct Settings {
     /// Client path of the password-reset page; the token is appended.
     #[arg(long, env = "RESET_PATH", default_value = "/app/reset/", global = true)]
     pub reset_path: String,
+    /// Seconds a mailed password-reset link stays valid.
+    #[arg(long, env = "RESET_TOKEN_SECS", default_value_t = 3600, global = true)]
+    pub reset_token_secs: u64,
     /// bcrypt cost of new password hashes.
     #[arg(long, env = "BCRYPT_COST", default_value_t = 12, global = true)]
     pub bcrypt_cost: u32,

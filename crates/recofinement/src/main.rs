@@ -159,6 +159,7 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         previous_secret_key: keys.secret_key_previous.as_deref().map(Secret::new),
         url_front: settings.url_front.trim_end_matches('/').to_string(),
         reset_path: settings.reset_path.clone(),
+        reset_token_ttl: std::time::Duration::from_secs(settings.reset_token_secs.max(60)),
         bcrypt_cost: settings.bcrypt_cost.clamp(4, 31),
         bcrypt_concurrency: settings.bcrypt_concurrency(),
         bcrypt_niceness: settings.bcrypt_niceness,

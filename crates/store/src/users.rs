@@ -9,7 +9,7 @@ use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::interactions::META_COLUMNS;
 use crate::listing::{ListQuery, page_of};
-use crate::{Db, StoreError, StoreResult, on_db};
+use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// Marker of accounts imported from the public datasets: they never log in.
 pub const NO_PASSWORD: &str = "no_pwd";
@@ -139,10 +139,15 @@ impl Db {
     }
 
     /// Applies the given changes. A new password bumps the token version, which
-    /// ends every session issued before it; any change is announced (cached
-    /// auth state and account answers).
+    /// ends every session issued before it; a new password or e-mail also
+    /// voids the reset links already mailed, in the same transaction (a link
+    /// sent to an address the owner has left must not outlive the move). Any
+    /// change is announced (cached auth state and account answers).
     pub async fn update_user(&self, user_id: i64, changes: &UserChanges) -> StoreResult<()> {
+        let voids_resets = changes.email.is_some() || changes.password_hash.is_some();
+        let now = now();
         on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             let result = sqlx::query(
                 "UPDATE \"user\" SET username = COALESCE($2, username), email = COALESCE($3, email), \
                  password_hash = COALESCE($4, password_hash), \
@@ -153,11 +158,19 @@ impl Db {
             .bind(changes.username.as_deref())
             .bind(changes.email.as_deref())
             .bind(changes.password_hash.as_deref())
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
             if result.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            if voids_resets {
+                sqlx::query("UPDATE password_reset SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
         self.announce(ListChange::Account { user_id }).await;

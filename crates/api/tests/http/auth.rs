@@ -323,6 +323,60 @@ db_test!(expired_reset_secrets_are_refused, |app| {
     assert_eq!(body["message"], "Invalid token.");
 });
 
+/// Asks for a reset of `email` and waits for its mail: the secret it carries.
+async fn fresh_reset_secret(app: &TestApp, email: &str) -> String {
+    let mailed = |app: &TestApp| {
+        let sent = app.mails.sent();
+        sent.iter()
+            .filter(|m| m.template == Template::ForgottenPassword)
+            .count()
+    };
+    let before = mailed(app);
+    assert_eq!(forget(app, email).await.0, StatusCode::OK);
+    for _ in 0..1000 {
+        if mailed(app) > before {
+            return reset_secret(app).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no reset mail for {email}");
+}
+
+db_test!(
+    a_new_email_or_password_voids_the_reset_links_already_sent,
+    |app| {
+        let (token, uuid) = app.register("alice").await;
+        let path = format!("/api/user/{uuid}");
+        // A name change leaves the link alone.
+        let kept = fresh_reset_secret(&app, "alice@example.com").await;
+        let renamed = json!({"username": "alicia"});
+        assert_eq!(
+            app.patch(&path, &token, renamed).await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(reset(&app, &kept, "Second!Pass2").await.0, StatusCode::OK);
+        // Moving to a new address voids the link mailed to the old one.
+        let to_old_address = fresh_reset_secret(&app, "alice@example.com").await;
+        let token = app.login("alice@example.com", "Second!Pass2").await;
+        let moved = json!({"email": "alice@new.example.com", "current_password": "Second!Pass2"});
+        let (status, body) = app.patch(&path, &token, moved).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = reset(&app, &to_old_address, "Attacker!Pass1").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["message"], "Invalid token.");
+        // So does a new password.
+        let before_password = fresh_reset_secret(&app, "alice@new.example.com").await;
+        let renewed = json!({"password": "Third!Pass3", "current_password": "Second!Pass2"});
+        assert_eq!(
+            app.patch(&path, &token, renewed).await.0,
+            StatusCode::CREATED
+        );
+        let (status, _) = reset(&app, &before_password, "Attacker!Pass1").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        app.login("alice@new.example.com", "Third!Pass3").await;
+    }
+);
+
 db_test!(mailjet_receives_the_original_templates, |app| {
     use wiremock::matchers::{basic_auth, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
