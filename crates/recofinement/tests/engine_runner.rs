@@ -373,6 +373,39 @@ async fn an_event_committed_late_is_consumed() {
     assert_rated_items_left_out(&t, &picks).await;
 }
 
+/// `pg_restore` into another cluster brings the old cluster's transaction
+/// ids along as event positions and cursors; the new cluster's ids are far
+/// below them. The next start repairs them, or new events would never be
+/// consumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_a_restore_into_another_cluster_are_consumed() {
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let t = TestDb::fresh(Backend::Postgres).await;
+    catalogue(&t).await;
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner.run(&ALL_ENGINES, true).await.unwrap();
+    let picks = top_picks(&t, 1..=2).await;
+    // What the other cluster's ids look like from here.
+    t.sql("UPDATE event SET position = position + 1000000000")
+        .await;
+    t.sql("UPDATE engine SET consumed_before = consumed_before + 1000000000")
+        .await;
+    t.db.migrate().await.unwrap();
+    for &(user, movie) in &picks {
+        rate(&t, user, movie, 5).await;
+    }
+    t.settle_events().await;
+    runner.run(&[EngineName::FromProfile], false).await.unwrap();
+    assert_rated_items_left_out(&t, &picks).await;
+    // A consistent cluster is left alone.
+    let cursor = cursor_of(&t, "FromProfile").await;
+    assert!(cursor > 0);
+    assert!(!t.db.recover_foreign_event_positions().await.unwrap());
+    assert_eq!(cursor_of(&t, "FromProfile").await, cursor);
+}
+
 backend_test!(
     a_rating_reaches_the_collaborative_list_without_training,
     |t| {

@@ -136,6 +136,49 @@ impl Db {
         }
     }
 
+    /// Repairs the positions a `pg_restore` into another cluster brings
+    /// along: they and the engines' cursors are the old cluster's
+    /// transaction ids, which this cluster may not reach for months, so
+    /// every new event would sort below every cursor and never be consumed.
+    /// No position of this cluster can be at or past its next transaction
+    /// id; when one is, every event is consumed again (one full
+    /// recomputation per engine, as after migration 0004). Answers whether
+    /// it repaired anything. SQLite positions are ids, which a copied file
+    /// keeps consistent.
+    pub async fn recover_foreign_event_positions(&self) -> StoreResult<bool> {
+        let Db::Postgres(pool) = self else {
+            return Ok(false);
+        };
+        let mut tx = pool.begin().await?;
+        // No run moves a cursor while the repair decides: one finishing
+        // now would leave its cursor behind the reset.
+        sqlx::query("LOCK TABLE engine IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let (next_xid,): (i64,) =
+            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&mut *tx)
+                .await?;
+        let (foreign,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM event WHERE position >= $1) \
+             OR EXISTS (SELECT 1 FROM engine WHERE consumed_before > $1)",
+        )
+        .bind(next_xid)
+        .fetch_one(&mut *tx)
+        .await?;
+        if foreign {
+            sqlx::query("UPDATE event SET position = 0 WHERE position >= $1")
+                .bind(next_xid)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE engine SET consumed_before = 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(foreign)
+    }
+
     /// `position >= $1 AND position < $2` for this backend's position of an
     /// event (see [`Db::event_bound`]).
     pub(crate) fn position_within(&self) -> &'static str {

@@ -178,11 +178,19 @@ impl Db {
     }
 
     /// Applies the embedded migrations of this backend (idempotent; the seed
-    /// rows of roles and permissions use `ON CONFLICT DO NOTHING`).
+    /// rows of roles and permissions use `ON CONFLICT DO NOTHING`), then
+    /// repairs event positions restored from another cluster, which every
+    /// process start passes through.
     pub async fn migrate(&self) -> StoreResult<()> {
         match self {
             Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        if self.recover_foreign_event_positions().await? {
+            tracing::warn!(
+                "event positions came from another PostgreSQL cluster (a pg_restore?): \
+                 every engine consumes every event once more"
+            );
         }
         Ok(())
     }
