@@ -20,11 +20,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events))
 }
 
-/// A page of a log read by id (events, audit).
+/// A page of a log read by cursor (events, audit).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Return entries with an id greater than this (default 0).
+    /// The previous page's `next_after` (default 0: from the start).
     pub after: Option<i64>,
     /// At most this many entries (1 to 1000, default 100).
     pub limit: Option<i64>,
@@ -57,7 +57,11 @@ wire_row! {
     }
 }
 
-/// Events after an id, oldest first (administrators only). Paginated by id, not offset.
+/// Committed events after a cursor, in the order they became final
+/// (administrators only). Start from 0 and read on from `next_after`; an
+/// event's id is not a cursor, since on PostgreSQL a lower id can commit
+/// after a higher one. A page may exceed `limit` to hold every event of
+/// one change.
 #[utoipa::path(get, path = "/api/events", tag = "events", security(("Bearer Auth" = [])), params(EventQuery),
     responses((status = 200, body = LogPage<Event>), (status = 403, body = Message)))]
 async fn list_events(
@@ -67,11 +71,10 @@ async fn list_events(
 ) -> AppResult<Json<LogPage<Event>>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content = wire(state.db.events_after(after, limit).await?);
-    Ok(Json(LogPage::new(
+    let page = state.db.event_page(after, limit).await?;
+    Ok(Json(LogPage::read_on_from(
         "Events sent",
-        after,
-        content,
-        |e: &Event| e.id,
+        wire(page.events),
+        page.next_after,
     )))
 }

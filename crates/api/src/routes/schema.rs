@@ -99,6 +99,11 @@ impl<T> LogPage<T> {
     /// entry's position in its log).
     pub fn new(message: &str, after: i64, content: Vec<T>, id: impl Fn(&T) -> i64) -> Self {
         let next_after = content.last().map_or(after, id);
+        Self::read_on_from(message, content, next_after)
+    }
+
+    /// The entries read, and the cursor their log gave to read on from.
+    pub fn read_on_from(message: &str, content: Vec<T>, next_after: i64) -> Self {
         LogPage {
             status: true,
             message: message.into(),

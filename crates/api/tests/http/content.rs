@@ -209,6 +209,7 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
         StatusCode::NOT_FOUND
     );
     // Events: first view of each user is meta_added; the rest are changes.
+    app.test_db.settle_events().await;
     let (status, body) = app.get("/api/events?after=0&limit=1000", &admin).await;
     assert_eq!(status, StatusCode::OK);
     let events: Vec<&Value> = body["content"]
@@ -233,26 +234,79 @@ db_test!(viewing_and_rating_keep_counters_and_events_right, |app| {
             .iter()
             .any(|e| e["attribute_name"] == "count" && e["new_value"] == "24")
     );
-    let ids: Vec<i64> = body["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_i64().unwrap())
-        .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    let after = ids[ids.len() - 2];
-    let (_, body) = app.get(&format!("/api/events?after={after}"), &admin).await;
-    assert_eq!(body["content"].as_array().unwrap().len(), 1);
-    let last = ids[ids.len() - 1];
-    assert_eq!(body["next_after"], last, "read on after the last entry");
-    let (_, body) = app.get(&format!("/api/events?after={last}"), &admin).await;
-    assert_eq!(body["content"], json!([]));
-    assert_eq!(
-        body["next_after"], last,
-        "nothing new: where the reader was"
-    );
+    // Read again two at a time: the same events, in the same order, and
+    // the cursor never back. (On PostgreSQL it is a transaction id: it
+    // moves on with the cluster even when no event is new.)
+    let all = body["content"].as_array().unwrap().clone();
+    let end = body["next_after"].clone();
+    let (mut paged, mut cursor) = (Vec::new(), json!(0));
+    loop {
+        let path = format!("/api/events?after={cursor}&limit=2");
+        let (_, page) = app.get(&path, &admin).await;
+        let content = page["content"].as_array().unwrap();
+        let next = page["next_after"].clone();
+        assert!(next.as_i64() >= cursor.as_i64(), "{next} after {cursor}");
+        if content.is_empty() {
+            break;
+        }
+        paged.extend(content.iter().cloned());
+        cursor = next;
+    }
+    assert_eq!(paged, all);
+    assert!(cursor.as_i64() >= end.as_i64());
     assert_eq!(app.get("/api/events", &user).await.0, StatusCode::FORBIDDEN);
 });
+
+/// On PostgreSQL an event id is taken when the event is written, and the
+/// transaction that took a lower id may commit after one that took a higher
+/// id. A reader of the log must still get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_log_never_steps_over_a_late_commit() {
+    use recofinement_store::Db;
+    use recofinement_store::testing::Backend;
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (admin, user, ids) = movies(&app).await;
+    app.test_db.settle_events().await;
+    let (_, body) = app.get("/api/events?limit=1000", &admin).await;
+    let cursor = body["next_after"].clone();
+    // A change takes the lower event id and stays open…
+    let Db::Postgres(pool) = &app.db else {
+        unreachable!()
+    };
+    let mut late = pool.begin().await.unwrap();
+    let late_id: (i64,) = sqlx::query_as(
+        "INSERT INTO event (occured_at, object_id, kind, model_name) \
+         VALUES (now(), $1, 'changed', 'content') RETURNING id",
+    )
+    .bind(ids[0])
+    .fetch_one(&mut *late)
+    .await
+    .unwrap();
+    // …while a rating takes a higher one and commits, and a tool reads on.
+    let rating = json!({"rating": 5});
+    let path = format!("/api/movie/{}/meta", ids[1]);
+    assert_eq!(app.patch(&path, &user, rating).await.0, StatusCode::CREATED);
+    let (_, first) = app
+        .get(&format!("/api/events?after={cursor}"), &admin)
+        .await;
+    late.commit().await.unwrap();
+    app.test_db.settle_events().await;
+    let next = &first["next_after"];
+    let (_, second) = app.get(&format!("/api/events?after={next}"), &admin).await;
+    let read: Vec<i64> = [first, second]
+        .iter()
+        .flat_map(|page| page["content"].as_array().unwrap().clone())
+        .map(|event| event["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        read.contains(&late_id.0),
+        "the late event was stepped over: {read:?}"
+    );
+    assert!(read.iter().any(|id| *id > late_id.0), "{read:?}");
+}
 
 db_test!(concurrent_raters_leave_the_average_exact, |app| {
     let (admin, _, ids) = movies(&app).await;
@@ -359,12 +413,13 @@ db_test!(
             ),
         ];
         for (body, expected, average, ratings, count) in steps {
-            let after = app
-                .scalar_i64("SELECT COALESCE(MAX(id), 0) FROM event")
-                .await;
+            // The checks of the step before read the item, and count a view.
+            app.test_db.settle_events().await;
+            let cursor = app.db.event_page(0, 1000).await.unwrap().next_after;
             let (status, answer) = app.patch(&meta, &user, body.clone()).await;
             assert_eq!(status, StatusCode::CREATED, "{body}: {answer}");
-            let events = app.db.events_after(after, 100).await.unwrap();
+            app.test_db.settle_events().await;
+            let events = app.db.event_page(cursor, 100).await.unwrap().events;
             let written: Vec<Written> = events
                 .iter()
                 .map(|e| {
