@@ -210,6 +210,18 @@ pub fn share_lock<C: Conn>(_: &C) -> &'static str {
     <C::Backend as Backend>::SHARE_LOCK
 }
 
+/// The keys of [`take_transaction_turn`], one per kind of writer that must
+/// not run beside another of its kind.
+pub mod turn {
+    /// Engines replacing users' recommendation lists.
+    pub const USER_LISTS: i32 = 1;
+    /// Engines replacing groups' recommendation lists.
+    pub const GROUP_LISTS: i32 = 2;
+    /// Library imports: each looks an item up, then creates it when
+    /// unknown, and two at once would both create it.
+    pub const LIBRARY_IMPORTS: i32 = 3;
+}
+
 /// Waits for the turn `key` (see [`Backend::TRANSACTION_TURN`]), held until
 /// the transaction on `conn` ends.
 pub async fn take_transaction_turn(mut conn: impl Conn, key: i32) -> Result<(), sqlx::Error> {

@@ -13,7 +13,7 @@ use recofinement_domain::media::MediaSpec;
 use recofinement_domain::{ContentKind, EngineName};
 
 use crate::backend::{
-    Bind, Conn, Statement, execute, get, share_lock, statement, take_transaction_turn,
+    Bind, Conn, Statement, execute, get, share_lock, statement, take_transaction_turn, turn,
 };
 use crate::changes::ListChange;
 use crate::dialect::{BeginWrite, WriteTx, values_insert};
@@ -445,8 +445,12 @@ impl Db {
         cursor: Cursor<'_>,
     ) -> StoreResult<Written> {
         let (table, key, turn) = match owner {
-            RecoOwner::Users(_) => ("recommended_content", "user_id", 1),
-            RecoOwner::Groups => ("recommended_content_for_group", "group_id", 2),
+            RecoOwner::Users(_) => ("recommended_content", "user_id", turn::USER_LISTS),
+            RecoOwner::Groups => (
+                "recommended_content_for_group",
+                "group_id",
+                turn::GROUP_LISTS,
+            ),
         };
         let steps = match owner {
             RecoOwner::Users(Some(users)) => subject_steps(users, rows, |r| r.subject),

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use recofinement_domain::media::{ColumnType, spec};
 use recofinement_domain::{ContentKind, Service};
 
-use crate::backend::{Bind, Conn, decode, execute, get, statement};
+use crate::backend::{Bind, Conn, decode, execute, get, statement, take_transaction_turn, turn};
 use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::interactions::{MetaPatch, patch_meta};
@@ -277,11 +277,12 @@ impl Db {
     }
 
     /// Brings a provider's items into the catalogue and the user's
-    /// interactions, in one transaction: items are matched by provider id,
-    /// then by normalised title, and created (with their `added` event) when
-    /// unknown; interactions go through the same SQL as `patch_item`. Only
-    /// the importing user's interactions are read or written. Re-importing
-    /// the same items writes nothing.
+    /// interactions, in one transaction, one import at a time (two at once
+    /// would both miss a new item and both create it). Items are matched by
+    /// provider id, then by normalised title, and created (with their
+    /// `added` event) when unknown; interactions go through the same SQL as
+    /// `patch_item`. Only the importing user's interactions are read or
+    /// written. Re-importing the same items writes nothing.
     pub async fn import_library(
         &self,
         user_id: i64,
@@ -290,6 +291,8 @@ impl Db {
         let mut report = ImportReport::default();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            take_transaction_turn(&mut *tx, turn::LIBRARY_IMPORTS).await?;
+            let mut found = Vec::with_capacity(items.len());
             for item in items {
                 let content_id = match find_imported(&mut *tx, item).await? {
                     Some(id) => id,
@@ -298,6 +301,13 @@ impl Db {
                         create_imported(&mut *tx, user_id, item).await?
                     }
                 };
+                found.push((content_id, item));
+            }
+            // Ratings lock their items' rows in id order rather than the
+            // provider's: fewer ways to deadlock with other writers of
+            // many items.
+            found.sort_by_key(|(content_id, _)| *content_id);
+            for (content_id, item) in found {
                 report.interactions_written += import_interaction(&mut *tx, user_id, content_id, item).await?;
             }
             tx.commit().await?;

@@ -959,3 +959,51 @@ db_test!(
         }
     }
 );
+
+/// A track as Spotify's import brings it, rated by the user.
+fn imported_track(n: usize) -> recofinement_store::external::ImportItem {
+    let id = format!("race-track-{n}");
+    let mut fields = serde_json::Map::new();
+    fields.insert("title".into(), json!(format!("Race track {n}")));
+    fields.insert("spotify_id".into(), json!(id));
+    recofinement_store::external::ImportItem {
+        kind: recofinement_domain::ContentKind::Track,
+        keys: vec![("spotify_id", id)],
+        title: format!("Race track {n}"),
+        title_with: None,
+        fields,
+        rating: None,
+        rating_count: None,
+        user_rating: Some(4),
+        consumed_at: None,
+        seen: false,
+    }
+}
+
+// Users import the same new tracks at the same time (each instance runs
+// two import workers): each track is created once, and every import lands.
+db_test!(
+    simultaneous_imports_of_the_same_new_items_create_each_once,
+    |app| {
+        let tracks: Vec<_> = (0..20).map(imported_track).collect();
+        let mut users = Vec::new();
+        for i in 0..6 {
+            let (_, uuid) = app.register(&format!("importer{i}")).await;
+            users.push(user_id(&app, &uuid).await);
+        }
+        let imports = users
+            .iter()
+            .map(|&user| app.db.import_library(user, &tracks));
+        for report in futures::future::join_all(imports).await {
+            report.expect("every import lands");
+        }
+        let created = app
+            .scalar_i64("SELECT COUNT(*) FROM track WHERE spotify_id LIKE 'race-track-%'")
+            .await;
+        assert_eq!(created, 20, "one row per track");
+        let rated = app
+            .scalar_i64("SELECT COUNT(*) FROM meta_user_content WHERE rating = 4")
+            .await;
+        assert_eq!(rated, 6 * 20);
+    }
+);
