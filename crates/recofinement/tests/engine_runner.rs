@@ -1139,3 +1139,73 @@ async fn a_stale_scheduler_cannot_write_after_a_takeover() {
     );
     drop(second);
 }
+
+/// Refuses (on this database only) any update that sets a negative
+/// popularity score: a write that fails half-way.
+fn refuse_negative_scores(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_negative BEFORE UPDATE OF popularity_score ON content \
+             WHEN NEW.popularity_score < 0 BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse_negative() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.popularity_score < 0 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_negative BEFORE UPDATE ON content \
+             FOR EACH ROW EXECUTE FUNCTION refuse_negative()"
+        }
+    }
+}
+
+// Popular lists are cached on every instance until a Catalogue notice: a
+// popularity write that fails after committing some of its scores must
+// still send it, or the lists keep the old order until they expire.
+backend_test!(
+    a_popularity_write_cut_short_announces_what_it_committed,
+    |t| {
+        use recofinement_store::changes::{Heard, ListChange};
+        use recofinement_store::engine_io::{Cursor, ROWS_PER_TRANSACTION};
+        catalogue(&t).await;
+        t.sql(refuse_negative_scores(t.backend)).await;
+        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+        let db = t.db.clone();
+        tokio::spawn(async move {
+            db.watch_changes(move |change| heard.send(change).is_ok())
+                .await;
+        });
+        // Listening once a probe comes back.
+        let probe = ListChange::Memberships;
+        loop {
+            t.db.announce(probe).await;
+            match tokio::time::timeout(Duration::from_millis(200), hearing.recv()).await {
+                Ok(Some(Heard::Change(change))) if change == probe => break,
+                _ => continue,
+            }
+        }
+        // The first transaction scores item 1; the second is refused.
+        let mut scores = vec![(1, 0.75)];
+        scores.extend((2..=ROWS_PER_TRANSACTION as i64).map(|id| (-id, 0.0)));
+        scores.push((2, -1.0));
+        let cursor = Cursor {
+            engine: EngineName::Popularity,
+            kinds: &[],
+            consumed_before: 0,
+            fence: None,
+            stop: None,
+        };
+        assert!(t.db.write_popularity(&scores, cursor).await.is_err());
+        let score = t
+            .scalar_f64("SELECT popularity_score FROM content WHERE content_id = 1")
+            .await;
+        assert_eq!(score, Some(0.75), "the first transaction committed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, hearing.recv()).await {
+                Ok(Some(Heard::Change(ListChange::Catalogue))) => break,
+                Ok(Some(_)) => continue,
+                _ => panic!("no Catalogue notice after a partly committed popularity write"),
+            }
+        }
+    }
+);

@@ -348,7 +348,9 @@ impl Db {
         };
         let last = chunks.len() - 1;
         let mut committed = false;
-        let written = on_db!(self, pool => {
+        // An async block, so that a failure ends the block, not the
+        // function: chunks committed before it must still be announced.
+        let written = on_db!(self, pool => async {
             let mut written = Written::Done;
             for (n, scores) in chunks.iter().enumerate() {
                 let Some(mut tx) = begin_step(pool, &cursor).await? else {
@@ -376,11 +378,12 @@ impl Db {
                 committed = true;
             }
             Ok::<_, StoreError>(written)
-        })?;
+        }
+        .await);
         if committed {
             self.announce(ListChange::Catalogue).await;
         }
-        Ok(written)
+        written
     }
 
     /// Replaces the similarity rows between items of the same kind
