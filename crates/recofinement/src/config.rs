@@ -502,7 +502,8 @@ pub struct Settings {
         global = true
     )]
     pub external_timeout_secs: u64,
-    /// Seconds a whole import may take.
+    /// Seconds an import may spend collecting from its provider (its
+    /// write, once the items are in hand, is not cut short).
     #[arg(
         long,
         env = "IMPORT_TIMEOUT_SECS",

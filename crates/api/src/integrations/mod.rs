@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use recofinement_store::Db;
-use recofinement_store::external::ImportItem;
+use recofinement_store::external::{ExternalLink, ImportItem, ImportReport};
 use sha2::{Digest, Sha256};
 
 use crate::state::Secret;
@@ -68,7 +68,7 @@ pub struct ExternalConfig {
     pub gbooks: Option<OAuthProvider>,
     /// Longest wait for one provider call.
     pub provider_timeout: Duration,
-    /// Longest a whole import may take.
+    /// Longest an import may spend collecting from its provider.
     pub import_timeout: Duration,
     /// Imports running at once.
     pub import_workers: usize,
@@ -225,33 +225,15 @@ impl External {
             }
         };
         let started = std::time::Instant::now();
-        let work = async {
-            let access = link
-                .access_token
-                .as_deref()
-                .map(|t| self.decrypt(user_id, service, t))
-                .transpose()?;
-            let refresh = link
-                .refresh_token
-                .as_deref()
-                .map(|t| self.decrypt(user_id, service, t))
-                .transpose()?;
-            let grant = Grant {
-                user_id,
-                service,
-                access,
-                refresh_token: refresh,
-            };
-            let items = match service {
-                Service::Spotify => spotify::collect(self, grant).await?,
-                Service::Tmdb => tmdb::collect(self, grant.access).await?,
-                Service::GBooks => gbooks::collect(self, grant).await?,
-            };
-            let report = self.db.import_library(user_id, &items).await?;
-            self.db.announce(ListChange::Catalogue).await;
-            Ok::<_, ImportError>(report)
+        // Only the provider's side is timed: once the items are in hand,
+        // their write commits and is announced, or fails, whole (a timeout
+        // could otherwise strike between the commit and its announcement).
+        let collecting = self.collect(user_id, service, link);
+        let result = match tokio::time::timeout(self.config.import_timeout, collecting).await {
+            Ok(Ok(items)) => Ok(self.write_import(user_id, &items).await),
+            Ok(Err(error)) => Ok(Err(error)),
+            Err(elapsed) => Err(elapsed),
         };
-        let result = tokio::time::timeout(self.config.import_timeout, work).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (outcome, report) = match result {
             Ok(Ok(report)) => {
@@ -294,6 +276,39 @@ impl External {
         if let Err(e) = self.db.finish_import(import_id, &outcome, report).await {
             tracing::warn!(user_id, service = service.name(), error = %e, "cannot record the import outcome");
         }
+    }
+
+    /// The user's items at the provider, through the stored grant.
+    async fn collect(
+        &self,
+        user_id: i64,
+        service: Service,
+        link: ExternalLink,
+    ) -> Result<Items, ImportError> {
+        let open = |token: Option<String>| {
+            token
+                .as_deref()
+                .map(|t| self.decrypt(user_id, service, t))
+                .transpose()
+        };
+        let grant = Grant {
+            user_id,
+            service,
+            access: open(link.access_token)?,
+            refresh_token: open(link.refresh_token)?,
+        };
+        match service {
+            Service::Spotify => spotify::collect(self, grant).await,
+            Service::Tmdb => tmdb::collect(self, grant.access).await,
+            Service::GBooks => gbooks::collect(self, grant).await,
+        }
+    }
+
+    /// Writes collected items, and announces them once committed.
+    async fn write_import(&self, user_id: i64, items: &Items) -> Result<ImportReport, ImportError> {
+        let report = self.db.import_library(user_id, items).await?;
+        self.db.announce(ListChange::Catalogue).await;
+        Ok(report)
     }
 
     /// Associated data binding a ciphertext to its row.
