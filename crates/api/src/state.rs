@@ -128,11 +128,17 @@ pub trait EngineHooks: Send + Sync {
         run_id: i64,
     ) -> futures::future::BoxFuture<'static, Result<usize, SandboxError>>;
 
-    /// Starts a run of the named engines (all when empty) for every subject,
-    /// in the background; answers the engines that will run, or why not.
-    fn force_run(&self, _engines: &[EngineName]) -> Result<Vec<EngineName>, NoEngineToRun> {
+    /// The engines a forced run of `engines` (all when empty) runs, in
+    /// their order, or why none can. Nothing starts here: the request is
+    /// stored, and the scheduler, on whichever instance holds the engine
+    /// lock, runs it ([`EngineHooks::forced_runs_requested`]).
+    fn forced_run_plan(&self, _engines: &[EngineName]) -> Result<Vec<EngineName>, NoEngineToRun> {
         Err(NoEngineToRun)
     }
+
+    /// Forced runs were stored: a scheduler in this process takes them now
+    /// rather than at its next check.
+    fn forced_runs_requested(&self) {}
 
     /// This instance's part in the engine scheduling: `scheduler` (holds
     /// the lock), `standby` (waits for it), or `None` without a scheduler.

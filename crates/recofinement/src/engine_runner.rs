@@ -423,6 +423,22 @@ impl EngineRunner {
         Ok(self.run_measured(engines, force).await?.0)
     }
 
+    /// Runs the forced runs waiting (asked for on any instance; see
+    /// `recofinement_store::forced_runs`), then takes them off the queue,
+    /// failed or not: a failure is in the engine history, and a request
+    /// that kept failing must not run again at every tick. Only the
+    /// scheduler calls it, under its fence.
+    pub async fn serve_forced_runs(&self) -> anyhow::Result<()> {
+        let waiting = self.db.forced_runs_waiting().await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let engines: Vec<EngineName> = waiting.iter().map(|run| run.engine).collect();
+        let ran = self.run(&engines, true).await;
+        self.db.forced_runs_done(&waiting).await?;
+        ran.map(drop)
+    }
+
     /// `run`, also telling the size of the snapshot the engines read (none
     /// when nothing had to run).
     pub async fn run_measured(
@@ -1075,11 +1091,18 @@ impl recofinement_api::state::EngineHooks for EngineBridge {
         Box::pin(self.runner.stopped())
     }
 
-    fn force_run(
+    fn forced_run_plan(
         &self,
         engines: &[EngineName],
     ) -> Result<Vec<EngineName>, recofinement_api::state::NoEngineToRun> {
-        Ok(crate::run_history::force(&self.runner, engines))
+        Ok(ALL_ENGINES
+            .into_iter()
+            .filter(|engine| engines.is_empty() || engines.contains(engine))
+            .collect())
+    }
+
+    fn forced_runs_requested(&self) {
+        self.wake.notify_one();
     }
 
     fn scheduler_role(&self) -> Option<&'static str> {

@@ -11,4 +11,5 @@ pub mod engine_runner;
 pub mod generate;
 pub mod peak_memory;
 pub mod run_history;
+pub mod scheduler;
 pub mod secrets;

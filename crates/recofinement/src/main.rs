@@ -339,7 +339,7 @@ async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     };
     let engine = (!settings.no_engine).then(|| {
         let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
-        tokio::spawn(engine_cli::scheduler(db.clone(), runner, wake, tick))
+        tokio::spawn(recofinement::scheduler::run(db.clone(), runner, wake, tick))
     });
     let purge = tokio::spawn(purge_hourly(db.clone(), settings.retention()));
     let address = format!("{}:{}", settings.host, settings.port);

@@ -1,17 +1,15 @@
 //! Records every engine run in the engine history (table `engine_run`) and
-//! in the process metrics, and starts the forced runs the dashboard asks for.
+//! in the process metrics.
 //! A failure to record is logged, never allowed to fail the run itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use recofinement_engine::EngineName;
 use recofinement_store::Db;
 use recofinement_store::engine_runs::{NewEngineRun, RunCause, RunOf, RunOutcome, RunScope};
 
 use recofinement_api::state::EngineCadence;
 
-use crate::engine_runner::{ALL_ENGINES, EngineRunner, RunReport, cadence};
+use crate::engine_runner::{ALL_ENGINES, RunReport, cadence};
 use crate::peak_memory;
 
 /// What a finished run did, or why it failed.
@@ -120,25 +118,6 @@ pub async fn record_sandbox(db: &Db, elapsed: Duration, result: &anyhow::Result<
         finished,
     )
     .await;
-}
-
-/// Starts a forced run of the given engines (every engine when none is
-/// given) in the background, behind any run in progress; its runs are
-/// recorded as `forced`. Answers the engines that will run, in their order.
-pub fn force(runner: &Arc<EngineRunner>, engines: &[EngineName]) -> Vec<EngineName> {
-    let engines = if engines.is_empty() {
-        ALL_ENGINES.to_vec()
-    } else {
-        engines.to_vec()
-    };
-    let runner = runner.clone();
-    let answer = engines.clone();
-    tokio::spawn(async move {
-        if let Err(error) = runner.run(&engines, true).await {
-            tracing::error!(error = format!("{error:#}"), "forced engine run failed");
-        }
-    });
-    answer
 }
 
 /// When each engine runs by itself (what the dashboard calls the next

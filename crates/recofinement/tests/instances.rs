@@ -244,3 +244,92 @@ backend_test!(
         );
     }
 );
+
+/// Waits up to ten seconds for `check`.
+async fn within_ten_seconds<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two instances on one PostgreSQL database, each with its real scheduler
+/// loop: the one holding the engine lock runs the engines under its fence,
+/// the other waits. A forced run asked of the waiting one is run by the
+/// holder: run where it was asked, it would race the holder's runs of the
+/// same engine, unfenced, and could leave a cursor past an event whose
+/// effect its own write had just overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_run_asked_of_a_standby_runs_on_the_scheduler() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use recofinement::engine_runner::{EngineBridge, EngineRunner};
+    use recofinement::scheduler;
+    use recofinement_store::testing::TestDb;
+
+    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+        return;
+    }
+    let t = TestDb::fresh(Backend::Postgres).await;
+    let hour = Duration::from_secs(3600);
+    let holder = Arc::new(EngineRunner::new(t.db.clone(), 1).unwrap());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(scheduler::run(t.db.clone(), holder.clone(), wake, hour));
+    within_ten_seconds("the first instance holds the lock", || async {
+        holder.scheduler_role() == Some("scheduler")
+    })
+    .await;
+    // The second instance computes nothing without the lock.
+    let computed = Arc::new(AtomicUsize::new(0));
+    let counter = computed.clone();
+    let probe: recofinement::engine_runner::Probe =
+        Arc::new(move |_: &recofinement_engine::Cancel| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+    let standby = Arc::new(
+        EngineRunner::new(t.db.clone(), 1)
+            .unwrap()
+            .with_probe(probe),
+    );
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(scheduler::run(
+        t.db.clone(),
+        standby.clone(),
+        wake.clone(),
+        hour,
+    ));
+    within_ten_seconds("the second instance waits", || async {
+        standby.scheduler_role() == Some("standby")
+    })
+    .await;
+    let bridge = EngineBridge {
+        wake,
+        runner: standby.clone(),
+    };
+    let options = common::ServerOptions {
+        engine: Some(Arc::new(bridge)),
+        ..common::ServerOptions::default()
+    };
+    let server = common::TestServer::start(t.db.clone(), options).await;
+    let admin = server.account("boss", true).await;
+    let body = json!({"engines": ["Popularity"]});
+    let (status, answer) = server.post("/api/engine/runs", Some(&admin), body).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+    let forced = "SELECT COUNT(*) FROM engine_run WHERE cause = 'forced' AND outcome = 'done'";
+    within_ten_seconds("the forced run is done", || async {
+        t.scalar(forced).await == 1
+    })
+    .await;
+    assert_eq!(
+        computed.load(Ordering::SeqCst),
+        0,
+        "the standby computed it"
+    );
+    assert_eq!(t.count("engine_forced_run").await, 0, "taken off the queue");
+}

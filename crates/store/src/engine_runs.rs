@@ -9,6 +9,7 @@ use sqlx::FromRow;
 
 use recofinement_domain::EngineName;
 
+use crate::backend::{Bind, Conn, get, statement};
 use crate::{Db, StoreResult, on_db};
 
 /// What a history row is about.
@@ -183,32 +184,40 @@ pub fn started_ago(elapsed: std::time::Duration) -> NaiveDateTime {
 const RUN_COLUMNS: &str = "r.id, r.engine, r.cause, r.scope, r.subjects, r.rows_written, r.seconds, \
      r.peak_memory_mib, r.started_at, r.finished_at, r.outcome, r.error, u.uuid AS requested_by";
 
+/// Inserts one history row on `conn` (finished now, unless it is a
+/// request); its id.
+pub(crate) async fn insert_run(
+    mut conn: impl Conn,
+    run: &NewEngineRun<'_>,
+) -> Result<i64, sqlx::Error> {
+    let finished_at = (run.outcome != RunOutcome::Requested).then(crate::now);
+    let row = statement(
+        &conn,
+        "INSERT INTO engine_run (engine, cause, scope, subjects, rows_written, seconds, peak_memory_mib, \
+         started_at, finished_at, outcome, error, requested_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .arg(run.engine.name())
+    .arg(run.cause.as_str())
+    .arg(run.scope.as_str())
+    .arg(run.subjects)
+    .arg(run.rows)
+    .arg(run.seconds)
+    .arg(run.peak_memory_mib)
+    .arg(run.started_at)
+    .arg(finished_at)
+    .arg(run.outcome.as_str())
+    .arg(run.error.as_deref())
+    .arg(run.requested_by)
+    .fetch_one(conn.executor())
+    .await?;
+    get(&conn, &row, 0)
+}
+
 impl Db {
     /// Records one run (finished now, unless it is a request); returns its id.
     pub async fn record_engine_run(&self, run: &NewEngineRun<'_>) -> StoreResult<i64> {
-        let finished_at = (run.outcome != RunOutcome::Requested).then(crate::now);
-        on_db!(self, pool => {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO engine_run (engine, cause, scope, subjects, rows_written, seconds, peak_memory_mib, \
-                 started_at, finished_at, outcome, error, requested_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
-            .bind(run.engine.name())
-            .bind(run.cause.as_str())
-            .bind(run.scope.as_str())
-            .bind(run.subjects)
-            .bind(run.rows)
-            .bind(run.seconds)
-            .bind(run.peak_memory_mib)
-            .bind(run.started_at)
-            .bind(finished_at)
-            .bind(run.outcome.as_str())
-            .bind(run.error.as_deref())
-            .bind(run.requested_by)
-            .fetch_one(pool)
-            .await?;
-            Ok(id)
-        })
+        on_db!(self, pool => Ok(insert_run(pool, run).await?))
     }
 
     /// Recorded runs, newest first.

@@ -24,6 +24,7 @@ pub mod engine_runs;
 pub mod error;
 pub mod events;
 pub mod external;
+pub mod forced_runs;
 pub mod groups;
 pub mod interactions;
 mod listing;

@@ -97,7 +97,8 @@ pub struct ForceAnswer {
 }
 
 /// Starts a run of the given engines for every subject, in the background
-/// (administrators only; the request is recorded with its author).
+/// (administrators only; the request is recorded with its author). The
+/// instance that holds the engine lock runs it, whichever instance is asked.
 #[utoipa::path(post, path = "/api/engine/runs", tag = "engine", security(("Bearer Auth" = [])),
     request_body = ForceBody,
     responses((status = 202, body = ForceAnswer), (status = 400, body = Message), (status = 403, body = Message),
@@ -118,7 +119,7 @@ async fn force_run(
         .collect::<Result<Vec<_>, _>>()?;
     let engines = state
         .engine_hooks
-        .force_run(&asked)
+        .forced_run_plan(&asked)
         .map_err(|NoEngineToRun| {
             AppError::Status(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -138,7 +139,8 @@ async fn force_run(
         error: None,
         requested_by: Some(caller.user_id),
     };
-    let request_id = state.db.record_engine_run(&request).await?;
+    let request_id = state.db.request_forced_runs(&engines, &request).await?;
+    state.engine_hooks.forced_runs_requested();
     tracing::info!(user = %caller.uuid, engines = %request.engine.name(), "forced engine run requested");
     Ok((
         StatusCode::ACCEPTED,

@@ -134,16 +134,33 @@ pub async fn server(t: &TestDb) -> TestServer {
 /// The same, with Socket.IO rooms through Redis when `redis` is given.
 pub async fn server_with(t: &TestDb, redis: Option<&str>) -> TestServer {
     let runner = Arc::new(EngineRunner::new(t.db.clone(), 2).unwrap());
-    let bridge = EngineBridge {
-        wake: Arc::new(tokio::sync::Notify::new()),
-        runner,
-    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    serve_forced_runs_when_asked(runner.clone(), wake.clone());
+    let bridge = EngineBridge { wake, runner };
     let options = ServerOptions {
         engine: Some(Arc::new(bridge)),
         redis: redis.map(str::to_string),
         ..ServerOptions::default()
     };
     TestServer::start(t.db.clone(), options).await
+}
+
+/// Stands in for the scheduler's forced-run part: these servers run no
+/// scheduler (its own runs would race the tests'), and a forced run asked
+/// of them runs when the bridge wakes the scheduler.
+fn serve_forced_runs_when_asked(runner: Arc<EngineRunner>, wake: Arc<tokio::sync::Notify>) {
+    let runner = Arc::downgrade(&runner);
+    tokio::spawn(async move {
+        loop {
+            wake.notified().await;
+            let Some(runner) = runner.upgrade() else {
+                return;
+            };
+            if let Err(error) = runner.serve_forced_runs().await {
+                eprintln!("forced run failed: {error:#}");
+            }
+        }
+    });
 }
 
 /// Sends a request and reads its JSON answer.
