@@ -45,6 +45,12 @@ pub struct ApiConfig {
     pub requests_per_client: i64,
     /// Registrations and reset requests per e-mail address per window.
     pub requests_per_email: i64,
+    /// Proposals of new items per user per window (each is stored until a
+    /// validator decides).
+    pub submissions_per_user: i64,
+    /// Link requests to external services per user per window (each
+    /// stores an OAuth state, or calls TMDB with the installation's key).
+    pub link_requests_per_user: i64,
     pub request_timeout: Duration,
     /// Longest a sandbox run may take before its socket gets a timeout error.
     pub sandbox_timeout: Duration,
@@ -80,6 +86,8 @@ impl Default for ApiConfig {
             login_account_ceiling: 50,
             requests_per_client: 20,
             requests_per_email: 5,
+            submissions_per_user: 30,
+            link_requests_per_user: 20,
             request_timeout: Duration::from_secs(30),
             sandbox_timeout: Duration::from_secs(300),
             sandbox_max_runs: 2,

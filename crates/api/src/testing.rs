@@ -29,6 +29,7 @@ pub fn test_config() -> ApiConfig {
         bcrypt_concurrency: 2,
         // Stories register many accounts from one address.
         requests_per_client: 1000,
+        submissions_per_user: 1000,
         ..ApiConfig::default()
     }
 }

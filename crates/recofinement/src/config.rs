@@ -316,6 +316,22 @@ pub struct Settings {
         global = true
     )]
     pub account_requests_per_email: i64,
+    /// Proposals of new items per user within the window.
+    #[arg(
+        long,
+        env = "SUBMISSIONS_PER_USER",
+        default_value_t = 30,
+        global = true
+    )]
+    pub submissions_per_user: i64,
+    /// Requests to link an external service per user within the window.
+    #[arg(
+        long,
+        env = "LINK_REQUESTS_PER_USER",
+        default_value_t = 20,
+        global = true
+    )]
+    pub link_requests_per_user: i64,
     /// Length of the throttling window, in seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub login_window_secs: u64,

@@ -175,6 +175,8 @@ async fn api_config(db: &Db, settings: &Settings) -> anyhow::Result<ApiConfig> {
         login_account_ceiling: settings.login_account_ceiling,
         requests_per_client: settings.account_requests_per_client,
         requests_per_email: settings.account_requests_per_email,
+        submissions_per_user: settings.submissions_per_user,
+        link_requests_per_user: settings.link_requests_per_user,
         request_timeout: settings.request_timeout(),
         sandbox_timeout: std::time::Duration::from_secs(settings.sandbox_timeout_secs.max(1)),
         sandbox_max_runs: settings.sandbox_max_runs.max(1),

@@ -109,6 +109,19 @@ impl<'a> Throttle<'a> {
         Ok(email)
     }
 
+    /// Requests of a signed-in user that cost the installation something
+    /// (a stored proposal, an OAuth state, a provider call): `action`
+    /// names the bucket, `limit` per window.
+    pub async fn per_user(
+        state: &AppState,
+        action: &str,
+        user_id: i64,
+        limit: i64,
+    ) -> AppResult<()> {
+        let bucket = Bucket::new(format!("{action}-user:{user_id}"), limit);
+        Throttle::new(state, vec![bucket]).count().await
+    }
+
     /// Counts this attempt bucket by bucket, narrowest first, and refuses
     /// with 429 and `Retry-After` at the first bucket over its limit. A
     /// refused attempt is not counted in the wider buckets after it: a

@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
+use crate::auth::throttle::Throttle;
 use crate::error::{AppError, AppResult};
 use crate::extract::{Body, Valid, schema_with_any_of};
 use crate::integrations::http::{self, ClientAuth, TokenError};
@@ -310,6 +311,14 @@ const GBOOKS: OAuthService = OAuthService {
     state_before_refusal: true,
 };
 
+/// Counts a request to link a service (each stores an OAuth state, and
+/// TMDB's calls the provider with the installation's key), 429 past the
+/// caller's limit.
+async fn count_link_request(state: &AppState, caller: &AuthUser) -> AppResult<()> {
+    let limit = state.config.link_requests_per_user;
+    Throttle::per_user(state, "link", caller.user_id, limit).await
+}
+
 /// The authorization URL of an OAuth2 service, or `linked`, in the
 /// service's answer `A`.
 async fn oauth_url<A: UrlAnswer>(
@@ -321,6 +330,7 @@ async fn oauth_url<A: UrlAnswer>(
     if is_linked(state, caller.user_id, service).await? {
         return Ok(A::created(oauth.linked, "linked".into()));
     }
+    count_link_request(state, caller).await?;
     let provider = oauth_provider(&state.external, service)?;
     let value = mint_state(state, caller.user_id, service).await?;
     let redirect = &state.external.redirect_uri;
@@ -428,7 +438,7 @@ macro_rules! oauth_endpoints {
      $(#[$return_doc:meta])* $callback:ident($return_path:literal, $body:ident)) => {
         $(#[$url_doc])*
         #[utoipa::path(get, path = $url_path, tag = "external", security(("Bearer Auth" = [])),
-            responses((status = 201, body = $answer), (status = 404, body = Message)))]
+            responses((status = 201, body = $answer), (status = 404, body = Message), (status = 429, body = Message)))]
         async fn $url(State(state): State<AppState>, caller: AuthUser) -> Answer<$answer> {
             oauth_url(&state, &caller, &$oauth).await
         }
@@ -462,11 +472,13 @@ oauth_endpoints!(
 
 /// E3: the TMDB approval URL (with a request token bound to the caller), or `linked`.
 #[utoipa::path(get, path = "/tmdb", tag = "external", security(("Bearer Auth" = [])),
-    responses((status = 201, body = TmdbUrl), (status = 502, body = Message), (status = 404, body = Message)))]
+    responses((status = 201, body = TmdbUrl), (status = 502, body = Message), (status = 404, body = Message),
+        (status = 429, body = Message)))]
 async fn tmdb_url(State(state): State<AppState>, caller: AuthUser) -> Answer<TmdbUrl> {
     if is_linked(&state, caller.user_id, Service::Tmdb).await? {
         return Ok(TmdbUrl::created("TMDB is already linked", "linked".into()));
     }
+    count_link_request(&state, &caller).await?;
     let provider = tmdb_provider(&state.external)?;
     let token = tmdb::request_token(&state.external, provider)
         .await

@@ -26,6 +26,7 @@ use recofinement_store::interactions::MetaPatch;
 use recofinement_store::submissions::AcceptError;
 
 use crate::auth::AuthUser;
+use crate::auth::throttle::Throttle;
 use crate::cache::{Tag, Tagged};
 use crate::error::{AppError, AppResult, OnConflict};
 use crate::extract::{JsonObject, ListPage, PageQuery, PathParam, schema_of};
@@ -514,7 +515,7 @@ pub struct SubmitAnswer {
 #[utoipa::path(post, path = "/api/{media}", tag = "content", security(("Bearer Auth" = [])),
     params(MediaParam), request_body = Object,
     responses((status = 201, body = SubmitAnswer), (status = 403, body = Message), (status = 404, body = Message),
-        (status = 409, body = Message)))]
+        (status = 409, body = Message), (status = 429, body = Message)))]
 async fn submit(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -522,6 +523,8 @@ async fn submit(
     JsonObject(body): JsonObject,
 ) -> AppResult<(StatusCode, Json<SubmitAnswer>)> {
     caller.require(&state, Permission::AddContent).await?;
+    let limit = state.config.submissions_per_user;
+    Throttle::per_user(&state, "submit", caller.user_id, limit).await?;
     let proposal = proposal::read(spec, &body).map_err(AppError::Validation)?;
     let mut all_genres = proposal.genres.clone();
     all_genres.extend(

@@ -823,3 +823,25 @@ async fn counted(app: &TestApp) -> i64 {
     assert_eq!(kept, real, "kept count against COUNT(*)");
     kept
 }
+
+// Every proposal is stored until a validator decides: counted per user,
+// 429 past the limit, so one account cannot fill the validation queue.
+db_test!(proposals_are_counted_per_user, |app| {
+    let config = recofinement_api::ApiConfig {
+        submissions_per_user: 2,
+        ..crate::support::test_config()
+    };
+    let app = app.respawn(config, None).await;
+    let (alice, _) = app.register("alice").await;
+    let propose = |title: &str| json!({"title": title, "genres": []});
+    for title in ["One", "Two"] {
+        let (status, body) = app.post("/api/movie", Some(&alice), propose(title)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app.post("/api/book", Some(&alice), propose("Three")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_error(&body);
+    let (bobby, _) = app.register("bobby").await;
+    let (status, body) = app.post("/api/movie", Some(&bobby), propose("Four")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+});

@@ -1007,3 +1007,37 @@ db_test!(
         assert_eq!(rated, 6 * 20);
     }
 );
+
+// Each link request stores an OAuth state (TMDB's also calls the provider
+// with the installation's key): counted per user, 429 past the limit.
+db_test!(link_requests_are_counted_per_user, |app| {
+    let server = MockServer::start().await;
+    let config = ApiConfig {
+        link_requests_per_user: 3,
+        ..config(&server)
+    };
+    let app = app.respawn(config, None).await;
+    let (alice, _) = app.register("alice").await;
+    for service in ["spotify", "gbooks", "spotify"] {
+        let (status, body) = app.get(&format!("/api/external/{service}"), &alice).await;
+        assert_eq!(status, StatusCode::CREATED, "{service}: {body}");
+    }
+    let (status, body) = app.get("/api/external/tmdb", &alice).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["status"], false);
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "TMDB was not asked"
+    );
+    let (bobby, _) = app.register("bobby").await;
+    let (status, _) = app.get("/api/external/gbooks", &bobby).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another user has a count of their own"
+    );
+});
