@@ -327,19 +327,28 @@ backend_test!(events_landing_during_runs_are_never_skipped, |t| {
     assert_rated_items_left_out(&t, &picks).await;
 });
 
-/// On PostgreSQL ids come from a sequence: a transaction that took an event
-/// id may commit after one that took a later id. Its event must still be
-/// consumed once it commits.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_committed_late_is_consumed() {
-    if !recofinement_store::testing::postgres_enabled(module_path!()) {
-        return;
+/// The catalogue on a fresh PostgreSQL database after a full run, and the
+/// top pick of users 1 and 2; `None` when PostgreSQL is not configured.
+async fn trained_on_postgres(test: &str) -> Option<(TestDb, EngineRunner, Vec<(i64, i64)>)> {
+    if !recofinement_store::testing::postgres_enabled(test) {
+        return None;
     }
     let t = TestDb::fresh(Backend::Postgres).await;
     catalogue(&t).await;
     let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
     runner.run(&ALL_ENGINES, true).await.unwrap();
     let picks = top_picks(&t, 1..=2).await;
+    Some((t, runner, picks))
+}
+
+/// On PostgreSQL ids come from a sequence: a transaction that took an event
+/// id may commit after one that took a later id. Its event must still be
+/// consumed once it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_is_consumed() {
+    let Some((t, runner, picks)) = trained_on_postgres(module_path!()).await else {
+        return;
+    };
     let recofinement_store::Db::Postgres(pool) = &t.db else {
         unreachable!()
     };
@@ -379,14 +388,9 @@ async fn an_event_committed_late_is_consumed() {
 /// consumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_after_a_restore_into_another_cluster_are_consumed() {
-    if !recofinement_store::testing::postgres_enabled(module_path!()) {
+    let Some((t, runner, picks)) = trained_on_postgres(module_path!()).await else {
         return;
-    }
-    let t = TestDb::fresh(Backend::Postgres).await;
-    catalogue(&t).await;
-    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
-    runner.run(&ALL_ENGINES, true).await.unwrap();
-    let picks = top_picks(&t, 1..=2).await;
+    };
     // What the other cluster's ids look like from here.
     t.sql("UPDATE event SET position = position + 1000000000")
         .await;

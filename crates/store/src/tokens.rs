@@ -4,6 +4,7 @@
 
 use chrono::NaiveDateTime;
 
+use crate::backend::{Bind, Conn, execute, statement};
 use crate::changes::ListChange;
 use crate::dialect::BeginWrite;
 use crate::{Db, StoreResult, now, on_db};
@@ -102,11 +103,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             // Any other outstanding reset link of this user dies with this one.
-            sqlx::query("UPDATE password_reset SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            void_reset_links(&mut *tx, user_id, now).await?;
             tx.commit().await?;
             Ok::<_, crate::StoreError>(Some(user_id))
         })?;
@@ -174,4 +171,17 @@ impl Db {
             Ok(())
         })
     }
+}
+
+/// Marks every reset link of `user_id` not yet used as used at `now`: a
+/// completed reset, a new password or a new e-mail address ends them all.
+pub(crate) async fn void_reset_links(
+    mut conn: impl Conn,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE password_reset SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
+    let query = statement(&conn, sql).arg(user_id).arg(now);
+    execute(&mut conn, query).await?;
+    Ok(())
 }

@@ -9,6 +9,7 @@ use crate::dialect::BeginWrite;
 use crate::events::write_event;
 use crate::interactions::META_COLUMNS;
 use crate::listing::{ListQuery, page_of};
+use crate::tokens::void_reset_links;
 use crate::{Db, StoreError, StoreResult, now, on_db};
 
 /// Marker of accounts imported from the public datasets: they never log in.
@@ -164,11 +165,7 @@ impl Db {
                 return Err(StoreError::NotFound);
             }
             if voids_resets {
-                sqlx::query("UPDATE password_reset SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                void_reset_links(&mut *tx, user_id, now).await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
