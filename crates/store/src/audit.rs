@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use sqlx::FromRow;
 
+use crate::log_page::{Log, LogPage};
 use crate::{Db, StoreResult, now, on_db};
 
 /// What was done.
@@ -34,6 +35,12 @@ pub struct Actor<'a> {
     pub user_id: i64,
     pub uuid: &'a str,
 }
+
+const AUDIT_LOG: Log = Log {
+    table: "audit",
+    id: "audit_id",
+    columns: "audit_id, occurred_at, actor_uuid, action, target, detail",
+};
 
 /// One recorded action, as administrators read it.
 #[derive(Clone, Debug, FromRow)]
@@ -74,15 +81,9 @@ impl Db {
         })
     }
 
-    /// Entries after id `after`, oldest first, at most `limit`.
-    pub async fn audit_entries(&self, after: i64, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-        on_db!(self, pool => Ok(sqlx::query_as(
-            "SELECT audit_id, occurred_at, actor_uuid, action, target, detail FROM audit \
-             WHERE audit_id > $1 ORDER BY audit_id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?))
+    /// The final entries after `after`, oldest first, and where to read
+    /// on (see [`crate::log_page`]).
+    pub async fn audit_page(&self, after: i64, limit: i64) -> StoreResult<LogPage<AuditEntry>> {
+        self.log_page(&AUDIT_LOG, after, limit).await
     }
 }

@@ -7,7 +7,8 @@ use chrono::NaiveDateTime;
 use sqlx::FromRow;
 
 use crate::backend::{Bind, Conn, statement};
-use crate::{Db, StoreResult, now, on_db};
+use crate::log_page::{Log, LogPage};
+use crate::{Db, StoreResult, now};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,50 +45,12 @@ pub struct NewEvent<'a> {
     pub payload: Option<String>,
 }
 
-/// A page of the event log and where to read on.
-#[derive(Debug)]
-pub struct EventPage {
-    pub events: Vec<Event>,
-    /// Pass this as `after` to read on.
-    pub next_after: i64,
-}
-
-#[derive(FromRow)]
-struct Positioned {
-    position: i64,
-    #[sqlx(flatten)]
-    event: Event,
-}
-
-/// What a page of at most `limit` events holds, cut at whole positions.
-enum Cut {
-    /// Every row read: nothing final is left after them.
-    All(Vec<Event>),
-    /// The rows up to the position that would not fit, which comes next.
-    Before { events: Vec<Event>, last: i64 },
-    /// The first position alone holds more than `limit` events.
-    Oversized(i64),
-}
-
-/// Cuts `rows` (at most `limit + 1`, in position order) at whole positions.
-fn whole_positions(rows: Vec<Positioned>, limit: i64) -> Cut {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if rows.len() <= limit {
-        return Cut::All(rows.into_iter().map(|row| row.event).collect());
-    }
-    let cut = rows[limit].position;
-    let kept: Vec<Positioned> = rows
-        .into_iter()
-        .take_while(|row| row.position < cut)
-        .collect();
-    match kept.last() {
-        Some(last) => Cut::Before {
-            last: last.position,
-            events: kept.into_iter().map(|row| row.event).collect(),
-        },
-        None => Cut::Oversized(cut),
-    }
-}
+const EVENT_LOG: Log = Log {
+    table: "event",
+    id: "id",
+    columns: "id, occured_at, occured_by, object_id, kind, model_name, attribute_name, \
+              new_value, content_type, payload",
+};
 
 /// A stored event.
 #[derive(Clone, Debug, FromRow)]
@@ -144,45 +107,9 @@ pub(crate) async fn write_events(
 
 impl Db {
     /// The final events positioned after `after`, in position order, and
-    /// the cursor to read on from. Only events below [`Db::event_bound`]
-    /// are read: on PostgreSQL an event with a lower id may still commit
-    /// after one with a higher id, and a reader paging by id would step
-    /// over it. A page holds whole positions (the events of one
-    /// transaction), so it may exceed `limit` when one change wrote more.
-    pub async fn event_page(&self, after: i64, limit: i64) -> StoreResult<EventPage> {
-        let bound = self.event_bound().await?;
-        let position = match self {
-            Db::Sqlite(_) => "id",
-            Db::Postgres(_) => "position",
-        };
-        let select = format!(
-            "SELECT {position} AS position, id, occured_at, occured_by, object_id, kind, model_name, \
-             attribute_name, new_value, content_type, payload FROM event"
-        );
-        let page = format!(
-            "{select} WHERE {position} > $1 AND {position} < $2 ORDER BY {position}, id LIMIT $3"
-        );
-        let rows: Vec<Positioned> = on_db!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(page))
-            .bind(after).bind(bound).bind(limit + 1).fetch_all(pool).await?);
-        Ok(match whole_positions(rows, limit) {
-            Cut::All(events) => EventPage {
-                events,
-                next_after: after.max(bound - 1),
-            },
-            Cut::Before { events, last } => EventPage {
-                events,
-                next_after: last,
-            },
-            Cut::Oversized(whole) => {
-                let group = format!("{select} WHERE {position} = $1 ORDER BY id");
-                let rows: Vec<Positioned> = on_db!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(group))
-                    .bind(whole).fetch_all(pool).await?);
-                EventPage {
-                    events: rows.into_iter().map(|row| row.event).collect(),
-                    next_after: whole,
-                }
-            }
-        })
+    /// the cursor to read on from (see [`crate::log_page`]).
+    pub async fn event_page(&self, after: i64, limit: i64) -> StoreResult<LogPage<Event>> {
+        self.log_page(&EVENT_LOG, after, limit).await
     }
 
     /// The bound below which every event is final: no event positioned

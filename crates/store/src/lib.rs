@@ -28,6 +28,7 @@ pub mod forced_runs;
 pub mod groups;
 pub mod interactions;
 mod listing;
+pub mod log_page;
 mod new_item;
 pub mod overview;
 pub mod pools;

@@ -201,8 +201,9 @@ impl TestDb {
         crate::on_db!(&self.db, pool => sqlx::query_as::<_, (Option<String>,)>(sql).fetch_one(pool).await.expect("text").0)
     }
 
-    /// Waits until every committed event is below the event bound, so the
-    /// next engine run consumes it. On PostgreSQL the bound is the oldest
+    /// Waits until every committed event (and audit entry) is below the
+    /// event bound, so the next engine run consumes it and a log read shows
+    /// it. On PostgreSQL the bound is the oldest
     /// running transaction of the whole server, and other tests' open
     /// transactions hold it back for a moment.
     pub async fn settle_events(&self) {
@@ -210,7 +211,10 @@ impl TestDb {
             return;
         }
         let newest = self
-            .scalar("SELECT COALESCE(MAX(position), 0) FROM event")
+            .scalar(
+                "SELECT GREATEST((SELECT COALESCE(MAX(position), 0) FROM event), \
+                 (SELECT COALESCE(MAX(position), 0) FROM audit))",
+            )
             .await;
         for _ in 0..1000 {
             if self.db.event_bound().await.expect("event bound") > newest {

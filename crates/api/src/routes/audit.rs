@@ -34,7 +34,8 @@ wire_row! {
 }
 
 /// Who did what and when: role changes, accepted and declined submissions,
-/// deleted accounts; oldest first, by id (administrators only).
+/// deleted accounts; oldest first (administrators only). Start from 0 and
+/// read on from `next_after`, like the event log.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("Bearer Auth" = [])), params(EventQuery),
     responses((status = 200, body = LogPage<AuditEntry>), (status = 403, body = Message)))]
 async fn list_audit(
@@ -44,9 +45,12 @@ async fn list_audit(
 ) -> AppResult<Json<LogPage<AuditEntry>>> {
     caller.require(&state, Permission::ModifyContent).await?;
     let (after, limit) = query.bounds();
-    let content = wire(state.db.audit_entries(after, limit).await?);
-    let id = |e: &AuditEntry| e.audit_id;
-    Ok(Json(LogPage::new("Audit trail sent", after, content, id)))
+    let page = state.db.audit_page(after, limit).await?;
+    Ok(Json(LogPage::read_on_from(
+        "Audit trail sent",
+        wire(page.entries),
+        page.next_after,
+    )))
 }
 
 /// Records an action of `caller`. The action has happened: a failure to

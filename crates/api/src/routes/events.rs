@@ -74,7 +74,7 @@ async fn list_events(
     let page = state.db.event_page(after, limit).await?;
     Ok(Json(LogPage::read_on_from(
         "Events sent",
-        wire(page.events),
+        wire(page.entries),
         page.next_after,
     )))
 }

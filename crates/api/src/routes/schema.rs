@@ -84,24 +84,18 @@ impl<T> PageAnswer<T> {
     }
 }
 
-/// A page of a log read by id (events, audit).
+/// A page of a log read by cursor (events, audit).
 #[derive(Serialize, ToSchema)]
 pub struct LogPage<T> {
     pub status: bool,
     pub message: String,
     pub content: Vec<T>,
-    /// Pass this as `after` to read on; equals `after` when nothing is new.
+    /// Pass this as `after` to read on. A cursor, not an entry's id: on
+    /// PostgreSQL a lower id can commit after a higher one.
     pub next_after: i64,
 }
 
 impl<T> LogPage<T> {
-    /// The entries read after `after`, and where to read on (`id` names an
-    /// entry's position in its log).
-    pub fn new(message: &str, after: i64, content: Vec<T>, id: impl Fn(&T) -> i64) -> Self {
-        let next_after = content.last().map_or(after, id);
-        Self::read_on_from(message, content, next_after)
-    }
-
     /// The entries read, and the cursor their log gave to read on from.
     pub fn read_on_from(message: &str, content: Vec<T>, next_after: i64) -> Self {
         LogPage {

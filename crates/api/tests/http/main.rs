@@ -14,6 +14,7 @@ mod external;
 mod freshness;
 mod groups;
 mod links;
+mod logs;
 mod people;
 mod profiles;
 mod slow_clients;
