@@ -12,7 +12,7 @@ use recofinement_domain::media::{self, ColumnType, EPISODE_COLUMNS, MediaSpec, P
 use recofinement_domain::{EngineName, Listing, Page};
 
 use crate::backend::{Backend, Bind, Conn, Statement, statement};
-use crate::dialect::escape_like;
+use crate::dialect::{SearchFilter, escape_like};
 use crate::{Db, StoreResult, on_db};
 
 #[derive(Clone, Debug, FromRow)]
@@ -231,8 +231,10 @@ impl Db {
         let contains = format!("%{}%", escape_like(&lowered));
         let prefix = format!("{}%", escape_like(&lowered));
         let field = format!("m.{}", spec.title_column());
-        let index_filter = self.search_index_filter(spec, term);
-        let filter = format!("lower({field}) LIKE $1 ESCAPE '\\'{index_filter}");
+        let SearchFilter {
+            sql: filter,
+            phrase,
+        } = self.search_filter(spec, &field, term);
         // The matches are all read and sorted for the page anyway: counting
         // them there spares a second search of the index.
         let sql = format!(
@@ -247,8 +249,6 @@ impl Db {
             spec.table,
             filter.replace("$5", "$2")
         );
-        // $5 (the FTS5 phrase) exists only where the index filter uses it.
-        let phrase = (!index_filter.is_empty()).then(|| crate::dialect::fts_phrase(term));
         Ok(on_db!(self, pool => {
             let mut items = statement(&pool, sqlx::AssertSqlSafe(sql)).arg(&contains).arg(&prefix).arg(Page::SIZE).arg(page.offset());
             if let Some(phrase) = &phrase {

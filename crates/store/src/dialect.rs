@@ -92,24 +92,39 @@ impl BeginWrite for sqlx::PgPool {
 }
 
 impl Db {
-    /// Extra condition that lets the search use an index. PostgreSQL's
-    /// trigram index serves the `LIKE` itself; SQLite's FTS5 trigram table
-    /// is asked with `MATCH` (bound as `$5`) for terms of three or more
-    /// characters, shorter ones scan.
-    pub fn search_index_filter(
+    /// The condition an item's search `field` meets for `term`: `$1` is
+    /// the lower-cased `%term%` pattern, `$5` the FTS5 phrase where one is
+    /// used. PostgreSQL's trigram index serves the `LIKE` itself. On SQLite,
+    /// `lower()` and `LIKE` fold only ASCII ("école" would miss "École")
+    /// while the FTS5 trigram table folds every alphabet and matches
+    /// substrings: terms of three or more characters (its least) ask it
+    /// alone; shorter ones scan.
+    pub fn search_filter(
         &self,
         spec: &recofinement_domain::media::MediaSpec,
+        field: &str,
         term: &str,
-    ) -> String {
+    ) -> SearchFilter {
         match self {
-            Db::Postgres(_) => String::new(),
-            Db::Sqlite(_) if term.chars().count() >= 3 => format!(
-                " AND m.content_id IN (SELECT rowid FROM {0}_search WHERE {0}_search MATCH $5)",
-                spec.table
-            ),
-            Db::Sqlite(_) => String::new(),
+            Db::Sqlite(_) if term.chars().count() >= 3 => SearchFilter {
+                sql: format!(
+                    "m.content_id IN (SELECT rowid FROM {0}_search WHERE {0}_search MATCH $5)",
+                    spec.table
+                ),
+                phrase: Some(fts_phrase(term)),
+            },
+            _ => SearchFilter {
+                sql: format!("lower({field}) LIKE $1 ESCAPE '\\'"),
+                phrase: None,
+            },
         }
     }
+}
+
+/// A search condition, and the FTS5 phrase it binds as `$5` (if any).
+pub struct SearchFilter {
+    pub sql: String,
+    pub phrase: Option<String>,
 }
 
 /// An FTS5 phrase matching `term` literally.

@@ -120,6 +120,20 @@ db_test!(search_is_literal_case_insensitive_and_prefix_first, |app| {
     assert_error(&body);
 });
 
+// SQLite's own lower() and LIKE fold only ASCII; the answer must not
+// depend on the database.
+db_test!(search_folds_case_beyond_ascii, |app| {
+    let (admin, user, _) = movies(&app).await;
+    let body = json!({"title": "École des fans", "genres": []});
+    app.add_item(&admin, "movie", body).await;
+    for term in ["école", "ÉCOLE", "éco", "des FANS"] {
+        // The client percent-encodes the path.
+        let (status, body) = app.get(&format!("/api/movie/search/{term}"), &user).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(titles(&body), ["École des fans"], "{term}");
+    }
+});
+
 db_test!(genres_are_listed_per_kind, |app| {
     let (_, user, _) = movies(&app).await;
     let (status, body) = app.get("/api/movie/genres", &user).await;
