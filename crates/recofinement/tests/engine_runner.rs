@@ -396,6 +396,11 @@ async fn events_after_a_restore_into_another_cluster_are_consumed() {
         .await;
     t.sql("UPDATE engine SET consumed_before = consumed_before + 1000000000")
         .await;
+    t.sql(
+        "INSERT INTO audit (occurred_at, action, target, position) \
+         VALUES (now(), 'role_granted', 'user:restored', pg_current_xact_id()::text::bigint + 1000000000)",
+    )
+    .await;
     t.db.migrate().await.unwrap();
     for &(user, movie) in &picks {
         rate(&t, user, movie, 5).await;
@@ -403,6 +408,9 @@ async fn events_after_a_restore_into_another_cluster_are_consumed() {
     t.settle_events().await;
     runner.run(&[EngineName::FromProfile], false).await.unwrap();
     assert_rated_items_left_out(&t, &picks).await;
+    // The restored audit trail reads as before.
+    let trail = t.db.audit_page(0, 10).await.unwrap().entries;
+    assert_eq!(trail.len(), 1, "the restored entry is read");
     // A consistent cluster is left alone.
     let cursor = cursor_of(&t, "FromProfile").await;
     assert!(cursor > 0);

@@ -81,9 +81,9 @@ impl Db {
         })
     }
 
-    /// The final entries after `after`, oldest first, and where to read
-    /// on (see [`crate::log_page`]).
-    pub async fn audit_page(&self, after: i64, limit: i64) -> StoreResult<LogPage<AuditEntry>> {
-        self.log_page(&AUDIT_LOG, after, limit).await
+    /// The final entries from position `from` on, oldest first, and where
+    /// to read on (see [`crate::log_page`]).
+    pub async fn audit_page(&self, from: i64, limit: i64) -> StoreResult<LogPage<AuditEntry>> {
+        self.log_page(&AUDIT_LOG, from, limit).await
     }
 }

@@ -106,10 +106,10 @@ pub(crate) async fn write_events(
 }
 
 impl Db {
-    /// The final events positioned after `after`, in position order, and
+    /// The final events from position `from` on, in position order, and
     /// the cursor to read on from (see [`crate::log_page`]).
-    pub async fn event_page(&self, after: i64, limit: i64) -> StoreResult<LogPage<Event>> {
-        self.log_page(&EVENT_LOG, after, limit).await
+    pub async fn event_page(&self, from: i64, limit: i64) -> StoreResult<LogPage<Event>> {
+        self.log_page(&EVENT_LOG, from, limit).await
     }
 
     /// The bound below which every event is final: no event positioned
@@ -163,16 +163,21 @@ impl Db {
                 .await?;
         let (foreign,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM event WHERE position >= $1) \
+             OR EXISTS (SELECT 1 FROM audit WHERE position >= $1) \
              OR EXISTS (SELECT 1 FROM engine WHERE consumed_before > $1)",
         )
         .bind(next_xid)
         .fetch_one(&mut *tx)
         .await?;
         if foreign {
-            sqlx::query("UPDATE event SET position = 0 WHERE position >= $1")
-                .bind(next_xid)
-                .execute(&mut *tx)
-                .await?;
+            // The audit trail is read by position too (store/log_page.rs).
+            for log in ["event", "audit"] {
+                let sql = format!("UPDATE {log} SET position = 0 WHERE position >= $1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(next_xid)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("UPDATE engine SET consumed_before = 0")
                 .execute(&mut *tx)
                 .await?;

@@ -21,7 +21,7 @@ pub(crate) struct Log {
 #[derive(Debug)]
 pub struct LogPage<T> {
     pub entries: Vec<T>,
-    /// Pass this as `after` to read on.
+    /// Pass this as `after` to read on: the first position not read.
     pub next_after: i64,
 }
 
@@ -70,15 +70,17 @@ async fn positioned<C: Conn, T: Decodes>(
 }
 
 impl Db {
-    /// The final entries of `log` positioned after `after`, in position
-    /// order, and where to read on: the last position read, or, when
-    /// nothing final is left, the last final position. A page holds whole
-    /// positions (the entries one transaction wrote), so it may exceed
-    /// `limit` when one change wrote more.
+    /// The final entries of `log` positioned at or after `from`, in
+    /// position order, and where to read on: the position after the last
+    /// one read, or, when nothing final is left, the bound. A page holds
+    /// whole positions (the entries one transaction wrote), so it may
+    /// exceed `limit` when one change wrote more. Position 0 (entries from
+    /// before positions existed, or repaired after a restore) is read from
+    /// 0, the start.
     pub(crate) async fn log_page<T: Decodes>(
         &self,
         log: &Log,
-        after: i64,
+        from: i64,
         limit: i64,
     ) -> StoreResult<LogPage<T>> {
         let Log { table, id, columns } = log;
@@ -94,25 +96,25 @@ impl Db {
         };
         let select = format!("SELECT {position} AS position, {columns} FROM {table}");
         let page = format!(
-            "{select} WHERE {position} > $1 AND {position} < $2 ORDER BY {position}, {id} LIMIT $3"
+            "{select} WHERE {position} >= $1 AND {position} < $2 ORDER BY {position}, {id} LIMIT $3"
         );
-        let args = [after, bound, limit + 1];
+        let args = [from, bound, limit + 1];
         let rows = on_db!(self, pool => positioned(pool, page, &args).await?);
         Ok(match whole_positions(rows, limit) {
             Cut::All(entries) => LogPage {
                 entries,
-                next_after: after.max(bound - 1),
+                next_after: from.max(bound),
             },
             Cut::Before { entries, last } => LogPage {
                 entries,
-                next_after: last,
+                next_after: last + 1,
             },
             Cut::Oversized(whole) => {
                 let group = format!("{select} WHERE {position} = $1 ORDER BY {id}");
                 let rows = on_db!(self, pool => positioned(pool, group, &[whole]).await?);
                 LogPage {
                     entries: rows.into_iter().map(|(_, entry)| entry).collect(),
-                    next_after: whole,
+                    next_after: whole + 1,
                 }
             }
         })
