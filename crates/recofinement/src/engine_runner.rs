@@ -426,8 +426,9 @@ impl EngineRunner {
     /// Runs the forced runs waiting (asked for on any instance; see
     /// `recofinement_store::forced_runs`), then takes them off the queue,
     /// failed or not: a failure is in the engine history, and a request
-    /// that kept failing must not run again at every tick. Only the
-    /// scheduler calls it, under its fence.
+    /// that kept failing must not run again at every tick. A run stopped by
+    /// shutdown stays queued for the next scheduler. Only the scheduler
+    /// calls it, under its fence.
     pub async fn serve_forced_runs(&self) -> anyhow::Result<()> {
         let waiting = self.db.forced_runs_waiting().await?;
         if waiting.is_empty() {
@@ -435,7 +436,9 @@ impl EngineRunner {
         }
         let engines: Vec<EngineName> = waiting.iter().map(|run| run.engine).collect();
         let ran = self.run(&engines, true).await;
-        self.db.forced_runs_done(&waiting).await?;
+        if !self.is_shut_down() {
+            self.db.forced_runs_done(&waiting).await?;
+        }
         ran.map(drop)
     }
 

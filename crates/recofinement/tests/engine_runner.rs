@@ -1221,3 +1221,23 @@ backend_test!(
         }
     }
 );
+
+// A forced run the scheduler took but could not run (the process is
+// stopping) waits for the next scheduler instead of vanishing.
+backend_test!(a_forced_run_stopped_by_shutdown_stays_queued, |t| {
+    catalogue(&t).await;
+    t.sql(&format!(
+        "INSERT INTO engine_forced_run (engine, requested_at) VALUES ('{}', CURRENT_TIMESTAMP)",
+        EngineName::Popularity.as_str()
+    ))
+    .await;
+    let stopping = EngineRunner::new(t.db.clone(), 1).unwrap();
+    stopping.shutdown();
+    assert!(stopping.serve_forced_runs().await.is_err());
+    assert_eq!(t.count("engine_forced_run").await, 1, "still queued");
+    let next = EngineRunner::new(t.db.clone(), 1).unwrap();
+    next.serve_forced_runs().await.unwrap();
+    assert_eq!(t.count("engine_forced_run").await, 0);
+    let forced = "SELECT COUNT(*) FROM engine_run WHERE cause = 'forced' AND outcome = 'done'";
+    assert_eq!(t.scalar(forced).await, 1);
+});

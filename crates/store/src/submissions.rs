@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use recofinement_domain::media::{Column, EPISODE_COLUMNS, MediaSpec};
 
-use recofinement_domain::{Listing, Page};
+use recofinement_domain::{ContentKind, Listing, Page};
 
 use crate::dialect::BeginWrite;
 use crate::listing::{ListQuery, page_of};
@@ -63,16 +63,18 @@ fn unique_key(spec: &MediaSpec, proposal: &Proposal) -> Option<String> {
 }
 
 impl Db {
-    /// Genre ids among `ids` that do not exist, in the order given; read a
-    /// thousand at a time (a proposal may name many).
-    pub async fn missing_genres(&self, ids: &[i64]) -> StoreResult<Vec<i64>> {
+    /// Genre ids among `ids` that are not genres of `kind`, in the order
+    /// given; read a thousand at a time (a proposal may name many). A genre
+    /// of another kind would make the engines take it for one of this kind.
+    pub async fn missing_genres(&self, ids: &[i64], kind: ContentKind) -> StoreResult<Vec<i64>> {
         let mut seen = std::collections::HashSet::new();
         let unique: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         let mut found = std::collections::HashSet::new();
         for chunk in unique.chunks(1000) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT genre_id FROM genre WHERE genre_id IN ({})",
+                "SELECT genre_id FROM genre WHERE content_type = ${} AND genre_id IN ({})",
+                chunk.len() + 1,
                 placeholders.join(", ")
             );
             let rows: Vec<(i64,)> = on_db!(self, pool => {
@@ -80,6 +82,7 @@ impl Db {
                 for id in chunk {
                     query = query.bind(*id);
                 }
+                query = query.bind(kind.label());
                 query.fetch_all(pool).await?
             });
             found.extend(rows.into_iter().map(|(id,)| id));

@@ -533,7 +533,8 @@ async fn submit(
             .iter()
             .flat_map(|e| e.genres.iter().copied()),
     );
-    if let Some(missing) = state.db.missing_genres(&all_genres).await?.first() {
+    let missing = state.db.missing_genres(&all_genres, spec.kind).await?;
+    if let Some(missing) = missing.first() {
         return Err(AppError::not_found(format!("Genre {missing} not found!")));
     }
     let id = state

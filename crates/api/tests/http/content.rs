@@ -487,8 +487,14 @@ db_test!(submissions_are_checked_and_listed, |app| {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "Genre 77 not found!");
+    // A genre of another kind is not one of this kind's.
+    app.genre(78, "Jazz", "TRACK", 0).await;
+    let body = json!({"title": "X", "genres": [78]});
+    let (status, body) = app.post("/api/movie", Some(&user), body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Genre 78 not found!");
     let (status, body) = app
-        .post("/api/track", Some(&user), json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [1], "recording_mbid": "nope"}))
+        .post("/api/track", Some(&user), json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [78], "recording_mbid": "nope"}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"], json!(["recording_mbid: Not a valid UUID."]));
@@ -496,7 +502,7 @@ db_test!(submissions_are_checked_and_listed, |app| {
         .post(
             "/api/track",
             Some(&user),
-            json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [1]}),
+            json!({"title": "New song", "year": 2020, "spotify_id": -1, "genres": [78]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
