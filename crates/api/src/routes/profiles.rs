@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -330,13 +330,18 @@ impl Body for ProfileMetaBody {
     }
 }
 
-/// ISO 8601 with or without an offset, converted to naive UTC.
+/// ISO 8601 with or without an offset, converted to naive UTC. Only
+/// years 1 to 9999 and no leap second: what both databases store alike
+/// (PostgreSQL refuses -5000 with an error and folds second 60 into the
+/// next minute; SQLite keeps both as written).
 pub fn parse_time(value: &str) -> Option<NaiveDateTime> {
-    chrono::DateTime::parse_from_rfc3339(value)
+    let time = chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| t.naive_utc())
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f").ok())
-        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f").ok())?;
+    let storable = (1..=9999).contains(&time.year()) && time.nanosecond() < 1_000_000_000;
+    storable.then_some(time)
 }
 
 #[derive(Deserialize, IntoParams)]
