@@ -397,3 +397,27 @@ backend_test!(foreign_keys_have_an_index_unless_said_otherwise, |t| {
         UNINDEXED_ON_PURPOSE
     );
 });
+
+// The import writes no events: engines that ran before it (a server started
+// on the empty database, then `import`) must still see what it loaded.
+backend_test!(engines_that_ran_before_an_import_see_it, |t| {
+    let runner = EngineRunner::new(t.db.clone(), 2).unwrap();
+    runner.run(&ALL_ENGINES, false).await.unwrap();
+    assert!(
+        runner.run(&ALL_ENGINES, false).await.unwrap().is_empty(),
+        "nothing new"
+    );
+    load_small_set(&t.db).await;
+    let ran: Vec<&str> = runner
+        .run(&ALL_ENGINES, false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|report| report.engine)
+        .collect();
+    let every: Vec<&str> = ALL_ENGINES.iter().map(|e| e.as_str()).collect();
+    assert_eq!(ran, every);
+    let popular =
+        "SELECT COUNT(*) FROM content WHERE popularity_score IS NOT NULL AND popularity_score > 0";
+    assert!(t.scalar(popular).await > 0, "popularity computed");
+});

@@ -8,7 +8,8 @@
 //! a table empty at the unit's start, else into a temporary table then
 //! `INSERT … SELECT … ON CONFLICT DO NOTHING`), multi-row `INSERT … ON
 //! CONFLICT DO NOTHING` on SQLite. A re-run adds nothing twice.
-//! The import writes no event rows: the first engine run sees everything.
+//! The import writes no event rows: it clears the engines' state, so their
+//! next run is a full one that sees everything.
 
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -396,9 +397,15 @@ impl Db {
         Ok(reports)
     }
 
-    /// After an import: the lists hear of it, and the planner gets fresh
-    /// statistics (PostgreSQL otherwise guesses from an empty table).
+    /// After an import: the engines start afresh, the lists hear of it, and
+    /// the planner gets fresh statistics (PostgreSQL otherwise guesses from
+    /// an empty table). The import writes no events, so an engine that has
+    /// run before would find nothing new in the log and never see the
+    /// imported data: its state goes, and its next run is a full one.
     pub async fn analyze_imported(&self) -> Result<(), DatasetError> {
+        crate::on_db!(self, pool => {
+            sqlx::query("DELETE FROM engine").execute(pool).await.map_err(store_error("engine"))?;
+        });
         self.announce(crate::changes::ListChange::Catalogue).await;
         // SQLite takes one name (or none); PostgreSQL a list, kept to the
         // imported tables of the current schema.
