@@ -98,8 +98,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled before connecting")
         }
         Command::Secret(SecretCommand::Rotate) => {
-            let keys = resolve_keys(&db, &settings).await?;
-            let count = secrets::reencrypt_tokens(&db, &keys).await?;
+            let file = secrets::KeyFile::for_database(&settings.database_url);
+            let count = secrets::rotate(&db, &file, settings.given_keys()).await?;
             println!(
                 "{count} linked-service grants re-encrypted with the current TOKEN_ENCRYPTION_KEY"
             );

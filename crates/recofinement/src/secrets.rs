@@ -24,6 +24,7 @@ const LEGACY_SECRET: &str = "jwt_secret";
 const LEGACY_TOKEN_KEY: &str = "token_encryption_key";
 const SECRET_VAR: &str = "SECRET_KEY";
 const TOKEN_KEY_VAR: &str = "TOKEN_ENCRYPTION_KEY";
+const TOKEN_KEY_PREVIOUS_VAR: &str = "TOKEN_ENCRYPTION_KEY_PREVIOUS";
 
 /// The keys as configured (flags or environment).
 #[derive(Default)]
@@ -104,9 +105,13 @@ pub async fn resolve(db: &Db, file: &KeyFile, given: GivenKeys) -> anyhow::Resul
         bail!("{SECRET_VAR} must be at least 16 characters long");
     }
     let token_key = TokenKey::from_hex(&token_key).map_err(anyhow::Error::msg)?;
-    let token_key_previous = match &given.token_key_previous {
+    let token_key_previous = given
+        .token_key_previous
+        .clone()
+        .or_else(|| from_file(TOKEN_KEY_PREVIOUS_VAR));
+    let token_key_previous = match token_key_previous {
         Some(k) => Some(
-            TokenKey::from_hex(k).map_err(|e| anyhow::anyhow!("{TOKEN_KEY_VAR}_PREVIOUS: {e}"))?,
+            TokenKey::from_hex(&k).map_err(|e| anyhow::anyhow!("{TOKEN_KEY_PREVIOUS_VAR}: {e}"))?,
         ),
         None => None,
     };
@@ -234,9 +239,39 @@ impl KeyEntries {
     }
 }
 
+/// `secret rotate`: where the key file is the key source (SQLite), the
+/// keys given for the rotation are written into it first, so that a plain
+/// start afterwards runs with them: the token key with the one it replaces
+/// as its previous key (a rotation cut short leaves grants sealed with
+/// either, and both open); the signing key alone (a rotation after a leak
+/// must end the old key's tokens). Then every provider token is re-sealed
+/// with the new key. Answers how many grants changed.
+pub async fn rotate(db: &Db, file: &KeyFile, given: GivenKeys) -> anyhow::Result<usize> {
+    if let KeyFile::Beside(path) = file
+        && path.exists()
+    {
+        let mut entries = KeyEntries::read(path)?;
+        if let Some(key) = &given.token_key {
+            let replaced = entries.get(TOKEN_KEY_VAR).filter(|old| old != key);
+            if let Some(previous) = given.token_key_previous.clone().or(replaced) {
+                entries.set(TOKEN_KEY_PREVIOUS_VAR, previous);
+            }
+            entries.set(TOKEN_KEY_VAR, key.clone());
+        }
+        if let Some(key) = &given.secret_key {
+            entries.set(SECRET_VAR, key.clone());
+        }
+        entries.write(path)?;
+    }
+    let keys = resolve(db, file, given).await?;
+    reencrypt_tokens(db, &keys).await
+}
+
 /// Re-seals every stored provider token with the current key (opening it
 /// with the current or the previous key); answers how many grants changed.
-/// A token neither key opens is left as it is and reported.
+/// A token neither key opens is left as it is and reported, and so is one
+/// a running server replaced meanwhile (a refresh): the stored value is
+/// only replaced while it is still the one that was read.
 pub async fn reencrypt_tokens(db: &Db, keys: &Keys) -> anyhow::Result<usize> {
     let opener = TokenCipher::rotating(&keys.token_key, keys.token_key_previous.as_ref());
     let mut changed = 0;
@@ -253,14 +288,18 @@ pub async fn reencrypt_tokens(db: &Db, keys: &Keys) -> anyhow::Result<usize> {
         };
         match (reseal(&grant.access_token), reseal(&grant.refresh_token)) {
             (Ok(Some(access)), Ok(refresh)) => {
-                db.update_external_tokens(
-                    grant.user_id,
-                    grant.service,
-                    &access,
-                    refresh.as_deref(),
-                )
-                .await?;
-                changed += 1;
+                if db
+                    .reseal_external_tokens(&grant, &access, refresh.as_deref())
+                    .await?
+                {
+                    changed += 1;
+                } else {
+                    tracing::warn!(
+                        user_id = grant.user_id,
+                        service = grant.service.name(),
+                        "a grant changed during the rotation: left as it is; run the rotation again"
+                    );
+                }
             }
             (Ok(None), _) => {}
             _ => tracing::error!(

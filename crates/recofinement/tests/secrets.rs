@@ -152,3 +152,50 @@ backend_test!(rotation_reseals_every_provider_token, |t| {
     );
     std::fs::remove_dir_all(dir).unwrap();
 });
+
+// On SQLite the key file is the key source: a rotation given the new token
+// key on the command line must leave it there, or the next plain start
+// would read the old key and open none of the re-sealed grants.
+#[tokio::test]
+async fn a_rotation_on_sqlite_leaves_the_new_key_in_the_key_file() {
+    let t = TestDb::fresh(Backend::Sqlite).await;
+    let (dir, file) = key_file_in_temp(KeyFile::Beside);
+    let old = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .unwrap();
+    let user =
+        t.db.create_user("alice@example.com", "alice", "$2b$04$x", "user")
+            .await
+            .unwrap();
+    let aad = grant_aad(user.user_id, "Spotify");
+    let sealed = TokenCipher::new(&old.token_key).encrypt("provider-access", aad.as_bytes());
+    let service = recofinement_domain::Service::Spotify;
+    t.db.link_external(user.user_id, service, &sealed, None)
+        .await
+        .unwrap();
+    let new = secrets::generate();
+    let rotation = GivenKeys {
+        token_key: Some(new.clone()),
+        ..GivenKeys::default()
+    };
+    assert_eq!(secrets::rotate(&t.db, &file, rotation).await.unwrap(), 1);
+    // The next start is given nothing.
+    let next = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .unwrap();
+    let grant = t.db.external_grants().await.unwrap().pop().unwrap();
+    let stored = grant.access_token.as_deref().unwrap();
+    let started = TokenCipher::new(&next.token_key);
+    assert_eq!(
+        started.decrypt(stored, aad.as_bytes()).as_deref(),
+        Some("provider-access"),
+        "the start opens the re-sealed grant"
+    );
+    // A grant left sealed with the old key (a rotation cut short) opens too.
+    let both = TokenCipher::rotating(&next.token_key, next.token_key_previous.as_ref());
+    assert_eq!(
+        both.decrypt(&sealed, aad.as_bytes()).as_deref(),
+        Some("provider-access")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -130,6 +130,35 @@ impl Db {
         Ok(())
     }
 
+    /// Replaces a grant's tokens with re-sealed ones, unless it changed
+    /// since `grant` was read (a server refreshed it meanwhile); answers
+    /// whether it replaced them.
+    pub async fn reseal_external_tokens(
+        &self,
+        grant: &StoredGrant,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> StoreResult<bool> {
+        let Some(read) = grant.access_token.as_deref() else {
+            return Ok(false);
+        };
+        let written = on_db!(self, pool => {
+            sqlx::query(
+                "UPDATE external_service SET access_token = $3, refresh_token = $4 \
+                 WHERE user_id = $1 AND service_name = $2 AND access_token = $5",
+            )
+            .bind(grant.user_id)
+            .bind(grant.service.name())
+            .bind(access_token)
+            .bind(refresh_token)
+            .bind(read)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(written == 1)
+    }
+
     /// Runs `sql` over `$1` the user, `$2` the service, `$3` the access token
     /// and `$4` the refresh token; the number of rows it wrote.
     async fn write_tokens(
