@@ -421,3 +421,48 @@ backend_test!(engines_that_ran_before_an_import_see_it, |t| {
         "SELECT COUNT(*) FROM content WHERE popularity_score IS NOT NULL AND popularity_score > 0";
     assert!(t.scalar(popular).await > 0, "popularity computed");
 });
+
+// An export taken while the server writes reads one snapshot: a user who
+// signs up and rates after `user.csv` is written is in no file, and the
+// export imports whole (read file by file, its interactions named a user
+// that user.csv lacked, and the import stopped there).
+backend_test!(an_export_taken_during_writes_imports_whole, |t| {
+    load_small_set(&t.db).await;
+    let movie = t.scalar("SELECT MIN(content_id) FROM movie").await;
+    let db = t.db.clone();
+    let dir = TempDir::new("export-live");
+    t.db.export_dataset_between(&dir.0, move |file| {
+        let db = db.clone();
+        let after_users = file == "user.csv";
+        Box::pin(async move {
+            if after_users {
+                let user = db
+                    .create_user("late@example.com", "late", "$2b$04$x", "user")
+                    .await
+                    .unwrap();
+                let rating = recofinement_store::interactions::MetaPatch {
+                    rating: Some(4),
+                    additional_count: None,
+                };
+                db.patch_item(
+                    user.user_id,
+                    movie,
+                    recofinement_domain::ContentKind::Movie,
+                    rating,
+                )
+                .await
+                .unwrap();
+            }
+        })
+    })
+    .await
+    .unwrap();
+    let copy = TestDb::fresh(t.backend).await;
+    copy.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let users = "SELECT COUNT(*) FROM \"user\"";
+    assert_eq!(
+        copy.scalar(users).await + 1,
+        t.scalar(users).await,
+        "the late user is not in it"
+    );
+});

@@ -108,15 +108,18 @@ fn field_text<DB: Backend>(
     })
 }
 
-/// Writes one row (read through `_pool`) to `out`.
-fn write_row<C: Conn, W: io::Write>(
-    _pool: C,
+/// Writes one row to `out`.
+fn write_row<R, W: io::Write>(
     out: &mut CsvWriter<W>,
-    row: &<C::Backend as sqlx::Database>::Row,
+    row: &R,
     reads: &[Read],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), sqlx::Error>
+where
+    R: sqlx::Row,
+    R::Database: Backend<Row = R>,
+{
     for (i, read) in reads.iter().enumerate() {
-        out.field(field_text::<C::Backend>(row, i, read)?.as_deref());
+        out.field(field_text::<R::Database>(row, i, read)?.as_deref());
     }
     out.end();
     Ok(())
@@ -124,51 +127,71 @@ fn write_row<C: Conn, W: io::Write>(
 
 impl Db {
     /// Writes every file of the layout into `dir` (created if missing);
-    /// existing files of the same names are replaced.
+    /// existing files of the same names are replaced. Every file is read in
+    /// one read-only transaction, one snapshot: an export taken while the
+    /// server writes is consistent (no interaction of a user or an item
+    /// that a file written earlier lacks), so it imports whole.
     pub async fn export_dataset(&self, dir: &Path) -> Result<Vec<ExportedFile>, ExportError> {
+        self.export_dataset_between(dir, |_| Box::pin(async {}))
+            .await
+    }
+
+    /// [`Db::export_dataset`], calling `between` with each file's name once
+    /// it is written (tests write meanwhile).
+    pub async fn export_dataset_between(
+        &self,
+        dir: &Path,
+        mut between: impl FnMut(&str) -> futures::future::BoxFuture<'static, ()>,
+    ) -> Result<Vec<ExportedFile>, ExportError> {
         std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
             file: dir.display().to_string(),
             source,
         })?;
-        let mut written = Vec::new();
-        for spec in file_specs() {
-            let name = file_name(&spec);
-            let rows =
-                self.export_file(&spec, &dir.join(&name))
-                    .await
-                    .map_err(|error| match error {
-                        FileError::Io(source) => ExportError::Io {
-                            file: name.clone(),
-                            source,
-                        },
-                        FileError::Store(source) => ExportError::Store {
-                            file: name.clone(),
-                            source,
-                        },
-                    })?;
-            written.push(ExportedFile { file: name, rows });
-        }
-        Ok(written)
-    }
-
-    /// Streams one table into `path` (through a temporary file, so a failed
-    /// export never leaves half a file under the real name).
-    async fn export_file(&self, spec: &FileSpec, path: &Path) -> Result<u64, FileError> {
-        let partial = PathBuf::from(format!("{}.partial", path.display()));
-        let file = io::BufWriter::new(std::fs::File::create(&partial)?);
-        let mut out = CsvWriter::new(file, spec)?;
-        let reads: Vec<Read> = spec.columns.iter().map(|c| read_as(c.ty)).collect();
-        let sql = select_sql(spec);
+        // SQLite's read transaction keeps the snapshot of its first read.
+        let snapshot = match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(_) => Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        };
+        let begun = |source: sqlx::Error| ExportError::Store {
+            file: dir.display().to_string(),
+            source: source.into(),
+        };
         on_db!(self, pool => {
-            let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(pool);
-            while let Some(row) = stream.try_next().await.map_err(StoreError::from)? {
-                write_row(pool, &mut out, &row, &reads).map_err(StoreError::from)?;
+            let mut tx = pool.begin().await.map_err(begun)?;
+            if let Some(sql) = snapshot {
+                sqlx::query(sql).execute(&mut *tx).await.map_err(begun)?;
             }
-        });
-        let rows = out.finish()?;
-        std::fs::rename(&partial, path)?;
-        Ok(rows)
+            let mut written = Vec::new();
+            for spec in file_specs() {
+                let name = file_name(&spec);
+                let rows = export_file(&mut *tx, &spec, &dir.join(&name))
+                    .await
+                    .map_err(|error| error.of_file(&name))?;
+                between(&name).await;
+                written.push(ExportedFile { file: name, rows });
+            }
+            tx.rollback().await.map_err(begun)?;
+            Ok(written)
+        })
     }
+}
+
+/// Streams one table into `path` (through a temporary file, so a failed
+/// export never leaves half a file under the real name).
+async fn export_file<C: Conn>(mut conn: C, spec: &FileSpec, path: &Path) -> Result<u64, FileError> {
+    let partial = PathBuf::from(format!("{}.partial", path.display()));
+    let file = io::BufWriter::new(std::fs::File::create(&partial)?);
+    let mut out = CsvWriter::new(file, spec)?;
+    let reads: Vec<Read> = spec.columns.iter().map(|c| read_as(c.ty)).collect();
+    let sql = select_sql(spec);
+    let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(conn.executor());
+    while let Some(row) = stream.try_next().await.map_err(StoreError::from)? {
+        write_row(&mut out, &row, &reads).map_err(StoreError::from)?;
+    }
+    drop(stream);
+    let rows = out.finish()?;
+    std::fs::rename(&partial, path)?;
+    Ok(rows)
 }
 
 enum FileError {
@@ -185,6 +208,21 @@ impl From<io::Error> for FileError {
 impl From<StoreError> for FileError {
     fn from(error: StoreError) -> Self {
         FileError::Store(error)
+    }
+}
+
+impl FileError {
+    fn of_file(self, file: &str) -> ExportError {
+        match self {
+            FileError::Io(source) => ExportError::Io {
+                file: file.to_string(),
+                source,
+            },
+            FileError::Store(source) => ExportError::Store {
+                file: file.to_string(),
+                source,
+            },
+        }
     }
 }
 
