@@ -26,6 +26,19 @@ pub fn interaction_file_name(n: usize) -> String {
     format!("{INTERACTIONS_PREFIX}_{n}.csv")
 }
 
+/// Interaction files in `dir` other than `meta_user_content_1.csv`, the one
+/// an export writes: `import` would load them beside it.
+pub fn other_interaction_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let written = interaction_file_name(1);
+    Ok(interaction_files(dir)?
+        .into_iter()
+        .filter(|path| path.file_name().is_none_or(|name| name != written.as_str()))
+        .collect())
+}
+
 /// The interaction files in `dir`: `meta_user_content_1.csv` … `_4.csv`
 /// first in numeric order, then any other `meta_user_content*.csv` by name.
 fn interaction_files(dir: &Path) -> io::Result<Vec<PathBuf>> {

@@ -15,7 +15,7 @@ pub mod schema;
 pub mod value;
 pub mod write;
 
-pub use layout::{DatasetFile, dataset_files, interaction_file_name};
+pub use layout::{DatasetFile, dataset_files, interaction_file_name, other_interaction_files};
 pub use read::{CsvError, CsvReader};
 pub use schema::{FieldType, FileColumn, FileSpec, INTERACTIONS_PREFIX, file_spec, file_specs};
 pub use value::{Value, convert};

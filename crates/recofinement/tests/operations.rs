@@ -466,3 +466,22 @@ backend_test!(an_export_taken_during_writes_imports_whole, |t| {
         "the late user is not in it"
     );
 });
+
+// Import loads every interaction file of a directory: an export must not
+// land beside interaction files it does not replace.
+backend_test!(
+    an_export_refuses_a_directory_with_other_interaction_files,
+    |t| {
+        load_small_set(&t.db).await;
+        let dir = TempDir::new("export-over");
+        let stray = dir.0.join("meta_user_content_2.csv");
+        std::fs::write(&stray, "content_id,user_id,rating,count\n").unwrap();
+        let error = t.db.export_dataset(&dir.0).await.unwrap_err().to_string();
+        assert!(error.contains("meta_user_content_2.csv"), "{error}");
+        assert!(!dir.0.join("user.csv").exists(), "nothing written");
+        // Its own file is replaced as before.
+        std::fs::remove_file(&stray).unwrap();
+        t.db.export_dataset(&dir.0).await.unwrap();
+        t.db.export_dataset(&dir.0).await.unwrap();
+    }
+);

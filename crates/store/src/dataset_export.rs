@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::{Db, StoreError, on_db};
 use futures::TryStreamExt;
-use recofinement_dataset::{CsvWriter, FieldType, FileSpec, file_specs, interaction_file_name};
+use recofinement_dataset::{
+    CsvWriter, FieldType, FileSpec, file_specs, interaction_file_name, other_interaction_files,
+};
 
 use crate::backend::{Backend, Conn};
 
@@ -143,10 +145,23 @@ impl Db {
         dir: &Path,
         mut between: impl FnMut(&str) -> futures::future::BoxFuture<'static, ()>,
     ) -> Result<Vec<ExportedFile>, ExportError> {
-        std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        let in_dir = |source| ExportError::Io {
             file: dir.display().to_string(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(dir).map_err(in_dir)?;
+        // Import reads every interaction file of a directory.
+        let others = other_interaction_files(dir).map_err(in_dir)?;
+        if let Some(other) = others.first() {
+            return Err(ExportError::Io {
+                file: other.display().to_string(),
+                source: io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "an interaction file this export would not replace, which import would load too: \
+                     export into an empty directory",
+                ),
+            });
+        }
         // SQLite's read transaction keeps the snapshot of its first read.
         let snapshot = match self {
             Db::Sqlite(_) => None,
