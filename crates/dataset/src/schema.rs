@@ -43,6 +43,11 @@ pub struct FileSpec {
     pub content_type: Option<&'static str>,
     /// Serial id column whose sequence must move past the largest id.
     pub serial: Option<&'static str>,
+    /// Columns that tell whose row a serial id is (a user's uuid, a
+    /// genre's name and kind): a database row under the same id with other
+    /// values is someone else's, and loading the file beside it would give
+    /// that row the file's dependent rows (ratings, links).
+    pub identity: &'static [&'static str],
 }
 
 impl FileSpec {
@@ -100,6 +105,7 @@ fn media_file(kind: ContentKind, file: &'static str) -> FileSpec {
         columns,
         content_type: Some(kind.label()),
         serial: None,
+        identity: &[],
     }
 }
 
@@ -149,6 +155,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             ],
             content_type: None,
             serial: Some("genre_id"),
+            identity: &["name", "content_type"],
         },
         FileSpec {
             file: "content.csv",
@@ -160,6 +167,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             ],
             content_type: None,
             serial: Some("content_id"),
+            identity: &[],
         },
     ];
     specs.extend(
@@ -182,6 +190,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             ],
             content_type: Some("EPISODE"),
             serial: None,
+            identity: &[],
         },
         FileSpec {
             file: "user.csv",
@@ -195,6 +204,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             ],
             content_type: None,
             serial: Some("user_id"),
+            identity: &["uuid"],
         },
         FileSpec {
             file: "content_genres.csv",
@@ -202,6 +212,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             columns: vec![id("content_id"), id("genre_id")],
             content_type: None,
             serial: None,
+            identity: &[],
         },
         FileSpec {
             file: INTERACTIONS_PREFIX,
@@ -214,6 +225,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             ],
             content_type: None,
             serial: None,
+            identity: &[],
         },
         FileSpec {
             file: "role.csv",
@@ -221,6 +233,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             columns: vec![id("role_id"), text("name", 45, false)],
             content_type: None,
             serial: Some("role_id"),
+            identity: &["name"],
         },
         FileSpec {
             file: "permission.csv",
@@ -228,6 +241,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             columns: vec![text("permission", 45, true)],
             content_type: None,
             serial: None,
+            identity: &[],
         },
         FileSpec {
             file: "role_permission.csv",
@@ -235,6 +249,7 @@ pub fn file_specs() -> Vec<FileSpec> {
             columns: vec![id("role_id"), text("permission", 45, true)],
             content_type: None,
             serial: None,
+            identity: &[],
         },
     ]);
     specs

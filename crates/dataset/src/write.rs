@@ -164,6 +164,7 @@ mod tests {
                 .collect(),
             content_type: None,
             serial: None,
+            identity: &[],
         }
     }
 

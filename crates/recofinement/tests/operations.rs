@@ -485,3 +485,32 @@ backend_test!(
         t.db.export_dataset(&dir.0).await.unwrap();
     }
 );
+
+// An account made before the import holds user id 1, which the dataset
+// gives to one of its users: skipped as a duplicate, that user's ratings
+// would land on the account. The import refuses instead.
+backend_test!(an_import_refuses_ids_held_by_other_rows, |t| {
+    let admin =
+        t.db.create_user("admin@example.com", "admin", "$2b$04$x", "admin")
+            .await
+            .unwrap();
+    assert_eq!(admin.user_id, 1);
+    let dir = TempDir::new("ids-taken");
+    generate(&dir.0, &SMALL).unwrap();
+    let error = t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap_err();
+    let error = error.to_string();
+    assert!(
+        error.contains("user.csv") && error.contains("id 1 of"),
+        "{error}"
+    );
+    let on_admin = "SELECT COUNT(*) FROM meta_user_content WHERE user_id = 1";
+    assert_eq!(
+        t.scalar(on_admin).await,
+        0,
+        "no rating landed on the account"
+    );
+    // The dataset's own rows are its own: a re-run into its database passes.
+    let own = TestDb::fresh(t.backend).await;
+    own.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    own.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+});

@@ -677,8 +677,52 @@ impl UnitTx {
         Ok((read, inserted))
     }
 
-    /// Writes one batch; returns the rows added.
+    /// Writes one batch; returns the rows added. A batch row whose id the
+    /// database holds for someone else (see [`FileSpec::identity`]) stops
+    /// the unit: skipped as a duplicate, it would hand that row its
+    /// dependent rows (a user's ratings to another account).
     async fn write_batch(
+        &mut self,
+        statements: &Statements<'_>,
+        batch: &Batch,
+    ) -> Result<u64, StoreError> {
+        let spec = statements.spec;
+        let inserted = self.insert_batch(statements, batch).await?;
+        let taken = match (&mut self.conn, &batch.payload) {
+            (Conn::Postgres(tx), Payload::Copy(_)) if self.path == PgPath::Staged => {
+                let sql = taken_id_sql(spec, "s AS (SELECT * FROM import_stage)");
+                let found: Option<(i64,)> = match &sql {
+                    Some(sql) => {
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                            .fetch_optional(&mut **tx)
+                            .await?
+                    }
+                    None => None,
+                };
+                sqlx::query("TRUNCATE import_stage")
+                    .execute(&mut **tx)
+                    .await?;
+                found
+            }
+            (Conn::Sqlite(tx), Payload::Values(values)) => {
+                sqlite_taken_id(tx, spec, values).await?
+            }
+            _ => None,
+        };
+        match taken {
+            Some((id,)) => Err(StoreError::conflict(format!(
+                "id {id} of {}: the database holds another row under it (its {} differ); \
+                 this dataset does not fit a database holding other data under its ids",
+                spec.table,
+                spec.identity.join(", ")
+            ))),
+            None => Ok(inserted),
+        }
+    }
+
+    /// Inserts one batch; the rows added (PostgreSQL's staged rows stay in
+    /// the stage for [`UnitTx::write_batch`]'s check).
+    async fn insert_batch(
         &mut self,
         statements: &Statements<'_>,
         batch: &Batch,
@@ -711,9 +755,6 @@ impl UnitTx {
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
-                sqlx::query("TRUNCATE import_stage")
-                    .execute(&mut **tx)
-                    .await?;
                 Ok(inserted)
             }
             (Conn::Sqlite(tx), Payload::Values(values)) => {
@@ -794,6 +835,70 @@ impl<'a> Statements<'a> {
             insert_full: insert_values_sql(spec, per_statement),
         }
     }
+}
+
+/// The first id of the file's rows `s` (a common table expression naming
+/// the key and identity columns) that the table holds for a row whose
+/// identity columns differ; `None` for a file without identity columns.
+fn taken_id_sql(spec: &FileSpec, s: &str) -> Option<String> {
+    let key = spec.serial.filter(|_| !spec.identity.is_empty())?;
+    let of = |alias: &str| -> String {
+        let columns: Vec<String> = spec
+            .identity
+            .iter()
+            .map(|c| format!("{alias}.{c}"))
+            .collect();
+        columns.join(", ")
+    };
+    Some(format!(
+        "WITH {s} SELECT s.{key} FROM s JOIN {table} t ON t.{key} = s.{key} \
+         WHERE ({s_identity}) IS DISTINCT FROM ({t}) LIMIT 1",
+        table = spec.table,
+        s_identity = of("s"),
+        t = of("t"),
+    ))
+}
+
+/// [`taken_id_sql`] over a SQLite batch, its rows given as values.
+async fn sqlite_taken_id(
+    tx: &mut WriteTx<sqlx::Sqlite>,
+    spec: &FileSpec,
+    values: &[Value],
+) -> Result<Option<(i64,)>, sqlx::Error> {
+    let Some(key) = spec.serial.filter(|_| !spec.identity.is_empty()) else {
+        return Ok(None);
+    };
+    let position = |name: &str| spec.columns.iter().position(|c| c.name == name);
+    let picked: Vec<usize> = std::iter::once(key)
+        .chain(spec.identity.iter().copied())
+        .filter_map(position)
+        .collect();
+    let width = spec.columns.len();
+    let rows_per_check = (SQLITE_MAX_PARAMS / picked.len()).min(SQLITE_ROWS_PER_STATEMENT);
+    for chunk in values.chunks(width * rows_per_check) {
+        let row = format!("({})", vec!["?"; picked.len()].join(","));
+        let rows = vec![row; chunk.len() / width].join(",");
+        let names: Vec<&str> = std::iter::once(key)
+            .chain(spec.identity.iter().copied())
+            .collect();
+        let s = format!("s({}) AS (VALUES {rows})", names.join(", "));
+        let sql = taken_id_sql(spec, &s).expect("a file with identity columns");
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for file_row in chunk.chunks(width) {
+            for &i in &picked {
+                query = match &file_row[i] {
+                    Value::Null => query.bind(None::<i64>),
+                    Value::Int(v) => query.bind(*v),
+                    Value::Float(v) => query.bind(*v),
+                    Value::Text(v) => query.bind(v.as_str()),
+                };
+            }
+        }
+        if let Some(found) = query.fetch_optional(&mut **tx).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// Sends COPY text rows; returns the rows copied.
