@@ -663,7 +663,7 @@ impl UnitTx {
                     file: name.to_string(),
                     first_line: batch.first_line,
                     last_line: batch.last_line,
-                    source: source.into(),
+                    source,
                 })?;
             read += batch.rows as u64;
             tracing::debug!(
