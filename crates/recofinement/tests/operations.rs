@@ -514,3 +514,22 @@ backend_test!(an_import_refuses_ids_held_by_other_rows, |t| {
     own.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
     own.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
 });
+
+// Events and history name accounts by id: an id given to an account since
+// deleted must not come again, not even after a re-run of the import.
+backend_test!(a_rerun_import_never_hands_a_deleted_id_out_again, |t| {
+    let dir = TempDir::new("ids-forward");
+    generate(&dir.0, &SMALL).unwrap();
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let gone =
+        t.db.create_user("gone@example.com", "gone", "$2b$04$x", "user")
+            .await
+            .unwrap();
+    t.db.delete_user(gone.user_id).await.unwrap();
+    t.db.import_dataset(&dir.0, &mut Quiet).await.unwrap();
+    let next =
+        t.db.create_user("next@example.com", "next", "$2b$04$x", "user")
+            .await
+            .unwrap();
+    assert!(next.user_id > gone.user_id, "{} came again", gone.user_id);
+});

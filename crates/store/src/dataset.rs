@@ -791,8 +791,13 @@ impl UnitTx {
             .map_err(&store_error)?;
         }
         if let (Some(serial), Conn::Postgres(_)) = (spec.serial, &self.conn) {
+            // Past the largest id, and never back: an id the sequence gave
+            // to a row since deleted must not come again (events and
+            // history still name it).
             let sql = format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', '{serial}'), COALESCE(max({serial}), 0) + 1, false) FROM {table}",
+                "SELECT setval(seq, GREATEST((SELECT COALESCE(max({serial}), 0) FROM {table}), \
+                 COALESCE(pg_sequence_last_value(seq), 0)) + 1, false) \
+                 FROM (SELECT pg_get_serial_sequence('{table}', '{serial}')::regclass AS seq) s",
                 table = spec.table
             );
             self.execute(&sql).await.map_err(&store_error)?;
