@@ -564,6 +564,7 @@ impl Settings {
         recofinement_store::retention::Retention {
             keep: Duration::from_secs(self.event_retention_days.saturating_mul(86_400)),
             throttle_window: Duration::from_secs(self.login_window_secs.max(1)),
+            sandbox_timeout: Duration::from_secs(self.sandbox_timeout_secs.max(1)),
         }
     }
 

@@ -11,6 +11,7 @@ use recofinement_store::retention::Retention;
 const THIRTY_DAYS: Retention = Retention {
     keep: Duration::from_secs(30 * 86_400),
     throttle_window: Duration::from_secs(900),
+    sandbox_timeout: Duration::from_secs(300),
 };
 
 fn old_event(object_id: i64) -> String {
@@ -80,7 +81,14 @@ backend_test!(runs_a_stop_left_running_are_marked_interrupted, |t| {
     let long_ago = recofinement_store::naive_utc(std::time::UNIX_EPOCH);
     assert_eq!(t.db.interrupt_stale_runs(long_ago).await.unwrap(), 0);
     assert_eq!(t.text(&status).await.as_deref(), Some("running"));
-    let later = recofinement_store::now() + Duration::from_secs(1);
-    assert_eq!(t.db.interrupt_stale_runs(later).await.unwrap(), 1);
+    // A stop and a quick restart: the start's cutoff spared it, the
+    // hourly purge marks it once it is older than the sandbox timeout.
+    assert_eq!(t.db.purge(THIRTY_DAYS).await.unwrap().interrupted_runs, 0);
+    t.sql(&format!(
+        "UPDATE recommendation_launched_for_profile_event \
+         SET occured_at = '2020-01-01 00:00:00' WHERE id = {run}"
+    ))
+    .await;
+    assert_eq!(t.db.purge(THIRTY_DAYS).await.unwrap().interrupted_runs, 1);
     assert_eq!(t.text(&status).await.as_deref(), Some("interrupted"));
 });

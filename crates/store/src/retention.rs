@@ -1,8 +1,9 @@
 //! What the scheduler deletes so that tables do not grow forever: events
 //! every engine has consumed and that are older than the retention period,
 //! expired revocations, reset secrets and OAuth states, finished throttling
-//! windows and old import records. Deletes run in small batches, each its
-//! own short statement, so they never hold locks long.
+//! windows and old import records; and sandbox runs a stopped instance left
+//! marked running are marked interrupted. Deletes run in small batches,
+//! each its own short statement, so they never hold locks long.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ pub struct Retention {
     pub keep: Duration,
     /// Throttling counters whose window ended go.
     pub throttle_window: Duration,
+    /// Sandbox runs still marked running after this long were left by a
+    /// stopped instance (a live one times them out sooner): interrupted.
+    pub sandbox_timeout: Duration,
 }
 
 /// How many rows a purge deleted, per kind.
@@ -29,6 +33,7 @@ pub struct PurgeReport {
     pub expired: u64,
     pub attempts: u64,
     pub imports: u64,
+    pub interrupted_runs: u64,
 }
 
 impl Db {
@@ -40,6 +45,12 @@ impl Db {
             expired: self.purge_expired_tokens().await? + self.purge_expired_states().await?,
             attempts: self.purge_attempts(retention.throttle_window).await?,
             imports: self.purge_finished_imports(cutoff).await?,
+            // A start marks those its own stop left, but only the old
+            // enough ones on PostgreSQL (others may run elsewhere): a quick
+            // restart left the rest running for good.
+            interrupted_runs: self
+                .interrupt_stale_runs(before(retention.sandbox_timeout))
+                .await?,
         })
     }
 
