@@ -92,3 +92,25 @@ backend_test!(runs_a_stop_left_running_are_marked_interrupted, |t| {
     assert_eq!(t.db.purge(THIRTY_DAYS).await.unwrap().interrupted_runs, 1);
     assert_eq!(t.text(&status).await.as_deref(), Some("interrupted"));
 });
+
+// Expired revocations and reset secrets go, more than one batch of them,
+// and what still counts stays.
+backend_test!(expired_revocations_and_reset_secrets_go_in_batches, |t| {
+    let user =
+        t.db.create_user("reset@example.com", "reset", "hash", "user")
+            .await
+            .unwrap();
+    let uid = user.user_id;
+    t.sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) \
+         INSERT INTO revoked_token (jti, expires_at) SELECT 'old-' || i, '2020-01-01 00:00:00' FROM n; \
+         INSERT INTO revoked_token (jti, expires_at) VALUES ('live', '2999-01-01 00:00:00'); \
+         INSERT INTO password_reset (token_hash, user_id, expires_at) VALUES \
+         ('old', {uid}, '2020-01-01 00:00:00'), ('live', {uid}, '2999-01-01 00:00:00');"
+    ))
+    .await;
+    let report = t.db.purge(THIRTY_DAYS).await.unwrap();
+    assert_eq!(report.expired, 1501);
+    assert_eq!(t.count("revoked_token").await, 1);
+    assert_eq!(t.count("password_reset").await, 1);
+});

@@ -13,6 +13,8 @@ use crate::{Db, StoreResult, now, on_db};
 
 /// Rows deleted per statement.
 const BATCH: i64 = 1000;
+/// The pause between two batches, for the writers waiting.
+const BATCH_PAUSE: Duration = Duration::from_millis(20);
 
 /// How long things are kept.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +71,32 @@ impl Db {
         self.delete_in_batches(&sql, cutoff).await
     }
 
+    /// Revocations of tokens that have expired (they are refused for their
+    /// expiry anyway) and reset secrets past their lifetime.
+    async fn purge_expired_tokens(&self) -> StoreResult<u64> {
+        let revocations = format!(
+            "DELETE FROM revoked_token WHERE id IN (SELECT id FROM revoked_token \
+             WHERE expires_at < $1 LIMIT {BATCH})"
+        );
+        let resets = format!(
+            "DELETE FROM password_reset WHERE token_hash IN (SELECT token_hash \
+             FROM password_reset WHERE expires_at < $1 LIMIT {BATCH})"
+        );
+        Ok(self.delete_in_batches(&revocations, now()).await?
+            + self.delete_in_batches(&resets, now()).await?)
+    }
+
+    /// Throttling counters whose `window` is over (they restart at their
+    /// next attempt anyway), so random e-mails and addresses cannot grow the
+    /// table without bound.
+    pub async fn purge_attempts(&self, window: Duration) -> StoreResult<u64> {
+        let sql = format!(
+            "DELETE FROM login_attempt WHERE bucket IN (SELECT bucket FROM login_attempt \
+             WHERE window_start <= $1 LIMIT {BATCH})"
+        );
+        self.delete_in_batches(&sql, before(window)).await
+    }
+
     /// OAuth states nobody used within their ten minutes.
     async fn purge_expired_states(&self) -> StoreResult<u64> {
         let sql = format!(
@@ -88,7 +116,9 @@ impl Db {
     }
 
     /// Runs `sql` (deleting at most one batch, bound to `at`) until a batch
-    /// comes back short.
+    /// comes back short, pausing between batches: on SQLite a writer that
+    /// waits for the lock polls, and a purge that took it again at once
+    /// could keep the API's writes waiting until they time out.
     async fn delete_in_batches(&self, sql: &str, at: NaiveDateTime) -> StoreResult<u64> {
         let mut total = 0;
         loop {
@@ -101,7 +131,7 @@ impl Db {
             if deleted < BATCH as u64 {
                 return Ok(total);
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(BATCH_PAUSE).await;
         }
     }
 }

@@ -30,17 +30,6 @@ impl Db {
         Ok(())
     }
 
-    /// Forgets revocations of tokens that have expired (they are refused for
-    /// their expiry anyway), so the table does not grow forever.
-    pub async fn purge_expired_tokens(&self) -> StoreResult<u64> {
-        let now = now();
-        on_db!(self, pool => {
-            let a = sqlx::query("DELETE FROM revoked_token WHERE expires_at < $1").bind(now).execute(pool).await?;
-            let b = sqlx::query("DELETE FROM password_reset WHERE expires_at < $1").bind(now).execute(pool).await?;
-            Ok(a.rows_affected() + b.rows_affected())
-        })
-    }
-
     /// Stores the hash of a new reset secret for the user.
     pub async fn create_password_reset(
         &self,
@@ -146,23 +135,6 @@ impl Db {
                 .await?;
             Ok(())
         })
-    }
-
-    /// Forgets counters whose `window` is over (they restart at their next
-    /// attempt anyway), so random e-mails and addresses cannot grow the
-    /// table without bound.
-    pub async fn purge_attempts(&self, window: std::time::Duration) -> StoreResult<u64> {
-        let Some(window_floor) = chrono::Duration::from_std(window)
-            .ok()
-            .and_then(|w| now().checked_sub_signed(w))
-        else {
-            return Ok(0);
-        };
-        on_db!(self, pool => Ok(sqlx::query("DELETE FROM login_attempt WHERE window_start <= $1")
-            .bind(window_floor)
-            .execute(pool)
-            .await?
-            .rows_affected()))
     }
 
     pub async fn clear_attempts(&self, bucket: &str) -> StoreResult<()> {
