@@ -3,10 +3,10 @@
 //! On SQLite, `backup FILE` copies the live database with `VACUUM INTO`: one
 //! read transaction, so the copy is consistent while the server keeps
 //! writing (WAL readers do not block writers). `restore FILE` puts a copy
-//! back, but only while no server holds the database: every `serve` and
-//! `engine worker` holds a shared lock on `<database>.serve-lock` for its
-//! whole life (released by the system when the process dies), and restore
-//! needs it exclusively. On PostgreSQL both commands name the `pg_dump` /
+//! back, but only while no other process holds the database: every command
+//! that opens it (`serve`, `engine worker`, `import`, `admin`…) holds a
+//! shared lock on `<database>.serve-lock` for its whole life (released by
+//! the system when the process dies), and restore needs it exclusively. On PostgreSQL both commands name the `pg_dump` /
 //! `pg_restore` command to use instead.
 
 use std::fs::File;
@@ -108,7 +108,7 @@ pub async fn restore(url: &str, file: &Path) -> anyhow::Result<()> {
     let lock_file = File::create(lock_path(&database))?;
     if lock_file.try_lock().is_err() {
         bail!(
-            "a server holds {} (serve or engine worker): stop it first",
+            "another process holds {} (a server, a worker, an import…): stop it first",
             database.display()
         );
     }

@@ -75,6 +75,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    // Every command that opens the database holds it against `restore`
+    // (which replaces the file) from before it connects until it exits: a
+    // write of an import or an `admin` command would otherwise land in the
+    // replaced file, reported as done, or half in each.
+    let _serve_lock = backup::hold_serve_lock(&settings.database_url)?;
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await.context("applying migrations")?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -118,10 +123,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Engine(command) => {
-            // A worker writes the database like a server: `restore` waits for it.
-            let _serve_lock = matches!(command, engine_cli::EngineCommand::Worker)
-                .then(|| backup::hold_serve_lock(&settings.database_url))
-                .transpose()?;
             let threads = engine_cli::engine_threads(settings.engine_threads, false);
             let tick = std::time::Duration::from_secs(settings.engine_tick_secs.max(1));
             engine_cli::command(db, threads, tick, settings.cf_min_interval(), command).await
@@ -307,8 +308,6 @@ fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
 
 async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     interrupt_stale_runs(&db, settings).await?;
-    // `restore` refuses while this is held.
-    let _serve_lock = backup::hold_serve_lock(&settings.database_url)?;
     let state = AppState::new(
         db.clone(),
         api_config(&db, settings).await?,

@@ -533,3 +533,48 @@ backend_test!(a_rerun_import_never_hands_a_deleted_id_out_again, |t| {
             .unwrap();
     assert!(next.user_id > gone.user_id, "{} came again", gone.user_id);
 });
+
+// Restore replaces the database file: it must wait for every process that
+// has it open, not only servers. An import that holds the database (here
+// waiting for a write lock the test keeps) keeps restore out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_while_an_import_holds_the_database() {
+    use sqlx::Connection;
+    let dir = TempDir::new("restore-import");
+    let url = format!("sqlite://{}/live.db", dir.0.display());
+    let live = Db::connect(&url, 2).await.unwrap();
+    live.migrate().await.unwrap();
+    let copy = dir.0.join("copy.db");
+    backup::backup(&live, &url, &copy).await.unwrap();
+    live.close().await;
+    let data = dir.0.join("data");
+    generate(&data, &SMALL).unwrap();
+    // The test holds the write lock: the import will wait for it.
+    let mut writer = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let data_arg = data.display().to_string();
+    let mut import = common::binary::command(&url, &["import", &data_arg])
+        .spawn()
+        .unwrap();
+    let lock = dir.0.join("live.db.serve-lock");
+    let started = std::time::Instant::now();
+    loop {
+        let held = std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_err());
+        if held {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the import never held the database"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let error = backup::restore(&url, &copy).await.unwrap_err();
+    assert!(error.to_string().contains("stop it first"), "{error}");
+    sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+    drop(writer);
+    assert!(import.wait().await.unwrap().success());
+}
