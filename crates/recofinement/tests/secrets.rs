@@ -94,8 +94,7 @@ backend_test!(keys_stored_in_the_database_are_moved_out, |t| {
         Backend::Postgres => KeyFile::MovedTo,
     };
     let (dir, file) = key_file_in_temp(kind);
-    let _ = secrets::resolve(&t.db, &file, GivenKeys::default()).await;
-    assert_eq!(settings_left(&t).await, 0, "no key left in any table");
+    let first = secrets::resolve(&t.db, &file, GivenKeys::default()).await;
     let text = std::fs::read_to_string(dir.join("test.db.keys")).unwrap();
     assert!(
         text.contains("SECRET_KEY=legacy-secret-of-the-database"),
@@ -103,11 +102,35 @@ backend_test!(keys_stored_in_the_database_are_moved_out, |t| {
     );
     assert!(text.contains(&format!("TOKEN_ENCRYPTION_KEY={legacy_token_key}")));
     if t.backend == Backend::Sqlite {
-        // The moved keys are the ones used: existing sessions and grants still work.
+        // The key file is the key source: the keys leave the table at once,
+        // and the moved keys are the ones used (sessions and grants work).
+        assert_eq!(settings_left(&t).await, 0, "no key left in any table");
         let keys = secrets::resolve(&t.db, &file, GivenKeys::default())
             .await
             .unwrap();
         assert_eq!(keys.secret_key, "legacy-secret-of-the-database");
+    } else {
+        // The file may not outlive this process: the start stops, names
+        // it, and the database keeps its copies until a start has the keys.
+        let error = first.err().expect("no keys given").to_string();
+        assert!(error.contains("test.db.keys"), "{error}");
+        assert_eq!(settings_left(&t).await, 2, "kept until the keys are given");
+        let given = GivenKeys {
+            secret_key: Some("legacy-secret-of-the-database".into()),
+            token_key: Some(secrets::generate()),
+            ..GivenKeys::default()
+        };
+        let keys = secrets::resolve(&t.db, &file, given).await.unwrap();
+        assert_eq!(settings_left(&t).await, 0, "no key left in any table");
+        // Another token key was given: grants the legacy one sealed still open.
+        let legacy = TokenKey::from_hex(&legacy_token_key).unwrap();
+        let aad = grant_aad(1, "Spotify");
+        let sealed = TokenCipher::new(&legacy).encrypt("grant", aad.as_bytes());
+        let both = TokenCipher::rotating(&keys.token_key, keys.token_key_previous.as_ref());
+        assert_eq!(
+            both.decrypt(&sealed, aad.as_bytes()).as_deref(),
+            Some("grant")
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 });
