@@ -14,6 +14,16 @@ const THIRTY_DAYS: Retention = Retention {
     sandbox_timeout: Duration::from_secs(300),
 };
 
+/// A new account named `name`; its id.
+async fn account(t: &recofinement_store::testing::TestDb, name: &str) -> i64 {
+    let email = format!("{name}@example.com");
+    let user =
+        t.db.create_user(&email, name, "hash", "user")
+            .await
+            .unwrap();
+    user.user_id
+}
+
 fn old_event(object_id: i64) -> String {
     format!(
         "INSERT INTO event (occured_at, object_id, kind, model_name, content_type) \
@@ -22,11 +32,7 @@ fn old_event(object_id: i64) -> String {
 }
 
 backend_test!(the_purge_keeps_only_what_is_still_needed, |t| {
-    let user =
-        t.db.create_user("kept@example.com", "kept", "hash", "user")
-            .await
-            .unwrap();
-    let uid = user.user_id;
+    let uid = account(&t, "kept").await;
     t.sql(&format!(
         "{}{}INSERT INTO event (occured_at, object_id, kind, model_name, content_type) \
          VALUES (CURRENT_TIMESTAMP, 3, 'changed', 'movie', 'MOVIE');
@@ -69,11 +75,8 @@ backend_test!(the_purge_keeps_only_what_is_still_needed, |t| {
 });
 
 backend_test!(runs_a_stop_left_running_are_marked_interrupted, |t| {
-    let user =
-        t.db.create_user("sandbox@example.com", "sandbox", "hash", "user")
-            .await
-            .unwrap();
-    let profile = t.db.create_profile(user.user_id, "left").await.unwrap();
+    let user = account(&t, "sandbox").await;
+    let profile = t.db.create_profile(user, "left").await.unwrap();
     let run = t.db.snapshot_profile(profile.profile_id).await.unwrap();
     let status =
         format!("SELECT status FROM recommendation_launched_for_profile_event WHERE id = {run}");
@@ -96,11 +99,7 @@ backend_test!(runs_a_stop_left_running_are_marked_interrupted, |t| {
 // Expired revocations and reset secrets go, more than one batch of them,
 // and what still counts stays.
 backend_test!(expired_revocations_and_reset_secrets_go_in_batches, |t| {
-    let user =
-        t.db.create_user("reset@example.com", "reset", "hash", "user")
-            .await
-            .unwrap();
-    let uid = user.user_id;
+    let uid = account(&t, "reset").await;
     t.sql(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) \
          INSERT INTO revoked_token (jti, expires_at) SELECT 'old-' || i, '2020-01-01 00:00:00' FROM n; \

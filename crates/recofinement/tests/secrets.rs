@@ -15,17 +15,23 @@ fn key_file_in_temp(kind: fn(std::path::PathBuf) -> KeyFile) -> (std::path::Path
     (dir, file)
 }
 
+/// A fresh SQLite database whose first start generated its key file.
+async fn sqlite_with_generated_keys() -> (TestDb, std::path::PathBuf, KeyFile, secrets::Keys) {
+    let t = TestDb::fresh(Backend::Sqlite).await;
+    let (dir, file) = key_file_in_temp(KeyFile::Beside);
+    let keys = secrets::resolve(&t.db, &file, GivenKeys::default())
+        .await
+        .unwrap();
+    (t, dir, file, keys)
+}
+
 async fn settings_left(t: &TestDb) -> i64 {
     t.scalar("SELECT COUNT(*) FROM app_setting").await
 }
 
 #[tokio::test]
 async fn sqlite_generates_a_private_key_file_once() {
-    let t = TestDb::fresh(Backend::Sqlite).await;
-    let (dir, file) = key_file_in_temp(KeyFile::Beside);
-    let first = secrets::resolve(&t.db, &file, GivenKeys::default())
-        .await
-        .unwrap();
+    let (t, dir, file, first) = sqlite_with_generated_keys().await;
     let path = dir.join("test.db.keys");
     #[cfg(unix)]
     {
@@ -181,11 +187,7 @@ backend_test!(rotation_reseals_every_provider_token, |t| {
 // would read the old key and open none of the re-sealed grants.
 #[tokio::test]
 async fn a_rotation_on_sqlite_leaves_the_new_key_in_the_key_file() {
-    let t = TestDb::fresh(Backend::Sqlite).await;
-    let (dir, file) = key_file_in_temp(KeyFile::Beside);
-    let old = secrets::resolve(&t.db, &file, GivenKeys::default())
-        .await
-        .unwrap();
+    let (t, dir, file, old) = sqlite_with_generated_keys().await;
     let user =
         t.db.create_user("alice@example.com", "alice", "$2b$04$x", "user")
             .await

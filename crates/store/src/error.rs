@@ -63,6 +63,16 @@ impl StoreError {
         }
     }
 
+    /// A stored label (`what`: an engine, a linked service…) read back as
+    /// its type, or the error naming it.
+    pub fn label<T>(
+        what: &str,
+        name: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, Self> {
+        parse(name).ok_or_else(|| StoreError::invalid_message(format!("unknown {what} {name:?}")))
+    }
+
     /// Data that does not make sense, found by the store's own checks.
     pub fn invalid_message(message: impl Into<String>) -> Self {
         StoreError::Invalid {

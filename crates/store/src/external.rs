@@ -192,9 +192,7 @@ impl Db {
         .await?);
         rows.into_iter()
             .map(|(user_id, name, access_token, refresh_token)| {
-                let service = Service::from_name(&name).ok_or_else(|| {
-                    StoreError::invalid_message(format!("unknown linked service {name:?}"))
-                })?;
+                let service = StoreError::label("linked service", &name, Service::from_name)?;
                 Ok(StoredGrant {
                     user_id,
                     service,

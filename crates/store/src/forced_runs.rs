@@ -52,9 +52,7 @@ impl Db {
             on_db!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
         rows.into_iter()
             .map(|(name, requested_at)| {
-                let engine = EngineName::parse(&name).ok_or_else(|| {
-                    StoreError::invalid_message(format!("unknown engine {name:?} waits for a run"))
-                })?;
+                let engine = StoreError::label("engine", &name, EngineName::parse)?;
                 Ok(ForcedRun {
                     engine,
                     requested_at,
