@@ -187,15 +187,33 @@ impl Db {
     }
 
     /// Deletes an account; the schema's cascades remove everything that is
-    /// the user's, in the same statement.
+    /// the user's, in the same statement. Its ratings leave the items'
+    /// averages first, in the same transaction: left in, an account made,
+    /// rated with and deleted again and again would move an item's score
+    /// for good.
     pub async fn delete_user(&self, user_id: i64) -> StoreResult<()> {
         on_db!(self, pool => {
-            sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(pool).await?;
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE content SET \
+                   rating = CASE WHEN content.rating_count > 1 \
+                     THEN (content.rating * content.rating_count - m.rating) / (content.rating_count - 1) \
+                     ELSE NULL END, \
+                   rating_count = CASE WHEN content.rating_count > 0 THEN content.rating_count - 1 ELSE 0 END \
+                 FROM meta_user_content m \
+                 WHERE m.user_id = $1 AND m.rating IS NOT NULL AND content.content_id = m.content_id",
+            )
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        // Its groups went with it, and it left the others.
+        // Its groups went with it, it left the others, and averages moved.
         self.announce(ListChange::Account { user_id }).await;
         self.announce(ListChange::Memberships).await;
+        self.announce(ListChange::Catalogue).await;
         Ok(())
     }
 

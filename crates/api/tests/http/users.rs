@@ -223,3 +223,34 @@ db_test!(the_owner_is_told_of_account_changes, |app| {
     assert_eq!(notice.to_email, "alice.new@example.com");
     assert!(!notice.text_body().contains("NewPassword"));
 });
+
+// A deleted account's ratings leave the items' averages: otherwise an
+// account made, rated with and deleted again and again moves a score for
+// good.
+db_test!(
+    a_deleted_account_takes_its_ratings_out_of_the_averages,
+    |app| {
+        let (admin, _) = app.register_admin("admin").await;
+        let movie = app
+            .add_item(&admin, "movie", json!({"title": "Rated", "genres": []}))
+            .await;
+        let meta = format!("/api/movie/{movie}/meta");
+        let (fan, fan_uuid) = app.register("fanny").await;
+        let (critic, critic_uuid) = app.register("critic").await;
+        for (token, rating) in [(&fan, 5), (&critic, 1)] {
+            let (status, _) = app.patch(&meta, token, json!({"rating": rating})).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let average = format!("SELECT rating FROM content WHERE content_id = {movie}");
+        let count = format!("SELECT rating_count FROM content WHERE content_id = {movie}");
+        assert_eq!(app.scalar_f64(&average).await, Some(3.0));
+        let path = format!("/api/user/{fan_uuid}");
+        assert_eq!(app.delete(&path, &fan).await.0, StatusCode::CREATED);
+        assert_eq!(app.scalar_f64(&average).await, Some(1.0));
+        assert_eq!(app.scalar_i64(&count).await, 1);
+        let path = format!("/api/user/{critic_uuid}");
+        assert_eq!(app.delete(&path, &critic).await.0, StatusCode::CREATED);
+        assert_eq!(app.scalar_f64(&average).await, None);
+        assert_eq!(app.scalar_i64(&count).await, 0);
+    }
+);
