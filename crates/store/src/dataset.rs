@@ -873,19 +873,21 @@ async fn sqlite_taken_id(
     let Some(key) = spec.serial.filter(|_| !spec.identity.is_empty()) else {
         return Ok(None);
     };
-    let position = |name: &str| spec.columns.iter().position(|c| c.name == name);
-    let picked: Vec<usize> = std::iter::once(key)
+    let names: Vec<&str> = std::iter::once(key)
         .chain(spec.identity.iter().copied())
-        .filter_map(position)
+        .collect();
+    let picked: Vec<usize> = names
+        .iter()
+        .map(|name| {
+            let at = spec.columns.iter().position(|c| c.name == *name);
+            at.expect("key and identity columns are file columns")
+        })
         .collect();
     let width = spec.columns.len();
     let rows_per_check = (SQLITE_MAX_PARAMS / picked.len()).min(SQLITE_ROWS_PER_STATEMENT);
+    let row = format!("({})", vec!["?"; picked.len()].join(","));
     for chunk in values.chunks(width * rows_per_check) {
-        let row = format!("({})", vec!["?"; picked.len()].join(","));
-        let rows = vec![row; chunk.len() / width].join(",");
-        let names: Vec<&str> = std::iter::once(key)
-            .chain(spec.identity.iter().copied())
-            .collect();
+        let rows = vec![row.as_str(); chunk.len() / width].join(",");
         let s = format!("s({}) AS (VALUES {rows})", names.join(", "));
         let sql = taken_id_sql(spec, &s).expect("a file with identity columns");
         let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));

@@ -121,12 +121,20 @@ impl Db {
     /// id, and every transaction below the oldest one still running has
     /// ended, committed or not.
     pub async fn event_bound(&self) -> StoreResult<i64> {
+        self.log_bound("event", "id").await
+    }
+
+    /// [`Db::event_bound`] for a log `table` whose ids are in `id` (the
+    /// event log, the audit trail): on SQLite its next id, on PostgreSQL
+    /// the oldest running transaction, whatever the table.
+    pub(crate) async fn log_bound(&self, table: &str, id: &str) -> StoreResult<i64> {
         match self {
             Db::Sqlite(pool) => {
-                let (id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM event")
+                let next = format!("SELECT COALESCE(MAX({id}), 0) + 1 FROM {table}");
+                let (next,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(next))
                     .fetch_one(pool)
                     .await?;
-                Ok(id)
+                Ok(next)
             }
             Db::Postgres(pool) => {
                 let (xmin,): (i64,) =
@@ -184,6 +192,15 @@ impl Db {
         }
         tx.commit().await?;
         Ok(foreign)
+    }
+
+    /// The column a log row's position is in: its `id` column on SQLite,
+    /// `position` on PostgreSQL (see [`Db::event_bound`]).
+    pub(crate) fn position_column(&self, id: &'static str) -> &'static str {
+        match self {
+            Db::Sqlite(_) => id,
+            Db::Postgres(_) => "position",
+        }
     }
 
     /// `position >= $1 AND position < $2` for this backend's position of an

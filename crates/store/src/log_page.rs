@@ -84,16 +84,8 @@ impl Db {
         limit: i64,
     ) -> StoreResult<LogPage<T>> {
         let Log { table, id, columns } = log;
-        let (position, bound) = match self {
-            Db::Sqlite(pool) => {
-                let next = format!("SELECT COALESCE(MAX({id}), 0) + 1 FROM {table}");
-                let (next,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(next))
-                    .fetch_one(pool)
-                    .await?;
-                (*id, next)
-            }
-            Db::Postgres(_) => ("position", self.event_bound().await?),
-        };
+        let position = self.position_column(id);
+        let bound = self.log_bound(table, id).await?;
         let select = format!("SELECT {position} AS position, {columns} FROM {table}");
         let page = format!(
             "{select} WHERE {position} >= $1 AND {position} < $2 ORDER BY {position}, {id} LIMIT $3"

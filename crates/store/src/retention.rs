@@ -59,10 +59,7 @@ impl Db {
     /// Events below every engine's cursor and older than `cutoff`. With no
     /// engine cursor yet nothing has been consumed, so nothing goes.
     async fn purge_consumed_events(&self, cutoff: NaiveDateTime) -> StoreResult<u64> {
-        let position = match self {
-            Db::Sqlite(_) => "id",
-            Db::Postgres(_) => "position",
-        };
+        let position = self.position_column("id");
         let sql = format!(
             "DELETE FROM event WHERE id IN (SELECT id FROM event \
              WHERE occured_at < $1 AND {position} < (SELECT MIN(consumed_before) FROM engine) \
